@@ -1,0 +1,32 @@
+import { loadMnist, trainTestSplit } from './mnist.ts';
+import { partitionDirichlet, partitionIid } from './partition.ts';
+import type { Dataset } from './dataset.ts';
+
+export type PartitionKind = 'iid' | 'dirichlet';
+
+export interface SimulatedSplit {
+  dataset: 'mnist';
+  partition: PartitionKind;
+  sites: number;
+  alpha: number;
+  seed: number;
+}
+
+/**
+ * Every process of a simulation derives the same split from the same seed, so a site loads only
+ * its own shard and the held-out test set never reaches a site.
+ */
+export function simulatedSiteData(split: SimulatedSplit, siteIndex: number): Dataset {
+  if (!Number.isInteger(siteIndex) || siteIndex < 0 || siteIndex >= split.sites) {
+    throw new RangeError(`site index must be an integer in [0, ${split.sites - 1}], got ${siteIndex}`);
+  }
+  const { train } = trainTestSplit(loadMnist(), { testFraction: 0.2, seed: split.seed });
+  const shards = split.partition === 'iid'
+    ? partitionIid(train, split.sites, split.seed)
+    : partitionDirichlet(train, split.sites, split.alpha, split.seed);
+  return shards[siteIndex]!;
+}
+
+export function simulatedTestData(split: Pick<SimulatedSplit, 'seed'>): Dataset {
+  return trainTestSplit(loadMnist(), { testFraction: 0.2, seed: split.seed }).test;
+}

@@ -1,0 +1,62 @@
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { TensorSpec } from '../../protocols/index.ts';
+import { setFlatWeights } from './weights.ts';
+
+type Tf = typeof tfTypes;
+
+/**
+ * Writes a model version in the tfjs LayersModel format (model.json + weights.bin), produced by
+ * tfjs' own serializer so that `tf.loadLayersModel` reads it back exactly.
+ */
+export async function exportLayersModel(tf: Tf, model: { topologyJson: string; layout: TensorSpec[]; values: Float32Array }, outDir: string): Promise<{ modelJson: string; weightsBin: string }> {
+  const built = await tf.models.modelFromJSON({ modelTopology: JSON.parse(model.topologyJson) } as tfTypes.io.ModelJSON);
+  try {
+    setFlatWeights(built, model.layout, model.values);
+    mkdirSync(outDir, { recursive: true });
+    const modelJson = join(outDir, 'model.json');
+    const weightsBin = join(outDir, 'weights.bin');
+    await built.save(tf.io.withSaveHandler(async (artifacts) => {
+      const weightData = artifacts.weightData;
+      const bytes = weightData === undefined ? new Uint8Array(0)
+        : Array.isArray(weightData) ? Buffer.concat(weightData.map((b) => new Uint8Array(b)))
+        : new Uint8Array(weightData);
+      writeAtomic(weightsBin, bytes);
+      writeAtomic(modelJson, JSON.stringify({
+        format: 'layers-model',
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version['tfjs-layers']}`,
+        convertedBy: 'conclave',
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+      }));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    return { modelJson, weightsBin };
+  } finally {
+    built.dispose();
+  }
+}
+
+/** `tf.loadLayersModel` over files on disk, for Node without tfjs-node's file:// handler. */
+export async function loadLayersModelFromDir(tf: Tf, dir: string): Promise<tfTypes.LayersModel> {
+  const handler: tfTypes.io.IOHandler = {
+    load: async () => {
+      const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tfTypes.io.ModelJSON;
+      const buffers = json.weightsManifest.flatMap((group) => group.paths.map((p) => readFileSync(join(dir, p))));
+      const all = Buffer.concat(buffers);
+      return {
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+      };
+    },
+  };
+  return tf.loadLayersModel(handler);
+}
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}

@@ -1,0 +1,172 @@
+import type * as grpc from '@grpc/grpc-js';
+import { ConclaveError, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
+import { selectBackend, type TfBackendName, type TfBackendPreference } from './tfjs/backend.ts';
+import { downloadModel, getTask, participantClient, submitUpdate, type DownloadedModel } from './connection.ts';
+import type { Dataset } from './data/dataset.ts';
+import { setFlatWeights, getFlatWeights } from './models/weights.ts';
+import { trainLocal, type TrainProgress, type TrainResult } from './training/trainer.ts';
+
+export interface ParticipantOptions {
+  /** host:port of the coordinator. */
+  coordinator: string;
+  /** The site token the operator issued at enrollment. */
+  token: string;
+  /** This site's local training data; it never leaves the process. */
+  data: Dataset;
+  backend?: TfBackendPreference;
+  /** How long to keep retrying while the coordinator is unreachable before giving up. */
+  reconnectTimeoutMs?: number;
+  /** Long-poll wait per GetTask call. */
+  pollWaitMs?: number;
+}
+
+export type ParticipantEvent =
+  | { type: 'backend'; backend: TfBackendName; reason: string }
+  | { type: 'waiting'; reason: string }
+  | { type: 'round-started'; round: number; roundId: string; modelVersion: number }
+  | { type: 'model-downloaded'; version: number; parameters: number }
+  | { type: 'training'; round: number; progress: TrainProgress }
+  | { type: 'trained'; round: number; result: TrainResult }
+  | { type: 'submitted'; round: number; receivedUpdates: number }
+  | { type: 'round-skipped'; round: number; code: string; reason: string }
+  | { type: 'reconnecting'; attempt: number; reason: string }
+  | { type: 'finished'; finalModelVersion: number };
+
+/** Context every site-side stage sees for one round. */
+export interface SiteRoundContext {
+  plan: RoundPlanMsg;
+  layout: TensorSpec[];
+  numExamples: number;
+}
+
+/**
+ * Site half of a privacy mechanism (clip, noise, quantize, mask, encrypt): takes the delta the
+ * previous stage produced and returns what the next one gets. The coordinator runs the mirror
+ * stages in reverse. With protection `none` the chain is empty and the delta goes out as trained.
+ */
+export interface SiteStage {
+  readonly name: string;
+  apply(delta: Float32Array, ctx: SiteRoundContext): Promise<Float32Array> | Float32Array;
+}
+
+export function siteStagesFor(plan: RoundPlanMsg): SiteStage[] {
+  switch (plan.protection) {
+    case 'none':
+    case '':
+      return [];
+    default:
+      throw new ConclaveError('INVALID_ARGUMENT', `this SDK does not support protection "${plan.protection}"`);
+  }
+}
+
+const RETRYABLE = new Set(['UNAVAILABLE']);
+
+/**
+ * A site in a federation: connect with its token, then for every round it is selected for,
+ * fetch the plan and model (digest checked), train locally, run the protection stages, submit.
+ * `run()` is an async iterator of progress events so a CLI and a test consume the same stream.
+ */
+export class Participant {
+  private readonly options: Required<ParticipantOptions>;
+  private client: grpc.Client | null = null;
+
+  constructor(options: ParticipantOptions) {
+    if (!options.coordinator) throw new ConclaveError('INVALID_ARGUMENT', 'coordinator address is required');
+    if (!options.token) throw new ConclaveError('INVALID_ARGUMENT', 'site token is required');
+    if (!options.data || options.data.count < 1) throw new ConclaveError('INVALID_ARGUMENT', 'a participant needs at least one local example');
+    this.options = { backend: 'auto', reconnectTimeoutMs: 60_000, pollWaitMs: 5_000, ...options };
+  }
+
+  async *run(): AsyncGenerator<ParticipantEvent, void> {
+    const { tf, backend, reason } = await selectBackend({ prefer: this.options.backend });
+    yield { type: 'backend', backend, reason };
+    this.client = participantClient(this.options.coordinator);
+    let model: import('@tensorflow/tfjs').LayersModel | null = null;
+    let modelTopology = '';
+    try {
+      for (;;) {
+        const task = yield* this.withReconnect(() => getTask(this.client!, this.options.token, this.options.pollWaitMs));
+        if (task.task === 'finished') {
+          yield { type: 'finished', finalModelVersion: task.finished.finalModelVersion };
+          return;
+        }
+        if (task.task === 'wait') {
+          yield { type: 'waiting', reason: task.wait.reason };
+          await sleep(task.wait.retryAfterMs);
+          continue;
+        }
+        const plan = task.round;
+        yield { type: 'round-started', round: plan.roundNumber, roundId: plan.roundId, modelVersion: plan.modelVersion };
+        try {
+          const global: DownloadedModel = yield* this.withReconnect(() =>
+            downloadModel(this.client!, this.options.token, { federationId: plan.federationId, version: plan.modelVersion }));
+          if (!global.sha256.equals(plan.modelSha256)) {
+            throw new ConclaveError('DIGEST_MISMATCH', `model v${global.version} does not match the digest in the round plan`);
+          }
+          yield { type: 'model-downloaded', version: global.version, parameters: global.values.length };
+          if (!model || modelTopology !== global.topologyJson) {
+            model?.dispose();
+            model = await tf.models.modelFromJSON({ modelTopology: JSON.parse(global.topologyJson) as import('@tensorflow/tfjs').io.ModelJSON['modelTopology'] } as import('@tensorflow/tfjs').io.ModelJSON);
+            modelTopology = global.topologyJson;
+          }
+          setFlatWeights(model, global.layout, global.values);
+          const training = trainLocal(model, this.options.data, {
+            epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
+            optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed,
+          });
+          let step = await training.next();
+          while (!step.done) {
+            if (step.value.kind === 'epoch') yield { type: 'training', round: plan.roundNumber, progress: step.value };
+            step = await training.next();
+          }
+          const result = step.value;
+          yield { type: 'trained', round: plan.roundNumber, result };
+          const local = getFlatWeights(model).values;
+          let delta: Float32Array = new Float32Array(local.length);
+          for (let i = 0; i < local.length; i++) delta[i] = local[i]! - global.values[i]!;
+          const ctx: SiteRoundContext = { plan, layout: global.layout, numExamples: result.numExamples };
+          for (const stage of siteStagesFor(plan)) delta = await stage.apply(delta, ctx);
+          const response = yield* this.withReconnect(() => submitUpdate(this.client!, this.options.token, {
+            roundId: plan.roundId, numExamples: result.numExamples, layout: global.layout, values: delta,
+            trainLoss: finiteOr(result.loss, 0), trainAccuracy: finiteOr(result.accuracy, 0),
+          }));
+          yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.receivedUpdates };
+        } catch (err) {
+          // A round can close under us (deadline, coordinator restart): that costs this round, not the site.
+          if (err instanceof ConclaveError && ['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND'].includes(err.code)) {
+            yield { type: 'round-skipped', round: plan.roundNumber, code: err.code, reason: err.message };
+            continue;
+          }
+          throw err;
+        }
+      }
+    } finally {
+      model?.dispose();
+      this.client.close();
+      this.client = null;
+    }
+  }
+
+  /** Retries a call while the coordinator is unreachable (e.g. restarting after a crash), with capped backoff. */
+  private async *withReconnect<T>(fn: () => Promise<T>): AsyncGenerator<ParticipantEvent, T> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const code = err instanceof ConclaveError ? err.code : 'INTERNAL';
+        if (!RETRYABLE.has(code) || Date.now() - started > this.options.reconnectTimeoutMs) throw err;
+        yield { type: 'reconnecting', attempt, reason: err instanceof Error ? err.message : String(err) };
+        await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+}
+
+function finiteOr(value: number, fallback: number): number {
+  return Number.isFinite(value) ? value : fallback;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,64 @@
+import type { FederationMsg } from '../../protocols/index.ts';
+import { DEFAULT_TRAINING, MODEL_ARCHITECTURES } from '../federation-config.ts';
+import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from './args.ts';
+import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+
+const USAGE = `usage:
+  conclave federation create --name NAME --model mlp|cnn [--rounds 3] [--sites-per-round 2] [--min-sites N]
+                             [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
+                             [--seed 0] [--protection none]
+  conclave federation start ID
+  conclave federation show ID
+common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]`;
+
+const CREATE_OPTIONS = {
+  ...ADMIN_OPTIONS,
+  name: { type: 'string' }, model: { type: 'string' }, rounds: { type: 'string' }, 'sites-per-round': { type: 'string' },
+  'min-sites': { type: 'string' }, 'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' },
+  lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
+} as const;
+
+export function federationConfigFromFlags(flags: Flags) {
+  const model = oneOf(flags, 'model', MODEL_ARCHITECTURES);
+  const defaults = DEFAULT_TRAINING[model];
+  const sitesPerRound = int(flags, 'sites-per-round', { min: 1, max: 100_000, fallback: 2 });
+  return {
+    name: str(flags, 'name', `${model}-federation`),
+    model,
+    rounds: int(flags, 'rounds', { min: 1, max: 100_000, fallback: 3 }),
+    sitesPerRound,
+    minSites: int(flags, 'min-sites', { min: 1, max: sitesPerRound, fallback: sitesPerRound }),
+    roundDeadlineMs: int(flags, 'deadline-ms', { min: 100, max: 7 * 24 * 3600 * 1000, fallback: 120_000 }),
+    training: {
+      localEpochs: int(flags, 'local-epochs', { min: 1, max: 1000, fallback: defaults.localEpochs }),
+      batchSize: int(flags, 'batch-size', { min: 1, max: 65536, fallback: defaults.batchSize }),
+      learningRate: num(flags, 'lr', { fallback: defaults.learningRate, test: (v) => v > 0 && v <= 100, expect: 'a number in (0, 100]' }),
+      optimizer: oneOf(flags, 'optimizer', ['sgd', 'adam'] as const, defaults.optimizer),
+    },
+    seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
+    protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
+  };
+}
+
+export function describeFederation(f: FederationMsg): string {
+  return `federation ${f.id} "${f.config.name}" (${f.config.model}): ${f.status}, ${f.committedRounds}/${f.config.rounds} rounds, latest model v${f.latestModelVersion}`;
+}
+
+export async function federationCommand(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'create' && sub !== 'start' && sub !== 'show') throw new CliError(USAGE);
+  const { flags, positionals } = parseFlags(rest, CREATE_OPTIONS, USAGE);
+  if (flags['help']) return void process.stdout.write(USAGE + '\n');
+  const config = sub === 'create' ? federationConfigFromFlags(flags) : null;
+  const id = sub === 'create' ? '' : positionals[0];
+  if (sub !== 'create' && !id) throw new CliError(`federation ${sub} needs the federation id\n\n${USAGE}`);
+  const admin = adminContext(flags);
+  try {
+    const federation = sub === 'create'
+      ? await admin.call<FederationMsg>('CreateFederation', { config })
+      : await admin.call<FederationMsg>(sub === 'start' ? 'StartFederation' : 'GetFederation', { federationId: id });
+    output(flags, { json: federation, text: describeFederation(federation) });
+  } finally {
+    admin.close();
+  }
+}

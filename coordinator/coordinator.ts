@@ -1,0 +1,118 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { SERVER_OPTIONS, adminServiceDefinition, participantServiceDefinition, ConclaveError } from '../protocols/index.ts';
+import { Store } from './store.ts';
+import { ModelRegistry } from './model-registry.ts';
+import { Authenticator } from './auth.ts';
+import { Federations } from './federations.ts';
+import { RoundManager } from './rounds.ts';
+import { FedAvg } from './aggregation/fedavg.ts';
+import { adminHandlers, participantHandlers } from './services.ts';
+import { createAdminToken, loadOrCreateKeys, writeAtomic } from './keys.ts';
+import { createLogger, type Logger } from './logger.ts';
+
+export interface CoordinatorOptions {
+  dataDir: string;
+  host?: string;
+  port?: number;
+  log?: Logger;
+}
+
+export interface RunningCoordinator {
+  address: string;
+  port: number;
+  adminTokenPath: string;
+  adminToken: string;
+  store: Store;
+  registry: ModelRegistry;
+  federations: Federations;
+  rounds: RoundManager;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (or creates) a data dir, recovers any round a crash interrupted, and serves both services.
+ * Start-up order matters: recovery runs before the port opens, so no site ever sees a round that
+ * the store does not know how to finish.
+ */
+export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
+  const log = options.log ?? createLogger({ component: 'coordinator' });
+  const releaseLock = lockDataDir(options.dataDir);
+  const store = new Store(options.dataDir);
+  const registry = new ModelRegistry(store);
+  const { keys, adminTokenPath, created } = await loadOrCreateKeys(options.dataDir);
+  const auth = new Authenticator(keys, store);
+  if (created || !existsSync(adminTokenPath)) {
+    const issued = await createAdminToken(keys);
+    auth.recordIssued(issued, 'admin', 'admin', null);
+    writeAtomic(adminTokenPath, issued.token + '\n');
+  }
+  const adminToken = readFileSync(adminTokenPath, 'utf8').trim();
+  const federations = new Federations({ store, registry, keys, auth });
+  const rounds = new RoundManager({
+    store, registry, strategy: new FedAvg(), log,
+    getFederation: (id) => federations.get(id), markFinished: (id) => federations.markFinished(id),
+  });
+  const aborted = rounds.recover();
+  const orphans = registry.removeOrphans();
+  if (aborted || orphans.length) log.warn('recovered after an unclean stop', { abortedRounds: aborted, orphanBlobsRemoved: orphans.length });
+
+  const server = new grpc.Server(SERVER_OPTIONS);
+  const deps = { auth, federations, registry, rounds, log };
+  server.addService(participantServiceDefinition, participantHandlers(deps));
+  server.addService(adminServiceDefinition, adminHandlers(deps));
+  const host = options.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(new ConclaveError('UNAVAILABLE', `cannot listen on ${host}:${options.port ?? 0}: ${err.message}`));
+      else resolve(bound);
+    });
+  });
+  rounds.start();
+  const address = `${host}:${port}`;
+  log.info('coordinator listening', { address, dataDir: options.dataDir });
+  return {
+    address, port, adminTokenPath, adminToken, store, registry, federations, rounds,
+    async close() {
+      rounds.stop();
+      // Long polls and watch streams would hold a graceful shutdown open; give calls a moment, then cut.
+      await Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), new Promise((resolve) => setTimeout(resolve, 1000))]);
+      server.forceShutdown();
+      store.close();
+      releaseLock();
+    },
+  };
+}
+
+/**
+ * One coordinator per data dir: two processes scheduling the same federations would both commit
+ * "the next version". A lock left by a killed process (its pid is gone) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const path = join(dataDir, 'coordinator.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(path, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new ConclaveError('FEDERATION_STATE', `data dir ${dataDir} is in use by coordinator pid ${holder}`);
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new ConclaveError('FEDERATION_STATE', `could not lock data dir ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

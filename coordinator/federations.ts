@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { ConclaveError } from '../protocols/index.ts';
+import { issueToken, type SigningKeys } from '../crypto/tokens.ts';
+import type { Store } from './store.ts';
+import type { ModelRegistry } from './model-registry.ts';
+import type { Authenticator } from './auth.ts';
+import { parseFederationConfig } from './federation-config.ts';
+import { buildInitialModel } from './initial-model.ts';
+import type { FederationView } from './rounds.ts';
+
+export interface FederationRecord extends FederationView {
+  name: string;
+  topologyJson: string;
+  createdMs: number;
+}
+
+interface FederationRow {
+  id: string; name: string; config_json: string; topology_json: string; status: FederationView['status']; created_ms: number;
+}
+
+const DEFAULT_SITE_TOKEN_TTL_S = 30 * 24 * 3600;
+
+export class Federations {
+  private readonly store: Store;
+  private readonly registry: ModelRegistry;
+  private readonly keys: SigningKeys;
+  private readonly auth: Authenticator;
+
+  constructor(deps: { store: Store; registry: ModelRegistry; keys: SigningKeys; auth: Authenticator }) {
+    this.store = deps.store;
+    this.registry = deps.registry;
+    this.keys = deps.keys;
+    this.auth = deps.auth;
+  }
+
+  /** Creates the federation and its model version 0 together: a federation never exists without a model. */
+  async create(rawConfig: unknown): Promise<FederationRecord> {
+    const config = parseFederationConfig(rawConfig);
+    const initial = await buildInitialModel(config.model, config.seed);
+    const id = randomUUID();
+    const { blobPath, sha256 } = this.registry.writeBlob(id, 0, initial.values);
+    const now = Date.now();
+    this.store.transaction(() => {
+      this.store.db.prepare(`INSERT INTO federations (id, name, config_json, topology_json, status, created_ms) VALUES (?, ?, ?, ?, 'created', ?)`)
+        .run(id, config.name, JSON.stringify(config), initial.topologyJson, now);
+      this.registry.insertVersion({
+        federationId: id, version: 0, parentVersion: null, roundId: null, sha256, numParameters: initial.values.length,
+        layout: initial.layout, blobPath, metrics: {},
+      });
+    });
+    return this.get(id);
+  }
+
+  get(id: string): FederationRecord {
+    if (typeof id !== 'string' || id.length === 0) throw new ConclaveError('INVALID_ARGUMENT', 'federation id is required');
+    const row = this.store.db.prepare('SELECT * FROM federations WHERE id = ?').get(id) as FederationRow | undefined;
+    if (!row) throw new ConclaveError('NOT_FOUND', `federation ${id} does not exist`);
+    return {
+      id: row.id, name: row.name, config: parseFederationConfig(JSON.parse(row.config_json)), topologyJson: row.topology_json,
+      status: row.status, createdMs: row.created_ms,
+    };
+  }
+
+  start(id: string): FederationRecord {
+    const federation = this.get(id);
+    if (federation.status === 'finished') throw new ConclaveError('FEDERATION_STATE', `federation ${id} has finished all its rounds`);
+    this.store.db.prepare(`UPDATE federations SET status = 'running' WHERE id = ? AND status = 'created'`).run(id);
+    return this.get(id);
+  }
+
+  markFinished(id: string): void {
+    this.store.db.prepare(`UPDATE federations SET status = 'finished' WHERE id = ?`).run(id);
+  }
+
+  async enrollSite(federationId: string, siteName: string, ttlSeconds: number): Promise<{ siteId: string; token: string }> {
+    this.get(federationId);
+    if (typeof siteName !== 'string' || !/^[\w.\-]{1,64}$/.test(siteName)) {
+      throw new ConclaveError('INVALID_ARGUMENT', 'site name must be 1-64 letters, digits, ".", "_" or "-"');
+    }
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 0 || ttlSeconds > 366 * 24 * 3600) {
+      throw new ConclaveError('INVALID_ARGUMENT', 'token ttl must be between 1 second and 366 days (0 for the 30-day default)');
+    }
+    const exists = this.store.db.prepare('SELECT id FROM sites WHERE federation_id = ? AND name = ?').get(federationId, siteName);
+    if (exists) throw new ConclaveError('ALREADY_EXISTS', `a site named ${siteName} is already enrolled in this federation`);
+    const siteId = randomUUID();
+    const issued = await issueToken(this.keys, { subject: siteId, role: 'site', federationId, ttlSeconds: ttlSeconds || DEFAULT_SITE_TOKEN_TTL_S });
+    this.store.transaction(() => {
+      this.store.db.prepare('INSERT INTO sites (id, federation_id, name, enrolled_ms) VALUES (?, ?, ?, ?)').run(siteId, federationId, siteName, Date.now());
+      this.auth.recordIssued(issued, siteId, 'site', federationId);
+    });
+    return { siteId, token: issued.token };
+  }
+
+  /** Revocation covers the site and every token it holds, effective on the next call it makes. */
+  revokeSite(federationId: string, siteId: string): boolean {
+    const now = Date.now();
+    return this.store.transaction(() => {
+      const changed = this.store.db.prepare('UPDATE sites SET revoked_ms = ? WHERE id = ? AND federation_id = ? AND revoked_ms IS NULL').run(now, siteId, federationId);
+      this.store.db.prepare('UPDATE tokens SET revoked_ms = ? WHERE subject = ? AND revoked_ms IS NULL').run(now, siteId);
+      if (Number(changed.changes) === 0) {
+        const known = this.store.db.prepare('SELECT id FROM sites WHERE id = ? AND federation_id = ?').get(siteId, federationId);
+        if (!known) throw new ConclaveError('NOT_FOUND', `site ${siteId} is not enrolled in federation ${federationId}`);
+        return false;
+      }
+      return true;
+    });
+  }
+}

@@ -1,0 +1,349 @@
+import { EventEmitter } from 'node:events';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { ConclaveError, type TensorSpec } from '../protocols/index.ts';
+import type { Store } from './store.ts';
+import type { ModelRegistry } from './model-registry.ts';
+import type { AggregationStrategy, RoundAccumulator } from './aggregation/strategy.ts';
+import type { FederationConfig } from './federation-config.ts';
+import type { Logger } from './logger.ts';
+
+export type RoundState = 'open' | 'collecting' | 'committed' | 'aborted';
+
+export interface RoundRecord {
+  id: string;
+  federationId: string;
+  number: number;
+  state: RoundState;
+  baseVersion: number;
+  resultVersion: number | null;
+  selectedSites: string[];
+  submittedSites: string[];
+  seed: number;
+  openedMs: number;
+  deadlineMs: number;
+  closedMs: number | null;
+  abortReason: string | null;
+  totalExamples: number;
+}
+
+interface RoundRow {
+  id: string; federation_id: string; number: number; state: RoundState; base_version: number; result_version: number | null;
+  selected_json: string; seed: number; opened_ms: number; deadline_ms: number; closed_ms: number | null; abort_reason: string | null;
+  total_examples: number;
+}
+
+/** A verified update as it leaves the collect stage: the tensor passed layout, finiteness and digest checks. */
+export interface VerifiedUpdate {
+  siteId: string;
+  numExamples: number;
+  values: Float32Array;
+  sha256: Buffer;
+  trainLoss: number;
+  trainAccuracy: number;
+}
+
+/**
+ * Coordinator half of a protection mechanism: turns what sites submitted back into deltas the
+ * strategy can fold. `none` is the identity; secure aggregation and CKKS replace it without the
+ * rest of the round changing.
+ */
+export interface UnprotectStage {
+  readonly name: string;
+  accept(update: VerifiedUpdate, accumulator: RoundAccumulator): void;
+}
+
+export const noProtection: UnprotectStage = {
+  name: 'none',
+  accept(update, accumulator) {
+    accumulator.add(update.values, update.numExamples);
+  },
+};
+
+interface ActiveRound {
+  record: RoundRecord;
+  config: FederationConfig;
+  layout: TensorSpec[];
+  base: Float32Array;
+  accumulator: RoundAccumulator;
+  unprotect: UnprotectStage;
+  inFlight: Set<string>;
+  timer: NodeJS.Timeout;
+  closing: boolean;
+}
+
+export interface FederationView {
+  id: string;
+  config: FederationConfig;
+  status: 'created' | 'running' | 'finished';
+}
+
+/** How long a site counts as available after its last poll; sites long-poll every few seconds. */
+const AVAILABILITY_WINDOW_MS = 15_000;
+const SCHEDULER_TICK_MS = 100;
+
+/**
+ * The round state machine: open → collecting → committed | aborted, each transition persisted
+ * before it takes effect. One active round per federation. Rounds read top to bottom as the
+ * pipeline in ARCHITECTURE.md: select → publish plan → collect → unprotect → finalize → commit.
+ */
+export class RoundManager extends EventEmitter {
+  private readonly store: Store;
+  private readonly registry: ModelRegistry;
+  private readonly strategy: AggregationStrategy;
+  private readonly log: Logger;
+  private readonly active = new Map<string, ActiveRound>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly waitingSince = new Map<string, number>();
+  private readonly getFederation: (id: string) => FederationView;
+  private readonly markFinished: (id: string) => void;
+  private tick: NodeJS.Timeout | null = null;
+
+  constructor(deps: {
+    store: Store; registry: ModelRegistry; strategy: AggregationStrategy; log: Logger;
+    getFederation: (id: string) => FederationView; markFinished: (id: string) => void;
+  }) {
+    super();
+    this.setMaxListeners(0);
+    this.store = deps.store;
+    this.registry = deps.registry;
+    this.strategy = deps.strategy;
+    this.log = deps.log;
+    this.getFederation = deps.getFederation;
+    this.markFinished = deps.markFinished;
+  }
+
+  /**
+   * After a crash, collected updates lived only in memory, so a round that was open or collecting
+   * cannot be finished honestly: it is aborted and the scheduler opens a fresh one on the same model.
+   */
+  recover(): number {
+    const now = Date.now();
+    const result = this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ?
+      WHERE state IN ('open', 'collecting')`).run(now, 'coordinator restarted while the round was in progress');
+    return Number(result.changes);
+  }
+
+  start(): void {
+    this.tick = setInterval(() => this.schedule(), SCHEDULER_TICK_MS);
+    this.tick.unref();
+  }
+
+  stop(): void {
+    if (this.tick) clearInterval(this.tick);
+    for (const round of this.active.values()) clearTimeout(round.timer);
+    this.active.clear();
+  }
+
+  markSeen(siteId: string): void {
+    this.lastSeen.set(siteId, Date.now());
+  }
+
+  activeRound(federationId: string): RoundRecord | null {
+    return this.active.get(federationId)?.record ?? null;
+  }
+
+  /** The plan for this site if it was selected for the active round and has not submitted yet. */
+  pendingRoundFor(federationId: string, siteId: string): RoundRecord | null {
+    const round = this.active.get(federationId);
+    if (!round || round.record.state !== 'collecting' || round.closing) return null;
+    if (!round.record.selectedSites.includes(siteId)) return null;
+    if (round.record.submittedSites.includes(siteId) || round.inFlight.has(siteId)) return null;
+    return round.record;
+  }
+
+  siteSeed(round: RoundRecord, siteId: string): number {
+    const digest = createHash('sha256').update(`${round.seed}:${round.id}:${siteId}`).digest();
+    return digest.readUIntBE(0, 6);
+  }
+
+  getRound(roundId: string): RoundRecord | null {
+    const row = this.store.db.prepare('SELECT * FROM rounds WHERE id = ?').get(roundId) as RoundRow | undefined;
+    return row ? this.fromRow(row) : null;
+  }
+
+  listRounds(federationId: string): RoundRecord[] {
+    const rows = this.store.db.prepare('SELECT * FROM rounds WHERE federation_id = ? ORDER BY number').all(federationId) as unknown as RoundRow[];
+    return rows.map((r) => this.fromRow(r));
+  }
+
+  committedRounds(federationId: string): number {
+    const row = this.store.db.prepare(`SELECT COUNT(*) AS n FROM rounds WHERE federation_id = ? AND state = 'committed'`).get(federationId) as { n: number };
+    return row.n;
+  }
+
+  // --- collect ---------------------------------------------------------------------------------
+
+  /** Reserves the site's slot before its upload streams in, so two concurrent uploads cannot both count. */
+  beginSubmission(federationId: string, siteId: string, roundId: string): { layout: TensorSpec[]; release: () => void } {
+    const round = this.active.get(federationId);
+    if (!round || round.record.id !== roundId) {
+      const stored = this.getRound(roundId);
+      if (!stored || stored.federationId !== federationId) throw new ConclaveError('NOT_FOUND', `round ${roundId} does not exist in this federation`);
+      if (stored.submittedSites.includes(siteId)) throw new ConclaveError('DUPLICATE_SUBMISSION', `site already submitted an update for round ${stored.number}`);
+      throw new ConclaveError('ROUND_CLOSED', `round ${stored.number} is ${stored.state}; updates are no longer accepted`);
+    }
+    if (round.record.state !== 'collecting' || round.closing) {
+      throw new ConclaveError('ROUND_CLOSED', `round ${round.record.number} is closing; updates are no longer accepted`);
+    }
+    if (!round.record.selectedSites.includes(siteId)) throw new ConclaveError('NOT_SELECTED', `site was not selected for round ${round.record.number}`);
+    if (round.record.submittedSites.includes(siteId) || round.inFlight.has(siteId)) {
+      throw new ConclaveError('DUPLICATE_SUBMISSION', `site already submitted an update for round ${round.record.number}`);
+    }
+    round.inFlight.add(siteId);
+    return { layout: round.layout, release: () => round.inFlight.delete(siteId) };
+  }
+
+  /** Folds a verified update; the submission row and the fold happen only if the round is still collecting. */
+  acceptUpdate(federationId: string, roundId: string, update: VerifiedUpdate): { received: number } {
+    const round = this.active.get(federationId);
+    if (!round || round.record.id !== roundId || round.record.state !== 'collecting' || round.closing) {
+      throw new ConclaveError('ROUND_CLOSED', 'the round closed (deadline or quorum) before the upload finished');
+    }
+    this.store.db.prepare(`INSERT INTO submissions (round_id, site_id, num_examples, sha256, train_loss, train_accuracy, received_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(roundId, update.siteId, update.numExamples, update.sha256, update.trainLoss, update.trainAccuracy, Date.now());
+    round.unprotect.accept(update, round.accumulator);
+    round.record.submittedSites.push(update.siteId);
+    round.inFlight.delete(update.siteId);
+    this.log.info('update accepted', { federation: federationId, round: round.record.number, site: update.siteId, examples: update.numExamples });
+    this.emit('round', round.record);
+    if (round.record.submittedSites.length === round.record.selectedSites.length) {
+      queueMicrotask(() => this.closeRound(federationId, 'all selected sites submitted'));
+    }
+    return { received: round.record.submittedSites.length };
+  }
+
+  // --- scheduling ------------------------------------------------------------------------------
+
+  private schedule(): void {
+    const running = this.store.db.prepare(`SELECT id FROM federations WHERE status = 'running'`).all() as Array<{ id: string }>;
+    for (const { id } of running) {
+      if (this.active.has(id)) continue;
+      try {
+        this.maybeOpenRound(id);
+      } catch (err) {
+        this.log.error('could not open round', { federation: id, error: String(err) });
+      }
+    }
+  }
+
+  private availableSites(federationId: string): string[] {
+    const now = Date.now();
+    const sites = this.store.db.prepare('SELECT id FROM sites WHERE federation_id = ? AND revoked_ms IS NULL').all(federationId) as Array<{ id: string }>;
+    return sites.map((s) => s.id).filter((id) => now - (this.lastSeen.get(id) ?? 0) < AVAILABILITY_WINDOW_MS);
+  }
+
+  private maybeOpenRound(federationId: string): void {
+    const federation = this.getFederation(federationId);
+    const config = federation.config;
+    if (this.committedRounds(federationId) >= config.rounds) {
+      this.markFinished(federationId);
+      this.emit('federation', federationId);
+      return;
+    }
+    const available = this.availableSites(federationId);
+    const now = Date.now();
+    if (!this.waitingSince.has(federationId)) this.waitingSince.set(federationId, now);
+    const waited = now - this.waitingSince.get(federationId)!;
+    // Wait for a full sample; after a deadline's worth of waiting, settle for a quorum.
+    const enough = available.length >= config.sitesPerRound || (available.length >= config.minSites && waited >= config.roundDeadlineMs);
+    if (!enough) return;
+    this.waitingSince.delete(federationId);
+    this.openRound(federationId, config, sample(available, config.sitesPerRound));
+  }
+
+  private openRound(federationId: string, config: FederationConfig, selected: string[]): void {
+    const baseVersion = this.registry.latestVersion(federationId);
+    if (baseVersion === null) throw new ConclaveError('FEDERATION_STATE', `federation ${federationId} has no model`);
+    const baseRecord = this.registry.get(federationId, baseVersion);
+    const base = this.registry.readWeights(baseRecord);
+    const numberRow = this.store.db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM rounds WHERE federation_id = ?').get(federationId) as { n: number };
+    const now = Date.now();
+    const record: RoundRecord = {
+      id: randomUUID(), federationId, number: numberRow.n, state: 'open', baseVersion, resultVersion: null,
+      selectedSites: selected, submittedSites: [], seed: config.seed + numberRow.n, openedMs: now,
+      deadlineMs: now + config.roundDeadlineMs, closedMs: null, abortReason: null, totalExamples: 0,
+    };
+    this.store.db.prepare(`INSERT INTO rounds (id, federation_id, number, state, base_version, selected_json, seed, opened_ms, deadline_ms)
+      VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)`).run(record.id, federationId, record.number, baseVersion, JSON.stringify(selected), record.seed, now, record.deadlineMs);
+    const timer = setTimeout(() => this.closeRound(federationId, 'deadline reached'), config.roundDeadlineMs);
+    timer.unref();
+    this.active.set(federationId, {
+      record, config, layout: baseRecord.layout, base, accumulator: this.strategy.begin(base), unprotect: noProtection,
+      inFlight: new Set(), timer, closing: false,
+    });
+    // The plan is now fixed and persisted; publishing it moves the round to collecting.
+    this.setState(record, 'collecting');
+    this.log.info('round opened', { federation: federationId, round: record.number, baseVersion, sites: selected.length });
+  }
+
+  private setState(record: RoundRecord, state: RoundState): void {
+    this.store.db.prepare('UPDATE rounds SET state = ? WHERE id = ?').run(state, record.id);
+    record.state = state;
+    this.emit('round', record);
+  }
+
+  /** finalize + commit, or abort below quorum. The model version and the round's outcome land in one transaction. */
+  private closeRound(federationId: string, why: string): void {
+    const round = this.active.get(federationId);
+    if (!round || round.closing) return;
+    round.closing = true;
+    clearTimeout(round.timer);
+    const { record, config, accumulator } = round;
+    const now = Date.now();
+    try {
+      if (accumulator.updates < config.minSites) {
+        const reason = `quorum not reached: ${accumulator.updates} of ${config.minSites} required updates by the deadline`;
+        this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`).run(now, reason, record.id);
+        Object.assign(record, { state: 'aborted', closedMs: now, abortReason: reason });
+        this.log.warn('round aborted', { federation: federationId, round: record.number, reason });
+      } else {
+        const next = accumulator.finalize();
+        const version = (this.registry.latestVersion(federationId) ?? 0) + 1;
+        const { blobPath, sha256 } = this.registry.writeBlob(federationId, version, next);
+        this.store.transaction(() => {
+          this.registry.insertVersion({
+            federationId, version, parentVersion: record.baseVersion, roundId: record.id, sha256, numParameters: next.length,
+            layout: round.layout, blobPath, metrics: { updates: accumulator.updates, examples: accumulator.totalExamples },
+          });
+          this.store.db.prepare(`UPDATE rounds SET state = 'committed', result_version = ?, closed_ms = ?, total_examples = ? WHERE id = ?`)
+            .run(version, now, accumulator.totalExamples, record.id);
+        });
+        Object.assign(record, { state: 'committed', resultVersion: version, closedMs: now, totalExamples: accumulator.totalExamples });
+        this.log.info('round committed', { federation: federationId, round: record.number, version, updates: accumulator.updates, why });
+      }
+    } catch (err) {
+      this.log.error('round could not be committed; aborting it', { federation: federationId, round: record.number, error: String(err) });
+      this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`).run(now, `commit failed: ${String(err)}`, record.id);
+      Object.assign(record, { state: 'aborted', closedMs: now, abortReason: `commit failed` });
+    } finally {
+      this.active.delete(federationId);
+    }
+    this.emit('round', record);
+    if (this.committedRounds(federationId) >= config.rounds) {
+      this.markFinished(federationId);
+      this.emit('federation', federationId);
+    }
+  }
+
+  private fromRow(row: RoundRow): RoundRecord {
+    const active = this.active.get(row.federation_id);
+    if (active && active.record.id === row.id) return active.record;
+    const submitted = this.store.db.prepare('SELECT site_id FROM submissions WHERE round_id = ? ORDER BY received_ms').all(row.id) as Array<{ site_id: string }>;
+    return {
+      id: row.id, federationId: row.federation_id, number: row.number, state: row.state, baseVersion: row.base_version,
+      resultVersion: row.result_version, selectedSites: JSON.parse(row.selected_json) as string[], submittedSites: submitted.map((s) => s.site_id),
+      seed: row.seed, openedMs: row.opened_ms, deadlineMs: row.deadline_ms, closedMs: row.closed_ms, abortReason: row.abort_reason,
+      totalExamples: row.total_examples,
+    };
+  }
+}
+
+/** Uniform sample without replacement from a CSPRNG: selection must not be predictable by sites. */
+function sample<T>(items: T[], k: number): T[] {
+  const pool = items.slice();
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, Math.min(k, pool.length));
+}

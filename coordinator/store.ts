@@ -1,0 +1,112 @@
+import { DatabaseSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The coordinator's single source of truth. Every state transition is written here before it
+ * takes effect (ARCHITECTURE: "persisted before each transition"), so a restart can always tell
+ * what was committed. WAL + synchronous=FULL: a COMMIT that returned survives a power cut.
+ */
+export class Store {
+  readonly db: DatabaseSync;
+  readonly dataDir: string;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    this.dataDir = dataDir;
+    this.db = new DatabaseSync(join(dataDir, 'conclave.db'));
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+    this.migrate();
+  }
+
+  /** Runs fn inside one IMMEDIATE transaction; anything thrown rolls everything back. */
+  transaction<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  private migrate(): void {
+    const version = (this.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+    if (version < 1) {
+      this.transaction(() => {
+        this.db.exec(`
+          CREATE TABLE federations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            config_json TEXT NOT NULL,
+            topology_json TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('created', 'running', 'finished')),
+            created_ms INTEGER NOT NULL
+          );
+          CREATE TABLE sites (
+            id TEXT PRIMARY KEY,
+            federation_id TEXT NOT NULL REFERENCES federations(id),
+            name TEXT NOT NULL,
+            enrolled_ms INTEGER NOT NULL,
+            revoked_ms INTEGER,
+            UNIQUE (federation_id, name)
+          );
+          CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            role TEXT NOT NULL,
+            federation_id TEXT,
+            expires_s INTEGER NOT NULL,
+            revoked_ms INTEGER
+          );
+          CREATE TABLE model_versions (
+            federation_id TEXT NOT NULL REFERENCES federations(id),
+            version INTEGER NOT NULL,
+            parent_version INTEGER,
+            round_id TEXT,
+            sha256 BLOB NOT NULL,
+            num_parameters INTEGER NOT NULL,
+            layout_json TEXT NOT NULL,
+            blob_path TEXT NOT NULL,
+            metrics_json TEXT NOT NULL DEFAULT '{}',
+            created_ms INTEGER NOT NULL,
+            PRIMARY KEY (federation_id, version)
+          );
+          CREATE TABLE rounds (
+            id TEXT PRIMARY KEY,
+            federation_id TEXT NOT NULL REFERENCES federations(id),
+            number INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('open', 'collecting', 'committed', 'aborted')),
+            base_version INTEGER NOT NULL,
+            result_version INTEGER,
+            selected_json TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            opened_ms INTEGER NOT NULL,
+            deadline_ms INTEGER NOT NULL,
+            closed_ms INTEGER,
+            abort_reason TEXT,
+            total_examples INTEGER NOT NULL DEFAULT 0
+          );
+          CREATE INDEX rounds_by_federation ON rounds (federation_id, number);
+          CREATE TABLE submissions (
+            round_id TEXT NOT NULL REFERENCES rounds(id),
+            site_id TEXT NOT NULL REFERENCES sites(id),
+            num_examples INTEGER NOT NULL,
+            sha256 BLOB NOT NULL,
+            train_loss REAL,
+            train_accuracy REAL,
+            received_ms INTEGER NOT NULL,
+            PRIMARY KEY (round_id, site_id)
+          );
+          PRAGMA user_version = 1;
+        `);
+      });
+    }
+  }
+}

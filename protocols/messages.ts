@@ -1,0 +1,125 @@
+/**
+ * TypeScript shapes of the conclave.v1 messages as @grpc/proto-loader presents them
+ * (camelCase fields, uint64/int64 as numbers, bytes as Buffer, oneofs with a discriminator).
+ * Values from the network are not trusted to match these: the coordinator validates at the edge.
+ */
+import type { TensorSpec } from './tensor-codec.ts';
+
+export const PROTOCOL_VERSION = 'conclave.v1';
+
+export interface TensorHeaderMsg {
+  layout: TensorSpec[];
+  totalElements: number;
+  sha256: Buffer;
+  chunkCount: number;
+}
+
+export interface TensorChunkMsg {
+  index: number;
+  data: Buffer;
+}
+
+export interface TrainingConfigMsg {
+  localEpochs: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: string;
+}
+
+export interface RoundPlanMsg {
+  federationId: string;
+  roundId: string;
+  roundNumber: number;
+  modelVersion: number;
+  modelSha256: Buffer;
+  training: TrainingConfigMsg;
+  deadlineUnixMs: number;
+  protection: string;
+  seed: number;
+}
+
+export interface GetTaskRequestMsg { waitMs: number }
+
+export type GetTaskResponseMsg =
+  | { task: 'round'; round: RoundPlanMsg }
+  | { task: 'wait'; wait: { retryAfterMs: number; reason: string } }
+  | { task: 'finished'; finished: { reason: string; finalModelVersion: number } };
+
+export interface DownloadModelRequestMsg { federationId: string; version: number; latest: boolean }
+
+export interface ModelHeaderMsg {
+  federationId: string;
+  version: number;
+  topologyJson: string;
+  tensor: TensorHeaderMsg;
+}
+
+export type ModelStreamMsg =
+  | { part: 'header'; header: ModelHeaderMsg }
+  | { part: 'chunk'; chunk: TensorChunkMsg };
+
+export interface UpdateHeaderMsg {
+  roundId: string;
+  numExamples: number;
+  tensor: TensorHeaderMsg;
+  trainLoss: number;
+  trainAccuracy: number;
+}
+
+export type UpdateStreamMsg =
+  | { part: 'header'; header: UpdateHeaderMsg }
+  | { part: 'chunk'; chunk: TensorChunkMsg };
+
+export interface SubmitUpdateResponseMsg { roundId: string; receivedUpdates: number }
+
+export interface FederationConfigMsg {
+  name: string;
+  model: string;
+  rounds: number;
+  sitesPerRound: number;
+  minSites: number;
+  roundDeadlineMs: number;
+  training: TrainingConfigMsg;
+  seed: number;
+  protection: string;
+}
+
+export interface FederationMsg {
+  id: string;
+  config: FederationConfigMsg;
+  status: string;
+  latestModelVersion: number;
+  committedRounds: number;
+  createdUnixMs: number;
+}
+
+export interface RoundMsg {
+  id: string;
+  federationId: string;
+  number: number;
+  state: string;
+  baseVersion: number;
+  resultVersion: number;
+  selectedSites: string[];
+  submittedSites: string[];
+  abortReason: string;
+  openedUnixMs: number;
+  closedUnixMs: number;
+  totalExamples: number;
+}
+
+export interface ModelVersionMsg {
+  federationId: string;
+  version: number;
+  parentVersion: number;
+  roundId: string;
+  sha256: Buffer;
+  numParameters: number;
+  createdUnixMs: number;
+  metricsJson: string;
+}
+
+export interface FederationEventMsg {
+  round?: RoundMsg | null;
+  federation?: FederationMsg | null;
+}

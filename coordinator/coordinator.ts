@@ -9,7 +9,7 @@ import { Federations } from './federations.ts';
 import { RoundManager } from './rounds.ts';
 import { FedAvg } from './aggregation/fedavg.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
-import { createAdminToken, loadOrCreateKeys, writeAtomic } from './keys.ts';
+import { createAdminToken, loadOrCreateKeys, removeStaleTempFiles, writeAtomic } from './keys.ts';
 import { createLogger, type Logger } from './logger.ts';
 
 export interface CoordinatorOptions {
@@ -39,6 +39,7 @@ export interface RunningCoordinator {
 export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
   const log = options.log ?? createLogger({ component: 'coordinator' });
   const releaseLock = lockDataDir(options.dataDir);
+  removeStaleTempFiles(options.dataDir);
   const store = new Store(options.dataDir);
   const registry = new ModelRegistry(store);
   const { keys, adminTokenPath, created } = await loadOrCreateKeys(options.dataDir);

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { exportSigningKeys, generateSigningKeys, importSigningKeys, issueToken, publicJwks, type SigningKeys } from '../crypto/tokens.ts';
 
 const ADMIN_TOKEN_TTL_S = 365 * 24 * 3600;
@@ -27,8 +27,29 @@ export async function createAdminToken(keys: SigningKeys): Promise<{ token: stri
   return issueToken(keys, { subject: 'admin', role: 'admin', federationId: null, ttlSeconds: ADMIN_TOKEN_TTL_S });
 }
 
+/** Write, fsync, rename, fsync the directory: after a crash the file is either old or new, never empty. */
 export function writeAtomic(path: string, contents: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, contents, { mode: 0o600 });
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeFileSync(fd, contents);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, path);
+  const dirFd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+/** Temp files of writeAtomic calls a crash interrupted. */
+export function removeStaleTempFiles(dataDir: string): void {
+  for (const dir of [dataDir, join(dataDir, 'keys')]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) if (/\.tmp-\d+$/.test(name)) rmSync(join(dir, name), { force: true });
+  }
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import {
-  ConclaveError, TensorAssembler, chunksOf, makeHeader, toServiceError,
+  ConclaveError, TensorAssembler, chunkCount, chunksOf, toServiceError,
   type DownloadModelRequestMsg, type FederationConfigMsg, type FederationMsg, type GetTaskResponseMsg, type ModelStreamMsg,
   type ModelVersionMsg, type RoundMsg, type SubmitUpdateResponseMsg, type UpdateHeaderMsg, type UpdateStreamMsg,
 } from '../protocols/index.ts';
@@ -56,7 +56,8 @@ async function streamModel(deps: ServiceDeps, caller: Caller, call: grpc.ServerW
   if (version === null) throw new ConclaveError('NOT_FOUND', 'federation has no model');
   const record = deps.registry.get(federationId, version);
   const values = deps.registry.readWeights(record);
-  const header = makeHeader(record.layout, values);
+  // readWeights just verified the bytes against the recorded digest: no need to hash them again.
+  const header = { layout: record.layout, totalElements: values.length, sha256: record.sha256, chunkCount: chunkCount(values.length) };
   call.write({ part: 'header', header: { federationId, version, topologyJson: federation.topologyJson, tensor: header } });
   for (const chunk of chunksOf(values)) {
     if (call.cancelled) return;

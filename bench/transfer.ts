@@ -1,0 +1,296 @@
+/**
+ * Model transfer throughput: gRPC (the real participant service) vs raw TCP, on 127.0.0.1.
+ *
+ *   node_modules/.bin/node bench/transfer.ts [--sizes 1,16,64] [--reps 3]
+ *
+ * One process holds both ends of every transfer (as in the integration tests), so client and
+ * server share one event loop in both the gRPC and the TCP runs.
+ *
+ * gRPC download: a real coordinator (startCoordinator) on a temp data dir; for each size a model
+ *   version holding a single float32 tensor of that size is written to the registry, and an
+ *   enrolled site fetches it with client-sdk downloadModel → ParticipantService.DownloadModel.
+ *   Timed: the whole call = token check, blob read from disk + digest check (readWeights),
+ *   header, 1 MiB chunks under HTTP/2 flow control, client-side reassembly with finiteness and
+ *   SHA-256 checks.
+ * gRPC upload: the real ParticipantService.SubmitUpdate into an open round. The federation
+ *   samples 2 of 2 sites per round; site A's upload is timed, then site B submits (untimed) and
+ *   closes the round, so aggregation and the commit (blob write + fsync) stay outside the timed
+ *   window. Timed: client-sdk submitUpdate = client SHA-256 of the update, header + 1 MiB chunks,
+ *   server-side slot reservation, reassembly with finiteness + SHA-256 checks, FedAvg fold (one
+ *   O(d) multiply-add) and the submissions row.
+ * TCP: node:net, the same bytes, a length prefix, receiver copies into one preallocated buffer and
+ *   (upload) acks with one byte. "tcpVerified" additionally hashes on both sides (SHA-256), i.e. the
+ *   integrity work gRPC does, without framing/protobuf/HTTP/2.
+ * Reported: median MiB/s over --reps timed runs (after one warm-up) and grpc/tcp ratios.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { startCoordinator } from '../coordinator/coordinator.ts';
+import { silentLogger } from '../coordinator/logger.ts';
+import { adminClient, callUnary, downloadModel, getTask, participantClient, submitUpdate } from '../client-sdk/connection.ts';
+import * as grpc from '@grpc/grpc-js';
+import { CHANNEL_OPTIONS, CHUNK_BYTES, ParticipantServiceClient, type FederationMsg, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
+
+const MiB = 1 << 20;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const SIZES_MIB = arg('--sizes', '1,16,64').split(',').map(Number).filter((n) => Number.isFinite(n) && n > 0);
+const REPS = Math.max(1, Number(arg('--reps', '3')) || 3);
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** Deterministic finite values, small enough that FedAvg of many rounds stays finite. */
+function tensorOf(bytes: number, seed: number): Float32Array {
+  const values = new Float32Array(bytes / 4);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < values.length; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    values[i] = (x / 4294967296 - 0.5) * 1e-3;
+  }
+  return values;
+}
+
+async function timeIt(fn: () => Promise<void>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function measure(bytes: number, fn: () => Promise<void>): Promise<{ mibPerS: number; runsS: number[] }> {
+  await fn(); // warm-up
+  const runs: number[] = [];
+  for (let i = 0; i < REPS; i++) runs.push(await timeIt(fn));
+  return { mibPerS: round2(bytes / MiB / median(runs)), runsS: runs.map((s) => Math.round(s * 1e4) / 1e4) };
+}
+
+// --- raw TCP --------------------------------------------------------------------------------------
+
+/** Reads exactly `length` bytes from the socket into one buffer, optionally hashing as it goes. */
+function receiveInto(socket: Socket, verify: boolean): Promise<{ bytes: Buffer; sha256: Buffer | null }> {
+  return new Promise((resolve, reject) => {
+    let header = Buffer.alloc(0);
+    let target: Buffer | null = null;
+    let filled = 0;
+    const hash = verify ? createHash('sha256') : null;
+    const onData = (chunk: Buffer) => {
+      if (!target) {
+        header = Buffer.concat([header, chunk]);
+        if (header.length < 8) return;
+        target = Buffer.allocUnsafe(Number(header.readBigUInt64LE(0)));
+        chunk = header.subarray(8);
+      }
+      chunk.copy(target, filled);
+      hash?.update(chunk);
+      filled += chunk.length;
+      if (filled >= target.length) {
+        socket.off('data', onData);
+        resolve({ bytes: target, sha256: hash ? hash.digest() : null });
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+async function sendFrom(socket: Socket, payload: Buffer, verify: boolean): Promise<Buffer | null> {
+  const sha256 = verify ? createHash('sha256').update(payload).digest() : null;
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(payload.length));
+  socket.write(prefix);
+  // Same 1 MiB pieces as the gRPC stream, honouring backpressure.
+  for (let off = 0; off < payload.length; off += CHUNK_BYTES) {
+    if (!socket.write(payload.subarray(off, Math.min(payload.length, off + CHUNK_BYTES)))) await new Promise((r) => socket.once('drain', r));
+  }
+  return sha256;
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+function connectTo(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Download: the server pushes the payload on every new connection; the client times connect → last byte. */
+async function tcpDownload(payload: Buffer, verify: boolean): Promise<() => Promise<void>> {
+  const server = createServer({ noDelay: true }, (socket) => {
+    sendFrom(socket, payload, verify).then(() => socket.end(), () => socket.destroy());
+  });
+  const port = await listen(server);
+  servers.push(server);
+  // What a header would carry; known up front so the check costs nothing extra in the timed path.
+  const expected = createHash('sha256').update(payload).digest();
+  return async () => {
+    const socket = await connectTo(port);
+    const { bytes, sha256 } = await receiveInto(socket, verify);
+    if (bytes.length !== payload.length) throw new Error('tcp download: short read');
+    if (verify && !sha256!.equals(expected)) throw new Error('tcp download: digest mismatch');
+    socket.destroy();
+  };
+}
+
+/** Upload: the client pushes the payload; the server acks with one byte once it has all of it. */
+async function tcpUpload(payload: Buffer, verify: boolean): Promise<() => Promise<void>> {
+  let expected: Promise<Buffer | null> = Promise.resolve(null);
+  const server = createServer({ noDelay: true }, (socket) => {
+    // `expected` is read once everything arrived: by then the client has started this run's send.
+    receiveInto(socket, verify).then(async ({ bytes, sha256 }) => {
+      const digest = await expected;
+      const ok = bytes.length === payload.length && (!verify || sha256!.equals(digest!));
+      socket.end(Buffer.from([ok ? 1 : 0]));
+    }, () => socket.destroy());
+  });
+  const port = await listen(server);
+  servers.push(server);
+  return async () => {
+    const socket = await connectTo(port);
+    const ack = new Promise<number>((resolve, reject) => {
+      socket.once('data', (d: Buffer) => resolve(d[0]!));
+      socket.once('error', reject);
+    });
+    expected = sendFrom(socket, payload, verify);
+    await expected;
+    if ((await ack) !== 1) throw new Error('tcp upload: receiver refused the payload');
+    socket.destroy();
+  };
+}
+
+const servers: Server[] = [];
+
+// --- gRPC -----------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'conclave-bench-transfer-'));
+  const coordinator = await startCoordinator({ dataDir, port: 0, log: silentLogger });
+  const admin = adminClient(coordinator.address);
+  const client = participantClient(coordinator.address);
+  // What-if: the same service with a 16 MiB HTTP/2 receive window on the client (grpc-js defaults to 64 KiB).
+  const wideClient = new ParticipantServiceClient(coordinator.address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': 16 * MiB });
+  const results: unknown[] = [];
+  try {
+    const { registry } = coordinator;
+    for (const sizeMiB of SIZES_MIB) {
+      const bytes = Math.round(sizeMiB * MiB / 4) * 4;
+      const values = tensorOf(bytes, sizeMiB * 7919);
+      const layout: TensorSpec[] = [{ name: 'bench/weights', shape: [values.length], dtype: 'float32' }];
+      // One federation per size, so every round it opens has a base model of exactly this size; it
+      // runs REPS + 1 rounds (one warm-up) and then finishes, so no round lingers in memory.
+      const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', {
+        config: {
+          name: `bench-transfer-${sizeMiB}MiB`, model: 'mlp', rounds: REPS + 1, sitesPerRound: 2, minSites: 2, roundDeadlineMs: 600_000, seed: 1,
+          protection: 'none', training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
+        },
+      }, coordinator.adminToken);
+      const enroll = (name: string) => callUnary<{ siteId: string; token: string }>(admin, 'EnrollSite', { federationId: federation.id, siteName: name }, coordinator.adminToken);
+      const siteA = await enroll('a');
+      const siteB = await enroll('b');
+      // Version 1 = the benchmark tensor, written the way a commit writes it (blob + fsync, then the row).
+      const version = 1;
+      const { blobPath, sha256 } = registry.writeBlob(federation.id, version, values);
+      registry.insertVersion({
+        federationId: federation.id, version, parentVersion: 0, roundId: null, sha256, numParameters: values.length, layout, blobPath, metrics: {},
+      });
+      const payload = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+
+      /** Both sites long-poll until the round that selects them both opens. */
+      const nextPlans = async (): Promise<[RoundPlanMsg, RoundPlanMsg]> => {
+        const poll = async (token: string) => {
+          for (let i = 0; i < 200; i++) {
+            const task = await getTask(client, token, 2_000);
+            if (task.task === 'round') return task.round;
+            if (task.task === 'finished') throw new Error('federation finished');
+          }
+          throw new Error('no round opened');
+        };
+        return Promise.all([poll(siteA.token), poll(siteB.token)]);
+      };
+
+      const grpcDownload = await measure(bytes, async () => {
+        const model = await downloadModel(client, siteA.token, { federationId: federation.id, version });
+        if (model.values.length !== values.length) throw new Error('grpc download: wrong size');
+      });
+
+      const grpcDownloadWide = await measure(bytes, async () => {
+        const model = await downloadModel(wideClient, siteA.token, { federationId: federation.id, version });
+        if (model.values.length !== values.length) throw new Error('grpc download: wrong size');
+      });
+
+      // Upload: one timed SubmitUpdate per round (site A), site B closes the round untimed.
+      await callUnary<FederationMsg>(admin, 'StartFederation', { federationId: federation.id }, coordinator.adminToken);
+      const uploadRuns: number[] = [];
+      const delta = tensorOf(bytes, sizeMiB * 104729);
+      for (let i = 0; i < REPS + 1; i++) {
+        const [planA] = await nextPlans();
+        if (planA.modelVersion !== version + i) throw new Error(`round ${planA.roundNumber} is based on v${planA.modelVersion}, expected v${version + i}`);
+        const seconds = await timeIt(async () => {
+          const res = await submitUpdate(client, siteA.token, { roundId: planA.roundId, numExamples: 1, layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
+          if (res.receivedUpdates !== 1) throw new Error('grpc upload: unexpected receivedUpdates');
+        });
+        if (i > 0) uploadRuns.push(seconds); // the first one is the warm-up
+        await submitUpdate(client, siteB.token, { roundId: planA.roundId, numExamples: 1, layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
+      }
+      const grpcUpload = { mibPerS: round2(bytes / MiB / median(uploadRuns)), runsS: uploadRuns.map((s) => Math.round(s * 1e4) / 1e4) };
+
+      const tcpDown = await measure(bytes, await tcpDownload(payload, false));
+      const tcpDownVerified = await measure(bytes, await tcpDownload(payload, true));
+      const tcpUp = await measure(bytes, await tcpUpload(payload, false));
+      const tcpUpVerified = await measure(bytes, await tcpUpload(payload, true));
+
+      results.push({
+        sizeMiB,
+        download: {
+          grpcMiBs: grpcDownload.mibPerS, grpcWindow16MiBMiBs: grpcDownloadWide.mibPerS, tcpMiBs: tcpDown.mibPerS, tcpVerifiedMiBs: tcpDownVerified.mibPerS,
+          ratioGrpcTcp: round2(grpcDownload.mibPerS / tcpDown.mibPerS), ratioGrpcTcpVerified: round2(grpcDownload.mibPerS / tcpDownVerified.mibPerS),
+          grpcRunsS: grpcDownload.runsS, tcpRunsS: tcpDown.runsS,
+        },
+        upload: {
+          grpcMiBs: grpcUpload.mibPerS, tcpMiBs: tcpUp.mibPerS, tcpVerifiedMiBs: tcpUpVerified.mibPerS,
+          ratioGrpcTcp: round2(grpcUpload.mibPerS / tcpUp.mibPerS), ratioGrpcTcpVerified: round2(grpcUpload.mibPerS / tcpUpVerified.mibPerS),
+          grpcRunsS: grpcUpload.runsS, tcpRunsS: tcpUp.runsS,
+        },
+      });
+    }
+  } finally {
+    client.close();
+    wideClient.close();
+    admin.close();
+    for (const server of servers) server.close();
+    await coordinator.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify({
+    bench: 'transfer',
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    reps: REPS,
+    chunkBytes: CHUNK_BYTES,
+    grpcDownload: 'ParticipantService.DownloadModel via client-sdk downloadModel (blob read + digest check on the server, reassembly + finiteness + SHA-256 on the client)',
+    grpcUpload: 'ParticipantService.SubmitUpdate via client-sdk submitUpdate into an open round (2 sites selected; the timed site is not the last, so no aggregation/commit in the timed window)',
+    grpcWindow16MiB: 'download only: same call on a channel with grpc-node.flow_control_window = 16 MiB (what-if; the SDK uses the 64 KiB default)',
+    tcp: 'node:net on 127.0.0.1, same bytes in 1 MiB writes, length-prefixed; tcpVerified adds SHA-256 on both ends',
+    results,
+  }, null, 2) + '\n');
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,28 @@
+/**
+ * Distributed Gaussian noise: each of the `expectedSites` sites adds N(0, (σC)²/expected) to its clipped
+ * update before secure aggregation, so the sum carries N(0, (σC)²) when everyone survives (variances
+ * add). If only `survivingSites` contribute, the sum carries variance (σC)²·survivors/expected, i.e. the
+ * true noise multiplier is σ·√(survivors/expected) < σ. The ledger records that true value
+ * (cf. Kairouz, Liu & Steinke, "The Distributed Discrete Gaussian Mechanism", ICML 2021, on dropouts).
+ */
+import { invalidParameter } from './errors.ts';
+
+function positiveInt(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 1) throw invalidParameter(`${name} must be a positive integer, got ${String(v)}`);
+}
+
+export function siteNoiseStd(p: { noiseMultiplier: number; clipNorm: number; expectedSites: number }): number {
+  if (!(p.noiseMultiplier >= 0) || !Number.isFinite(p.noiseMultiplier)) throw invalidParameter(`noiseMultiplier must be ≥ 0, got ${String(p.noiseMultiplier)}`);
+  if (!(p.clipNorm > 0) || !Number.isFinite(p.clipNorm)) throw invalidParameter(`clipNorm must be > 0, got ${String(p.clipNorm)}`);
+  positiveInt('expectedSites', p.expectedSites);
+  return (p.noiseMultiplier * p.clipNorm) / Math.sqrt(p.expectedSites);
+}
+
+export function effectiveNoiseMultiplier(p: { noiseMultiplier: number; expectedSites: number; survivingSites: number }): number {
+  if (!(p.noiseMultiplier >= 0) || !Number.isFinite(p.noiseMultiplier)) throw invalidParameter(`noiseMultiplier must be ≥ 0, got ${String(p.noiseMultiplier)}`);
+  positiveInt('expectedSites', p.expectedSites);
+  if (!Number.isSafeInteger(p.survivingSites) || p.survivingSites < 0) {
+    throw invalidParameter(`survivingSites must be a non-negative integer, got ${String(p.survivingSites)}`);
+  }
+  return p.noiseMultiplier * Math.sqrt(p.survivingSites / p.expectedSites);
+}

@@ -1,0 +1,31 @@
+export { DpError, assertDelta } from './errors.ts';
+export type { DpErrorCode } from './errors.ts';
+export { validateEvents, validateEvent, groupEvents, bucketEvents } from './events.ts';
+export type { GaussianEvent, AccountantKind } from './events.ts';
+export {
+  DEFAULT_ORDERS,
+  RdpAccountant,
+  rdpVector,
+  rdpAtOrders,
+  rdpPoissonGaussian,
+  rdpWithoutReplacementGaussian,
+  epsilonFromRdp,
+} from './rdp.ts';
+export { PldAccountant, pldEpsilon, composePlds, discretizeSubsampledGaussian, pldDelta, pldEpsilonFor } from './pld.ts';
+export type { PldOptions, DiscretePld, ComposedPld } from './pld.ts';
+export { computeEpsilon, tightestEpsilon, calibrateNoiseMultiplier } from './accountant.ts';
+export type { EpsilonResult, TightestEpsilonResult, CalibrationRequest, ComputeOptions } from './accountant.ts';
+export { analyticGaussianSigma, analyticGaussianDelta, gaussianEpsilon } from './analytic-gaussian.ts';
+export { addGaussianNoise, gaussianSamples } from './noise.ts';
+export { l2Norm, clipToNorm } from './clip.ts';
+export {
+  clippedIndicator,
+  updateClipNorm,
+  noisedUnclippedFraction,
+  updateNoiseMultiplierFor,
+  effectiveNoiseMultiplier as adaptiveClipEffectiveNoiseMultiplier,
+} from './adaptive-clip.ts';
+export type { ClipUpdate } from './adaptive-clip.ts';
+export { siteNoiseStd, effectiveNoiseMultiplier as distributedEffectiveNoiseMultiplier } from './distributed.ts';
+export * as adaptiveClip from './adaptive-clip.ts';
+export * as distributed from './distributed.ts';

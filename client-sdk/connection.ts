@@ -60,7 +60,7 @@ export async function downloadModel(client: grpc.Client, token: string, request:
 /** Streams one update: a header with layout and digest, then ~1 MiB chunks, honouring flow control. */
 export async function submitUpdate(
   client: grpc.Client, token: string,
-  update: { roundId: string; numExamples: number; layout: TensorSpec[]; values: Float32Array; trainLoss: number; trainAccuracy: number },
+  update: { roundId: string; numExamples: number; layout: TensorSpec[]; values: Float32Array; trainLoss: number; trainAccuracy: number; unclipped?: boolean },
 ): Promise<SubmitUpdateResponseMsg> {
   const fn = (client as unknown as Record<string, (md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: SubmitUpdateResponseMsg) => void) => grpc.ClientWritableStream<UpdateStreamMsg>>)['SubmitUpdate']!;
   return new Promise((resolve, reject) => {
@@ -69,7 +69,10 @@ export async function submitUpdate(
       const tensor = makeHeader(update.layout, update.values);
       stream.write({
         part: 'header',
-        header: { roundId: update.roundId, numExamples: update.numExamples, tensor, trainLoss: update.trainLoss, trainAccuracy: update.trainAccuracy },
+        header: {
+          roundId: update.roundId, numExamples: update.numExamples, tensor, trainLoss: update.trainLoss, trainAccuracy: update.trainAccuracy,
+          unclipped: update.unclipped ?? false,
+        },
       });
       for (const chunk of chunksOf(update.values)) {
         if (!stream.write({ part: 'chunk', chunk })) await new Promise((r) => stream.once('drain', r));

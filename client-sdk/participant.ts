@@ -5,6 +5,7 @@ import { downloadModel, getTask, participantClient, submitUpdate, type Downloade
 import type { Dataset } from './data/dataset.ts';
 import { setFlatWeights, getFlatWeights } from './models/weights.ts';
 import { trainLocal, type TrainProgress, type TrainResult } from './training/trainer.ts';
+import { addGaussianNoise, clipToNorm, clippedIndicator } from '../crypto/dp/index.ts';
 
 export interface ParticipantOptions {
   /** host:port of the coordinator. */
@@ -32,11 +33,12 @@ export type ParticipantEvent =
   | { type: 'reconnecting'; attempt: number; reason: string }
   | { type: 'finished'; finalModelVersion: number };
 
-/** Context every site-side stage sees for one round. */
+/** Context every site-side stage sees for one round; stages may add to what the update reports. */
 export interface SiteRoundContext {
   plan: RoundPlanMsg;
   layout: TensorSpec[];
   numExamples: number;
+  report: { unclipped?: boolean };
 }
 
 /**
@@ -49,11 +51,40 @@ export interface SiteStage {
   apply(delta: Float32Array, ctx: SiteRoundContext): Promise<Float32Array> | Float32Array;
 }
 
+/** Client-level DP: bound each site's contribution to the sum (McMahan et al. 2018). */
+const clipStage: SiteStage = {
+  name: 'clip',
+  apply(delta, ctx) {
+    const clipNorm = ctx.plan.dp!.clipNorm;
+    const { norm } = clipToNorm(delta, clipNorm);
+    // Adaptive clipping (Andrew et al. 2021) needs only this bit, released under the coordinator's noised count.
+    if (ctx.plan.dp!.reportUnclipped) ctx.report.unclipped = clippedIndicator(norm, clipNorm) === 1;
+    return delta;
+  },
+};
+
+/** Distributed DP: this site's share of the Gaussian noise, so the sum carries the full σC. */
+const distributedNoiseStage: SiteStage = {
+  name: 'distributed-gaussian',
+  apply(delta, ctx) {
+    addGaussianNoise(delta, ctx.plan.dp!.siteNoiseStd);
+    return delta;
+  },
+};
+
+/** The site half of the round's mechanism chain, in order: privatize, then protect. */
 export function siteStagesFor(plan: RoundPlanMsg): SiteStage[] {
+  const stages: SiteStage[] = [];
+  if (plan.dp) {
+    if (plan.dp.mode !== 'central' && plan.dp.mode !== 'distributed') throw new ConclaveError('INVALID_ARGUMENT', `unknown DP mode "${plan.dp.mode}"`);
+    if (!(plan.dp.clipNorm > 0)) throw new ConclaveError('INVALID_ARGUMENT', 'the round plan has no valid clip norm');
+    stages.push(clipStage);
+    if (plan.dp.mode === 'distributed') stages.push(distributedNoiseStage);
+  }
   switch (plan.protection) {
     case 'none':
     case '':
-      return [];
+      return stages;
     default:
       throw new ConclaveError('INVALID_ARGUMENT', `this SDK does not support protection "${plan.protection}"`);
   }
@@ -124,11 +155,11 @@ export class Participant {
           const local = getFlatWeights(model).values;
           let delta: Float32Array = new Float32Array(local.length);
           for (let i = 0; i < local.length; i++) delta[i] = local[i]! - global.values[i]!;
-          const ctx: SiteRoundContext = { plan, layout: global.layout, numExamples: result.numExamples };
+          const ctx: SiteRoundContext = { plan, layout: global.layout, numExamples: result.numExamples, report: {} };
           for (const stage of siteStagesFor(plan)) delta = await stage.apply(delta, ctx);
           const response = yield* this.withReconnect(() => submitUpdate(this.client!, this.options.token, {
             roundId: plan.roundId, numExamples: result.numExamples, layout: global.layout, values: delta,
-            trainLoss: finiteOr(result.loss, 0), trainAccuracy: finiteOr(result.accuracy, 0),
+            trainLoss: finiteOr(result.loss, 0), trainAccuracy: finiteOr(result.accuracy, 0), unclipped: ctx.report.unclipped ?? false,
           }));
           yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.receivedUpdates };
         } catch (err) {

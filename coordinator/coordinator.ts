@@ -7,6 +7,7 @@ import { ModelRegistry } from './model-registry.ts';
 import { Authenticator } from './auth.ts';
 import { Federations } from './federations.ts';
 import { RoundManager } from './rounds.ts';
+import { PrivacyLedger } from './privacy/ledger.ts';
 import { FedAvg } from './aggregation/fedavg.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
 import { createAdminToken, loadOrCreateKeys, removeStaleTempFiles, writeAtomic } from './keys.ts';
@@ -28,6 +29,7 @@ export interface RunningCoordinator {
   registry: ModelRegistry;
   federations: Federations;
   rounds: RoundManager;
+  ledger: PrivacyLedger;
   close(): Promise<void>;
 }
 
@@ -51,16 +53,18 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   }
   const adminToken = readFileSync(adminTokenPath, 'utf8').trim();
   const federations = new Federations({ store, registry, keys, auth });
+  const ledger = new PrivacyLedger(store, keys);
   const rounds = new RoundManager({
-    store, registry, strategy: new FedAvg(), log,
-    getFederation: (id) => federations.get(id), markFinished: (id) => federations.markFinished(id),
+    store, registry, strategy: new FedAvg(), log, ledger,
+    getFederation: (id) => federations.get(id), markFinished: (id, reason) => federations.markFinished(id, reason),
   });
   const aborted = rounds.recover();
   const orphans = registry.removeOrphans();
   if (aborted || orphans.length) log.warn('recovered after an unclean stop', { abortedRounds: aborted, orphanBlobsRemoved: orphans.length });
 
   const server = new grpc.Server(SERVER_OPTIONS);
-  const deps = { auth, federations, registry, rounds, log };
+  const jwksJson = readFileSync(join(options.dataDir, 'keys', 'jwks.json'), 'utf8');
+  const deps = { auth, federations, registry, rounds, ledger, store, log, jwksJson };
   server.addService(participantServiceDefinition, participantHandlers(deps));
   server.addService(adminServiceDefinition, adminHandlers(deps));
   const host = options.host ?? '127.0.0.1';
@@ -74,7 +78,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const address = `${host}:${port}`;
   log.info('coordinator listening', { address, dataDir: options.dataDir });
   return {
-    address, port, adminTokenPath, adminToken, store, registry, federations, rounds,
+    address, port, adminTokenPath, adminToken, store, registry, federations, rounds, ledger,
     async close() {
       rounds.stop();
       // Long polls and watch streams would hold a graceful shutdown open; give calls a moment, then cut.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConclaveError } from '../protocols/index.ts';
+import { ConclaveError, type FederationConfigMsg, type PrivacyConfigMsg } from '../protocols/index.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
 export const PROTECTIONS = ['none'] as const;
@@ -10,6 +10,26 @@ const trainingSchema = z.object({
   learningRate: z.number().positive().max(100),
   optimizer: z.enum(['sgd', 'adam']),
 }).strict();
+
+/**
+ * Client-level DP (DP-FedAvg, McMahan et al. 2018). Sites are Poisson-sampled with rate q so the
+ * accountant's subsampling analysis applies; the budget is (ε, δ) per participant and federation.
+ */
+const privacySchema = z.object({
+  mode: z.enum(['central', 'distributed']),
+  noiseMultiplier: z.number().positive().max(1e4),
+  clipNorm: z.number().positive().max(1e6),
+  sampleRate: z.number().gt(0).lte(1),
+  adaptiveClip: z.object({
+    targetQuantile: z.number().min(0).max(1),
+    learningRate: z.number().positive().max(10),
+    countNoiseStd: z.number().positive().max(1e6),
+  }).strict().nullable(),
+  budgetEpsilon: z.number().positive().max(1e6).nullable(),
+  delta: z.number().gt(0).lt(1),
+}).strict();
+
+export type PrivacyConfig = z.infer<typeof privacySchema>;
 
 /**
  * A federation's configuration, validated once at the edge. Cross-field rules (quorum not above
@@ -25,6 +45,7 @@ export const federationConfigSchema = z.object({
   training: trainingSchema,
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   protection: z.enum(PROTECTIONS),
+  privacy: privacySchema.nullable(),
 }).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] });
 
 export type FederationConfig = z.infer<typeof federationConfigSchema>;
@@ -44,3 +65,30 @@ export function parseFederationConfig(raw: unknown): FederationConfig {
   }
   return parsed.data;
 }
+
+/** Wire message → the object the schema validates; proto3's zero values stand for "unset". */
+export function configFromMessage(msg: FederationConfigMsg | null): unknown {
+  if (!msg) throw new ConclaveError('INVALID_ARGUMENT', 'config is required');
+  const model = msg.model as ModelArchitectureName;
+  const training = msg.training && msg.training.localEpochs > 0
+    ? msg.training
+    : (MODEL_ARCHITECTURES as readonly string[]).includes(model) ? DEFAULT_TRAINING[model] : undefined;
+  const p = msg.privacy;
+  const privacy = p && p.mode ? {
+    mode: p.mode, noiseMultiplier: p.noiseMultiplier, clipNorm: p.clipNorm, sampleRate: p.sampleRate,
+    adaptiveClip: p.adaptiveClip ? { targetQuantile: p.targetQuantile, learningRate: p.clipLearningRate, countNoiseStd: p.countNoiseStd } : null,
+    budgetEpsilon: p.budgetEpsilon === 0 ? null : p.budgetEpsilon, delta: p.delta,
+  } : null;
+  return { ...msg, training, protection: msg.protection || 'none', privacy };
+}
+
+export function configMessage(config: FederationConfig): FederationConfigMsg {
+  const p = config.privacy;
+  const privacy: PrivacyConfigMsg | null = p ? {
+    mode: p.mode, noiseMultiplier: p.noiseMultiplier, clipNorm: p.clipNorm, sampleRate: p.sampleRate, adaptiveClip: p.adaptiveClip !== null,
+    targetQuantile: p.adaptiveClip?.targetQuantile ?? 0, clipLearningRate: p.adaptiveClip?.learningRate ?? 0, countNoiseStd: p.adaptiveClip?.countNoiseStd ?? 0,
+    budgetEpsilon: p.budgetEpsilon ?? 0, delta: p.delta,
+  } : null;
+  return { ...config, privacy };
+}
+

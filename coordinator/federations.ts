@@ -12,10 +12,11 @@ export interface FederationRecord extends FederationView {
   name: string;
   topologyJson: string;
   createdMs: number;
+  finishReason: string | null;
 }
 
 interface FederationRow {
-  id: string; name: string; config_json: string; topology_json: string; status: FederationView['status']; created_ms: number;
+  id: string; name: string; config_json: string; topology_json: string; status: FederationView['status']; created_ms: number; finish_reason: string | null;
 }
 
 const DEFAULT_SITE_TOKEN_TTL_S = 30 * 24 * 3600;
@@ -57,23 +58,36 @@ export class Federations {
     if (!row) throw new ConclaveError('NOT_FOUND', `federation ${id} does not exist`);
     return {
       id: row.id, name: row.name, config: parseFederationConfig(JSON.parse(row.config_json)), topologyJson: row.topology_json,
-      status: row.status, createdMs: row.created_ms,
+      status: row.status, createdMs: row.created_ms, finishReason: row.finish_reason,
     };
   }
 
   start(id: string): FederationRecord {
     const federation = this.get(id);
-    if (federation.status === 'finished') throw new ConclaveError('FEDERATION_STATE', `federation ${id} has finished all its rounds`);
+    if (federation.status === 'finished') throw new ConclaveError('FEDERATION_STATE', `federation ${id} has finished: ${federation.finishReason ?? 'all rounds done'}`);
     this.store.db.prepare(`UPDATE federations SET status = 'running' WHERE id = ? AND status = 'created'`).run(id);
     return this.get(id);
   }
 
-  markFinished(id: string): void {
-    this.store.db.prepare(`UPDATE federations SET status = 'finished' WHERE id = ?`).run(id);
+  markFinished(id: string, reason: string): void {
+    this.store.db.prepare(`UPDATE federations SET status = 'finished', finish_reason = ? WHERE id = ? AND status != 'finished'`).run(reason, id);
   }
 
-  async enrollSite(federationId: string, siteName: string, ttlSeconds: number): Promise<{ siteId: string; token: string }> {
-    this.get(federationId);
+  /**
+   * A site may carry its own budget (ε at the federation's δ) and sampling rate; sites that join
+   * late or consent to less are accounted on their own terms.
+   */
+  async enrollSite(federationId: string, siteName: string, ttlSeconds: number, privacy: { budgetEpsilon: number | null; sampleRate: number | null } = { budgetEpsilon: null, sampleRate: null }): Promise<{ siteId: string; token: string }> {
+    const federation = this.get(federationId);
+    if (privacy.budgetEpsilon !== null && !(privacy.budgetEpsilon > 0 && Number.isFinite(privacy.budgetEpsilon))) {
+      throw new ConclaveError('INVALID_ARGUMENT', 'site budget must be a positive ε');
+    }
+    if (privacy.sampleRate !== null && !(privacy.sampleRate > 0 && privacy.sampleRate <= 1)) {
+      throw new ConclaveError('INVALID_ARGUMENT', 'site sample rate must be in (0, 1]');
+    }
+    if ((privacy.budgetEpsilon !== null || privacy.sampleRate !== null) && !federation.config.privacy) {
+      throw new ConclaveError('INVALID_ARGUMENT', 'a site budget or sample rate needs a federation with differential privacy');
+    }
     if (typeof siteName !== 'string' || !/^[\w.\-]{1,64}$/.test(siteName)) {
       throw new ConclaveError('INVALID_ARGUMENT', 'site name must be 1-64 letters, digits, ".", "_" or "-"');
     }
@@ -85,7 +99,8 @@ export class Federations {
     const siteId = randomUUID();
     const issued = await issueToken(this.keys, { subject: siteId, role: 'site', federationId, ttlSeconds: ttlSeconds || DEFAULT_SITE_TOKEN_TTL_S });
     this.store.transaction(() => {
-      this.store.db.prepare('INSERT INTO sites (id, federation_id, name, enrolled_ms) VALUES (?, ?, ?, ?)').run(siteId, federationId, siteName, Date.now());
+      this.store.db.prepare('INSERT INTO sites (id, federation_id, name, enrolled_ms, budget_epsilon, sample_rate) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(siteId, federationId, siteName, Date.now(), privacy.budgetEpsilon, privacy.sampleRate);
       this.auth.recordIssued(issued, siteId, 'site', federationId);
     });
     return { siteId, token: issued.token };
@@ -105,4 +120,9 @@ export class Federations {
       return true;
     });
   }
+}
+
+export function siteNames(store: Store, federationId: string): Map<string, string> {
+  const rows = store.db.prepare('SELECT id, name FROM sites WHERE federation_id = ?').all(federationId) as Array<{ id: string; name: string }>;
+  return new Map(rows.map((r) => [r.id, r.name]));
 }

@@ -1,11 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { createHash, randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { ConclaveError, type TensorSpec } from '../protocols/index.ts';
 import type { Store } from './store.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import type { AggregationStrategy, RoundAccumulator } from './aggregation/strategy.ts';
-import type { FederationConfig } from './federation-config.ts';
+import type { FederationConfig, PrivacyConfig } from './federation-config.ts';
 import type { Logger } from './logger.ts';
+import { PrivacyLedger, type Candidate, type DpEvent, type StoredEntry } from './privacy/ledger.ts';
+import { DpFedAvg } from './aggregation/dp-fedavg.ts';
+import { adaptiveClipEffectiveNoiseMultiplier, distributedEffectiveNoiseMultiplier, noisedUnclippedFraction, siteNoiseStd, updateClipNorm } from '../crypto/dp/index.ts';
 
 export type RoundState = 'open' | 'collecting' | 'committed' | 'aborted';
 
@@ -24,12 +27,25 @@ export interface RoundRecord {
   closedMs: number | null;
   abortReason: string | null;
   totalExamples: number;
+  privacy: RoundPrivacy | null;
+}
+
+/** The DP parameters fixed when the round opened; sites get the site-side part in their plan. */
+export interface RoundPrivacy {
+  mode: PrivacyConfig['mode'];
+  configuredNoiseMultiplier: number;
+  clipNorm: number;
+  expectedSites: number;
+  siteNoiseStd: number;
+  eligible: Array<{ siteId: string; sampleRate: number }>;
+  adaptiveClip: PrivacyConfig['adaptiveClip'];
+  delta: number;
 }
 
 interface RoundRow {
   id: string; federation_id: string; number: number; state: RoundState; base_version: number; result_version: number | null;
   selected_json: string; seed: number; opened_ms: number; deadline_ms: number; closed_ms: number | null; abort_reason: string | null;
-  total_examples: number;
+  total_examples: number; privacy_json: string | null;
 }
 
 /** A verified update as it leaves the collect stage: the tensor passed layout, finiteness and digest checks. */
@@ -40,6 +56,7 @@ export interface VerifiedUpdate {
   sha256: Buffer;
   trainLoss: number;
   trainAccuracy: number;
+  unclipped: boolean;
 }
 
 /**
@@ -69,6 +86,7 @@ interface ActiveRound {
   inFlight: Set<string>;
   timer: NodeJS.Timeout;
   closing: boolean;
+  unclippedCount: number;
 }
 
 export interface FederationView {
@@ -95,12 +113,13 @@ export class RoundManager extends EventEmitter {
   private readonly lastSeen = new Map<string, number>();
   private readonly waitingSince = new Map<string, number>();
   private readonly getFederation: (id: string) => FederationView;
-  private readonly markFinished: (id: string) => void;
+  private readonly markFinished: (id: string, reason: string) => void;
+  readonly ledger: PrivacyLedger;
   private tick: NodeJS.Timeout | null = null;
 
   constructor(deps: {
-    store: Store; registry: ModelRegistry; strategy: AggregationStrategy; log: Logger;
-    getFederation: (id: string) => FederationView; markFinished: (id: string) => void;
+    store: Store; registry: ModelRegistry; strategy: AggregationStrategy; log: Logger; ledger: PrivacyLedger;
+    getFederation: (id: string) => FederationView; markFinished: (id: string, reason: string) => void;
   }) {
     super();
     this.setMaxListeners(0);
@@ -110,6 +129,7 @@ export class RoundManager extends EventEmitter {
     this.log = deps.log;
     this.getFederation = deps.getFederation;
     this.markFinished = deps.markFinished;
+    this.ledger = deps.ledger;
   }
 
   /**
@@ -202,12 +222,13 @@ export class RoundManager extends EventEmitter {
     this.store.db.prepare(`INSERT INTO submissions (round_id, site_id, num_examples, sha256, train_loss, train_accuracy, received_ms)
       VALUES (?, ?, ?, ?, ?, ?, ?)`).run(roundId, update.siteId, update.numExamples, update.sha256, update.trainLoss, update.trainAccuracy, Date.now());
     round.unprotect.accept(update, round.accumulator);
+    if (update.unclipped) round.unclippedCount++;
     round.record.submittedSites.push(update.siteId);
     round.inFlight.delete(update.siteId);
     this.log.info('update accepted', { federation: federationId, round: round.record.number, site: update.siteId, examples: update.numExamples });
     this.emit('round', round.record);
     if (round.record.submittedSites.length === round.record.selectedSites.length) {
-      queueMicrotask(() => this.closeRound(federationId, 'all selected sites submitted'));
+      queueMicrotask(() => void this.closeRound(federationId, 'all selected sites submitted'));
     }
     return { received: round.record.submittedSites.length };
   }
@@ -236,22 +257,102 @@ export class RoundManager extends EventEmitter {
     const federation = this.getFederation(federationId);
     const config = federation.config;
     if (this.committedRounds(federationId) >= config.rounds) {
-      this.markFinished(federationId);
-      this.emit('federation', federationId);
+      this.finish(federationId, `all ${config.rounds} rounds committed`);
       return;
     }
-    const available = this.availableSites(federationId);
+    const available = new Set(this.availableSites(federationId));
+    const candidates = config.privacy ? this.candidates(federationId, config.privacy) : [...available].map((siteId) => ({ siteId }));
+    const wanted = config.privacy ? candidates.length : config.sitesPerRound;
     const now = Date.now();
     if (!this.waitingSince.has(federationId)) this.waitingSince.set(federationId, now);
     const waited = now - this.waitingSince.get(federationId)!;
-    // Wait for a full sample; after a deadline's worth of waiting, settle for a quorum.
-    const enough = available.length >= config.sitesPerRound || (available.length >= config.minSites && waited >= config.roundDeadlineMs);
+    // Wait for a full population; after a deadline's worth of waiting, settle for a quorum.
+    const enough = available.size >= wanted || (available.size >= config.minSites && waited >= config.roundDeadlineMs);
     if (!enough) return;
     this.waitingSince.delete(federationId);
-    this.openRound(federationId, config, sample(available, config.sitesPerRound));
+    if (!config.privacy) {
+      this.openRound(federationId, config, sample([...available], config.sitesPerRound), null);
+      return;
+    }
+    const privacy = this.planPrivacy(federationId, config, config.privacy);
+    if (!privacy) return;
+    // Poisson sampling: each eligible site independently with its own rate, as the accountant assumes.
+    // A sampled site that is offline is a dropout, not a reason to resample.
+    const selected = privacy.eligible.filter((site) => randomUnit() < site.sampleRate).map((site) => site.siteId);
+    this.openRound(federationId, config, selected, privacy);
   }
 
-  private openRound(federationId: string, config: FederationConfig, selected: string[]): void {
+  private candidates(federationId: string, privacy: PrivacyConfig): Candidate[] {
+    const rows = this.store.db.prepare('SELECT id, sample_rate, budget_epsilon FROM sites WHERE federation_id = ? AND revoked_ms IS NULL ORDER BY enrolled_ms')
+      .all(federationId) as Array<{ id: string; sample_rate: number | null; budget_epsilon: number | null }>;
+    return rows.map((r) => ({ siteId: r.id, sampleRate: r.sample_rate ?? privacy.sampleRate, budgetEpsilon: r.budget_epsilon }));
+  }
+
+  /**
+   * Admission control, then the round's DP parameters. Admission charges every site the worst
+   * case this round can cost: in distributed mode only a quorum may survive, which leaves
+   * σ·√(quorum/expected) of noise in the sum.
+   */
+  private planPrivacy(federationId: string, config: FederationConfig, privacy: PrivacyConfig): RoundPrivacy | null {
+    const candidates = this.candidates(federationId, privacy);
+    const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
+    const worstCase = this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll));
+    let admission;
+    try {
+      admission = this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, candidates, worstCase);
+    } catch (err) {
+      if (err instanceof ConclaveError && err.code === 'BUDGET_EXCEEDED') {
+        this.finish(federationId, err.message);
+        return null;
+      }
+      throw err;
+    }
+    for (const site of admission.excluded) this.log.info('site left the eligible population', { federation: federationId, site: site.siteId, reason: site.reason });
+    if (admission.eligible.length < config.minSites) {
+      this.finish(federationId, `only ${admission.eligible.length} sites have privacy budget left, fewer than the quorum of ${config.minSites}`);
+      return null;
+    }
+    const expectedSites = admission.eligible.reduce((sum, c) => sum + c.sampleRate, 0);
+    const clipNorm = this.currentClipNorm(federationId, privacy);
+    return {
+      mode: privacy.mode, configuredNoiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites,
+      siteNoiseStd: privacy.mode === 'distributed' ? siteNoiseStd({ noiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites }) : 0,
+      eligible: admission.eligible.map((c) => ({ siteId: c.siteId, sampleRate: c.sampleRate })), adaptiveClip: privacy.adaptiveClip, delta: privacy.delta,
+    };
+  }
+
+  /** The noise multiplier a release carries once `survivors` sites contributed, including the adaptive-clipping count query. */
+  private releasedNoiseMultiplier(privacy: Pick<PrivacyConfig, 'mode' | 'noiseMultiplier' | 'adaptiveClip'>, expectedSites: number, survivors: number): number {
+    const onUpdates = privacy.mode === 'distributed'
+      ? distributedEffectiveNoiseMultiplier({ noiseMultiplier: privacy.noiseMultiplier, expectedSites, survivingSites: Math.max(1, Math.floor(survivors)) })
+      : privacy.noiseMultiplier;
+    return privacy.adaptiveClip ? adaptiveClipEffectiveNoiseMultiplier(onUpdates, privacy.adaptiveClip.countNoiseStd) : onUpdates;
+  }
+
+  private currentClipNorm(federationId: string, privacy: PrivacyConfig): number {
+    if (!privacy.adaptiveClip) return privacy.clipNorm;
+    const last = this.ledger.payloads(federationId).at(-1);
+    return last?.event.adaptiveClip?.nextClipNorm ?? privacy.clipNorm;
+  }
+
+  /** Refuses to start (or restart) a federation whose budget cannot pay for one more round. */
+  assertBudgetRemains(federationId: string): void {
+    const config = this.getFederation(federationId).config;
+    const privacy = config.privacy;
+    if (!privacy || privacy.budgetEpsilon === null) return;
+    const candidates = this.candidates(federationId, privacy);
+    const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
+    this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, candidates,
+      this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll)));
+  }
+
+  private finish(federationId: string, reason: string): void {
+    this.markFinished(federationId, reason);
+    this.log.info('federation finished', { federation: federationId, reason });
+    this.emit('federation', federationId);
+  }
+
+  private openRound(federationId: string, config: FederationConfig, selected: string[], privacy: RoundPrivacy | null): void {
     const baseVersion = this.registry.latestVersion(federationId);
     if (baseVersion === null) throw new ConclaveError('FEDERATION_STATE', `federation ${federationId} has no model`);
     const baseRecord = this.registry.get(federationId, baseVersion);
@@ -261,19 +362,34 @@ export class RoundManager extends EventEmitter {
     const record: RoundRecord = {
       id: randomUUID(), federationId, number: numberRow.n, state: 'open', baseVersion, resultVersion: null,
       selectedSites: selected, submittedSites: [], seed: config.seed + numberRow.n, openedMs: now,
-      deadlineMs: now + config.roundDeadlineMs, closedMs: null, abortReason: null, totalExamples: 0,
+      deadlineMs: now + config.roundDeadlineMs, closedMs: null, abortReason: null, totalExamples: 0, privacy,
     };
-    this.store.db.prepare(`INSERT INTO rounds (id, federation_id, number, state, base_version, selected_json, seed, opened_ms, deadline_ms)
-      VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)`).run(record.id, federationId, record.number, baseVersion, JSON.stringify(selected), record.seed, now, record.deadlineMs);
-    const timer = setTimeout(() => this.closeRound(federationId, 'deadline reached'), config.roundDeadlineMs);
+    this.store.db.prepare(`INSERT INTO rounds (id, federation_id, number, state, base_version, selected_json, seed, opened_ms, deadline_ms, privacy_json)
+      VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)`).run(record.id, federationId, record.number, baseVersion, JSON.stringify(selected), record.seed, now,
+      record.deadlineMs, privacy ? JSON.stringify(privacy) : null);
+    const strategy = privacy
+      ? new DpFedAvg({
+        clipNorm: privacy.clipNorm, expectedSites: privacy.expectedSites, enforceClip: privacy.mode === 'central',
+        centralNoiseStd: privacy.mode === 'central' ? privacy.configuredNoiseMultiplier * privacy.clipNorm : 0,
+      })
+      : this.strategy;
+    if (selected.length < config.minSites) {
+      // A Poisson sample can come out smaller than the quorum. Nothing is released, so nothing is spent.
+      this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`)
+        .run(now, `sampled ${selected.length} sites, fewer than the quorum of ${config.minSites}`, record.id);
+      Object.assign(record, { state: 'aborted', closedMs: now, abortReason: `sampled ${selected.length} sites, fewer than the quorum of ${config.minSites}` });
+      this.emit('round', record);
+      return;
+    }
+    const timer = setTimeout(() => void this.closeRound(federationId, 'deadline reached'), config.roundDeadlineMs);
     timer.unref();
     this.active.set(federationId, {
-      record, config, layout: baseRecord.layout, base, accumulator: this.strategy.begin(base), unprotect: noProtection,
-      inFlight: new Set(), timer, closing: false,
+      record, config, layout: baseRecord.layout, base, accumulator: strategy.begin(base), unprotect: noProtection,
+      inFlight: new Set(), timer, closing: false, unclippedCount: 0,
     });
     // The plan is now fixed and persisted; publishing it moves the round to collecting.
     this.setState(record, 'collecting');
-    this.log.info('round opened', { federation: federationId, round: record.number, baseVersion, sites: selected.length });
+    this.log.info('round opened', { federation: federationId, round: record.number, baseVersion, sites: selected.length, dp: privacy ? privacy.mode : 'off' });
   }
 
   private setState(record: RoundRecord, state: RoundState): void {
@@ -282,8 +398,11 @@ export class RoundManager extends EventEmitter {
     this.emit('round', record);
   }
 
-  /** finalize + commit, or abort below quorum. The model version and the round's outcome land in one transaction. */
-  private closeRound(federationId: string, why: string): void {
+  /**
+   * finalize + commit, or abort below quorum. The model version, the round's outcome and the
+   * privacy-ledger entry land in one transaction: a round is never committed without its cost.
+   */
+  private async closeRound(federationId: string, why: string): Promise<void> {
     const round = this.active.get(federationId);
     if (!round || round.closing) return;
     round.closing = true;
@@ -299,6 +418,7 @@ export class RoundManager extends EventEmitter {
       } else {
         const next = accumulator.finalize();
         const version = (this.registry.latestVersion(federationId) ?? 0) + 1;
+        const entry = record.privacy ? await this.ledgerEntry(round, record.privacy, version) : null;
         const { blobPath, sha256 } = this.registry.writeBlob(federationId, version, next);
         this.store.transaction(() => {
           this.registry.insertVersion({
@@ -307,6 +427,7 @@ export class RoundManager extends EventEmitter {
           });
           this.store.db.prepare(`UPDATE rounds SET state = 'committed', result_version = ?, closed_ms = ?, total_examples = ? WHERE id = ?`)
             .run(version, now, accumulator.totalExamples, record.id);
+          if (entry) this.ledger.insert(federationId, entry);
         });
         Object.assign(record, { state: 'committed', resultVersion: version, closedMs: now, totalExamples: accumulator.totalExamples });
         this.log.info('round committed', { federation: federationId, round: record.number, version, updates: accumulator.updates, why });
@@ -319,10 +440,30 @@ export class RoundManager extends EventEmitter {
       this.active.delete(federationId);
     }
     this.emit('round', record);
-    if (this.committedRounds(federationId) >= config.rounds) {
-      this.markFinished(federationId);
-      this.emit('federation', federationId);
+    if (this.committedRounds(federationId) >= config.rounds) this.finish(federationId, `all ${config.rounds} rounds committed`);
+  }
+
+  /** The DP event of a finished round, with the noise the release really carried given who survived. */
+  private async ledgerEntry(round: ActiveRound, privacy: RoundPrivacy, version: number): Promise<StoredEntry> {
+    const survivors = round.accumulator.updates;
+    let adaptiveClip: DpEvent['adaptiveClip'] = null;
+    if (privacy.adaptiveClip) {
+      const fraction = noisedUnclippedFraction(round.unclippedCount, privacy.expectedSites, privacy.adaptiveClip.countNoiseStd);
+      adaptiveClip = {
+        countNoiseStd: privacy.adaptiveClip.countNoiseStd, targetQuantile: privacy.adaptiveClip.targetQuantile, noisedUnclippedFraction: fraction,
+        nextClipNorm: updateClipNorm({ clipNorm: privacy.clipNorm, noisedUnclippedFraction: fraction, targetQuantile: privacy.adaptiveClip.targetQuantile, learningRate: privacy.adaptiveClip.learningRate }),
+      };
     }
+    const event: DpEvent = {
+      mechanism: 'gaussian', mode: privacy.mode,
+      noiseMultiplier: this.releasedNoiseMultiplier({ mode: privacy.mode, noiseMultiplier: privacy.configuredNoiseMultiplier, adaptiveClip: privacy.adaptiveClip }, privacy.expectedSites, survivors),
+      configuredNoiseMultiplier: privacy.configuredNoiseMultiplier, clipNorm: privacy.clipNorm, sampling: 'poisson',
+      sampleRate: Math.max(...privacy.eligible.map((e) => e.sampleRate)), expectedSites: privacy.expectedSites, survivingSites: survivors, adaptiveClip,
+    };
+    return this.ledger.prepare({
+      federationId: round.record.federationId, roundId: round.record.id, roundNumber: round.record.number, modelVersion: version,
+      delta: privacy.delta, event, eligible: privacy.eligible,
+    });
   }
 
   private fromRow(row: RoundRow): RoundRecord {
@@ -333,9 +474,14 @@ export class RoundManager extends EventEmitter {
       id: row.id, federationId: row.federation_id, number: row.number, state: row.state, baseVersion: row.base_version,
       resultVersion: row.result_version, selectedSites: JSON.parse(row.selected_json) as string[], submittedSites: submitted.map((s) => s.site_id),
       seed: row.seed, openedMs: row.opened_ms, deadlineMs: row.deadline_ms, closedMs: row.closed_ms, abortReason: row.abort_reason,
-      totalExamples: row.total_examples,
+      totalExamples: row.total_examples, privacy: row.privacy_json ? JSON.parse(row.privacy_json) as RoundPrivacy : null,
     };
   }
+}
+
+/** A uniform double in [0, 1) from the CSPRNG: sampling decisions must not be predictable by sites. */
+function randomUnit(): number {
+  return randomBytes(6).readUIntBE(0, 6) / 2 ** 48;
 }
 
 /** Uniform sample without replacement from a CSPRNG: selection must not be predictable by sites. */

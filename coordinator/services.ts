@@ -6,18 +6,24 @@ import {
   type ModelVersionMsg, type RoundMsg, type SubmitUpdateResponseMsg, type UpdateHeaderMsg, type UpdateStreamMsg,
 } from '../protocols/index.ts';
 import type { Authenticator, Caller } from './auth.ts';
-import type { Federations, FederationRecord } from './federations.ts';
+import { siteNames, type Federations, type FederationRecord } from './federations.ts';
+import { PrivacyLedger } from './privacy/ledger.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 import type { RoundManager, RoundRecord } from './rounds.ts';
-import { DEFAULT_TRAINING, MODEL_ARCHITECTURES, type ModelArchitectureName } from './federation-config.ts';
+import { configFromMessage, configMessage } from './federation-config.ts';
+import type { EpsilonReportMsg, GetLedgerResponseMsg } from '../protocols/index.ts';
 import type { Logger } from './logger.ts';
+import type { Store } from './store.ts';
 
 export interface ServiceDeps {
   auth: Authenticator;
   federations: Federations;
   registry: ModelRegistry;
   rounds: RoundManager;
+  ledger: PrivacyLedger;
+  store: Store;
   log: Logger;
+  jwksJson: string;
 }
 
 const MAX_TASK_WAIT_MS = 10_000;
@@ -80,7 +86,7 @@ function serverStream<Req, Res>(deps: ServiceDeps, name: string, role: 'site' | 
 export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementation {
   const { auth, federations, rounds, log } = deps;
   return {
-    GetTask: unary<{ waitMs: number }, GetTaskResponseMsg>(log, 'GetTask', async (call) => {
+    GetTask: unary<{ waitMs: number }, GetTaskResponseMsg>(log, 'GetTask', async (call): Promise<GetTaskResponseMsg> => {
       const caller = await auth.authenticate(call.metadata, 'site');
       const federationId = caller.federationId!;
       const deadline = Date.now() + Math.min(Math.max(0, call.request.waitMs || 0), MAX_TASK_WAIT_MS);
@@ -141,7 +147,7 @@ async function receiveUpdate(deps: ServiceDeps, call: grpc.ServerReadableStream<
     const values = assembler.finish();
     const { received } = deps.rounds.acceptUpdate(federationId, header.roundId, {
       siteId: caller.subject, numExamples: header.numExamples, values, sha256: Buffer.from(header.tensor.sha256),
-      trainLoss: header.trainLoss, trainAccuracy: header.trainAccuracy,
+      trainLoss: header.trainLoss, trainAccuracy: header.trainAccuracy, unclipped: header.unclipped === true,
     });
     release = null;
     return { roundId: header.roundId, receivedUpdates: received };
@@ -163,10 +169,12 @@ function validateUpdateHeader(header: UpdateHeaderMsg): void {
 
 function planFor(deps: ServiceDeps, federation: FederationRecord, round: RoundRecord, siteId: string) {
   const base = deps.registry.get(federation.id, round.baseVersion);
+  const privacy = round.privacy;
   return {
     federationId: federation.id, roundId: round.id, roundNumber: round.number, modelVersion: round.baseVersion,
     modelSha256: base.sha256, training: federation.config.training, deadlineUnixMs: round.deadlineMs,
     protection: federation.config.protection, seed: deps.rounds.siteSeed(round, siteId),
+    dp: privacy ? { mode: privacy.mode, clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, reportUnclipped: privacy.adaptiveClip !== null } : null,
   };
 }
 
@@ -200,9 +208,18 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       return federationMessage(deps, created);
     }),
     GetFederation: admin<{ federationId: string }, FederationMsg>('GetFederation', (req) => federationMessage(deps, federations.get(req.federationId))),
-    StartFederation: admin<{ federationId: string }, FederationMsg>('StartFederation', (req) => federationMessage(deps, federations.start(req.federationId))),
-    EnrollSite: admin<{ federationId: string; siteName: string; tokenTtlS: number }, { siteId: string; token: string }>('EnrollSite',
-      (req) => federations.enrollSite(req.federationId, req.siteName, req.tokenTtlS)),
+    StartFederation: admin<{ federationId: string }, FederationMsg>('StartFederation', (req) => {
+      federations.get(req.federationId);
+      rounds.assertBudgetRemains(req.federationId);
+      return federationMessage(deps, federations.start(req.federationId));
+    }),
+    EnrollSite: admin<{ federationId: string; siteName: string; tokenTtlS: number; budgetEpsilon: number; sampleRate: number }, { siteId: string; token: string }>('EnrollSite',
+      (req) => federations.enrollSite(req.federationId, req.siteName, req.tokenTtlS, {
+        // proto3 has no "unset" for doubles: 0 means "use the federation's".
+        budgetEpsilon: req.budgetEpsilon === 0 ? null : req.budgetEpsilon,
+        sampleRate: req.sampleRate === 0 ? null : req.sampleRate,
+      })),
+    GetLedger: admin<{ federationId: string }, GetLedgerResponseMsg>('GetLedger', (req) => ledgerReport(deps, req.federationId)),
     RevokeSite: admin<{ federationId: string; siteId: string }, { revoked: boolean }>('RevokeSite', (req) => {
       const revoked = federations.revokeSite(req.federationId, req.siteId);
       log.info('site revoked', { federation: req.federationId, site: req.siteId });
@@ -244,20 +261,41 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
   };
 }
 
-function configFromMessage(msg: FederationConfigMsg | null): unknown {
-  if (!msg) throw new ConclaveError('INVALID_ARGUMENT', 'config is required');
-  const model = msg.model as ModelArchitectureName;
-  const training = msg.training && msg.training.localEpochs > 0
-    ? msg.training
-    : (MODEL_ARCHITECTURES as readonly string[]).includes(model) ? DEFAULT_TRAINING[model] : undefined;
-  return { ...msg, training, protection: msg.protection || 'none' };
-}
-
 function federationMessage(deps: ServiceDeps, federation: FederationRecord): FederationMsg {
   return {
-    id: federation.id, config: federation.config, status: federation.status,
+    id: federation.id, config: configMessage(federation.config), status: federation.status,
     latestModelVersion: deps.registry.latestVersion(federation.id) ?? 0,
     committedRounds: deps.rounds.committedRounds(federation.id), createdUnixMs: federation.createdMs,
+    finishReason: federation.finishReason ?? '',
+  };
+}
+
+/** ε per federation and per participant, recomputed from the ledger entries alone. */
+export function ledgerReport(deps: Pick<ServiceDeps, 'federations' | 'ledger' | 'jwksJson' | 'store'>, federationId: string): GetLedgerResponseMsg {
+  const federation = deps.federations.get(federationId);
+  const privacy = federation.config.privacy;
+  const delta = privacy?.delta ?? 1e-5;
+  const entries = deps.ledger.entries(federationId);
+  const payloads = entries.map((e) => JSON.parse(e.payload) as import('./privacy/ledger.ts').LedgerPayload);
+  const report = (events: import('../crypto/dp/index.ts').GaussianEvent[], budget: number | null): EpsilonReportMsg => {
+    const eps = deps.ledger.epsilon(events, delta);
+    return { epsilon: eps.epsilon, accountant: eps.accountant, rdpEpsilon: eps.rdp, pldEpsilon: eps.pld ?? -1, budgetEpsilon: budget ?? 0 };
+  };
+  const names = siteNames(deps.store, federationId);
+  const siteRows = deps.store.db.prepare('SELECT id, budget_epsilon, sample_rate FROM sites WHERE federation_id = ? ORDER BY enrolled_ms').all(federationId) as
+    Array<{ id: string; budget_epsilon: number | null; sample_rate: number | null }>;
+  return {
+    federationId, delta,
+    federation: report(PrivacyLedger.federationEvents(payloads), privacy?.budgetEpsilon ?? null),
+    participants: siteRows.map((site) => {
+      const events = PrivacyLedger.participantEvents(payloads, site.id);
+      return {
+        siteId: site.id, siteName: names.get(site.id) ?? '', epsilon: report(events, site.budget_epsilon ?? privacy?.budgetEpsilon ?? null),
+        roundsEligible: events.length, sampleRate: site.sample_rate ?? privacy?.sampleRate ?? 0,
+      };
+    }),
+    entries: entries.map((e) => ({ seq: e.seq, payloadJson: e.payload, hash: e.hash, jws: e.jws })),
+    jwksJson: deps.jwksJson,
   };
 }
 

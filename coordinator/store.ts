@@ -47,6 +47,7 @@ export class Store {
             config_json TEXT NOT NULL,
             topology_json TEXT NOT NULL,
             status TEXT NOT NULL CHECK (status IN ('created', 'running', 'finished')),
+            finish_reason TEXT,
             created_ms INTEGER NOT NULL
           );
           CREATE TABLE sites (
@@ -55,6 +56,8 @@ export class Store {
             name TEXT NOT NULL,
             enrolled_ms INTEGER NOT NULL,
             revoked_ms INTEGER,
+            budget_epsilon REAL,
+            sample_rate REAL,
             UNIQUE (federation_id, name)
           );
           CREATE TABLE tokens (
@@ -91,7 +94,8 @@ export class Store {
             deadline_ms INTEGER NOT NULL,
             closed_ms INTEGER,
             abort_reason TEXT,
-            total_examples INTEGER NOT NULL DEFAULT 0
+            total_examples INTEGER NOT NULL DEFAULT 0,
+            privacy_json TEXT
           );
           CREATE INDEX rounds_by_federation ON rounds (federation_id, number);
           CREATE TABLE submissions (
@@ -104,6 +108,18 @@ export class Store {
             received_ms INTEGER NOT NULL,
             PRIMARY KEY (round_id, site_id)
           );
+          -- Append-only: entries are never updated or deleted; each names its predecessor's hash.
+          CREATE TABLE ledger_entries (
+            federation_id TEXT NOT NULL REFERENCES federations(id),
+            seq INTEGER NOT NULL,
+            round_id TEXT NOT NULL REFERENCES rounds(id),
+            payload_json TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            jws TEXT NOT NULL,
+            PRIMARY KEY (federation_id, seq)
+          );
+          CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger_entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+          CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger_entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
           PRAGMA user_version = 1;
         `);
       });

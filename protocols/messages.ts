@@ -36,6 +36,14 @@ export interface RoundPlanMsg {
   deadlineUnixMs: number;
   protection: string;
   seed: number;
+  dp: DpPlanMsg | null;
+}
+
+export interface DpPlanMsg {
+  mode: string;
+  clipNorm: number;
+  siteNoiseStd: number;
+  reportUnclipped: boolean;
 }
 
 export interface GetTaskRequestMsg { waitMs: number }
@@ -64,6 +72,7 @@ export interface UpdateHeaderMsg {
   tensor: TensorHeaderMsg;
   trainLoss: number;
   trainAccuracy: number;
+  unclipped: boolean;
 }
 
 export type UpdateStreamMsg =
@@ -82,6 +91,47 @@ export interface FederationConfigMsg {
   training: TrainingConfigMsg;
   seed: number;
   protection: string;
+  privacy: PrivacyConfigMsg | null;
+}
+
+export interface PrivacyConfigMsg {
+  mode: string;
+  noiseMultiplier: number;
+  clipNorm: number;
+  sampleRate: number;
+  adaptiveClip: boolean;
+  targetQuantile: number;
+  clipLearningRate: number;
+  countNoiseStd: number;
+  budgetEpsilon: number;
+  delta: number;
+}
+
+export interface EpsilonReportMsg {
+  epsilon: number;
+  accountant: string;
+  rdpEpsilon: number;
+  pldEpsilon: number;
+  budgetEpsilon: number;
+}
+
+export interface ParticipantPrivacyMsg {
+  siteId: string;
+  siteName: string;
+  epsilon: EpsilonReportMsg;
+  roundsEligible: number;
+  sampleRate: number;
+}
+
+export interface LedgerEntryMsg { seq: number; payloadJson: string; hash: string; jws: string }
+
+export interface GetLedgerResponseMsg {
+  federationId: string;
+  delta: number;
+  federation: EpsilonReportMsg | null;
+  participants: ParticipantPrivacyMsg[];
+  entries: LedgerEntryMsg[];
+  jwksJson: string;
 }
 
 export interface FederationMsg {
@@ -91,6 +141,7 @@ export interface FederationMsg {
   latestModelVersion: number;
   committedRounds: number;
   createdUnixMs: number;
+  finishReason: string;
 }
 
 export interface RoundMsg {

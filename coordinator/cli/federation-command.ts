@@ -1,21 +1,60 @@
 import type { FederationMsg } from '../../protocols/index.ts';
-import { DEFAULT_TRAINING, MODEL_ARCHITECTURES } from '../federation-config.ts';
+import { DEFAULT_TRAINING, MODEL_ARCHITECTURES, configMessage } from '../federation-config.ts';
 import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from './args.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+
+export const PRIVACY_OPTIONS = {
+  dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
+  'adaptive-clip': { type: 'boolean' }, 'target-quantile': { type: 'string' }, 'clip-lr': { type: 'string' }, 'count-noise-std': { type: 'string' },
+  budget: { type: 'string' }, delta: { type: 'string' },
+} as const;
+
+export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; sites are Poisson-sampled):
+  --dp central|distributed --noise-multiplier S --clip C [--sample-rate Q (default 1)] [--delta D (default 1e-5)]
+  [--budget EPSILON]   refuse rounds that would spend more than EPSILON at delta (federation and each site)
+  [--adaptive-clip [--target-quantile 0.5] [--clip-lr 0.2] --count-noise-std SB]   clip norm tracks a quantile (Andrew et al. 2021)`;
 
 const USAGE = `usage:
   conclave federation create --name NAME --model mlp|cnn [--rounds 3] [--sites-per-round 2] [--min-sites N]
                              [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
-                             [--seed 0] [--protection none]
+                             [--seed 0] [--protection none] [differential privacy flags, below]
   conclave federation start ID
   conclave federation show ID
-common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]`;
+common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
+${PRIVACY_USAGE}`;
+
+/** Privacy flags → config; flags that only make sense with --dp are refused without it. */
+export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?: number } = {}) {
+  const positive = (v: number) => v > 0;
+  if (flags['dp'] === undefined || flags['dp'] === 'none') {
+    for (const name of Object.keys(PRIVACY_OPTIONS)) {
+      if (name !== 'dp' && flags[name] !== undefined) throw new CliError(`--${name} needs --dp central|distributed`);
+    }
+    return null;
+  }
+  const mode = oneOf(flags, 'dp', ['central', 'distributed'] as const);
+  const adaptive = flags['adaptive-clip'] === true;
+  return {
+    mode,
+    noiseMultiplier: num(flags, 'noise-multiplier', { test: positive, expect: 'a positive number' }),
+    clipNorm: num(flags, 'clip', { test: positive, expect: 'a positive number' }),
+    sampleRate: num(flags, 'sample-rate', { fallback: 1, test: (v) => v > 0 && v <= 1, expect: 'a number in (0, 1]' }),
+    adaptiveClip: adaptive ? {
+      targetQuantile: num(flags, 'target-quantile', { fallback: 0.5, test: (v) => v >= 0 && v <= 1, expect: 'a number in [0, 1]' }),
+      learningRate: num(flags, 'clip-lr', { fallback: 0.2, test: positive, expect: 'a positive number' }),
+      countNoiseStd: num(flags, 'count-noise-std', { fallback: defaults.countNoiseStd, test: positive, expect: 'a positive number' }),
+    } : null,
+    budgetEpsilon: flags['budget'] === undefined ? null : num(flags, 'budget', { test: positive, expect: 'a positive ε' }),
+    delta: num(flags, 'delta', { fallback: 1e-5, test: (v) => v > 0 && v < 1, expect: 'a number in (0, 1)' }),
+  };
+}
 
 const CREATE_OPTIONS = {
   ...ADMIN_OPTIONS,
   name: { type: 'string' }, model: { type: 'string' }, rounds: { type: 'string' }, 'sites-per-round': { type: 'string' },
   'min-sites': { type: 'string' }, 'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' },
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
+  ...PRIVACY_OPTIONS,
 } as const;
 
 export function federationConfigFromFlags(flags: Flags) {
@@ -37,11 +76,14 @@ export function federationConfigFromFlags(flags: Flags) {
     },
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
     protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
+    privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
   };
 }
 
 export function describeFederation(f: FederationMsg): string {
-  return `federation ${f.id} "${f.config.name}" (${f.config.model}): ${f.status}, ${f.committedRounds}/${f.config.rounds} rounds, latest model v${f.latestModelVersion}`;
+  const dp = f.config.privacy ? `, DP ${f.config.privacy.mode} σ=${f.config.privacy.noiseMultiplier} C=${f.config.privacy.clipNorm}` : '';
+  const reason = f.finishReason ? ` (${f.finishReason})` : '';
+  return `federation ${f.id} "${f.config.name}" (${f.config.model}${dp}): ${f.status}${reason}, ${f.committedRounds}/${f.config.rounds} rounds, latest model v${f.latestModelVersion}`;
 }
 
 export async function federationCommand(argv: string[]): Promise<void> {
@@ -55,7 +97,7 @@ export async function federationCommand(argv: string[]): Promise<void> {
   const admin = adminContext(flags);
   try {
     const federation = sub === 'create'
-      ? await admin.call<FederationMsg>('CreateFederation', { config })
+      ? await admin.call<FederationMsg>('CreateFederation', { config: configMessage(config!) })
       : await admin.call<FederationMsg>(sub === 'start' ? 'StartFederation' : 'GetFederation', { federationId: id });
     output(flags, { json: federation, text: describeFederation(federation) });
   } finally {

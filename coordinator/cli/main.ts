@@ -1,9 +1,4 @@
 import { CliError, EXIT, exitCodeFor } from './args.ts';
-import { coordinatorCommand } from './coordinator-command.ts';
-import { federationCommand } from './federation-command.ts';
-import { participantCommand } from './participant-command.ts';
-import { modelCommand, roundCommand } from './round-model-commands.ts';
-import { simulateCommand } from './simulate-command.ts';
 
 const USAGE = `conclave — federated learning with privacy guarantees
 
@@ -14,17 +9,22 @@ usage: conclave <command> [subcommand] [flags]
   participant enroll|revoke|run     enroll sites, revoke them, run a site
   round list|watch                  inspect rounds
   model list|export                 the versioned model registry; export to tfjs LayersModel
+  ledger show|verify                the privacy-budget ledger: ε per federation and participant; chain and signatures
+  privacy epsilon|calibrate         (ε, δ) of the subsampled Gaussian (RDP or PLD); calibrate the noise multiplier
   simulate                          a whole federation on this machine: coordinator + one process per site
 
 Every command takes --data-dir DIR (default ./.conclave) and --json. Run "conclave <command> --help" for flags.`;
 
+// Loaded on demand: gRPC and tfjs cost most of a second to import, which `privacy epsilon` never needs.
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  coordinator: coordinatorCommand,
-  federation: federationCommand,
-  participant: participantCommand,
-  round: roundCommand,
-  model: modelCommand,
-  simulate: simulateCommand,
+  coordinator: async (argv) => (await import('./coordinator-command.ts')).coordinatorCommand(argv),
+  federation: async (argv) => (await import('./federation-command.ts')).federationCommand(argv),
+  participant: async (argv) => (await import('./participant-command.ts')).participantCommand(argv),
+  round: async (argv) => (await import('./round-model-commands.ts')).roundCommand(argv),
+  model: async (argv) => (await import('./round-model-commands.ts')).modelCommand(argv),
+  ledger: async (argv) => (await import('./ledger-command.ts')).ledgerCommand(argv),
+  privacy: async (argv) => (await import('./privacy-command.ts')).privacyCommand(argv),
+  simulate: async (argv) => (await import('./simulate-command.ts')).simulateCommand(argv),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -37,7 +37,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (!run) throw new CliError(`unknown command "${command}"\n\n${USAGE}`);
     await run(rest);
-    return EXIT.OK;
+    // A command that completed but has a verdict to report (e.g. a ledger that does not verify) sets exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
     const code = exitCodeFor(err);
     const message = err instanceof Error ? err.message : String(err);

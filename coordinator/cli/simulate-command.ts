@@ -3,30 +3,36 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FederationMsg, RoundMsg } from '../../protocols/index.ts';
+import type { FederationMsg, GetLedgerResponseMsg, RoundMsg } from '../../protocols/index.ts';
 import { adminClient, callUnary, downloadModel } from '../../client-sdk/connection.ts';
 import { simulatedTestData, type SimulatedSplit } from '../../client-sdk/data/simulated.ts';
 import { setFlatWeights } from '../../client-sdk/models/weights.ts';
 import { evaluate } from '../../client-sdk/training/trainer.ts';
 import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
 import { CliError, EXIT, int, num, oneOf, parseFlags } from './args.ts';
-import { federationConfigFromFlags } from './federation-command.ts';
+import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
+import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 
 const USAGE = `usage: conclave simulate [--sites 4] [--rounds 3] [--model mlp|cnn] [--partition iid|dirichlet] [--alpha 0.5]
                          [--seed 1] [--protection none] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
                          [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
                          [--backend auto|wasm|cpu] [--timeout-s 3600] [--data-dir DIR] [--json]
+                         [--dp central|distributed --noise-multiplier S --clip C [--adaptive-clip] [--budget E --delta D]]
 
 Starts a coordinator and one OS process per site, all talking gRPC on 127.0.0.1, runs the rounds,
 evaluates every new global model on the held-out test split and prints one line per round
-(stderr). With --json, stdout gets the summary. Process logs go to DATA_DIR/simulations/<federation>/.`;
+(stderr). With --json, stdout gets the summary. Process logs go to DATA_DIR/simulations/<federation>/.
+
+\${PRIVACY_USAGE}
+With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
 
 const OPTIONS = {
   sites: { type: 'string' }, rounds: { type: 'string' }, model: { type: 'string' }, partition: { type: 'string' }, alpha: { type: 'string' },
   seed: { type: 'string' }, protection: { type: 'string' }, 'sites-per-round': { type: 'string' }, 'min-sites': { type: 'string' },
   'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
   optimizer: { type: 'string' }, backend: { type: 'string' }, 'timeout-s': { type: 'string' }, name: { type: 'string' },
+  ...PRIVACY_OPTIONS,
 } as const;
 
 const BIN = fileURLToPath(new URL('../../bin/conclave.js', import.meta.url));
@@ -39,6 +45,12 @@ export interface SimulationRound {
   sites: number;
   examples: number;
   elapsedMs: number;
+  /** Federation-level ε after this round (tighter of RDP and PLD), with DP on. */
+  epsilon?: number;
+  accountant?: string;
+  /** Each site's ε after this round, by site name. */
+  siteEpsilon?: Record<string, number>;
+  clipNorm?: number;
 }
 
 export async function simulateCommand(argv: string[]): Promise<void> {
@@ -86,7 +98,7 @@ export async function simulateCommand(argv: string[]): Promise<void> {
     const { readFileSync } = await import('node:fs');
     const adminToken = readFileSync(info.adminTokenPath, 'utf8').trim();
     admin = adminClient(info.address);
-    const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config }, adminToken);
+    const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config: configMessage(config) }, adminToken);
     const simDir = join(dataDir, 'simulations', federation.id);
     mkdirSync(simDir, { recursive: true, mode: 0o700 });
     progress(`federation ${federation.id}: ${config.model}, ${sites} sites (${split.partition}${split.partition === 'dirichlet' ? ` α=${split.alpha}` : ''}), ${config.rounds} rounds, coordinator ${info.address}`);
@@ -135,6 +147,7 @@ export async function simulateCommand(argv: string[]): Promise<void> {
     const rounds: SimulationRound[] = [];
     const aborted: Array<{ round: number; reason: string }> = [];
     const seen = new Set<string>();
+    let finishReason = '';
     for await (const event of raceFailure(events, () => failure)) {
       const round: RoundMsg | null | undefined = event.round;
       if (round && !seen.has(round.id) && (round.state === 'committed' || round.state === 'aborted')) {
@@ -151,10 +164,23 @@ export async function simulateCommand(argv: string[]): Promise<void> {
           round: round.number, modelVersion: round.resultVersion, testAccuracy: metrics.accuracy, testLoss: metrics.loss,
           sites: round.submittedSites.length, examples: round.totalExamples, elapsedMs: Date.now() - started,
         };
+        if (config.privacy) {
+          const ledger = await callUnary<GetLedgerResponseMsg>(admin, 'GetLedger', { federationId: federation.id }, adminToken);
+          const lastEntry = ledger.entries.at(-1);
+          entry.epsilon = ledger.federation?.epsilon ?? 0;
+          entry.accountant = ledger.federation?.accountant ?? 'rdp';
+          entry.siteEpsilon = Object.fromEntries(ledger.participants.map((p) => [p.siteName, p.epsilon.epsilon]));
+          if (lastEntry) entry.clipNorm = (JSON.parse(lastEntry.payloadJson) as { event: { clipNorm: number } }).event.clipNorm;
+        }
         rounds.push(entry);
-        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.sites}/${round.selectedSites.length} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
+        const dp = entry.epsilon === undefined ? '' : ` | ε ${entry.epsilon.toFixed(3)} (${entry.accountant}, δ=${config.privacy!.delta})`;
+        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.sites}/${round.selectedSites.length} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
       }
-      if (event.federation?.status === 'finished') break;
+      if (event.federation?.status === 'finished') {
+        finishReason = event.federation.finishReason;
+        if (rounds.length < config.rounds) progress(`federation stopped early: ${finishReason}`);
+        break;
+      }
     }
     model.dispose();
     if (failure) throw failure;
@@ -173,6 +199,10 @@ export async function simulateCommand(argv: string[]): Promise<void> {
       abortedRounds: aborted,
       testAccuracy: last?.testAccuracy ?? null,
       testLoss: last?.testLoss ?? null,
+      finishReason,
+      ...(config.privacy ? {
+        privacy: { ...config.privacy, epsilon: last?.epsilon ?? 0, accountant: last?.accountant ?? 'rdp', siteEpsilon: last?.siteEpsilon ?? {} },
+      } : {}),
       wallTimeMs: Date.now() - started,
       dataDir,
       logs: simDir,

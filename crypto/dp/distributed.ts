@@ -7,20 +7,21 @@
  */
 import { invalidParameter } from './errors.ts';
 
-function positiveInt(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 1) throw invalidParameter(`${name} must be a positive integer, got ${String(v)}`);
+/** With Poisson sampling the expected number of sites Σ qᵢ need not be an integer. */
+function positiveReal(name: string, v: number): void {
+  if (!(v > 0) || !Number.isFinite(v)) throw invalidParameter(`${name} must be a positive number, got ${String(v)}`);
 }
 
 export function siteNoiseStd(p: { noiseMultiplier: number; clipNorm: number; expectedSites: number }): number {
   if (!(p.noiseMultiplier >= 0) || !Number.isFinite(p.noiseMultiplier)) throw invalidParameter(`noiseMultiplier must be ≥ 0, got ${String(p.noiseMultiplier)}`);
   if (!(p.clipNorm > 0) || !Number.isFinite(p.clipNorm)) throw invalidParameter(`clipNorm must be > 0, got ${String(p.clipNorm)}`);
-  positiveInt('expectedSites', p.expectedSites);
+  positiveReal('expectedSites', p.expectedSites);
   return (p.noiseMultiplier * p.clipNorm) / Math.sqrt(p.expectedSites);
 }
 
 export function effectiveNoiseMultiplier(p: { noiseMultiplier: number; expectedSites: number; survivingSites: number }): number {
   if (!(p.noiseMultiplier >= 0) || !Number.isFinite(p.noiseMultiplier)) throw invalidParameter(`noiseMultiplier must be ≥ 0, got ${String(p.noiseMultiplier)}`);
-  positiveInt('expectedSites', p.expectedSites);
+  positiveReal('expectedSites', p.expectedSites);
   if (!Number.isSafeInteger(p.survivingSites) || p.survivingSites < 0) {
     throw invalidParameter(`survivingSites must be a non-negative integer, got ${String(p.survivingSites)}`);
   }

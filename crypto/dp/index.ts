@@ -29,3 +29,4 @@ export type { ClipUpdate } from './adaptive-clip.ts';
 export { siteNoiseStd, effectiveNoiseMultiplier as distributedEffectiveNoiseMultiplier } from './distributed.ts';
 export * as adaptiveClip from './adaptive-clip.ts';
 export * as distributed from './distributed.ts';
+export { rdpBudgetCurve, filterAdmits } from './filter.ts';

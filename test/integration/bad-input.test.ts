@@ -19,7 +19,7 @@ let site: ReturnType<typeof participantClient>;
 function updateMessages(roundId: string, values: Float32Array, overrides: { layout?: TensorSpec[]; sha256?: Buffer; numExamples?: number } = {}): UpdateStreamMsg[] {
   const tensor = makeHeader(layout, values);
   return [
-    { part: 'header', header: { roundId, numExamples: overrides.numExamples ?? 10, tensor: { ...tensor, layout: overrides.layout ?? layout, sha256: overrides.sha256 ?? tensor.sha256 }, trainLoss: 0, trainAccuracy: 0 } },
+    { part: 'header', header: { roundId, numExamples: overrides.numExamples ?? 10, tensor: { ...tensor, layout: overrides.layout ?? layout, sha256: overrides.sha256 ?? tensor.sha256 }, trainLoss: 0, trainAccuracy: 0, unclipped: false } },
     ...[...chunksOf(values)].map((chunk): UpdateStreamMsg => ({ part: 'chunk', chunk })),
   ];
 }

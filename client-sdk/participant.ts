@@ -63,9 +63,12 @@ const clipStage: SiteStage = {
   },
 };
 
-/** Distributed DP: this site's share of the Gaussian noise, so the sum carries the full σC. */
-const distributedNoiseStage: SiteStage = {
-  name: 'distributed-gaussian',
+/**
+ * Gaussian noise the site adds itself: its share of the total (distributed DP, so the sum carries
+ * the full σC), or all of it (local DP, std from the analytic Gaussian at sensitivity 2C).
+ */
+const siteNoiseStage: SiteStage = {
+  name: 'site-gaussian',
   apply(delta, ctx) {
     addGaussianNoise(delta, ctx.plan.dp!.siteNoiseStd);
     return delta;
@@ -76,10 +79,13 @@ const distributedNoiseStage: SiteStage = {
 export function siteStagesFor(plan: RoundPlanMsg): SiteStage[] {
   const stages: SiteStage[] = [];
   if (plan.dp) {
-    if (plan.dp.mode !== 'central' && plan.dp.mode !== 'distributed') throw new ConclaveError('INVALID_ARGUMENT', `unknown DP mode "${plan.dp.mode}"`);
+    if (!['central', 'distributed', 'local'].includes(plan.dp.mode)) throw new ConclaveError('INVALID_ARGUMENT', `unknown DP mode "${plan.dp.mode}"`);
     if (!(plan.dp.clipNorm > 0)) throw new ConclaveError('INVALID_ARGUMENT', 'the round plan has no valid clip norm');
     stages.push(clipStage);
-    if (plan.dp.mode === 'distributed') stages.push(distributedNoiseStage);
+    if (plan.dp.mode !== 'central') {
+      if (!(plan.dp.siteNoiseStd > 0)) throw new ConclaveError('INVALID_ARGUMENT', `a ${plan.dp.mode} DP round needs a positive site noise std`);
+      stages.push(siteNoiseStage);
+    }
   }
   switch (plan.protection) {
     case 'none':

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { RECOMMENDED_HYPERPARAMS } from '../client-sdk/training/defaults.ts';
+import { analyticGaussianSigma } from '../crypto/dp/index.ts';
 import { ConclaveError, type FederationConfigMsg, type PrivacyConfigMsg } from '../protocols/index.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
@@ -16,8 +18,11 @@ const trainingSchema = z.object({
  * accountant's subsampling analysis applies; the budget is (ε, δ) per participant and federation.
  */
 const privacySchema = z.object({
-  mode: z.enum(['central', 'distributed']),
-  noiseMultiplier: z.number().positive().max(1e4),
+  mode: z.enum(['central', 'distributed', 'local']),
+  /** Noise std ÷ sensitivity. For `local` it is derived from localEpsilon and never taken from input. */
+  noiseMultiplier: z.number().positive().max(1e4).nullable(),
+  /** Local DP: the (ε, δ) each site's released update satisfies per round, on its own. */
+  localEpsilon: z.number().positive().max(1e3).nullable(),
   clipNorm: z.number().positive().max(1e6),
   sampleRate: z.number().gt(0).lte(1),
   adaptiveClip: z.object({
@@ -27,9 +32,15 @@ const privacySchema = z.object({
   }).strict().nullable(),
   budgetEpsilon: z.number().positive().max(1e6).nullable(),
   delta: z.number().gt(0).lt(1),
-}).strict();
+}).strict()
+  .refine((p) => (p.mode === 'local') === (p.localEpsilon !== null), { message: 'localEpsilon is required with mode "local" and only there', path: ['localEpsilon'] })
+  .refine((p) => p.mode === 'local' || p.noiseMultiplier !== null, { message: 'noiseMultiplier is required', path: ['noiseMultiplier'] })
+  .refine((p) => p.mode !== 'local' || p.adaptiveClip === null, { message: 'adaptive clipping needs a trusted count; it cannot run under local DP', path: ['adaptiveClip'] })
+  // Local DP: a site's update may be replaced by any other in the clip ball, so the L2 sensitivity is 2C;
+  // the analytic Gaussian mechanism (Balle & Wang 2018) gives the smallest std for (ε, δ) at that sensitivity.
+  .transform((p) => ({ ...p, noiseMultiplier: p.mode === 'local' ? analyticGaussianSigma(p.localEpsilon!, p.delta, 1) : p.noiseMultiplier! }));
 
-export type PrivacyConfig = z.infer<typeof privacySchema>;
+export type PrivacyConfig = z.output<typeof privacySchema>;
 
 /**
  * A federation's configuration, validated once at the edge. Cross-field rules (quorum not above
@@ -48,14 +59,19 @@ export const federationConfigSchema = z.object({
   privacy: privacySchema.nullable(),
 }).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] });
 
-export type FederationConfig = z.infer<typeof federationConfigSchema>;
+export type FederationConfig = z.output<typeof federationConfigSchema>;
+/** What operators write: for local DP the noise multiplier is left out and derived. */
+export type FederationConfigInput = z.input<typeof federationConfigSchema>;
 export type TrainingConfig = FederationConfig['training'];
 export type ModelArchitectureName = FederationConfig['model'];
 
-export const DEFAULT_TRAINING: Record<ModelArchitectureName, TrainingConfig> = {
-  mlp: { localEpochs: 2, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
-  cnn: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
-};
+/** Local training defaults per architecture: the measured recommendations of client-sdk/training/defaults.ts. */
+export const DEFAULT_TRAINING: Record<ModelArchitectureName, TrainingConfig> = Object.fromEntries(
+  MODEL_ARCHITECTURES.map((arch) => {
+    const h = RECOMMENDED_HYPERPARAMS[arch];
+    return [arch, { localEpochs: h.epochs, batchSize: h.batchSize, learningRate: h.learningRate, optimizer: h.optimizer }];
+  }),
+) as Record<ModelArchitectureName, TrainingConfig>;
 
 export function parseFederationConfig(raw: unknown): FederationConfig {
   const parsed = federationConfigSchema.safeParse(raw);
@@ -75,17 +91,18 @@ export function configFromMessage(msg: FederationConfigMsg | null): unknown {
     : (MODEL_ARCHITECTURES as readonly string[]).includes(model) ? DEFAULT_TRAINING[model] : undefined;
   const p = msg.privacy;
   const privacy = p && p.mode ? {
-    mode: p.mode, noiseMultiplier: p.noiseMultiplier, clipNorm: p.clipNorm, sampleRate: p.sampleRate,
+    mode: p.mode, noiseMultiplier: p.mode === 'local' ? null : p.noiseMultiplier, localEpsilon: p.localEpsilon === 0 ? null : p.localEpsilon,
+    clipNorm: p.clipNorm, sampleRate: p.sampleRate,
     adaptiveClip: p.adaptiveClip ? { targetQuantile: p.targetQuantile, learningRate: p.clipLearningRate, countNoiseStd: p.countNoiseStd } : null,
     budgetEpsilon: p.budgetEpsilon === 0 ? null : p.budgetEpsilon, delta: p.delta,
   } : null;
   return { ...msg, training, protection: msg.protection || 'none', privacy };
 }
 
-export function configMessage(config: FederationConfig): FederationConfigMsg {
+export function configMessage(config: FederationConfigInput): FederationConfigMsg {
   const p = config.privacy;
   const privacy: PrivacyConfigMsg | null = p ? {
-    mode: p.mode, noiseMultiplier: p.noiseMultiplier, clipNorm: p.clipNorm, sampleRate: p.sampleRate, adaptiveClip: p.adaptiveClip !== null,
+    mode: p.mode, noiseMultiplier: p.noiseMultiplier ?? 0, localEpsilon: p.localEpsilon ?? 0, clipNorm: p.clipNorm, sampleRate: p.sampleRate, adaptiveClip: p.adaptiveClip !== null,
     targetQuantile: p.adaptiveClip?.targetQuantile ?? 0, clipLearningRate: p.adaptiveClip?.learningRate ?? 0, countNoiseStd: p.adaptiveClip?.countNoiseStd ?? 0,
     budgetEpsilon: p.budgetEpsilon ?? 0, delta: p.delta,
   } : null;

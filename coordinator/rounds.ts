@@ -37,6 +37,9 @@ export interface RoundPrivacy {
   clipNorm: number;
   expectedSites: number;
   siteNoiseStd: number;
+  /** Each eligible site's Poisson sampling rate. */
+  sampling: Array<{ siteId: string; sampleRate: number }>;
+  /** The same sites with the rate the accountant uses (1 under local DP). */
   eligible: Array<{ siteId: string; sampleRate: number }>;
   adaptiveClip: PrivacyConfig['adaptiveClip'];
   delta: number;
@@ -278,7 +281,7 @@ export class RoundManager extends EventEmitter {
     if (!privacy) return;
     // Poisson sampling: each eligible site independently with its own rate, as the accountant assumes.
     // A sampled site that is offline is a dropout, not a reason to resample.
-    const selected = privacy.eligible.filter((site) => randomUnit() < site.sampleRate).map((site) => site.siteId);
+    const selected = privacy.sampling.filter((site) => randomUnit() < site.sampleRate).map((site) => site.siteId);
     this.openRound(federationId, config, selected, privacy);
   }
 
@@ -286,6 +289,14 @@ export class RoundManager extends EventEmitter {
     const rows = this.store.db.prepare('SELECT id, sample_rate, budget_epsilon FROM sites WHERE federation_id = ? AND revoked_ms IS NULL ORDER BY enrolled_ms')
       .all(federationId) as Array<{ id: string; sample_rate: number | null; budget_epsilon: number | null }>;
     return rows.map((r) => ({ siteId: r.id, sampleRate: r.sample_rate ?? privacy.sampleRate, budgetEpsilon: r.budget_epsilon }));
+  }
+
+  /**
+   * The rate the accountant may use. Local DP protects a site's update from the coordinator itself,
+   * which knows who was sampled, so sampling buys no amplification there: rate 1.
+   */
+  private static accountingCandidates(privacy: Pick<PrivacyConfig, 'mode'>, candidates: Candidate[]): Candidate[] {
+    return privacy.mode === 'local' ? candidates.map((c) => ({ ...c, sampleRate: 1 })) : candidates;
   }
 
   /**
@@ -299,7 +310,7 @@ export class RoundManager extends EventEmitter {
     const worstCase = this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll));
     let admission;
     try {
-      admission = this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, candidates, worstCase);
+      admission = this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundManager.accountingCandidates(privacy, candidates), worstCase);
     } catch (err) {
       if (err instanceof ConclaveError && err.code === 'BUDGET_EXCEEDED') {
         this.finish(federationId, err.message);
@@ -312,11 +323,16 @@ export class RoundManager extends EventEmitter {
       this.finish(federationId, `only ${admission.eligible.length} sites have privacy budget left, fewer than the quorum of ${config.minSites}`);
       return null;
     }
-    const expectedSites = admission.eligible.reduce((sum, c) => sum + c.sampleRate, 0);
+    const admitted = new Set(admission.eligible.map((c) => c.siteId));
+    const eligible = candidates.filter((c) => admitted.has(c.siteId));
+    const expectedSites = eligible.reduce((sum, c) => sum + c.sampleRate, 0);
     const clipNorm = this.currentClipNorm(federationId, privacy);
+    const noiseStd = privacy.mode === 'distributed' ? siteNoiseStd({ noiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites })
+      : privacy.mode === 'local' ? privacy.noiseMultiplier * 2 * clipNorm : 0;
     return {
-      mode: privacy.mode, configuredNoiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites,
-      siteNoiseStd: privacy.mode === 'distributed' ? siteNoiseStd({ noiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites }) : 0,
+      mode: privacy.mode, configuredNoiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites, siteNoiseStd: noiseStd,
+      // Sampling uses each site's own rate; the ledger records the rate the accountant may use.
+      sampling: eligible.map((c) => ({ siteId: c.siteId, sampleRate: c.sampleRate })),
       eligible: admission.eligible.map((c) => ({ siteId: c.siteId, sampleRate: c.sampleRate })), adaptiveClip: privacy.adaptiveClip, delta: privacy.delta,
     };
   }
@@ -342,7 +358,7 @@ export class RoundManager extends EventEmitter {
     if (!privacy || privacy.budgetEpsilon === null) return;
     const candidates = this.candidates(federationId, privacy);
     const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
-    this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, candidates,
+    this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundManager.accountingCandidates(privacy, candidates),
       this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll)));
   }
 
@@ -369,6 +385,7 @@ export class RoundManager extends EventEmitter {
       record.deadlineMs, privacy ? JSON.stringify(privacy) : null);
     const strategy = privacy
       ? new DpFedAvg({
+        // Only central updates arrive without noise, so only they can be re-clipped here.
         clipNorm: privacy.clipNorm, expectedSites: privacy.expectedSites, enforceClip: privacy.mode === 'central',
         centralNoiseStd: privacy.mode === 'central' ? privacy.configuredNoiseMultiplier * privacy.clipNorm : 0,
       })

@@ -105,6 +105,7 @@ export interface PrivacyConfigMsg {
   countNoiseStd: number;
   budgetEpsilon: number;
   delta: number;
+  localEpsilon: number;
 }
 
 export interface EpsilonReportMsg {

@@ -4,13 +4,15 @@ import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 
 export const PRIVACY_OPTIONS = {
-  dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
+  dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
   'adaptive-clip': { type: 'boolean' }, 'target-quantile': { type: 'string' }, 'clip-lr': { type: 'string' }, 'count-noise-std': { type: 'string' },
   budget: { type: 'string' }, delta: { type: 'string' },
 } as const;
 
 export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; sites are Poisson-sampled):
   --dp central|distributed --noise-multiplier S --clip C [--sample-rate Q (default 1)] [--delta D (default 1e-5)]
+  --dp local --local-epsilon E --clip C      each site's update is (E, delta)-DP on its own, every round
+                                             (analytic Gaussian, sensitivity 2C; accounted without sampling amplification)
   [--budget EPSILON]   refuse rounds that would spend more than EPSILON at delta (federation and each site)
   [--adaptive-clip [--target-quantile 0.5] [--clip-lr 0.2] --count-noise-std SB]   clip norm tracks a quantile (Andrew et al. 2021)`;
 
@@ -28,15 +30,20 @@ export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?:
   const positive = (v: number) => v > 0;
   if (flags['dp'] === undefined || flags['dp'] === 'none') {
     for (const name of Object.keys(PRIVACY_OPTIONS)) {
-      if (name !== 'dp' && flags[name] !== undefined) throw new CliError(`--${name} needs --dp central|distributed`);
+      if (name !== 'dp' && flags[name] !== undefined) throw new CliError(`--${name} needs --dp central|distributed|local`);
     }
     return null;
   }
-  const mode = oneOf(flags, 'dp', ['central', 'distributed'] as const);
+  const mode = oneOf(flags, 'dp', ['central', 'distributed', 'local'] as const);
   const adaptive = flags['adaptive-clip'] === true;
+  if (mode === 'local' && (flags['noise-multiplier'] !== undefined || adaptive)) {
+    throw new CliError('--dp local derives its noise from --local-epsilon; --noise-multiplier and --adaptive-clip do not apply');
+  }
+  if (mode !== 'local' && flags['local-epsilon'] !== undefined) throw new CliError('--local-epsilon needs --dp local');
   return {
     mode,
-    noiseMultiplier: num(flags, 'noise-multiplier', { test: positive, expect: 'a positive number' }),
+    noiseMultiplier: mode === 'local' ? null : num(flags, 'noise-multiplier', { test: positive, expect: 'a positive number' }),
+    localEpsilon: mode === 'local' ? num(flags, 'local-epsilon', { test: positive, expect: 'a positive ε' }) : null,
     clipNorm: num(flags, 'clip', { test: positive, expect: 'a positive number' }),
     sampleRate: num(flags, 'sample-rate', { fallback: 1, test: (v) => v > 0 && v <= 1, expect: 'a number in (0, 1]' }),
     adaptiveClip: adaptive ? {

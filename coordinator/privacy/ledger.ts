@@ -7,7 +7,7 @@ import type { Store } from '../store.ts';
 /** The one record of privacy spent: everything an auditor needs to recompute ε, and nothing about who was sampled. */
 export interface DpEvent {
   mechanism: 'gaussian';
-  mode: 'central' | 'distributed';
+  mode: 'central' | 'distributed' | 'local';
   /** The noise multiplier the release actually carried: what the accountants compose. */
   noiseMultiplier: number;
   configuredNoiseMultiplier: number;

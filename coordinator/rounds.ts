@@ -101,6 +101,7 @@ export interface FederationView {
 /** How long a site counts as available after its last poll; sites long-poll every few seconds. */
 const AVAILABILITY_WINDOW_MS = 15_000;
 const SCHEDULER_TICK_MS = 100;
+const SMALL_SAMPLE_RETRY_MS = 1000;
 
 /**
  * The round state machine: open → collecting → committed | aborted, each transition persisted
@@ -115,6 +116,8 @@ export class RoundManager extends EventEmitter {
   private readonly active = new Map<string, ActiveRound>();
   private readonly lastSeen = new Map<string, number>();
   private readonly waitingSince = new Map<string, number>();
+  /** After a Poisson sample came out below the quorum, the next draw waits a little instead of spinning. */
+  private readonly nextDrawAfter = new Map<string, number>();
   private readonly getFederation: (id: string) => FederationView;
   private readonly markFinished: (id: string, reason: string) => void;
   readonly ledger: PrivacyLedger;
@@ -263,6 +266,7 @@ export class RoundManager extends EventEmitter {
       this.finish(federationId, `all ${config.rounds} rounds committed`);
       return;
     }
+    if ((this.nextDrawAfter.get(federationId) ?? 0) > Date.now()) return;
     const available = new Set(this.availableSites(federationId));
     const candidates = config.privacy ? this.candidates(federationId, config.privacy) : [...available].map((siteId) => ({ siteId }));
     const wanted = config.privacy ? candidates.length : config.sitesPerRound;
@@ -391,7 +395,9 @@ export class RoundManager extends EventEmitter {
       })
       : this.strategy;
     if (selected.length < config.minSites) {
-      // A Poisson sample can come out smaller than the quorum. Nothing is released, so nothing is spent.
+      // A Poisson sample can come out smaller than the quorum. Nothing is released, so nothing is
+      // spent; whether a round aborted depends only on the sampling coins and is treated as public.
+      this.nextDrawAfter.set(federationId, now + SMALL_SAMPLE_RETRY_MS);
       this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`)
         .run(now, `sampled ${selected.length} sites, fewer than the quorum of ${config.minSites}`, record.id);
       Object.assign(record, { state: 'aborted', closedMs: now, abortReason: `sampled ${selected.length} sites, fewer than the quorum of ${config.minSites}` });
@@ -465,7 +471,12 @@ export class RoundManager extends EventEmitter {
     const survivors = round.accumulator.updates;
     let adaptiveClip: DpEvent['adaptiveClip'] = null;
     if (privacy.adaptiveClip) {
-      const fraction = noisedUnclippedFraction(round.unclippedCount, privacy.expectedSites, privacy.adaptiveClip.countNoiseStd);
+      // The count is released centred, Σ(bᵢ − ½) + N(0, σ_b²), with ½ added back after normalising
+      // (Andrew et al. 2021; TF Privacy's QuantileEstimatorQuery): that query has sensitivity ½, which
+      // is what the (2σ_b)⁻² term of the accounted noise multiplier assumes. The uncentred Σbᵢ has
+      // sensitivity 1 under add/remove and would be under-charged.
+      const fraction = 0.5 + noisedUnclippedFraction(round.unclippedCount, privacy.expectedSites, privacy.adaptiveClip.countNoiseStd)
+        - survivors / (2 * privacy.expectedSites);
       adaptiveClip = {
         countNoiseStd: privacy.adaptiveClip.countNoiseStd, targetQuantile: privacy.adaptiveClip.targetQuantile, noisedUnclippedFraction: fraction,
         nextClipNorm: updateClipNorm({ clipNorm: privacy.clipNorm, noisedUnclippedFraction: fraction, targetQuantile: privacy.adaptiveClip.targetQuantile, learningRate: privacy.adaptiveClip.learningRate }),

@@ -51,6 +51,9 @@ export interface SimulationRound {
   /** Each site's ε after this round, by site name. */
   siteEpsilon?: Record<string, number>;
   clipNorm?: number;
+  /** As configured (derived from the local ε under local DP) and as the release actually carried it. */
+  noiseMultiplier?: number;
+  effectiveNoiseMultiplier?: number;
 }
 
 export async function simulateCommand(argv: string[]): Promise<void> {
@@ -170,7 +173,12 @@ export async function simulateCommand(argv: string[]): Promise<void> {
           entry.epsilon = ledger.federation?.epsilon ?? 0;
           entry.accountant = ledger.federation?.accountant ?? 'rdp';
           entry.siteEpsilon = Object.fromEntries(ledger.participants.map((p) => [p.siteName, p.epsilon.epsilon]));
-          if (lastEntry) entry.clipNorm = (JSON.parse(lastEntry.payloadJson) as { event: { clipNorm: number } }).event.clipNorm;
+          if (lastEntry) {
+            const recorded = (JSON.parse(lastEntry.payloadJson) as { event: { clipNorm: number; configuredNoiseMultiplier: number; noiseMultiplier: number } }).event;
+            entry.clipNorm = recorded.clipNorm;
+            entry.noiseMultiplier = recorded.configuredNoiseMultiplier;
+            entry.effectiveNoiseMultiplier = recorded.noiseMultiplier;
+          }
         }
         rounds.push(entry);
         const dp = entry.epsilon === undefined ? '' : ` | ε ${entry.epsilon.toFixed(3)} (${entry.accountant}, δ=${config.privacy!.delta})`;
@@ -201,7 +209,7 @@ export async function simulateCommand(argv: string[]): Promise<void> {
       testLoss: last?.testLoss ?? null,
       finishReason,
       ...(config.privacy ? {
-        privacy: { ...config.privacy, epsilon: last?.epsilon ?? 0, accountant: last?.accountant ?? 'rdp', siteEpsilon: last?.siteEpsilon ?? {} },
+        privacy: { ...config.privacy, noiseMultiplier: last?.noiseMultiplier ?? config.privacy.noiseMultiplier, epsilon: last?.epsilon ?? 0, accountant: last?.accountant ?? 'rdp', siteEpsilon: last?.siteEpsilon ?? {} },
       } : {}),
       wallTimeMs: Date.now() - started,
       dataDir,

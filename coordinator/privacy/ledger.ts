@@ -129,7 +129,7 @@ export class PrivacyLedger {
       if (!filterAdmits(spent, next, rdpBudgetCurve(federationBudget, delta))) {
         const spentEps = this.epsilon(PrivacyLedger.federationEvents(payloads), delta);
         throw new ConclaveError('BUDGET_EXCEEDED',
-          `privacy budget exhausted: ε=${spentEps.epsilon.toFixed(4)} (${spentEps.accountant}) spent of ε=${federationBudget} at δ=${delta}, and another round would exceed it`);
+          `privacy budget exhausted: ε=${spentEps.epsilon.toFixed(4)} spent (${spentEps.accountant}; rdp ${spentEps.rdp.toFixed(4)}) of ε=${federationBudget} at δ=${delta}, and the Rényi filter admits no further round`);
       }
     }
     const eligible: Candidate[] = [];

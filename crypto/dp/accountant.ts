@@ -52,7 +52,7 @@ export function tightestEpsilon(events: GaussianEvent[], delta: number): Tightes
   assertDelta(delta);
   const rdp = computeEpsilon(valid, delta, 'rdp');
   const pldSupported = valid.every((e) => samplingOf(e) === 'poisson');
-  const pld = pldSupported ? computeEpsilon(valid, delta, 'pld').epsilon : null;
+  const pld = pldSupported ? pldOrNull(valid, delta) : null;
   const usePld = pld !== null && pld < rdp.epsilon;
   return {
     epsilon: usePld ? pld : rdp.epsilon,
@@ -61,6 +61,16 @@ export function tightestEpsilon(events: GaussianEvent[], delta: number): Tightes
     pld,
     order: rdp.order ?? NaN,
   };
+}
+
+/** PLD where its grid can represent the loss; RDP alone otherwise (both are upper bounds). */
+function pldOrNull(events: GaussianEvent[], delta: number): number | null {
+  try {
+    return computeEpsilon(events, delta, 'pld').epsilon;
+  } catch (err) {
+    if (err instanceof DpError && err.code === 'DP_NUMERICAL') return null;
+    throw err;
+  }
 }
 
 export interface CalibrationRequest {

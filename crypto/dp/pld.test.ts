@@ -89,3 +89,14 @@ describe('PLD accountant: exactness and dominance', () => {
     }
   });
 });
+
+describe('nearly noiseless releases', () => {
+  it('PLD refuses a grid too coarse to trust instead of reporting ε = 0, and tightestEpsilon falls back to RDP', async () => {
+    const { computeEpsilon, tightestEpsilon } = await import('./accountant.ts');
+    const events = [{ noiseMultiplier: 1e-4, sampleRate: 1, count: 1 }];
+    expect(() => computeEpsilon(events, 1e-5, 'pld')).toThrow(/too wide for the PLD grid/);
+    const best = tightestEpsilon(events, 1e-5);
+    expect(best).toMatchObject({ accountant: 'rdp', pld: null });
+    expect(best.epsilon).toBeGreaterThan(1e6);
+  });
+});

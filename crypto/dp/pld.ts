@@ -51,6 +51,8 @@ interface Resolved {
 
 const WINDOW_TAIL = 1e-15;
 const COARSE_STEP = 5e-3;
+/** Coarsest grid step (in nats) at which the discretized PLD is still trusted. */
+const MAX_USABLE_STEP = 1;
 
 function resolve(opts: PldOptions | undefined): Resolved {
   const o = {
@@ -302,6 +304,11 @@ export function composePlds(events: readonly GaussianEvent[], opts?: PldOptions)
     width = Math.max(width, (b - a + 2) * coarseStep);
   }
   const step = Math.max(o.discretization, (Math.max(width, maxRange) * 1.1) / o.maxBins);
+  // Nearly noiseless releases have privacy losses of order 1/σ²; a grid that coarse loses the
+  // distribution's shape (seen: ε = 0 for σ = 1e-4). Refuse rather than report a wrong bound.
+  if (step > MAX_USABLE_STEP) {
+    throw new DpError('DP_NUMERICAL', `the privacy loss is too wide for the PLD grid (step ${step.toPrecision(3)} > ${MAX_USABLE_STEP}); use the RDP accountant`);
+  }
 
   const fine = pairs.map((pair) =>
     grouped.map((e) => discretizeSubsampledGaussian(pair, e.noiseMultiplier, e.sampleRate, step, o.tailMass)),

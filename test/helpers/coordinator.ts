@@ -5,6 +5,7 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/coo
 import { silentLogger } from '../../coordinator/logger.ts';
 import { adminClient, callUnary } from '../../client-sdk/connection.ts';
 import type { FederationMsg } from '../../protocols/index.ts';
+import { configMessage, type FederationConfigInput } from '../../coordinator/federation-config.ts';
 import type * as grpc from '@grpc/grpc-js';
 
 export function tempDataDir(prefix = 'conclave-test-'): { dir: string; cleanup: () => void } {
@@ -19,21 +20,35 @@ export interface TestFederation {
   sites: Array<{ siteId: string; token: string }>;
 }
 
+export interface TestSiteOptions {
+  /** The site's own ε budget (EnrollSite budget_epsilon); unset: the federation's. */
+  budgetEpsilon?: number;
+  /** The site's own Poisson sampling rate; unset: the federation's. */
+  sampleRate?: number;
+}
+
 export async function startTestFederation(options: {
   dataDir: string; sites: number; rounds?: number; minSites?: number; roundDeadlineMs?: number; start?: boolean;
+  /** Differential privacy for the federation (sent over the wire as PrivacyConfig); unset: none. */
+  privacy?: NonNullable<FederationConfigInput['privacy']>;
+  /** Per-site enrollment options, by index. */
+  siteOptions?: TestSiteOptions[];
 }): Promise<TestFederation> {
   const coordinator = await startCoordinator({ dataDir: options.dataDir, port: 0, log: silentLogger });
   const admin = adminClient(coordinator.address);
-  let federation = await callUnary<FederationMsg>(admin, 'CreateFederation', {
-    config: {
-      name: 'test', model: 'mlp', rounds: options.rounds ?? 1, sitesPerRound: options.sites, minSites: options.minSites ?? options.sites,
-      roundDeadlineMs: options.roundDeadlineMs ?? 30_000, seed: 7, protection: 'none',
-      training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
-    },
-  }, coordinator.adminToken);
+  const config: FederationConfigInput = {
+    name: 'test', model: 'mlp', rounds: options.rounds ?? 1, sitesPerRound: options.sites, minSites: options.minSites ?? options.sites,
+    roundDeadlineMs: options.roundDeadlineMs ?? 30_000, seed: 7, protection: 'none',
+    training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
+    privacy: options.privacy ?? null,
+  };
+  let federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config: configMessage(config) }, coordinator.adminToken);
   const sites = [];
   for (let i = 0; i < options.sites; i++) {
-    sites.push(await callUnary<{ siteId: string; token: string }>(admin, 'EnrollSite', { federationId: federation.id, siteName: `site-${i}` }, coordinator.adminToken));
+    const own = options.siteOptions?.[i] ?? {};
+    sites.push(await callUnary<{ siteId: string; token: string }>(admin, 'EnrollSite', {
+      federationId: federation.id, siteName: `site-${i}`, budgetEpsilon: own.budgetEpsilon ?? 0, sampleRate: own.sampleRate ?? 0,
+    }, coordinator.adminToken));
   }
   if (options.start ?? true) {
     federation = await callUnary<FederationMsg>(admin, 'StartFederation', { federationId: federation.id }, coordinator.adminToken);

@@ -4,17 +4,12 @@
  */
 import { computeEpsilon } from '../crypto/dp/accountant.ts';
 import type { GaussianEvent } from '../crypto/dp/events.ts';
+import { createRng } from '../client-sdk/data/dataset.ts';
 
-/** Deterministic workload generator (mulberry32); not used for noise. */
+/** Deterministic workload generator (not used for noise). */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.next();
 }
 
 const ROUNDS = 10_000;

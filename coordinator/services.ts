@@ -246,7 +246,10 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
         call.write({ federation: federationMessage(deps, federation) });
         if (federation.status === 'finished') finish();
       };
+      let finished = false;
       const finish = () => {
+        if (finished) return;
+        finished = true;
         rounds.off('round', onRound);
         rounds.off('federation', onFederation);
         call.end();

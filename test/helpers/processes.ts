@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { createRng } from '../../client-sdk/data/dataset.ts';
 
 /** The CLI entry point, run as a real OS process. */
 export const CONCLAVE_BIN = fileURLToPath(new URL('../../bin/conclave.js', import.meta.url));
@@ -27,16 +28,10 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** Deterministic PRNG (mulberry32) so a failing schedule of kills can be replayed from its seed. */
+/** Deterministic PRNG so a failing schedule of kills can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.next();
 }
 
 export interface CliProcess {

@@ -86,12 +86,30 @@ export async function submitUpdate(
   });
 }
 
-export function participantClient(address: string): grpc.Client {
-  return new ParticipantServiceClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+/**
+ * TLS for a channel: the CA that signed the coordinator's certificate, and, when the coordinator
+ * demands mutual TLS, this client's own certificate and key. Absent: plaintext (loopback only).
+ */
+export interface ClientTls {
+  caPem: Buffer;
+  certPem?: Buffer;
+  keyPem?: Buffer;
 }
 
-export function adminClient(address: string): grpc.Client {
-  return new AdminServiceClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+function channelCredentials(tls: ClientTls | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  if ((tls.certPem === undefined) !== (tls.keyPem === undefined)) {
+    throw new ConclaveError('INVALID_ARGUMENT', 'a client certificate needs its key, and a key its certificate');
+  }
+  return grpc.credentials.createSsl(tls.caPem, tls.keyPem ?? null, tls.certPem ?? null);
+}
+
+export function participantClient(address: string, tls?: ClientTls): grpc.Client {
+  return new ParticipantServiceClient(address, channelCredentials(tls), CHANNEL_OPTIONS);
+}
+
+export function adminClient(address: string, tls?: ClientTls): grpc.Client {
+  return new AdminServiceClient(address, channelCredentials(tls), CHANNEL_OPTIONS);
 }
 
 export async function getTask(client: grpc.Client, token: string, waitMs: number): Promise<GetTaskResponseMsg> {

@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { ConclaveError, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
 import { selectBackend, type TfBackendName, type TfBackendPreference } from './tfjs/backend.ts';
-import { downloadModel, getTask, participantClient, submitUpdate, type DownloadedModel } from './connection.ts';
+import { downloadModel, getTask, participantClient, submitUpdate, type ClientTls, type DownloadedModel } from './connection.ts';
 import type { Dataset } from './data/dataset.ts';
 import { setFlatWeights, getFlatWeights } from './models/weights.ts';
 import { trainLocal, type TrainProgress, type TrainResult } from './training/trainer.ts';
@@ -19,6 +19,8 @@ export interface ParticipantOptions {
   reconnectTimeoutMs?: number;
   /** Long-poll wait per GetTask call. */
   pollWaitMs?: number;
+  /** TLS to the coordinator; omit only on loopback. */
+  tls?: ClientTls;
 }
 
 export type ParticipantEvent =
@@ -104,7 +106,7 @@ const RETRYABLE = new Set(['UNAVAILABLE']);
  * `run()` is an async iterator of progress events so a CLI and a test consume the same stream.
  */
 export class Participant {
-  private readonly options: Required<ParticipantOptions>;
+  private readonly options: Required<Omit<ParticipantOptions, 'tls'>> & Pick<ParticipantOptions, 'tls'>;
   private client: grpc.Client | null = null;
 
   constructor(options: ParticipantOptions) {
@@ -117,7 +119,7 @@ export class Participant {
   async *run(): AsyncGenerator<ParticipantEvent, void> {
     const { tf, backend, reason } = await selectBackend({ prefer: this.options.backend });
     yield { type: 'backend', backend, reason };
-    this.client = participantClient(this.options.coordinator);
+    this.client = participantClient(this.options.coordinator, this.options.tls);
     let model: import('@tensorflow/tfjs').LayersModel | null = null;
     let modelTopology = '';
     try {

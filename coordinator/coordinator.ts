@@ -18,6 +18,8 @@ export interface CoordinatorOptions {
   host?: string;
   port?: number;
   log?: Logger;
+  /** Serve TLS with this certificate; with clientCaPem, require client certificates signed by it (mutual TLS). */
+  tls?: { certPem: Buffer; keyPem: Buffer; clientCaPem?: Buffer };
 }
 
 export interface RunningCoordinator {
@@ -69,14 +71,17 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   server.addService(adminServiceDefinition, adminHandlers(deps));
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    const credentials = options.tls
+      ? grpc.ServerCredentials.createSsl(options.tls.clientCaPem ?? null, [{ cert_chain: options.tls.certPem, private_key: options.tls.keyPem }], options.tls.clientCaPem !== undefined)
+      : grpc.ServerCredentials.createInsecure();
+    server.bindAsync(`${host}:${options.port ?? 0}`, credentials, (err, bound) => {
       if (err) reject(new ConclaveError('UNAVAILABLE', `cannot listen on ${host}:${options.port ?? 0}: ${err.message}`));
       else resolve(bound);
     });
   });
   rounds.start();
   const address = `${host}:${port}`;
-  log.info('coordinator listening', { address, dataDir: options.dataDir });
+  log.info('coordinator listening', { address, dataDir: options.dataDir, tls: options.tls ? (options.tls.clientCaPem ? 'mutual' : 'server') : 'off' });
   return {
     address, port, adminTokenPath, adminToken, store, registry, federations, rounds, ledger,
     async close() {

@@ -3,10 +3,12 @@ import { join, resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { adminClient, callUnary } from '../../client-sdk/connection.ts';
 import { CliError, EXIT, type Flags } from './args.ts';
+import { CLIENT_TLS_OPTIONS, clientTlsFromFlags } from './tls-flags.ts';
 
 export const ADMIN_OPTIONS = {
   coordinator: { type: 'string' },
   token: { type: 'string' },
+  ...CLIENT_TLS_OPTIONS,
 } as const;
 
 export interface AdminContext {
@@ -38,7 +40,7 @@ export function adminContext(flags: Flags): AdminContext {
     if (!existsSync(tokenPath)) throw new CliError(`no --token given and no admin token at ${tokenPath}`, EXIT.AUTH);
     token = readFileSync(tokenPath, 'utf8').trim();
   }
-  const client = adminClient(address);
+  const client = adminClient(address, clientTlsFromFlags(flags));
   const tokenValue = token;
   return {
     address, token: tokenValue, client,

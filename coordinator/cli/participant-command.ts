@@ -3,13 +3,14 @@ import { Participant, type ParticipantEvent } from '../../client-sdk/participant
 import { simulatedSiteData } from '../../client-sdk/data/simulated.ts';
 import { CliError, EXIT, int, num, oneOf, output, parseFlags, str } from './args.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import { clientTlsFromFlags } from './tls-flags.ts';
 
 const USAGE = `usage:
   conclave participant enroll --federation ID --name SITE [--ttl-s SECONDS]     (prints the site token)
   conclave participant revoke --federation ID --site SITE_ID
   conclave participant run --coordinator HOST:PORT (--token TOKEN | --token-file FILE)
                            --dataset mnist --partition iid|dirichlet [--alpha 0.5] --sites N --site-index I [--seed 1]
-                           [--backend auto|tensorflow|wasm|cpu]
+                           [--backend auto|tensorflow|wasm|cpu] [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
 common: [--data-dir DIR] [--json]`;
 
 const OPTIONS = {
@@ -57,7 +58,8 @@ export async function participantCommand(argv: string[]): Promise<void> {
   const siteIndex = int(flags, 'site-index', { min: 0, max: sites - 1 });
   const backend = oneOf(flags, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
   const data = simulatedSiteData(split, siteIndex);
-  const participant = new Participant({ coordinator, token, data, backend });
+  const tls = clientTlsFromFlags(flags);
+  const participant = new Participant({ coordinator, token, data, backend, ...(tls ? { tls } : {}) });
   let last: ParticipantEvent | null = null;
   for await (const event of participant.run()) {
     last = event;

@@ -2,7 +2,8 @@ import { afterEach, expect, test } from 'vitest';
 import { callUnary, downloadModel, participantClient, submitUpdate } from '../../client-sdk/connection.ts';
 import type { RoundMsg } from '../../protocols/index.ts';
 import { startTestFederation, tempDataDir } from '../helpers/coordinator.ts';
-import { plansFor } from '../helpers/raw-site.ts';
+import { expectGrpcError, plansFor } from '../helpers/raw-site.ts';
+import { status } from '@grpc/grpc-js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -24,7 +25,10 @@ async function setup(minSites: number) {
   // Only site 0 submits; site 1 went silent after receiving its plan.
   await submitUpdate(client, fx.sites[0]!.token, { roundId: plans[0]!.roundId, numExamples: 5, layout: model.layout, values: new Float32Array(model.values.length), trainLoss: 0, trainAccuracy: 0 });
   const opened = Date.now();
-  return { fx, opened };
+  const lateSubmit = () => submitUpdate(client, fx.sites[1]!.token, {
+    roundId: plans[1]!.roundId, numExamples: 5, layout: model.layout, values: new Float32Array(model.values.length), trainLoss: 0, trainAccuracy: 0,
+  });
+  return { fx, opened, lateSubmit };
 }
 
 async function waitClosed(fx: Awaited<ReturnType<typeof startTestFederation>>): Promise<RoundMsg> {
@@ -45,9 +49,15 @@ test('a silent site does not stall the round: at the deadline the quorum commits
 });
 
 test('below quorum at the deadline the round aborts cleanly and no model version is written', async () => {
-  const { fx } = await setup(2);
+  const { fx, lateSubmit } = await setup(2);
   const round = await waitClosed(fx);
   expect(round.state).toBe('aborted');
   expect(round.abortReason).toMatch(/quorum not reached: 1 of 2/);
+  expect(fx.coordinator.registry.list(fx.federation.id).map((m) => m.version)).toEqual([0]);
+  // The silent site wakes up after the round closed: FAILED_PRECONDITION, and still nothing stored.
+  const late = await expectGrpcError(lateSubmit());
+  expect(late).toMatchObject({ status: status.FAILED_PRECONDITION, code: 'ROUND_CLOSED' });
+  const submitted = fx.coordinator.store.db.prepare('SELECT COUNT(*) AS n FROM submissions WHERE round_id = ?').get(round.id) as { n: number };
+  expect(submitted.n).toBe(1);
   expect(fx.coordinator.registry.list(fx.federation.id).map((m) => m.version)).toEqual([0]);
 });

@@ -177,8 +177,13 @@ export class RoundManager extends EventEmitter {
     return round.record;
   }
 
+  /**
+   * A site's training seed for a round, from the federation seed, the round number and the site's
+   * name (not its random id), so a seeded simulation trains the same way every time it is run.
+   */
   siteSeed(round: RoundRecord, siteId: string): number {
-    const digest = createHash('sha256').update(`${round.seed}:${round.id}:${siteId}`).digest();
+    const row = this.store.db.prepare('SELECT name FROM sites WHERE id = ?').get(siteId) as { name: string } | undefined;
+    const digest = createHash('sha256').update(`${round.seed}:${round.number}:${row?.name ?? siteId}`).digest();
     return digest.readUIntBE(0, 6);
   }
 

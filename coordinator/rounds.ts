@@ -116,6 +116,8 @@ export class RoundManager extends EventEmitter {
   private readonly active = new Map<string, ActiveRound>();
   private readonly lastSeen = new Map<string, number>();
   private readonly waitingSince = new Map<string, number>();
+  /** Sites admission control has excluded: budgets only get spent, so they never come back. */
+  private readonly outOfBudget = new Map<string, Set<string>>();
   /** After a Poisson sample came out below the quorum, the next draw waits a little instead of spinning. */
   private readonly nextDrawAfter = new Map<string, number>();
   private readonly getFederation: (id: string) => FederationView;
@@ -273,13 +275,18 @@ export class RoundManager extends EventEmitter {
     }
     if ((this.nextDrawAfter.get(federationId) ?? 0) > Date.now()) return;
     const available = new Set(this.availableSites(federationId));
-    const candidates = config.privacy ? this.candidates(federationId, config.privacy) : [...available].map((siteId) => ({ siteId }));
-    const wanted = config.privacy ? candidates.length : config.sitesPerRound;
+    const exhausted = this.outOfBudget.get(federationId);
+    // The population to wait for: every enrolled site, or under DP every site with budget left.
+    const population = config.privacy
+      ? this.candidates(federationId, config.privacy).map((c) => c.siteId).filter((id) => !exhausted?.has(id))
+      : [...available];
+    const wanted = config.privacy ? population.length : config.sitesPerRound;
+    const ready = config.privacy ? population.filter((id) => available.has(id)).length : available.size;
     const now = Date.now();
     if (!this.waitingSince.has(federationId)) this.waitingSince.set(federationId, now);
     const waited = now - this.waitingSince.get(federationId)!;
     // Wait for a full population; after a deadline's worth of waiting, settle for a quorum.
-    const enough = available.size >= wanted || (available.size >= config.minSites && waited >= config.roundDeadlineMs);
+    const enough = ready >= wanted || (ready >= config.minSites && waited >= config.roundDeadlineMs);
     if (!enough) return;
     this.waitingSince.delete(federationId);
     if (!config.privacy) {
@@ -327,7 +334,11 @@ export class RoundManager extends EventEmitter {
       }
       throw err;
     }
-    for (const site of admission.excluded) this.log.info('site left the eligible population', { federation: federationId, site: site.siteId, reason: site.reason });
+    for (const site of admission.excluded) {
+      if (!this.outOfBudget.has(federationId)) this.outOfBudget.set(federationId, new Set());
+      this.outOfBudget.get(federationId)!.add(site.siteId);
+      this.log.info('site left the eligible population', { federation: federationId, site: site.siteId, reason: site.reason });
+    }
     if (admission.eligible.length < config.minSites) {
       this.finish(federationId, `only ${admission.eligible.length} sites have privacy budget left, fewer than the quorum of ${config.minSites}`);
       return null;

@@ -78,7 +78,8 @@ function serverStream<Req, Res>(deps: ServiceDeps, name: string, role: 'site' | 
   return (call: grpc.ServerWritableStream<Req, Res>) => {
     deps.auth.authenticate(call.metadata, role).then((caller) => fn(caller, call)).catch((err: unknown) => {
       logFailure(deps.log, name, err);
-      call.destroy(Object.assign(new Error(err instanceof Error ? err.message : String(err)), toServiceError(err)));
+      // grpc-js turns an 'error' event on a server stream into the call's status; destroy() would leave the client hanging.
+      call.emit('error', toServiceError(err));
     });
   };
 }

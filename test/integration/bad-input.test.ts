@@ -71,6 +71,12 @@ describe('authentication', () => {
     expect(err).toMatchObject({ status: status.UNAUTHENTICATED, code: 'TOKEN_EXPIRED' });
   });
 
+  test('streamed downloads fail with a status, not a hang: no token, another federation, a missing version', async () => {
+    expect((await expectGrpcError(downloadModel(client(), 'not-a-token', { federationId: fx.federation.id, version: 0 }))).status).toBe(status.UNAUTHENTICATED);
+    expect((await expectGrpcError(downloadModel(client(), fx.sites[0]!.token, { federationId: 'another-federation', version: 0 }))).status).toBe(status.PERMISSION_DENIED);
+    expect((await expectGrpcError(downloadModel(client(), fx.sites[0]!.token, { federationId: fx.federation.id, version: 99 }))).status).toBe(status.NOT_FOUND);
+  });
+
   test('a site token cannot call the admin service', async () => {
     const err = await expectGrpcError(callUnary(fx.admin, 'ListModels', { federationId: fx.federation.id }, fx.sites[0]!.token));
     expect(err.status).toBe(status.PERMISSION_DENIED);

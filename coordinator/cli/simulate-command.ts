@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,7 +98,6 @@ export async function simulateCommand(argv: string[]): Promise<void> {
   const info = await firstJsonLine<{ address: string; adminTokenPath: string }>(coordinator, 'coordinator');
   let admin: ReturnType<typeof adminClient> | null = null;
   try {
-    const { readFileSync } = await import('node:fs');
     const adminToken = readFileSync(info.adminTokenPath, 'utf8').trim();
     admin = adminClient(info.address);
     const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config: configMessage(config) }, adminToken);

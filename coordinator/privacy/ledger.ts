@@ -127,6 +127,10 @@ export class PrivacyLedger {
       const spent = rdpSpent(PrivacyLedger.federationEvents(payloads));
       const next = rdpVector({ noiseMultiplier: worstCaseNoiseMultiplier, sampleRate: maxRate, count: 1 });
       if (!filterAdmits(spent, next, rdpBudgetCurve(federationBudget, delta))) {
+        if (payloads.length === 0) {
+          throw new ConclaveError('BUDGET_EXCEEDED',
+            `privacy budget too small: a single round at noise multiplier ${worstCaseNoiseMultiplier.toPrecision(4)} and sampling rate ${maxRate} costs more than ε=${federationBudget} at δ=${delta}; raise the noise multiplier or the budget ("conclave privacy calibrate" finds the noise for a target)`);
+        }
         const spentEps = this.epsilon(PrivacyLedger.federationEvents(payloads), delta);
         throw new ConclaveError('BUDGET_EXCEEDED',
           `privacy budget exhausted: ε=${spentEps.epsilon.toFixed(4)} spent (${spentEps.accountant}; rdp ${spentEps.rdp.toFixed(4)}) of ε=${federationBudget} at δ=${delta}, and the Rényi filter admits no further round`);

@@ -45,7 +45,7 @@ test('a silent site does not stall the round: at the deadline the quorum commits
   const round = await waitClosed(fx);
   expect(round).toMatchObject({ state: 'committed', resultVersion: 1, submittedSites: [fx.sites[0]!.siteId] });
   expect(round.closedUnixMs - round.openedUnixMs).toBeGreaterThanOrEqual(1400);
-  expect(Date.now() - opened).toBeLessThan(5000);
+  expect(Date.now() - opened).toBeLessThan(10_000);
 });
 
 test('below quorum at the deadline the round aborts cleanly and no model version is written', async () => {

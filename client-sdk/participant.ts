@@ -99,6 +99,25 @@ export function siteStagesFor(plan: RoundPlanMsg): SiteStage[] {
 }
 
 const RETRYABLE = new Set(['UNAVAILABLE']);
+/** Refusals that end this round for the site but not its participation. */
+const ROUND_SKIPPING = new Set(['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND']);
+
+type Tf = typeof import('@tensorflow/tfjs');
+
+/** The site's model, rebuilt only when the federation's architecture changes. */
+interface ModelCache {
+  tf: Tf;
+  model: import('@tensorflow/tfjs').LayersModel | null;
+  topologyJson: string;
+}
+
+async function modelFor(cache: ModelCache, topologyJson: string): Promise<import('@tensorflow/tfjs').LayersModel> {
+  if (cache.model && cache.topologyJson === topologyJson) return cache.model;
+  cache.model?.dispose();
+  cache.model = await cache.tf.models.modelFromJSON({ modelTopology: JSON.parse(topologyJson) } as import('@tensorflow/tfjs').io.ModelJSON);
+  cache.topologyJson = topologyJson;
+  return cache.model;
+}
 
 /**
  * A site in a federation: connect with its token, then for every round it is selected for,
@@ -107,7 +126,6 @@ const RETRYABLE = new Set(['UNAVAILABLE']);
  */
 export class Participant {
   private readonly options: Required<Omit<ParticipantOptions, 'tls'>> & Pick<ParticipantOptions, 'tls'>;
-  private client: grpc.Client | null = null;
 
   constructor(options: ParticipantOptions) {
     if (!options.coordinator) throw new ConclaveError('INVALID_ARGUMENT', 'coordinator address is required');
@@ -119,12 +137,11 @@ export class Participant {
   async *run(): AsyncGenerator<ParticipantEvent, void> {
     const { tf, backend, reason } = await selectBackend({ prefer: this.options.backend });
     yield { type: 'backend', backend, reason };
-    this.client = participantClient(this.options.coordinator, this.options.tls);
-    let model: import('@tensorflow/tfjs').LayersModel | null = null;
-    let modelTopology = '';
+    const client = participantClient(this.options.coordinator, this.options.tls);
+    const cache: ModelCache = { tf, model: null, topologyJson: '' };
     try {
       for (;;) {
-        const task = yield* this.withReconnect(() => getTask(this.client!, this.options.token, this.options.pollWaitMs));
+        const task = yield* this.withReconnect(() => getTask(client, this.options.token, this.options.pollWaitMs));
         if (task.task === 'finished') {
           yield { type: 'finished', finalModelVersion: task.finished.finalModelVersion };
           return;
@@ -134,56 +151,58 @@ export class Participant {
           await sleep(task.wait.retryAfterMs);
           continue;
         }
-        const plan = task.round;
-        yield { type: 'round-started', round: plan.roundNumber, roundId: plan.roundId, modelVersion: plan.modelVersion };
         try {
-          const global: DownloadedModel = yield* this.withReconnect(() =>
-            downloadModel(this.client!, this.options.token, { federationId: plan.federationId, version: plan.modelVersion }));
-          if (!global.sha256.equals(plan.modelSha256)) {
-            throw new ConclaveError('DIGEST_MISMATCH', `model v${global.version} does not match the digest in the round plan`);
-          }
-          yield { type: 'model-downloaded', version: global.version, parameters: global.values.length };
-          if (!model || modelTopology !== global.topologyJson) {
-            model?.dispose();
-            model = await tf.models.modelFromJSON({ modelTopology: JSON.parse(global.topologyJson) as import('@tensorflow/tfjs').io.ModelJSON['modelTopology'] } as import('@tensorflow/tfjs').io.ModelJSON);
-            modelTopology = global.topologyJson;
-          }
-          setFlatWeights(model, global.layout, global.values);
-          const training = trainLocal(model, this.options.data, {
-            epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
-            optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed,
-          });
-          let step = await training.next();
-          while (!step.done) {
-            if (step.value.kind === 'epoch') yield { type: 'training', round: plan.roundNumber, progress: step.value };
-            step = await training.next();
-          }
-          const result = step.value;
-          yield { type: 'trained', round: plan.roundNumber, result };
-          const local = getFlatWeights(model).values;
-          let delta: Float32Array = new Float32Array(local.length);
-          for (let i = 0; i < local.length; i++) delta[i] = local[i]! - global.values[i]!;
-          const ctx: SiteRoundContext = { plan, layout: global.layout, numExamples: result.numExamples, report: {} };
-          for (const stage of siteStagesFor(plan)) delta = await stage.apply(delta, ctx);
-          const response = yield* this.withReconnect(() => submitUpdate(this.client!, this.options.token, {
-            roundId: plan.roundId, numExamples: result.numExamples, layout: global.layout, values: delta,
-            trainLoss: finiteOr(result.loss, 0), trainAccuracy: finiteOr(result.accuracy, 0), unclipped: ctx.report.unclipped ?? false,
-          }));
-          yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.receivedUpdates };
+          yield* this.runRound(client, cache, task.round);
         } catch (err) {
           // A round can close under us (deadline, coordinator restart): that costs this round, not the site.
-          if (err instanceof ConclaveError && ['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND'].includes(err.code)) {
-            yield { type: 'round-skipped', round: plan.roundNumber, code: err.code, reason: err.message };
+          if (err instanceof ConclaveError && ROUND_SKIPPING.has(err.code)) {
+            yield { type: 'round-skipped', round: task.round.roundNumber, code: err.code, reason: err.message };
             continue;
           }
           throw err;
         }
       }
     } finally {
-      model?.dispose();
-      this.client.close();
-      this.client = null;
+      cache.model?.dispose();
+      client.close();
     }
+  }
+
+  /** One round, as the site half of the pipeline: fetch → train → privatize/protect → submit. */
+  private async *runRound(client: grpc.Client, cache: ModelCache, plan: RoundPlanMsg): AsyncGenerator<ParticipantEvent, void> {
+    yield { type: 'round-started', round: plan.roundNumber, roundId: plan.roundId, modelVersion: plan.modelVersion };
+    const global: DownloadedModel = yield* this.withReconnect(() =>
+      downloadModel(client, this.options.token, { federationId: plan.federationId, version: plan.modelVersion }));
+    if (!global.sha256.equals(plan.modelSha256)) {
+      throw new ConclaveError('DIGEST_MISMATCH', `model v${global.version} does not match the digest in the round plan`);
+    }
+    yield { type: 'model-downloaded', version: global.version, parameters: global.values.length };
+    const model = await modelFor(cache, global.topologyJson);
+    setFlatWeights(model, global.layout, global.values);
+
+    const training = trainLocal(model, this.options.data, {
+      epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
+      optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed,
+    });
+    let step = await training.next();
+    while (!step.done) {
+      if (step.value.kind === 'epoch') yield { type: 'training', round: plan.roundNumber, progress: step.value };
+      step = await training.next();
+    }
+    const result = step.value;
+    yield { type: 'trained', round: plan.roundNumber, result };
+
+    const local = getFlatWeights(model).values;
+    let delta: Float32Array = new Float32Array(local.length);
+    for (let i = 0; i < local.length; i++) delta[i] = local[i]! - global.values[i]!;
+    const ctx: SiteRoundContext = { plan, layout: global.layout, numExamples: result.numExamples, report: {} };
+    for (const stage of siteStagesFor(plan)) delta = await stage.apply(delta, ctx);
+
+    const response = yield* this.withReconnect(() => submitUpdate(client, this.options.token, {
+      roundId: plan.roundId, numExamples: result.numExamples, layout: global.layout, values: delta,
+      trainLoss: finiteOr(result.loss, 0), trainAccuracy: finiteOr(result.accuracy, 0), unclipped: ctx.report.unclipped ?? false,
+    }));
+    yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.receivedUpdates };
   }
 
   /** Retries a call while the coordinator is unreachable (e.g. restarting after a crash), with capped backoff. */

@@ -35,7 +35,7 @@ const OPTIONS = {
   ...PRIVACY_OPTIONS,
 } as const;
 
-const BIN = fileURLToPath(new URL('../../bin/conclave.js', import.meta.url));
+const BIN = fileURLToPath(new URL('./conclave.js', import.meta.url));
 
 export interface SimulationRound {
   round: number;

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { calibrateNoiseMultiplier, computeEpsilon } from '../../crypto/dp/index.ts';
 
-// The happy paths run the real CLI (bin/conclave.js) in a child process, concurrently (vitest's
+// The happy paths run the real CLI (coordinator/cli/conclave.js) in a child process, concurrently (vitest's
 // maxConcurrency, 5 by default), because each start of the CLI costs about a second of CPU.
 
-const BIN = fileURLToPath(new URL('../../bin/conclave.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'conclave-privacy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -223,7 +223,7 @@ const BAD: Array<[string, string[] | (() => string[]), number, RegExp]> = [
   ['unreachable calibration target', ['calibrate', '--target-epsilon', '1e-6', '--delta', '1e-5', '--sample-rate', '1', '--rounds', '100000', '--accountant', 'rdp'], 3, /not reachable/],
 ];
 
-// Every bad input runs in-process through the CLI's own dispatcher (main(), the function bin/conclave.js calls),
+// Every bad input runs in-process through the CLI's own dispatcher (main(), the function coordinator/cli/conclave.js calls),
 // with and without --json; starting a process per case would cost ~40 s. SPAWNED cases also run as real processes.
 const SPAWNED = new Set([
   'missing --delta', 'both --events and --noise-multiplier', 'negative noise multiplier', 'event with a string field',

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../helpers/coordinator.ts';
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/conclave.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
 const dirs: Array<() => void> = [];
 afterAll(() => dirs.forEach((cleanup) => cleanup()));
 

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { createRng } from '../../client-sdk/data/dataset.ts';
 
 /** The CLI entry point, run as a real OS process. */
-export const CONCLAVE_BIN = fileURLToPath(new URL('../../bin/conclave.js', import.meta.url));
+export const CONCLAVE_BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
 
-/** The project's own Node 24 when installed, else whatever runs the tests (bin/conclave.js re-execs an old one anyway). */
+/** The project's own Node 24 when installed, else whatever runs the tests (coordinator/cli/conclave.js re-execs an old one anyway). */
 export const NODE_BIN = (() => {
   const local = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url));
   return existsSync(local) ? local : process.execPath;
@@ -47,7 +47,7 @@ export interface CliProcess {
   tail(lines?: number): string;
 }
 
-/** Spawns `node bin/conclave.js ...args` with both output streams captured line by line. */
+/** Spawns `node coordinator/cli/conclave.js ...args` with both output streams captured line by line. */
 export function spawnCli(name: string, args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
   const child = spawn(NODE_BIN, [CONCLAVE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const stdout: string[] = [];

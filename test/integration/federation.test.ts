@@ -14,7 +14,7 @@ import { setFlatWeights } from '../../client-sdk/models/weights.ts';
 import { evaluate } from '../../client-sdk/training/trainer.ts';
 
 const execFileAsync = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/conclave.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
 import { startTestFederation, tempDataDir } from '../helpers/coordinator.ts';
 import type { ModelVersionMsg, RoundMsg } from '../../protocols/index.ts';
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
-  const local = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
+  const local = fileURLToPath(new URL('../../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(local)) {
     process.stderr.write(`conclave needs Node >= 22.18 (found ${process.versions.node}); run "npm ci" to install the project's Node 24\n`);
     process.exit(2);
@@ -17,7 +17,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(result.status ?? 1);
 }
 
-const { main } = await import('../coordinator/cli/main.ts');
+const { main } = await import('./main.ts');
 // Exit explicitly: gRPC channels and tfjs keep handles alive after a command is done. stdout and
 // stderr are synchronous for files and pipes on POSIX, so nothing printed is lost.
 process.exit(await main(process.argv.slice(2)));

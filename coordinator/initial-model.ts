@@ -10,6 +10,7 @@ export async function buildInitialModel(model: ModelArchitectureName, seed: numb
   const tf = await import('@tensorflow/tfjs');
   const { buildModel } = await import('../client-sdk/models/zoo.ts');
   const { getFlatWeights } = await import('../client-sdk/models/weights.ts');
+  tf.env().set('PROD', true); // no debug checks, no "install tfjs-node" banner in the coordinator's log
   if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
   const built = buildModel(model, { seed, compile: false });
   try {

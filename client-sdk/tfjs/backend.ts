@@ -186,6 +186,9 @@ async function select(pref: TfBackendPreference, source: string): Promise<Select
  * Selects, initialises and activates a tfjs backend. See the module comment.
  */
 export async function selectBackend(opts?: SelectBackendOptions): Promise<SelectedBackend> {
+  // Production mode: no debug checks, and no banner urging tfjs-node on stderr of every site
+  // process (the choice is made and reported here, in `reason`).
+  tfNs.env().set('PROD', true);
   const { pref, source } = resolvePreference(opts);
   let p = results.get(source);
   if (p === undefined) {

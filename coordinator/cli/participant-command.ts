@@ -6,7 +6,9 @@ import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { clientTlsFromFlags } from './tls-flags.ts';
 
 const USAGE = `usage:
-  conclave participant enroll --federation ID --name SITE [--ttl-s SECONDS]     (prints the site token)
+  conclave participant enroll --federation ID --name SITE [--ttl-s SECONDS] [--budget EPSILON] [--sample-rate Q]
+        prints the site token; with DP, --budget and --sample-rate give this site its own ε budget
+        (at the federation's δ) and Poisson sampling rate instead of the federation's
   conclave participant revoke --federation ID --site SITE_ID
   conclave participant run --coordinator HOST:PORT (--token TOKEN | --token-file FILE)
                            --dataset mnist --partition iid|dirichlet [--alpha 0.5] --sites N --site-index I [--seed 1]
@@ -18,6 +20,7 @@ const OPTIONS = {
   federation: { type: 'string' }, name: { type: 'string' }, 'ttl-s': { type: 'string' }, site: { type: 'string' },
   'token-file': { type: 'string' }, dataset: { type: 'string' }, partition: { type: 'string' }, alpha: { type: 'string' },
   sites: { type: 'string' }, 'site-index': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
+  budget: { type: 'string' }, 'sample-rate': { type: 'string' },
 } as const;
 
 export async function participantCommand(argv: string[]): Promise<void> {
@@ -27,7 +30,12 @@ export async function participantCommand(argv: string[]): Promise<void> {
   if (sub === 'enroll' || sub === 'revoke') {
     const federationId = str(flags, 'federation');
     const request = sub === 'enroll'
-      ? { federationId, siteName: str(flags, 'name'), tokenTtlS: int(flags, 'ttl-s', { min: 0, max: 366 * 24 * 3600, fallback: 0 }) }
+      ? {
+        federationId, siteName: str(flags, 'name'), tokenTtlS: int(flags, 'ttl-s', { min: 0, max: 366 * 24 * 3600, fallback: 0 }),
+        // 0 on the wire means "the federation's".
+        budgetEpsilon: flags['budget'] === undefined ? 0 : num(flags, 'budget', { test: (v) => v > 0, expect: 'a positive ε' }),
+        sampleRate: flags['sample-rate'] === undefined ? 0 : num(flags, 'sample-rate', { test: (v) => v > 0 && v <= 1, expect: 'a number in (0, 1]' }),
+      }
       : { federationId, siteId: str(flags, 'site') };
     const admin = adminContext(flags);
     try {

@@ -1,9 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
+import type * as tfTypes from '@tensorflow/tfjs';
 import { ConclaveError, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
 import { selectBackend, type TfBackendName, type TfBackendPreference } from './tfjs/backend.ts';
 import { downloadModel, getTask, participantClient, submitUpdate, type ClientTls, type DownloadedModel } from './connection.ts';
 import type { Dataset } from './data/dataset.ts';
 import { setFlatWeights, getFlatWeights } from './models/weights.ts';
+import { modelFromTopology } from './models/export.ts';
 import { trainLocal, type TrainProgress, type TrainResult } from './training/trainer.ts';
 import { addGaussianNoise, clipToNorm, clippedIndicator } from '../crypto/dp/index.ts';
 
@@ -102,19 +104,19 @@ const RETRYABLE = new Set(['UNAVAILABLE']);
 /** Refusals that end this round for the site but not its participation. */
 const ROUND_SKIPPING = new Set(['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND']);
 
-type Tf = typeof import('@tensorflow/tfjs');
+type Tf = typeof tfTypes;
 
 /** The site's model, rebuilt only when the federation's architecture changes. */
 interface ModelCache {
   tf: Tf;
-  model: import('@tensorflow/tfjs').LayersModel | null;
+  model: tfTypes.LayersModel | null;
   topologyJson: string;
 }
 
-async function modelFor(cache: ModelCache, topologyJson: string): Promise<import('@tensorflow/tfjs').LayersModel> {
+async function modelFor(cache: ModelCache, topologyJson: string): Promise<tfTypes.LayersModel> {
   if (cache.model && cache.topologyJson === topologyJson) return cache.model;
   cache.model?.dispose();
-  cache.model = await cache.tf.models.modelFromJSON({ modelTopology: JSON.parse(topologyJson) } as import('@tensorflow/tfjs').io.ModelJSON);
+  cache.model = await modelFromTopology(cache.tf, topologyJson);
   cache.topologyJson = topologyJson;
   return cache.model;
 }

@@ -4,7 +4,7 @@ import { issueToken, type SigningKeys } from '../crypto/tokens.ts';
 import type { Store } from './store.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import type { Authenticator } from './auth.ts';
-import { parseFederationConfig } from './federation-config.ts';
+import { parseFederationConfig, type FederationConfig } from './federation-config.ts';
 import { buildInitialModel } from './initial-model.ts';
 import type { FederationView } from './rounds.ts';
 
@@ -26,6 +26,8 @@ export class Federations {
   private readonly registry: ModelRegistry;
   private readonly keys: SigningKeys;
   private readonly auth: Authenticator;
+  /** A federation's config never changes after creation; scheduler ticks and polls read it constantly. */
+  private readonly configs = new Map<string, FederationConfig>();
 
   constructor(deps: { store: Store; registry: ModelRegistry; keys: SigningKeys; auth: Authenticator }) {
     this.store = deps.store;
@@ -57,9 +59,18 @@ export class Federations {
     const row = this.store.db.prepare('SELECT * FROM federations WHERE id = ?').get(id) as FederationRow | undefined;
     if (!row) throw new ConclaveError('NOT_FOUND', `federation ${id} does not exist`);
     return {
-      id: row.id, name: row.name, config: parseFederationConfig(JSON.parse(row.config_json)), topologyJson: row.topology_json,
+      id: row.id, name: row.name, config: this.configOf(row), topologyJson: row.topology_json,
       status: row.status, createdMs: row.created_ms, finishReason: row.finish_reason,
     };
+  }
+
+  private configOf(row: FederationRow): FederationConfig {
+    let config = this.configs.get(row.id);
+    if (!config) {
+      config = parseFederationConfig(JSON.parse(row.config_json));
+      this.configs.set(row.id, config);
+    }
+    return config;
   }
 
   start(id: string): FederationRecord {

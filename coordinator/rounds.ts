@@ -277,8 +277,9 @@ export class RoundManager extends EventEmitter {
     const available = new Set(this.availableSites(federationId));
     const exhausted = this.outOfBudget.get(federationId);
     // The population to wait for: every enrolled site, or under DP every site with budget left.
+    const candidates = config.privacy ? this.candidates(federationId, config.privacy) : [];
     const population = config.privacy
-      ? this.candidates(federationId, config.privacy).map((c) => c.siteId).filter((id) => !exhausted?.has(id))
+      ? candidates.map((c) => c.siteId).filter((id) => !exhausted?.has(id))
       : [...available];
     const wanted = config.privacy ? population.length : config.sitesPerRound;
     const ready = config.privacy ? population.filter((id) => available.has(id)).length : available.size;
@@ -293,7 +294,7 @@ export class RoundManager extends EventEmitter {
       this.openRound(federationId, config, sample([...available], config.sitesPerRound), null);
       return;
     }
-    const privacy = this.planPrivacy(federationId, config, config.privacy);
+    const privacy = this.planPrivacy(federationId, config, config.privacy, candidates);
     if (!privacy) return;
     // Poisson sampling: each eligible site independently with its own rate, as the accountant assumes.
     // A sampled site that is offline is a dropout, not a reason to resample.
@@ -315,18 +316,11 @@ export class RoundManager extends EventEmitter {
     return privacy.mode === 'local' ? candidates.map((c) => ({ ...c, sampleRate: 1 })) : candidates;
   }
 
-  /**
-   * Admission control, then the round's DP parameters. Admission charges every site the worst
-   * case this round can cost: in distributed mode only a quorum may survive, which leaves
-   * σ·√(quorum/expected) of noise in the sum.
-   */
-  private planPrivacy(federationId: string, config: FederationConfig, privacy: PrivacyConfig): RoundPrivacy | null {
-    const candidates = this.candidates(federationId, privacy);
-    const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
-    const worstCase = this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll));
+  /** Admission control, then the round's DP parameters (fixed for the round and sent in its plan). */
+  private planPrivacy(federationId: string, config: FederationConfig, privacy: PrivacyConfig, candidates: Candidate[]): RoundPrivacy | null {
     let admission;
     try {
-      admission = this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundManager.accountingCandidates(privacy, candidates), worstCase);
+      admission = this.admit(federationId, config, privacy, candidates);
     } catch (err) {
       if (err instanceof ConclaveError && err.code === 'BUDGET_EXCEEDED') {
         this.finish(federationId, err.message);
@@ -376,10 +370,17 @@ export class RoundManager extends EventEmitter {
     const config = this.getFederation(federationId).config;
     const privacy = config.privacy;
     if (!privacy || privacy.budgetEpsilon === null) return;
-    const candidates = this.candidates(federationId, privacy);
+    this.admit(federationId, config, privacy, this.candidates(federationId, privacy));
+  }
+
+  /**
+   * The ledger's admission control for one more round, charging every site the worst case that
+   * round can cost: in distributed mode only a quorum may survive, which leaves σ·√(quorum/expected).
+   */
+  private admit(federationId: string, config: FederationConfig, privacy: PrivacyConfig, candidates: Candidate[]) {
     const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
-    this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundManager.accountingCandidates(privacy, candidates),
-      this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll)));
+    const worstCase = this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll));
+    return this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundManager.accountingCandidates(privacy, candidates), worstCase);
   }
 
   private finish(federationId: string, reason: string): void {

@@ -34,12 +34,15 @@ type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sen
 
 /** Wraps an async handler so every throw becomes the one gRPC status its error code maps to. */
 function unary<Req, Res>(log: Logger, name: string, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): Unary<Req, Res> {
-  return (call, callback) => {
-    fn(call).then((res) => callback(null, res), (err: unknown) => {
-      logFailure(log, name, err);
-      callback(toServiceError(err) as grpc.ServiceError);
-    });
-  };
+  return (call, callback) => respond(log, name, fn(call), callback);
+}
+
+/** Sends a handler's result, or the one status its error code maps to (unary and client-streaming calls). */
+function respond<Res>(log: Logger, name: string, result: Promise<Res>, callback: grpc.sendUnaryData<Res>): void {
+  result.then((res) => callback(null, res), (err: unknown) => {
+    logFailure(log, name, err);
+    callback(toServiceError(err) as grpc.ServiceError);
+  });
 }
 
 function logFailure(log: Logger, rpc: string, err: unknown): void {
@@ -109,12 +112,8 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
 
     DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'DownloadModel', 'site', (caller, call) => streamModel(deps, caller, call)),
 
-    SubmitUpdate: (call: grpc.ServerReadableStream<UpdateStreamMsg, SubmitUpdateResponseMsg>, callback: grpc.sendUnaryData<SubmitUpdateResponseMsg>) => {
-      receiveUpdate(deps, call).then((res) => callback(null, res), (err: unknown) => {
-        logFailure(log, 'SubmitUpdate', err);
-        callback(toServiceError(err) as grpc.ServiceError);
-      });
-    },
+    SubmitUpdate: (call: grpc.ServerReadableStream<UpdateStreamMsg, SubmitUpdateResponseMsg>, callback: grpc.sendUnaryData<SubmitUpdateResponseMsg>) =>
+      respond(log, 'SubmitUpdate', receiveUpdate(deps, call), callback),
   };
 }
 

@@ -6,12 +6,17 @@ import { setFlatWeights } from './weights.ts';
 
 type Tf = typeof tfTypes;
 
+/** The (untrained) tfjs model a federation's topology describes; weights come from the registry. */
+export function modelFromTopology(tf: Tf, topologyJson: string): Promise<tfTypes.LayersModel> {
+  return tf.models.modelFromJSON({ modelTopology: JSON.parse(topologyJson) } as tfTypes.io.ModelJSON);
+}
+
 /**
  * Writes a model version in the tfjs LayersModel format (model.json + weights.bin), produced by
  * tfjs' own serializer so that `tf.loadLayersModel` reads it back exactly.
  */
 export async function exportLayersModel(tf: Tf, model: { topologyJson: string; layout: TensorSpec[]; values: Float32Array }, outDir: string): Promise<{ modelJson: string; weightsBin: string }> {
-  const built = await tf.models.modelFromJSON({ modelTopology: JSON.parse(model.topologyJson) } as tfTypes.io.ModelJSON);
+  const built = await modelFromTopology(tf, model.topologyJson);
   try {
     setFlatWeights(built, model.layout, model.values);
     mkdirSync(outDir, { recursive: true });

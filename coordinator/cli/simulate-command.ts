@@ -7,6 +7,7 @@ import type { FederationMsg, GetLedgerResponseMsg, RoundMsg } from '../../protoc
 import { adminClient, callUnary, downloadModel } from '../../client-sdk/connection.ts';
 import { simulatedTestData, type SimulatedSplit } from '../../client-sdk/data/simulated.ts';
 import { setFlatWeights } from '../../client-sdk/models/weights.ts';
+import { modelFromTopology } from '../../client-sdk/models/export.ts';
 import { evaluate } from '../../client-sdk/training/trainer.ts';
 import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
 import { CliError, EXIT, int, num, oneOf, parseFlags } from './args.ts';
@@ -24,7 +25,7 @@ Starts a coordinator and one OS process per site, all talking gRPC on 127.0.0.1,
 evaluates every new global model on the held-out test split and prints one line per round
 (stderr). With --json, stdout gets the summary. Process logs go to DATA_DIR/simulations/<federation>/.
 
-\${PRIVACY_USAGE}
+${PRIVACY_USAGE}
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
 
 const OPTIONS = {
@@ -145,7 +146,7 @@ export async function simulateCommand(argv: string[]): Promise<void> {
       if (!failure) fail(new CliError(`coordinator exited unexpectedly (${signal ?? `code ${code}`}); see ${join(dataDir, 'coordinator-simulate.log')}`, EXIT.FAILURE));
     });
 
-    const model = await tf.models.modelFromJSON({ modelTopology: JSON.parse((await downloadModel(admin, adminToken, { federationId: federation.id, version: 0 })).topologyJson) } as import('@tensorflow/tfjs').io.ModelJSON);
+    const model = await modelFromTopology(tf, (await downloadModel(admin, adminToken, { federationId: federation.id, version: 0 })).topologyJson);
     const rounds: SimulationRound[] = [];
     const aborted: Array<{ round: number; reason: string }> = [];
     const seen = new Set<string>();

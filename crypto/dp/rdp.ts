@@ -119,7 +119,7 @@ class FracSeries {
   #e1: (number | undefined)[] = [];
 
   logA(alpha: number): number {
-    const { z0, logQ, log1mQ, inv2s2 } = this;
+    const { logQ, log1mQ, inv2s2 } = this;
     const t10 = Math.round(alpha * 10);
     const tenths = Math.abs(alpha * 10 - t10) < 1e-9 && t10 <= 1100 ? t10 : -1;
     // Positive and negative parts as scaled linear sums: value = sum · e^{scale}.

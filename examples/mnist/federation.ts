@@ -16,6 +16,7 @@ import { Participant } from '../../client-sdk/participant.ts';
 import { simulatedSiteData, simulatedTestData } from '../../client-sdk/data/simulated.ts';
 import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
 import { setFlatWeights } from '../../client-sdk/models/weights.ts';
+import { modelFromTopology } from '../../client-sdk/models/export.ts';
 import { evaluate } from '../../client-sdk/training/trainer.ts';
 import type { FederationMsg } from '../../protocols/index.ts';
 
@@ -56,7 +57,7 @@ try {
   // 3. The operator evaluates the final global model on held-out digits.
   const { tf } = await selectBackend();
   const latest = await downloadModel(admin, token, { federationId: federation.id, latest: true });
-  const model = await tf.models.modelFromJSON({ modelTopology: JSON.parse(latest.topologyJson) } as import('@tensorflow/tfjs').io.ModelJSON);
+  const model = await modelFromTopology(tf, latest.topologyJson);
   setFlatWeights(model, latest.layout, latest.values);
   const { accuracy } = await evaluate(model, simulatedTestData(split));
   process.stdout.write(`global model v${latest.version}: test accuracy ${accuracy.toFixed(4)}\n`);

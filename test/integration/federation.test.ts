@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { callUnary, downloadModel } from '../../client-sdk/connection.ts';
 import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
-import { loadLayersModelFromDir } from '../../client-sdk/models/export.ts';
+import { loadLayersModelFromDir, modelFromTopology } from '../../client-sdk/models/export.ts';
 import { setFlatWeights } from '../../client-sdk/models/weights.ts';
 import { evaluate } from '../../client-sdk/training/trainer.ts';
 
@@ -58,7 +58,7 @@ describe('a federation over real gRPC', () => {
     const { tf } = await selectBackend({ prefer: 'cpu' });
     const loaded = await loadLayersModelFromDir(tf, outDir);
     const latest = await downloadModel(admin, coordinator.adminToken, { federationId: federation.id, latest: true });
-    const reference = await tf.models.modelFromJSON({ modelTopology: JSON.parse(latest.topologyJson) } as import('@tensorflow/tfjs').io.ModelJSON);
+    const reference = await modelFromTopology(tf, latest.topologyJson);
     setFlatWeights(reference, latest.layout, latest.values);
     const test = subset(heldOut, Array.from({ length: 500 }, (_, i) => i));
     const fromExport = await evaluate(loaded, test);

@@ -8,6 +8,7 @@ import { setFlatWeights, getFlatWeights } from './models/weights.ts';
 import { modelFromTopology } from './models/export.ts';
 import { trainLocal, type TrainProgress, type TrainResult } from './training/trainer.ts';
 import { addGaussianNoise, clipToNorm, clippedIndicator } from '../crypto/dp/index.ts';
+import { SitePrivacyGuard, siteReleaseStd, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
 
 export interface ParticipantOptions {
   /** host:port of the coordinator. */
@@ -23,6 +24,12 @@ export interface ParticipantOptions {
   pollWaitMs?: number;
   /** TLS to the coordinator; omit only on loopback. */
   tls?: ClientTls;
+  /**
+   * The site's own privacy bounds (client-sdk/privacy-policy.ts): plans below them are refused
+   * before training, and under local/distributed DP the site keeps its own budget. Omitted: the
+   * site follows the coordinator's plan.
+   */
+  privacyFloor?: PrivacyFloorOptions;
 }
 
 export type ParticipantEvent =
@@ -34,6 +41,12 @@ export type ParticipantEvent =
   | { type: 'trained'; round: number; result: TrainResult }
   | { type: 'submitted'; round: number; receivedUpdates: number }
   | { type: 'round-skipped'; round: number; code: string; reason: string }
+  /** The plan is below the site's privacy floor (or its budget): nothing was trained or sent. */
+  | { type: 'round-refused'; round: number; roundId: string; reason: RefusalReason; message: string }
+  /** A local/distributed-DP release was charged to the site's own accountant; it is sent next. */
+  | { type: 'privacy-charged'; round: number; noiseMultiplier: number; privacy: PrivacySummary }
+  /** The site's budget cannot pay the federation's next release: the site stops (the last event). */
+  | { type: 'site-budget-exhausted'; round: number; message: string; privacy: PrivacySummary }
   | { type: 'reconnecting'; attempt: number; reason: string }
   | { type: 'finished'; finalModelVersion: number };
 
@@ -69,12 +82,13 @@ const clipStage: SiteStage = {
 
 /**
  * Gaussian noise the site adds itself: its share of the total (distributed DP, so the sum carries
- * the full σC), or all of it (local DP, std from the analytic Gaussian at sensitivity 2C).
+ * the full σC), or all of it (local DP, std from the analytic Gaussian at sensitivity 2C). Never
+ * less than the multiplier the plan charges claims, whichever of the plan's numbers is larger.
  */
 const siteNoiseStage: SiteStage = {
   name: 'site-gaussian',
   apply(delta, ctx) {
-    addGaussianNoise(delta, ctx.plan.dp!.siteNoiseStd);
+    addGaussianNoise(delta, siteReleaseStd(ctx.plan.dp!));
     return delta;
   },
 };
@@ -127,13 +141,17 @@ async function modelFor(cache: ModelCache, topologyJson: string): Promise<tfType
  * `run()` is an async iterator of progress events so a CLI and a test consume the same stream.
  */
 export class Participant {
-  private readonly options: Required<Omit<ParticipantOptions, 'tls'>> & Pick<ParticipantOptions, 'tls'>;
+  private readonly options: Required<Omit<ParticipantOptions, 'tls' | 'privacyFloor'>> & Pick<ParticipantOptions, 'tls'>;
+  /** Null without a privacy floor; built (and its state file validated) when the site is constructed. */
+  private readonly privacy: SitePrivacyGuard | null;
 
   constructor(options: ParticipantOptions) {
     if (!options.coordinator) throw new ConclaveError('INVALID_ARGUMENT', 'coordinator address is required');
     if (!options.token) throw new ConclaveError('INVALID_ARGUMENT', 'site token is required');
     if (!options.data || options.data.count < 1) throw new ConclaveError('INVALID_ARGUMENT', 'a participant needs at least one local example');
-    this.options = { backend: 'auto', reconnectTimeoutMs: 60_000, pollWaitMs: 5_000, ...options };
+    const { privacyFloor, ...rest } = options;
+    this.options = { backend: 'auto', reconnectTimeoutMs: 60_000, pollWaitMs: 5_000, ...rest };
+    this.privacy = privacyFloor ? new SitePrivacyGuard(privacyFloor) : null;
   }
 
   async *run(): AsyncGenerator<ParticipantEvent, void> {
@@ -141,6 +159,8 @@ export class Participant {
     yield { type: 'backend', backend, reason };
     const client = participantClient(this.options.coordinator, this.options.tls);
     const cache: ModelCache = { tf, model: null, topologyJson: '' };
+    // The coordinator offers a round until the site submits or the round closes; a refused one is not re-announced.
+    let refusedRoundId = '';
     try {
       for (;;) {
         const task = yield* this.withReconnect(() => getTask(client, this.options.token, this.options.pollWaitMs));
@@ -153,8 +173,14 @@ export class Participant {
           await sleep(task.wait.retryAfterMs);
           continue;
         }
+        if (task.round.roundId === refusedRoundId) {
+          await sleep(Math.min(1_000, this.options.pollWaitMs));
+          continue;
+        }
         try {
-          yield* this.runRound(client, cache, task.round);
+          const outcome = yield* this.runRound(client, cache, task.round);
+          if (outcome === 'refused') refusedRoundId = task.round.roundId;
+          if (outcome === 'exhausted') return;
         } catch (err) {
           // A round can close under us (deadline, coordinator restart): that costs this round, not the site.
           if (err instanceof ConclaveError && ROUND_SKIPPING.has(err.code)) {
@@ -170,9 +196,17 @@ export class Participant {
     }
   }
 
-  /** One round, as the site half of the pipeline: fetch → train → privatize/protect → submit. */
-  private async *runRound(client: grpc.Client, cache: ModelCache, plan: RoundPlanMsg): AsyncGenerator<ParticipantEvent, void> {
+  /** One round, as the site half of the pipeline: check the plan → fetch → train → privatize/protect → charge → submit. */
+  private async *runRound(client: grpc.Client, cache: ModelCache, plan: RoundPlanMsg): AsyncGenerator<ParticipantEvent, 'submitted' | 'refused' | 'exhausted'> {
     yield { type: 'round-started', round: plan.roundNumber, roundId: plan.roundId, modelVersion: plan.modelVersion };
+    const decision = this.privacy?.decide(plan.dp) ?? { accept: true as const, charge: null };
+    if (!decision.accept) {
+      yield { type: 'round-refused', round: plan.roundNumber, roundId: plan.roundId, reason: decision.reason, message: decision.message };
+      if (decision.reason !== 'site-budget-exhausted') return 'refused';
+      // The federation's configuration sets the noise, so its next plans cost about the same: stop rather than poll on.
+      yield { type: 'site-budget-exhausted', round: plan.roundNumber, message: decision.message, privacy: this.privacy!.summary() };
+      return 'exhausted';
+    }
     const global: DownloadedModel = yield* this.withReconnect(() =>
       downloadModel(client, this.options.token, { federationId: plan.federationId, version: plan.modelVersion }));
     if (!global.sha256.equals(plan.modelSha256)) {
@@ -200,11 +234,21 @@ export class Participant {
     const ctx: SiteRoundContext = { plan, layout: global.layout, numExamples: result.numExamples, report: {} };
     for (const stage of siteStagesFor(plan)) delta = await stage.apply(delta, ctx);
 
+    if (decision.charge !== null) {
+      // Charged before the first byte leaves: an upload that fails half-way may still have released it.
+      const privacy = this.privacy!.charge({ federationId: plan.federationId, roundId: plan.roundId, round: plan.roundNumber, noiseMultiplier: decision.charge });
+      yield { type: 'privacy-charged', round: plan.roundNumber, noiseMultiplier: decision.charge, privacy };
+    }
+    // Under local/distributed DP the coordinator is not trusted: only the privatized update leaves the
+    // site (0 = withheld). Under central DP it is, and the counts and metrics go as before.
+    const withhold = plan.dp !== null && plan.dp.mode !== 'central';
     const response = yield* this.withReconnect(() => submitUpdate(client, this.options.token, {
-      roundId: plan.roundId, numExamples: result.numExamples, layout: global.layout, values: delta,
-      trainLoss: finiteOr(result.loss, 0), trainAccuracy: finiteOr(result.accuracy, 0), unclipped: ctx.report.unclipped ?? false,
+      roundId: plan.roundId, numExamples: withhold ? 0 : result.numExamples, layout: global.layout, values: delta,
+      trainLoss: withhold ? 0 : finiteOr(result.loss, 0), trainAccuracy: withhold ? 0 : finiteOr(result.accuracy, 0),
+      unclipped: withhold ? false : ctx.report.unclipped ?? false,
     }));
     yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.receivedUpdates };
+    return 'submitted';
   }
 
   /** Retries a call while the coordinator is unreachable (e.g. restarting after a crash), with capped backoff. */

@@ -8,6 +8,7 @@ import { Authenticator } from './auth.ts';
 import { Federations } from './federations.ts';
 import { RoundManager } from './rounds.ts';
 import { PrivacyLedger } from './privacy/ledger.ts';
+import { describeProblem } from './privacy/ledger-audit.ts';
 import { FedAvg } from './aggregation/fedavg.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
 import { createAdminToken, loadOrCreateKeys, removeStaleTempFiles, writeAtomic } from './keys.ts';
@@ -20,6 +21,8 @@ export interface CoordinatorOptions {
   log?: Logger;
   /** Serve TLS with this certificate; with clientCaPem, require client certificates signed by it (mutual TLS). */
   tls?: { certPem: Buffer; keyPem: Buffer; clientCaPem?: Buffer };
+  /** The Ed25519 signing key's file, created there on first start; unset: DATA_DIR/keys/coordinator-ed25519.json. */
+  signingKeyFile?: string;
 }
 
 export interface RunningCoordinator {
@@ -32,6 +35,11 @@ export interface RunningCoordinator {
   federations: Federations;
   rounds: RoundManager;
   ledger: PrivacyLedger;
+  /** The signing key's id and RFC 7638 fingerprint, printed at start so sites and auditors can pin the key. */
+  keyId: string;
+  keyFingerprint: string;
+  /** Federations whose ledger did not verify at start, with the problems: they admit no round. */
+  invalidLedgers: Map<string, string[]>;
   close(): Promise<void>;
 }
 
@@ -46,7 +54,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   removeStaleTempFiles(options.dataDir);
   const store = new Store(options.dataDir);
   const registry = new ModelRegistry(store);
-  const { keys, adminTokenPath, created } = await loadOrCreateKeys(options.dataDir);
+  const { keys, adminTokenPath, created, fingerprint } = await loadOrCreateKeys(options.dataDir, options.signingKeyFile ? { signingKeyFile: options.signingKeyFile } : {});
   const auth = new Authenticator(keys, store);
   if (created || !existsSync(adminTokenPath)) {
     const issued = await createAdminToken(keys);
@@ -63,6 +71,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const aborted = rounds.recover();
   const orphans = registry.removeOrphans();
   if (aborted || orphans.length) log.warn('recovered after an unclean stop', { abortedRounds: aborted, orphanBlobsRemoved: orphans.length });
+  const invalidLedgers = verifyLedgers(store, ledger, log);
 
   const server = new grpc.Server(SERVER_OPTIONS);
   const jwksJson = readFileSync(join(options.dataDir, 'keys', 'jwks.json'), 'utf8');
@@ -81,9 +90,11 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   });
   rounds.start();
   const address = `${host}:${port}`;
-  log.info('coordinator listening', { address, dataDir: options.dataDir, tls: options.tls ? (options.tls.clientCaPem ? 'mutual' : 'server') : 'off' });
+  log.info('coordinator listening', {
+    address, dataDir: options.dataDir, tls: options.tls ? (options.tls.clientCaPem ? 'mutual' : 'server') : 'off', keyId: keys.keyId, keyFingerprint: fingerprint,
+  });
   return {
-    address, port, adminTokenPath, adminToken, store, registry, federations, rounds, ledger,
+    address, port, adminTokenPath, adminToken, store, registry, federations, rounds, ledger, keyId: keys.keyId, keyFingerprint: fingerprint, invalidLedgers,
     async close() {
       rounds.stop();
       // Long polls and watch streams would hold a graceful shutdown open; give calls a moment, then cut.
@@ -93,6 +104,29 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
       releaseLock();
     },
   };
+}
+
+/**
+ * Every federation with DP has its ledger verified before the port opens (which also verifies each
+ * signature once, so the check before every admission only re-hashes and re-walks). A federation
+ * whose ledger does not verify stays as it is in the store, for the operator to restore, but admits
+ * no round: the ledger's assertIntact refuses it on every admission.
+ */
+function verifyLedgers(store: Store, ledger: PrivacyLedger, log: Logger): Map<string, string[]> {
+  const invalid = new Map<string, string[]>();
+  // Configured with DP, or with any trace of it (a config edited to drop DP does not skip the check).
+  const ids = store.db.prepare(`SELECT id FROM federations f WHERE json_extract(config_json, '$.privacy') IS NOT NULL
+    OR EXISTS (SELECT 1 FROM ledger_entries e WHERE e.federation_id = f.id)
+    OR EXISTS (SELECT 1 FROM rounds r WHERE r.federation_id = f.id AND r.privacy_json IS NOT NULL) ORDER BY created_ms`).all() as Array<{ id: string }>;
+  for (const { id } of ids) {
+    const problems = ledger.problems(id);
+    if (problems.length === 0) continue;
+    invalid.set(id, problems.map(describeProblem));
+    log.error('privacy ledger does not verify: the federation admits no rounds until the data dir is restored', {
+      federation: id, problems: problems.length, first: problems.slice(0, 10).map(describeProblem),
+    });
+  }
+  return invalid;
 }
 
 /**

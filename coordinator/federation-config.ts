@@ -5,6 +5,7 @@ import { ConclaveError, type FederationConfigMsg, type PrivacyConfigMsg } from '
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
 export const PROTECTIONS = ['none'] as const;
+export const MIN_NOISE_MULTIPLIER = 1e-3;
 
 const trainingSchema = z.object({
   localEpochs: z.number().int().min(1).max(1000),
@@ -20,7 +21,8 @@ const trainingSchema = z.object({
 const privacySchema = z.object({
   mode: z.enum(['central', 'distributed', 'local']),
   /** Noise std ÷ sensitivity. For `local` it is derived from localEpsilon and never taken from input. */
-  noiseMultiplier: z.number().positive().max(1e4).nullable(),
+  // Below 1e-3 no accountant gives a meaningful bound (ε grows like 1/σ²): refuse rather than sign nonsense.
+  noiseMultiplier: z.number().min(MIN_NOISE_MULTIPLIER, `must be at least ${MIN_NOISE_MULTIPLIER}`).max(1e4).nullable(),
   /** Local DP: the (ε, δ) each site's released update satisfies per round, on its own. */
   localEpsilon: z.number().positive().max(1e3).nullable(),
   clipNorm: z.number().positive().max(1e6),
@@ -35,7 +37,9 @@ const privacySchema = z.object({
 }).strict()
   .refine((p) => (p.mode === 'local') === (p.localEpsilon !== null), { message: 'localEpsilon is required with mode "local" and only there', path: ['localEpsilon'] })
   .refine((p) => p.mode === 'local' || p.noiseMultiplier !== null, { message: 'noiseMultiplier is required', path: ['noiseMultiplier'] })
-  .refine((p) => p.mode !== 'local' || p.adaptiveClip === null, { message: 'adaptive clipping needs a trusted count; it cannot run under local DP', path: ['adaptiveClip'] })
+  // Each site's "was I clipped" bit would reach the coordinator in the clear (until secure aggregation
+  // carries it inside the masked sum), so adaptive clipping needs the trusted curator of central mode.
+  .refine((p) => p.mode === 'central' || p.adaptiveClip === null, { message: 'adaptive clipping needs a trusted count; it runs only with mode "central"', path: ['adaptiveClip'] })
   // Local DP: a site's update may be replaced by any other in the clip ball, so the L2 sensitivity is 2C;
   // the analytic Gaussian mechanism (Balle & Wang 2018) gives the smallest std for (ε, δ) at that sensitivity.
   .transform((p) => ({ ...p, noiseMultiplier: p.mode === 'local' ? analyticGaussianSigma(p.localEpsilon!, p.delta, 1) : p.noiseMultiplier! }));

@@ -14,6 +14,12 @@ export interface ModelVersionRecord {
   blobPath: string;
   metrics: Record<string, number>;
   createdMs: number;
+  /**
+   * The privacy ledger's head when this version was committed (the newest entry's hash, after the
+   * round's own entry, or the federation's genesis): anchors the ledger so truncating it is detected.
+   * Null for versions no DP round produced.
+   */
+  ledgerHead: string | null;
 }
 
 interface ModelRow {
@@ -27,6 +33,7 @@ interface ModelRow {
   blob_path: string;
   metrics_json: string;
   created_ms: number;
+  ledger_head: string | null;
 }
 
 /**
@@ -67,13 +74,13 @@ export class ModelRegistry {
     return { blobPath: relative(this.store.dataDir, finalPath), sha256 };
   }
 
-  /** Step 2, called inside the caller's transaction. */
-  insertVersion(record: Omit<ModelVersionRecord, 'createdMs'>): void {
+  /** Step 2, called inside the caller's transaction (with the ledger entry, whose head a DP round's version records). */
+  insertVersion(record: Omit<ModelVersionRecord, 'createdMs' | 'ledgerHead'> & { ledgerHead?: string | null }): void {
     this.store.db.prepare(`INSERT INTO model_versions
-      (federation_id, version, parent_version, round_id, sha256, num_parameters, layout_json, blob_path, metrics_json, created_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      (federation_id, version, parent_version, round_id, sha256, num_parameters, layout_json, blob_path, metrics_json, created_ms, ledger_head)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       record.federationId, record.version, record.parentVersion, record.roundId, record.sha256, record.numParameters,
-      JSON.stringify(record.layout), record.blobPath, JSON.stringify(record.metrics), Date.now(),
+      JSON.stringify(record.layout), record.blobPath, JSON.stringify(record.metrics), Date.now(), record.ledgerHead ?? null,
     );
   }
 
@@ -141,6 +148,7 @@ function fromRow(row: ModelRow): ModelVersionRecord {
     blobPath: row.blob_path,
     metrics: JSON.parse(row.metrics_json) as Record<string, number>,
     createdMs: row.created_ms,
+    ledgerHead: row.ledger_head,
   };
 }
 

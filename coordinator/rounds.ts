@@ -6,9 +6,9 @@ import type { ModelRegistry } from './model-registry.ts';
 import type { AggregationStrategy, RoundAccumulator } from './aggregation/strategy.ts';
 import type { FederationConfig, PrivacyConfig } from './federation-config.ts';
 import type { Logger } from './logger.ts';
-import { PrivacyLedger, type Candidate, type DpEvent, type StoredEntry } from './privacy/ledger.ts';
+import { PrivacyLedger, type Candidate, type DpEvent, type LedgerPayload, type StoredEntry } from './privacy/ledger.ts';
 import { DpFedAvg } from './aggregation/dp-fedavg.ts';
-import { adaptiveClipEffectiveNoiseMultiplier, distributedEffectiveNoiseMultiplier, noisedUnclippedFraction, siteNoiseStd, updateClipNorm } from '../crypto/dp/index.ts';
+import { adaptiveClipEffectiveNoiseMultiplier, noisedUnclippedFraction, siteNoiseStd, updateClipNorm } from '../crypto/dp/index.ts';
 
 export type RoundState = 'open' | 'collecting' | 'committed' | 'aborted';
 
@@ -37,12 +37,27 @@ export interface RoundPrivacy {
   clipNorm: number;
   expectedSites: number;
   siteNoiseStd: number;
+  /**
+   * What the ledger charges, fixed before anything is released and independent of who turns up:
+   * central, the noise on the sum ÷ C (with the adaptive-clipping count composed in); local and
+   * distributed, each site's own release ÷ its sensitivity 2C.
+   */
+  chargedNoiseMultiplier: number;
   /** Each eligible site's Poisson sampling rate. */
   sampling: Array<{ siteId: string; sampleRate: number }>;
-  /** The same sites with the rate the accountant uses (1 under local DP). */
+  /** The same sites with the rate the accountant uses (1 where the coordinator sees who was sampled). */
   eligible: Array<{ siteId: string; sampleRate: number }>;
   adaptiveClip: PrivacyConfig['adaptiveClip'];
   delta: number;
+}
+
+/**
+ * Where a mode's release happens. Central: the coordinator is the trusted curator and only the
+ * noised aggregate leaves it, at commit. Local and distributed (without secure aggregation): each
+ * site's noised update reaches the coordinator, which is the adversary, as soon as it is sent.
+ */
+export function releasesAtSite(mode: PrivacyConfig['mode']): boolean {
+  return mode !== 'central';
 }
 
 interface RoundRow {
@@ -102,6 +117,8 @@ export interface FederationView {
 const AVAILABILITY_WINDOW_MS = 15_000;
 const SCHEDULER_TICK_MS = 100;
 const SMALL_SAMPLE_RETRY_MS = 1000;
+/** How soon admission looks at a ledger again after it failed to verify. */
+const LEDGER_RECHECK_MS = 5000;
 
 /**
  * The round state machine: open → collecting → committed | aborted, each transition persisted
@@ -124,6 +141,8 @@ export class RoundManager extends EventEmitter {
   private readonly markFinished: (id: string, reason: string) => void;
   readonly ledger: PrivacyLedger;
   private tick: NodeJS.Timeout | null = null;
+  /** Federations whose next round is being planned (admission verifies and signs, which is async). */
+  private readonly planning = new Set<string>();
 
   constructor(deps: {
     store: Store; registry: ModelRegistry; strategy: AggregationStrategy; log: Logger; ledger: PrivacyLedger;
@@ -207,7 +226,7 @@ export class RoundManager extends EventEmitter {
   // --- collect ---------------------------------------------------------------------------------
 
   /** Reserves the site's slot before its upload streams in, so two concurrent uploads cannot both count. */
-  beginSubmission(federationId: string, siteId: string, roundId: string): { layout: TensorSpec[]; release: () => void } {
+  beginSubmission(federationId: string, siteId: string, roundId: string, numExamples: number): { layout: TensorSpec[]; release: () => void } {
     const round = this.active.get(federationId);
     if (!round || round.record.id !== roundId) {
       const stored = this.getRound(roundId);
@@ -219,6 +238,9 @@ export class RoundManager extends EventEmitter {
       throw new ConclaveError('ROUND_CLOSED', `round ${round.record.number} is closing; updates are no longer accepted`);
     }
     if (!round.record.selectedSites.includes(siteId)) throw new ConclaveError('NOT_SELECTED', `site was not selected for round ${round.record.number}`);
+    if (numExamples < 1 && !round.record.privacy) {
+      throw new ConclaveError('INVALID_ARGUMENT', 'numExamples must be at least 1: FedAvg weights updates by it (only DP rounds accept 0 = withheld)');
+    }
     if (round.record.submittedSites.includes(siteId) || round.inFlight.has(siteId)) {
       throw new ConclaveError('DUPLICATE_SUBMISSION', `site already submitted an update for round ${round.record.number}`);
     }
@@ -226,7 +248,11 @@ export class RoundManager extends EventEmitter {
     return { layout: round.layout, release: () => round.inFlight.delete(siteId) };
   }
 
-  /** Folds a verified update; the submission row and the fold happen only if the round is still collecting. */
+  /**
+   * Folds a verified update; the submission row and the fold happen only if the round is still
+   * collecting. Under DP the count of contributors is part of what Poisson sampling hides, so the
+   * site is told 0.
+   */
   acceptUpdate(federationId: string, roundId: string, update: VerifiedUpdate): { received: number } {
     const round = this.active.get(federationId);
     if (!round || round.record.id !== roundId || round.record.state !== 'collecting' || round.closing) {
@@ -243,7 +269,7 @@ export class RoundManager extends EventEmitter {
     if (round.record.submittedSites.length === round.record.selectedSites.length) {
       queueMicrotask(() => void this.closeRound(federationId, 'all selected sites submitted'));
     }
-    return { received: round.record.submittedSites.length };
+    return { received: round.record.privacy ? 0 : round.record.submittedSites.length };
   }
 
   // --- scheduling ------------------------------------------------------------------------------
@@ -251,12 +277,17 @@ export class RoundManager extends EventEmitter {
   private schedule(): void {
     const running = this.store.db.prepare(`SELECT id FROM federations WHERE status = 'running'`).all() as Array<{ id: string }>;
     for (const { id } of running) {
-      if (this.active.has(id)) continue;
-      try {
-        this.maybeOpenRound(id);
-      } catch (err) {
-        this.log.error('could not open round', { federation: id, error: String(err) });
-      }
+      if (this.active.has(id) || this.planning.has(id)) continue;
+      this.planning.add(id);
+      this.maybeOpenRound(id).catch((err: unknown) => {
+        if (err instanceof ConclaveError && err.code === 'LEDGER_INVALID') {
+          // Admission trusts nothing it cannot verify: no round opens until the ledger checks out again.
+          this.nextDrawAfter.set(id, Date.now() + LEDGER_RECHECK_MS);
+          this.log.error('ledger does not verify; refusing to admit rounds', { federation: id, error: err.message });
+        } else {
+          this.log.error('could not open round', { federation: id, error: String(err) });
+        }
+      }).finally(() => this.planning.delete(id));
     }
   }
 
@@ -266,7 +297,7 @@ export class RoundManager extends EventEmitter {
     return sites.map((s) => s.id).filter((id) => now - (this.lastSeen.get(id) ?? 0) < AVAILABILITY_WINDOW_MS);
   }
 
-  private maybeOpenRound(federationId: string): void {
+  private async maybeOpenRound(federationId: string): Promise<void> {
     const federation = this.getFederation(federationId);
     const config = federation.config;
     if (this.committedRounds(federationId) >= config.rounds) {
@@ -291,15 +322,27 @@ export class RoundManager extends EventEmitter {
     if (!enough) return;
     this.waitingSince.delete(federationId);
     if (!config.privacy) {
-      this.openRound(federationId, config, sample([...available], config.sitesPerRound), null);
+      this.openRound(federationId, config, sample([...available], config.sitesPerRound), null, null);
       return;
     }
+    await this.ledger.assertIntact(federationId);
     const privacy = this.planPrivacy(federationId, config, config.privacy, candidates);
     if (!privacy) return;
     // Poisson sampling: each eligible site independently with its own rate, as the accountant assumes.
     // A sampled site that is offline is a dropout, not a reason to resample.
     const selected = privacy.sampling.filter((site) => randomUnit() < site.sampleRate).map((site) => site.siteId);
-    this.openRound(federationId, config, selected, privacy);
+    if (releasesAtSite(privacy.mode) && selected.length < config.minSites) {
+      // No plan goes out, so nothing is released and nothing is charged. Redrawing is sound here
+      // (unlike central mode) because every site release is charged at rate 1, whatever the draw.
+      this.nextDrawAfter.set(federationId, Date.now() + SMALL_SAMPLE_RETRY_MS);
+      this.recordUnreleasedAbort(federationId, config, selected, `sampled ${selected.length} sites, fewer than the quorum of ${config.minSites}`);
+      return;
+    }
+    // Site releases are charged before any plan can reach a site: whatever happens to the round
+    // afterwards (quorum, restart, a late upload), what the coordinator may see is already paid for.
+    const roundId = randomUUID();
+    const charge = releasesAtSite(privacy.mode) ? await this.siteReleaseEntry(federationId, roundId, privacy, selected) : null;
+    this.openRound(federationId, config, selected, privacy, charge, roundId);
   }
 
   private candidates(federationId: string, privacy: PrivacyConfig): Candidate[] {
@@ -345,18 +388,11 @@ export class RoundManager extends EventEmitter {
       : privacy.mode === 'local' ? privacy.noiseMultiplier * 2 * clipNorm : 0;
     return {
       mode: privacy.mode, configuredNoiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites, siteNoiseStd: noiseStd,
+      chargedNoiseMultiplier: chargedNoiseMultiplier(privacy, expectedSites),
       // Sampling uses each site's own rate; the ledger records the rate the accountant may use.
       sampling: eligible.map((c) => ({ siteId: c.siteId, sampleRate: c.sampleRate })),
       eligible: admission.eligible.map((c) => ({ siteId: c.siteId, sampleRate: c.sampleRate })), adaptiveClip: privacy.adaptiveClip, delta: privacy.delta,
     };
-  }
-
-  /** The noise multiplier a release carries once `survivors` sites contributed, including the adaptive-clipping count query. */
-  private releasedNoiseMultiplier(privacy: Pick<PrivacyConfig, 'mode' | 'noiseMultiplier' | 'adaptiveClip'>, expectedSites: number, survivors: number): number {
-    const onUpdates = privacy.mode === 'distributed'
-      ? distributedEffectiveNoiseMultiplier({ noiseMultiplier: privacy.noiseMultiplier, expectedSites, survivingSites: Math.max(1, Math.floor(survivors)) })
-      : privacy.noiseMultiplier;
-    return privacy.adaptiveClip ? adaptiveClipEffectiveNoiseMultiplier(onUpdates, privacy.adaptiveClip.countNoiseStd) : onUpdates;
   }
 
   private currentClipNorm(federationId: string, privacy: PrivacyConfig): number {
@@ -369,17 +405,21 @@ export class RoundManager extends EventEmitter {
   assertBudgetRemains(federationId: string): void {
     const config = this.getFederation(federationId).config;
     const privacy = config.privacy;
-    if (!privacy || privacy.budgetEpsilon === null) return;
+    if (!privacy) return;
+    // A ledger that does not verify cannot say what was spent: nothing runs on it.
+    this.ledger.assertIntactSync(federationId);
+    if (privacy.budgetEpsilon === null) return;
     this.admit(federationId, config, privacy, this.candidates(federationId, privacy));
   }
 
   /**
-   * The ledger's admission control for one more round, charging every site the worst case that
-   * round can cost: in distributed mode only a quorum may survive, which leaves σ·√(quorum/expected).
+   * The ledger's admission control for one more round. In distributed mode a site's share of the
+   * noise grows as the eligible population shrinks, so charging the whole candidate population's
+   * expected size is the worst case of what admission can leave.
    */
-  private admit(federationId: string, config: FederationConfig, privacy: PrivacyConfig, candidates: Candidate[]) {
+  private admit(federationId: string, _config: FederationConfig, privacy: PrivacyConfig, candidates: Candidate[]) {
     const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
-    const worstCase = this.releasedNoiseMultiplier(privacy, expectedAll, Math.min(config.minSites, expectedAll));
+    const worstCase = chargedNoiseMultiplier(privacy, expectedAll);
     return this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundManager.accountingCandidates(privacy, candidates), worstCase);
   }
 
@@ -389,21 +429,48 @@ export class RoundManager extends EventEmitter {
     this.emit('federation', federationId);
   }
 
-  private openRound(federationId: string, config: FederationConfig, selected: string[], privacy: RoundPrivacy | null): void {
+  /**
+   * A round whose sample could not go ahead under a site-release mode: recorded for the operator,
+   * never planned, never released, so it records no privacy plan (the ledger audit requires a
+   * charge for every round that has one).
+   */
+  private recordUnreleasedAbort(federationId: string, config: FederationConfig, selected: string[], reason: string): void {
+    const baseVersion = this.registry.latestVersion(federationId) ?? 0;
+    const number = this.nextRoundNumber(federationId);
+    const now = Date.now();
+    const record: RoundRecord = {
+      id: randomUUID(), federationId, number, state: 'aborted', baseVersion, resultVersion: null, selectedSites: selected, submittedSites: [],
+      seed: config.seed + number, openedMs: now, deadlineMs: now, closedMs: now, abortReason: reason, totalExamples: 0, privacy: null,
+    };
+    this.store.db.prepare(`INSERT INTO rounds (id, federation_id, number, state, base_version, selected_json, seed, opened_ms, deadline_ms, closed_ms, abort_reason)
+      VALUES (?, ?, ?, 'aborted', ?, ?, ?, ?, ?, ?, ?)`).run(record.id, federationId, number, baseVersion, JSON.stringify(selected), record.seed, now, now, now, reason);
+    this.emit('round', record);
+  }
+
+  private nextRoundNumber(federationId: string): number {
+    return (this.store.db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM rounds WHERE federation_id = ?').get(federationId) as { n: number }).n;
+  }
+
+  private openRound(federationId: string, config: FederationConfig, selected: string[], privacy: RoundPrivacy | null,
+    charge: StoredEntry | null, roundId: string = randomUUID()): void {
     const baseVersion = this.registry.latestVersion(federationId);
     if (baseVersion === null) throw new ConclaveError('FEDERATION_STATE', `federation ${federationId} has no model`);
     const baseRecord = this.registry.get(federationId, baseVersion);
     const base = this.registry.readWeights(baseRecord);
-    const numberRow = this.store.db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM rounds WHERE federation_id = ?').get(federationId) as { n: number };
+    const number = charge ? (JSON.parse(charge.payload) as LedgerPayload).roundNumber : this.nextRoundNumber(federationId);
     const now = Date.now();
     const record: RoundRecord = {
-      id: randomUUID(), federationId, number: numberRow.n, state: 'open', baseVersion, resultVersion: null,
-      selectedSites: selected, submittedSites: [], seed: config.seed + numberRow.n, openedMs: now,
+      id: roundId, federationId, number, state: 'open', baseVersion, resultVersion: null,
+      selectedSites: selected, submittedSites: [], seed: config.seed + number, openedMs: now,
       deadlineMs: now + config.roundDeadlineMs, closedMs: null, abortReason: null, totalExamples: 0, privacy,
     };
-    this.store.db.prepare(`INSERT INTO rounds (id, federation_id, number, state, base_version, selected_json, seed, opened_ms, deadline_ms, privacy_json)
-      VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)`).run(record.id, federationId, record.number, baseVersion, JSON.stringify(selected), record.seed, now,
-      record.deadlineMs, privacy ? JSON.stringify(privacy) : null);
+    // The round and the charge for its site releases land together: no plan exists without its cost.
+    this.store.transaction(() => {
+      this.store.db.prepare(`INSERT INTO rounds (id, federation_id, number, state, base_version, selected_json, seed, opened_ms, deadline_ms, privacy_json)
+        VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)`).run(record.id, federationId, record.number, baseVersion, JSON.stringify(selected), record.seed, now,
+        record.deadlineMs, privacy ? JSON.stringify(privacy) : null);
+      if (charge) this.ledger.insert(federationId, charge);
+    });
     const strategy = privacy
       ? new DpFedAvg({
         // Only central updates arrive without noise, so only they can be re-clipped here.
@@ -411,16 +478,6 @@ export class RoundManager extends EventEmitter {
         centralNoiseStd: privacy.mode === 'central' ? privacy.configuredNoiseMultiplier * privacy.clipNorm : 0,
       })
       : this.strategy;
-    if (selected.length < config.minSites) {
-      // A Poisson sample can come out smaller than the quorum. Nothing is released, so nothing is
-      // spent; whether a round aborted depends only on the sampling coins and is treated as public.
-      this.nextDrawAfter.set(federationId, now + SMALL_SAMPLE_RETRY_MS);
-      this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`)
-        .run(now, `sampled ${selected.length} sites, fewer than the quorum of ${config.minSites}`, record.id);
-      Object.assign(record, { state: 'aborted', closedMs: now, abortReason: `sampled ${selected.length} sites, fewer than the quorum of ${config.minSites}` });
-      this.emit('round', record);
-      return;
-    }
     const timer = setTimeout(() => void this.closeRound(federationId, 'deadline reached'), config.roundDeadlineMs);
     timer.unref();
     this.active.set(federationId, {
@@ -429,6 +486,9 @@ export class RoundManager extends EventEmitter {
     });
     // The plan is now fixed and persisted; publishing it moves the round to collecting.
     this.setState(record, 'collecting');
+    // A central-DP sample may be empty: the round still releases (noise only) and is charged, since
+    // skipping it would tell the world the sample was empty.
+    if (selected.length === 0) queueMicrotask(() => void this.closeRound(federationId, 'no site was sampled'));
     this.log.info('round opened', { federation: federationId, round: record.number, baseVersion, sites: selected.length, dp: privacy ? privacy.mode : 'off' });
   }
 
@@ -449,8 +509,13 @@ export class RoundManager extends EventEmitter {
     clearTimeout(round.timer);
     const { record, config, accumulator } = round;
     const now = Date.now();
+    // Central DP never conditions on how many sites turned up: a round below the quorum is still a
+    // released round (its sum over whoever came, ÷ the public expected count), charged at rate q.
+    // Aborting it instead would make committed rounds a sample conditioned on S ≥ m, whose true
+    // inclusion probability exceeds q, and publish whether S ≥ m.
+    const quorumApplies = record.privacy?.mode !== 'central';
     try {
-      if (accumulator.updates < config.minSites) {
+      if (quorumApplies && accumulator.updates < config.minSites) {
         const reason = `quorum not reached: ${accumulator.updates} of ${config.minSites} required updates by the deadline`;
         this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`).run(now, reason, record.id);
         Object.assign(record, { state: 'aborted', closedMs: now, abortReason: reason });
@@ -458,16 +523,20 @@ export class RoundManager extends EventEmitter {
       } else {
         const next = accumulator.finalize();
         const version = (this.registry.latestVersion(federationId) ?? 0) + 1;
-        const entry = record.privacy ? await this.ledgerEntry(round, record.privacy, version) : null;
+        const entry = record.privacy && !releasesAtSite(record.privacy.mode) ? await this.aggregateReleaseEntry(round, record.privacy, version) : null;
         const { blobPath, sha256 } = this.registry.writeBlob(federationId, version, next);
         this.store.transaction(() => {
+          if (entry) this.ledger.insert(federationId, entry);
           this.registry.insertVersion({
             federationId, version, parentVersion: record.baseVersion, roundId: record.id, sha256, numParameters: next.length,
-            layout: round.layout, blobPath, metrics: { updates: accumulator.updates, examples: accumulator.totalExamples },
+            layout: round.layout, blobPath,
+            // Under DP the number of contributors is not released (Poisson sampling hides it).
+            metrics: record.privacy ? {} : { updates: accumulator.updates, examples: accumulator.totalExamples },
+            // The version anchors the ledger head it was committed with: dropping newer entries shows.
+            ledgerHead: record.privacy ? this.ledger.head(federationId) : null,
           });
           this.store.db.prepare(`UPDATE rounds SET state = 'committed', result_version = ?, closed_ms = ?, total_examples = ? WHERE id = ?`)
             .run(version, now, accumulator.totalExamples, record.id);
-          if (entry) this.ledger.insert(federationId, entry);
         });
         Object.assign(record, { state: 'committed', resultVersion: version, closedMs: now, totalExamples: accumulator.totalExamples });
         this.log.info('round committed', { federation: federationId, round: record.number, version, updates: accumulator.updates, why });
@@ -483,15 +552,19 @@ export class RoundManager extends EventEmitter {
     if (this.committedRounds(federationId) >= config.rounds) this.finish(federationId, `all ${config.rounds} rounds committed`);
   }
 
-  /** The DP event of a finished round, with the noise the release really carried given who survived. */
-  private async ledgerEntry(round: ActiveRound, privacy: RoundPrivacy, version: number): Promise<StoredEntry> {
+  /**
+   * The DP event of a central round's aggregate. Every parameter was fixed before the round ran:
+   * nothing in the entry depends on who was sampled or survived.
+   */
+  private async aggregateReleaseEntry(round: ActiveRound, privacy: RoundPrivacy, version: number): Promise<StoredEntry> {
     const survivors = round.accumulator.updates;
     let adaptiveClip: DpEvent['adaptiveClip'] = null;
     if (privacy.adaptiveClip) {
       // The count is released centred, Σ(bᵢ − ½) + N(0, σ_b²), with ½ added back after normalising
       // (Andrew et al. 2021; TF Privacy's QuantileEstimatorQuery): that query has sensitivity ½, which
-      // is what the (2σ_b)⁻² term of the accounted noise multiplier assumes. The uncentred Σbᵢ has
-      // sensitivity 1 under add/remove and would be under-charged.
+      // is what the (2σ_b)⁻² term of the accounted noise multiplier assumes. That holds only while
+      // the number of contributors stays hidden (with it known the sensitivity is 1), which is why no
+      // count leaves the coordinator under DP. The curator uses the survivors only to centre.
       const fraction = 0.5 + noisedUnclippedFraction(round.unclippedCount, privacy.expectedSites, privacy.adaptiveClip.countNoiseStd)
         - survivors / (2 * privacy.expectedSites);
       adaptiveClip = {
@@ -500,14 +573,30 @@ export class RoundManager extends EventEmitter {
       };
     }
     const event: DpEvent = {
-      mechanism: 'gaussian', mode: privacy.mode,
-      noiseMultiplier: this.releasedNoiseMultiplier({ mode: privacy.mode, noiseMultiplier: privacy.configuredNoiseMultiplier, adaptiveClip: privacy.adaptiveClip }, privacy.expectedSites, survivors),
-      configuredNoiseMultiplier: privacy.configuredNoiseMultiplier, clipNorm: privacy.clipNorm, sampling: 'poisson',
-      sampleRate: Math.max(...privacy.eligible.map((e) => e.sampleRate)), expectedSites: privacy.expectedSites, survivingSites: survivors, adaptiveClip,
+      mechanism: 'gaussian', mode: privacy.mode, release: 'aggregate', adjacency: 'add-remove', sensitivity: privacy.clipNorm,
+      noiseMultiplier: privacy.chargedNoiseMultiplier, configuredNoiseMultiplier: privacy.configuredNoiseMultiplier, clipNorm: privacy.clipNorm,
+      sampling: 'poisson', sampleRate: Math.max(...privacy.eligible.map((e) => e.sampleRate)), expectedSites: privacy.expectedSites, adaptiveClip,
     };
     return this.ledger.prepare({
       federationId: round.record.federationId, roundId: round.record.id, roundNumber: round.record.number, modelVersion: version,
       delta: privacy.delta, event, eligible: privacy.eligible,
+    });
+  }
+
+  /**
+   * The charge for a local or distributed round, written before any site gets its plan: each
+   * selected site releases its own noised update to the coordinator (replace-one adjacency, L2
+   * sensitivity 2C, no amplification: the coordinator knows who was sampled).
+   */
+  private async siteReleaseEntry(federationId: string, roundId: string, privacy: RoundPrivacy, selected: string[]): Promise<StoredEntry> {
+    const event: DpEvent = {
+      mechanism: 'gaussian', mode: privacy.mode, release: 'site-updates', adjacency: 'replace-one', sensitivity: 2 * privacy.clipNorm,
+      noiseMultiplier: privacy.chargedNoiseMultiplier, configuredNoiseMultiplier: privacy.configuredNoiseMultiplier, clipNorm: privacy.clipNorm,
+      sampling: 'selected', sampleRate: 1, expectedSites: privacy.expectedSites, adaptiveClip: null,
+    };
+    return this.ledger.prepare({
+      federationId, roundId, roundNumber: this.nextRoundNumber(federationId), modelVersion: null, delta: privacy.delta, event,
+      eligible: selected.map((siteId) => ({ siteId, sampleRate: 1 })),
     });
   }
 
@@ -521,6 +610,24 @@ export class RoundManager extends EventEmitter {
       seed: row.seed, openedMs: row.opened_ms, deadlineMs: row.deadline_ms, closedMs: row.closed_ms, abortReason: row.abort_reason,
       totalExamples: row.total_examples, privacy: row.privacy_json ? JSON.parse(row.privacy_json) as RoundPrivacy : null,
     };
+  }
+}
+
+/**
+ * The noise multiplier the ledger charges a round, from the configuration alone. Central: the
+ * noise on the sum at sensitivity C, with the adaptive-clipping count query composed in. Local and
+ * distributed: one site's release, std ÷ 2C (local: the configured σ is already relative to 2C;
+ * distributed: σC/√E ÷ 2C). Until secure aggregation hides single updates, that is what a
+ * distributed round exposes to the coordinator.
+ */
+export function chargedNoiseMultiplier(privacy: Pick<PrivacyConfig, 'mode' | 'noiseMultiplier' | 'adaptiveClip'>, expectedSites: number): number {
+  switch (privacy.mode) {
+    case 'central':
+      return privacy.adaptiveClip ? adaptiveClipEffectiveNoiseMultiplier(privacy.noiseMultiplier, privacy.adaptiveClip.countNoiseStd) : privacy.noiseMultiplier;
+    case 'local':
+      return privacy.noiseMultiplier;
+    case 'distributed':
+      return privacy.noiseMultiplier / (2 * Math.sqrt(Math.max(expectedSites, Number.MIN_VALUE)));
   }
 }
 

@@ -130,7 +130,7 @@ async function receiveUpdate(deps: ServiceDeps, call: grpc.ServerReadableStream<
         if (header) throw new ConclaveError('MALFORMED_STREAM', 'the update stream carries a second header');
         header = msg.header;
         validateUpdateHeader(header);
-        const slot = deps.rounds.beginSubmission(federationId, caller.subject, header.roundId);
+        const slot = deps.rounds.beginSubmission(federationId, caller.subject, header.roundId, header.numExamples);
         release = slot.release;
         assembler = new TensorAssembler(
           { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
@@ -158,8 +158,9 @@ async function receiveUpdate(deps: ServiceDeps, call: grpc.ServerReadableStream<
 
 function validateUpdateHeader(header: UpdateHeaderMsg): void {
   if (!header.roundId) throw new ConclaveError('INVALID_ARGUMENT', 'update header needs a roundId');
-  if (!Number.isInteger(header.numExamples) || header.numExamples < 1 || header.numExamples > MAX_EXAMPLES_PER_UPDATE) {
-    throw new ConclaveError('INVALID_ARGUMENT', `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}]`);
+  // 0 means withheld, which only DP rounds accept (beginSubmission checks): they weight sites uniformly.
+  if (!Number.isInteger(header.numExamples) || header.numExamples < 0 || header.numExamples > MAX_EXAMPLES_PER_UPDATE) {
+    throw new ConclaveError('INVALID_ARGUMENT', `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}] (0 = withheld, DP rounds only)`);
   }
   if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'update header has no tensor header');
   if (!Number.isFinite(header.trainLoss) || !Number.isFinite(header.trainAccuracy)) {
@@ -174,7 +175,13 @@ function planFor(deps: ServiceDeps, federation: FederationRecord, round: RoundRe
     federationId: federation.id, roundId: round.id, roundNumber: round.number, modelVersion: round.baseVersion,
     modelSha256: base.sha256, training: federation.config.training, deadlineUnixMs: round.deadlineMs,
     protection: federation.config.protection, seed: deps.rounds.siteSeed(round, siteId),
-    dp: privacy ? { mode: privacy.mode, clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, reportUnclipped: privacy.adaptiveClip !== null } : null,
+    dp: privacy ? {
+      mode: privacy.mode, clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, reportUnclipped: privacy.adaptiveClip !== null,
+      // What the ledger charges this site for the round, so the site can hold it to its own floor.
+      noiseMultiplier: privacy.chargedNoiseMultiplier,
+      sampleRate: privacy.mode === 'central' ? privacy.sampling.find((s) => s.siteId === siteId)?.sampleRate ?? 1 : 1,
+      delta: privacy.delta,
+    } : null,
   };
 }
 

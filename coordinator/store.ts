@@ -1,6 +1,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { genesisHash } from '../crypto/ledger-signing.ts';
 
 /**
  * The coordinator's single source of truth. Every state transition is written here before it
@@ -124,5 +125,49 @@ export class Store {
         `);
       });
     }
+    if (version < 2) {
+      // Each model version a DP round produced records the ledger head at its commit, so deleting
+      // the newest entries (or all of them) no longer leaves a ledger that verifies.
+      this.transaction(() => {
+        this.db.exec('ALTER TABLE model_versions ADD COLUMN ledger_head TEXT');
+        this.anchorExistingVersions();
+        this.db.exec('PRAGMA user_version = 2');
+      });
+    }
+  }
+
+  /**
+   * Data dirs from before anchors: a DP version gets the head its commit wrote. Format-1 entries
+   * were all written at commit and name their version, so that head is the last entry naming this
+   * version or an earlier one. This trusts the ledger as it stands at the upgrade, as far as its
+   * length goes; its signatures and chain are checked as for every ledger.
+   */
+  private anchorExistingVersions(): void {
+    const versions = this.db.prepare(`SELECT mv.federation_id AS federation_id, mv.version AS version FROM model_versions mv
+      JOIN rounds r ON r.id = mv.round_id WHERE r.privacy_json IS NOT NULL ORDER BY mv.federation_id, mv.version`)
+      .all() as Array<{ federation_id: string; version: number }>;
+    const entriesOf = this.db.prepare('SELECT hash, payload_json FROM ledger_entries WHERE federation_id = ? ORDER BY seq');
+    const anchor = this.db.prepare('UPDATE model_versions SET ledger_head = ? WHERE federation_id = ? AND version = ?');
+    let federation: string | null = null;
+    let entries: Array<{ hash: string; modelVersion: number }> = [];
+    for (const v of versions) {
+      if (v.federation_id !== federation) {
+        federation = v.federation_id;
+        entries = (entriesOf.all(federation) as Array<{ hash: string; payload_json: string }>).map((e) => ({ hash: e.hash, modelVersion: modelVersionOf(e.payload_json) }));
+      }
+      let head = genesisHash(v.federation_id);
+      for (const e of entries) if (e.modelVersion <= v.version) head = e.hash;
+      anchor.run(head, v.federation_id, v.version);
+    }
+  }
+}
+
+/** The version a format-1 entry names; an unreadable entry anchors nothing (the audit reports it). */
+function modelVersionOf(payloadJson: string): number {
+  try {
+    const v = (JSON.parse(payloadJson) as { modelVersion?: unknown }).modelVersion;
+    return typeof v === 'number' ? v : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }

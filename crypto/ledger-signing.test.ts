@@ -1,6 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GENESIS_HASH, entryHash, signEntry, verifyChain, type ChainProblem } from './ledger-signing.ts';
-import { generateSigningKeys, type SigningKeys } from './tokens.ts';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
+import fc from 'fast-check';
+import {
+  LEGACY_GENESIS_HASH, checkChain, checkEntrySignature, entryHash, genesisHash, keyFingerprint, ledgerKeyFromJwks, signEntry, verifyChain, type ChainProblem,
+} from './ledger-signing.ts';
+import { generateSigningKeys, publicJwks, type SigningKeys } from './tokens.ts';
 
 interface Entry { seq: number; payload: string; hash: string; jws: string }
 
@@ -12,7 +16,7 @@ let chain: Entry[];
 
 async function buildChain(k: SigningKeys, n: number): Promise<Entry[]> {
   const out: Entry[] = [];
-  let prev = GENESIS_HASH;
+  let prev = LEGACY_GENESIS_HASH;
   for (let seq = 1; seq <= n; seq++) {
     const payload = JSON.stringify({ format: 'conclave-ledger/1', seq, prevHash: prev, event: { noiseMultiplier: 1 + seq / 10, sampleRate: 0.5 } });
     const signed = await signEntry(k.privateKey, k.keyId, payload);
@@ -35,7 +39,7 @@ describe('ledger signing and chain verification', () => {
   it('an intact chain verifies with no problems, and the hash is the payload digest', async () => {
     expect(await verifyChain(keys.publicKey, chain, readPrev)).toEqual([]);
     expect(chain[0]!.hash).toBe(entryHash(chain[0]!.payload));
-    expect(readPrev(chain[0]!.payload)).toBe(GENESIS_HASH);
+    expect(readPrev(chain[0]!.payload)).toBe(LEGACY_GENESIS_HASH);
     expect(await verifyChain(keys.publicKey, [], readPrev)).toEqual([]);
   });
 
@@ -118,3 +122,73 @@ describe('ledger signing and chain verification', () => {
     expect(kinds(problems)).toEqual(['1:broken-link', '2:broken-link']);
   });
 });
+
+describe('federation-bound genesis, pinned key ids and fingerprints', () => {
+  it('genesisHash is deterministic, differs per federation and from the legacy all-zero genesis', () => {
+    expect(genesisHash('fed-a')).toBe(genesisHash('fed-a'));
+    expect(genesisHash('fed-a')).toMatch(/^[0-9a-f]{64}$/);
+    expect(genesisHash('fed-a')).not.toBe(genesisHash('fed-b'));
+    expect(genesisHash('fed-a')).not.toBe(LEGACY_GENESIS_HASH);
+    // Domain-separated: not simply the hash of the id.
+    expect(genesisHash('fed-a')).not.toBe(entryHash('fed-a'));
+    fc.assert(fc.property(fc.string(), fc.string(), (a, b) => a === b || genesisHash(a) !== genesisHash(b)));
+  });
+
+  it('a chain started at one genesis does not verify from another', async () => {
+    expect(await verifyChain(keys.publicKey, chain, readPrev, { genesis: genesisHash('fed-a') })).toEqual([
+      { seq: 1, problem: 'broken-link', expectedPrev: genesisHash('fed-a'), actualPrev: LEGACY_GENESIS_HASH },
+    ]);
+  });
+
+  it('with a pinned key id, an entry naming another kid is wrong-key-id even when the signature verifies', async () => {
+    const signed = await signEntry(keys.privateKey, 'someone-else', chain[0]!.payload);
+    expect(checkEntrySignature(keys.publicKey, signed.jws, signed.payload, keys.keyId)).toEqual([
+      { problem: 'wrong-key-id', expectedKeyId: keys.keyId, actualKeyId: 'someone-else' },
+    ]);
+    expect(checkEntrySignature(keys.publicKey, signed.jws, signed.payload)).toEqual([]);
+    const forged = await signEntry(other.privateKey, other.keyId, chain[0]!.payload);
+    expect(checkEntrySignature(keys.publicKey, forged.jws, forged.payload, keys.keyId).map((p) => p.problem)).toEqual(['signature', 'wrong-key-id']);
+  });
+
+  it('refuses JWS that are not ledger signatures: wrong typ or alg, crit headers, garbage', async () => {
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const [, payloadPart, sig] = chain[0]!.jws.split('.') as [string, string, string];
+    for (const header of [{ alg: 'EdDSA', kid: keys.keyId, typ: 'JWT' }, { alg: 'none', kid: keys.keyId, typ: 'conclave-ledger+jws' }, { alg: 'EdDSA', typ: 'conclave-ledger+jws', crit: ['x'], x: 1 }]) {
+      expect(checkEntrySignature(keys.publicKey, `${b64(header)}.${payloadPart}.${sig}`, chain[0]!.payload)[0]!.problem).toBe('signature');
+    }
+    expect(checkEntrySignature(keys.publicKey, 'a.b', chain[0]!.payload)).toEqual([{ problem: 'signature', detail: 'not a compact JWS' }]);
+    expect(checkEntrySignature(keys.publicKey, '!!.b.c', chain[0]!.payload)[0]!.problem).toBe('signature');
+  });
+
+  it('keyFingerprint is the RFC 7638 thumbprint, and ledgerKeyFromJwks takes the one public key of a JWKS', async () => {
+    const jwk = await exportJWK(keys.publicKey);
+    expect(keyFingerprint(keys.publicKey)).toBe(await calculateJwkThumbprint(jwk, 'sha256'));
+    expect(keyFingerprint(keys.publicKey)).not.toBe(keyFingerprint(other.publicKey));
+    const jwks = await publicJwks(keys);
+    const parsed = ledgerKeyFromJwks(jwks);
+    expect(parsed).toMatchObject({ keyId: keys.keyId, fingerprint: keyFingerprint(keys.publicKey) });
+    expect(checkChain(parsed.publicKey, chain, readPrev, { keyId: parsed.keyId })).toEqual([]);
+    expect(ledgerKeyFromJwks(jwks.keys[0]).fingerprint).toBe(parsed.fingerprint);
+    expect(() => ledgerKeyFromJwks({ keys: [] })).toThrow(/exactly one/);
+    const two = { keys: [...jwks.keys, ...(await publicJwks(other)).keys] };
+    expect(() => ledgerKeyFromJwks(two)).toThrow(/exactly one/);
+    expect(() => ledgerKeyFromJwks({ kty: 'RSA', n: 'x', e: 'AQAB' })).toThrow(/Ed25519/);
+    expect(() => ledgerKeyFromJwks({ ...jwks.keys[0], d: 'secret' })).toThrow(/private/);
+  });
+
+  it('the verified-signature cache skips re-verification only for the exact (payload, JWS) it verified', async () => {
+    const verified = new Map<string, string>();
+    expect(checkChain(keys.publicKey, chain, readPrev, { verified })).toEqual([]);
+    expect(verified.size).toBe(chain.length);
+    // A cached entry whose JWS was swapped for a forgery is verified again, and fails.
+    const forged = clone();
+    forged[1]!.jws = (await signEntry(other.privateKey, keys.keyId, forged[1]!.payload)).jws;
+    expect(kinds(checkChain(keys.publicKey, forged, readPrev, { verified }))).toEqual(['2:signature']);
+    // A changed payload (hash kept) misses the cache too.
+    const edited = clone();
+    edited[0]!.payload = edited[0]!.payload.replace('1.1', '9.1');
+    expect(kinds(checkChain(keys.publicKey, edited, readPrev, { verified }))).toEqual(['1:payload-mismatch', '1:hash-mismatch']);
+    expect(verified.size).toBe(chain.length);
+  });
+});
+

@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   NON_FINITE_VALUE: GrpcStatus.INVALID_ARGUMENT,
   MALFORMED_STREAM: GrpcStatus.INVALID_ARGUMENT,
   DIGEST_MISMATCH: GrpcStatus.DATA_LOSS,
+  /** The privacy ledger does not verify (edited, truncated, re-signed): nothing is admitted until it is restored. */
+  LEDGER_INVALID: GrpcStatus.DATA_LOSS,
   DUPLICATE_SUBMISSION: GrpcStatus.ALREADY_EXISTS,
   ROUND_CLOSED: GrpcStatus.FAILED_PRECONDITION,
   FEDERATION_STATE: GrpcStatus.FAILED_PRECONDITION,

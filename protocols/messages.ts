@@ -44,6 +44,9 @@ export interface DpPlanMsg {
   clipNorm: number;
   siteNoiseStd: number;
   reportUnclipped: boolean;
+  noiseMultiplier: number;
+  sampleRate: number;
+  delta: number;
 }
 
 export interface GetTaskRequestMsg { waitMs: number }

@@ -58,8 +58,8 @@ class NoisedSum implements RoundAccumulator {
     this.totalExamples += numExamples;
   }
 
+  /** With no update the sum is 0 and the release is the noise alone: still a release, still charged. */
   finalize(): Float32Array {
-    if (this.updates === 0) throw new ConclaveError('FEDERATION_STATE', 'cannot aggregate a round without updates');
     const noised = new Float32Array(this.sum.length);
     for (let i = 0; i < noised.length; i++) noised[i] = this.sum[i]!;
     if (this.options.centralNoiseStd > 0) addGaussianNoise(noised, this.options.centralNoiseStd);

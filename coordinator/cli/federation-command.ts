@@ -10,11 +10,15 @@ export const PRIVACY_OPTIONS = {
 } as const;
 
 export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; sites are Poisson-sampled):
-  --dp central|distributed --noise-multiplier S --clip C [--sample-rate Q (default 1)] [--delta D (default 1e-5)]
+  --dp central --noise-multiplier S --clip C [--sample-rate Q (default 1)] [--delta D (default 1e-5)]
+                 the coordinator adds N(0, (S*C)^2) to the sum; accounted with Poisson amplification at Q
+  --dp distributed --noise-multiplier S --clip C   each site adds its share S*C/sqrt(expected sites); until secure
+                 aggregation hides single updates, each update is accounted as the coordinator sees it
+                 (sensitivity 2C, no amplification), which costs far more than central
   --dp local --local-epsilon E --clip C      each site's update is (E, delta)-DP on its own, every round
                                              (analytic Gaussian, sensitivity 2C; accounted without sampling amplification)
   [--budget EPSILON]   refuse rounds that would spend more than EPSILON at delta (federation and each site)
-  [--adaptive-clip [--target-quantile 0.5] [--clip-lr 0.2] --count-noise-std SB]   clip norm tracks a quantile (Andrew et al. 2021)`;
+  [--adaptive-clip [--target-quantile 0.5] [--clip-lr 0.2] --count-noise-std SB]   central only: clip norm tracks a quantile (Andrew et al. 2021)`;
 
 const USAGE = `usage:
   conclave federation create --name NAME --model mlp|cnn [--rounds 3] [--sites-per-round 2] [--min-sites N]
@@ -40,6 +44,9 @@ export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?:
     throw new CliError('--dp local derives its noise from --local-epsilon; --noise-multiplier and --adaptive-clip do not apply');
   }
   if (mode !== 'local' && flags['local-epsilon'] !== undefined) throw new CliError('--local-epsilon needs --dp local');
+  if (mode === 'distributed' && adaptive) {
+    throw new CliError('--adaptive-clip needs a trusted count: each site\'s clipped bit would reach the coordinator in the clear; use --dp central');
+  }
   return {
     mode,
     noiseMultiplier: mode === 'local' ? null : num(flags, 'noise-multiplier', { test: positive, expect: 'a positive number' }),

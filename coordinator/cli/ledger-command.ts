@@ -1,56 +1,154 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { importJWK, type CryptoKey, type JWK } from 'jose';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type { GetLedgerResponseMsg } from '../../protocols/index.ts';
-import { verifyChain } from '../../crypto/ledger-signing.ts';
-import { CliError, EXIT, output, parseFlags, str } from './args.ts';
+import { ledgerKeyFromJwks } from '../../crypto/ledger-signing.ts';
+import { auditLedger, describeProblem, readAuditInput, type AuditInput } from '../privacy/ledger-audit.ts';
+import { CliError, EXIT, output, parseFlags, str, type Flags } from './args.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 
 const USAGE = `usage:
   conclave ledger show --federation ID          entries, and ε per federation and per participant (from the ledger alone)
-  conclave ledger verify --federation ID [--file LEDGER.json]
-        checks every entry's Ed25519 signature against the coordinator's JWKS, the hash chain and the sequence.
-        With --file, verifies a saved "ledger show --json" offline; otherwise asks the coordinator.
+  conclave ledger verify --federation ID [--jwks JWKS.json | --key-fingerprint FP] [--file LEDGER.json | --coordinator HOST:PORT]
+        checks, under a key you pinned: every entry's Ed25519 signature and key id, that each signed
+        payload names this federation and its own seq, and the hash chain from the federation's
+        genesis; from a data dir also that every committed DP round has its entry and that model
+        versions anchor the ledger head, so deleting the newest entries (or all) is detected.
+        Where from: DATA_DIR/conclave.db, opened read-only, no coordinator needed (the default);
+        --file, a saved "ledger show --json"; --coordinator, a running coordinator (GetLedger).
+        The last two carry no rounds or anchors; the result lists what could not be checked.
+        Pin the key with --jwks (a JWKS you saved) or --key-fingerprint (printed by "coordinator
+        start" and "participant enroll"). Without either, the key is read from the ledger's own
+        source, which whoever rewrites the ledger can replace too: the result says so.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
-exit codes: 0 intact; 9 the chain or a signature does not verify; others as for every command`;
+exit codes: 0 intact; 9 the ledger does not verify or is not signed by the pinned key; others as for every command`;
 
-const EXIT_TAMPERED = 9;
 
 export async function ledgerCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { flags } = parseFlags(rest, { ...ADMIN_OPTIONS, federation: { type: 'string' }, file: { type: 'string' } }, USAGE);
+  const { flags } = parseFlags(rest, {
+    ...ADMIN_OPTIONS, federation: { type: 'string' }, file: { type: 'string' }, jwks: { type: 'string' }, 'key-fingerprint': { type: 'string' },
+  }, USAGE);
   if (flags['help']) return void process.stdout.write(USAGE + '\n');
-  if (sub !== 'show' && sub !== 'verify') throw new CliError(USAGE);
-  const ledger = sub === 'verify' && typeof flags['file'] === 'string' ? readLedgerFile(resolve(flags['file'])) : await fetchLedger(flags, str(flags, 'federation'));
-  if (sub === 'show') {
-    const f = ledger.federation;
-    const lines = [
-      `federation ${ledger.federationId}: ε = ${f ? f.epsilon.toFixed(4) : '0'} (${f?.accountant ?? 'rdp'}; rdp ${f?.rdpEpsilon.toFixed(4) ?? 0}, pld ${f && f.pldEpsilon >= 0 ? f.pldEpsilon.toFixed(4) : 'n/a'}) at δ = ${ledger.delta}${f?.budgetEpsilon ? `, budget ${f.budgetEpsilon}` : ''}`,
-      ...ledger.participants.map((p) => `  ${p.siteName.padEnd(16)} ε = ${p.epsilon.epsilon.toFixed(4)} (${p.epsilon.accountant}) over ${p.roundsEligible} eligible rounds at q = ${p.sampleRate}${p.epsilon.budgetEpsilon ? `, budget ${p.epsilon.budgetEpsilon}` : ''}`),
-      `${ledger.entries.length} entries`,
-    ];
-    output(flags, {
-      json: { ...ledger, entries: ledger.entries.map((e) => ({ seq: e.seq, hash: e.hash, jws: e.jws, payload: JSON.parse(e.payloadJson) as unknown, payloadJson: e.payloadJson })) },
-      text: lines.join('\n'),
-    });
-    return;
-  }
-  const jwks = JSON.parse(ledger.jwksJson) as { keys: JWK[] };
-  const jwk = jwks.keys[0];
-  if (!jwk) throw new CliError('the ledger carries no public key (jwks)', EXIT.INVALID_INPUT);
-  const publicKey = await importJWK(jwk, 'EdDSA');
-  const problems = await verifyChain(publicKey as CryptoKey, ledger.entries.map((e) => ({ seq: e.seq, payload: e.payloadJson, hash: e.hash, jws: e.jws })),
-    (payload) => (JSON.parse(payload) as { prevHash: string }).prevHash);
+  if (sub === 'verify') return verify(flags);
+  if (sub !== 'show') throw new CliError(USAGE);
+  const ledger = await fetchLedger(flags, str(flags, 'federation'));
+  const f = ledger.federation;
+  const lines = [
+    `federation ${ledger.federationId}: ε = ${f ? f.epsilon.toFixed(4) : '0'} (${f?.accountant ?? 'rdp'}; rdp ${f?.rdpEpsilon.toFixed(4) ?? 0}, pld ${f && f.pldEpsilon >= 0 ? f.pldEpsilon.toFixed(4) : 'n/a'}) at δ = ${ledger.delta}${f?.budgetEpsilon ? `, budget ${f.budgetEpsilon}` : ''}`,
+    ...ledger.participants.map((p) => `  ${p.siteName.padEnd(16)} ε = ${p.epsilon.epsilon.toFixed(4)} (${p.epsilon.accountant}) over ${p.roundsEligible} eligible rounds at q = ${p.sampleRate}${p.epsilon.budgetEpsilon ? `, budget ${p.epsilon.budgetEpsilon}` : ''}`),
+    `${ledger.entries.length} entries`,
+  ];
   output(flags, {
-    json: { federationId: ledger.federationId, entries: ledger.entries.length, intact: problems.length === 0, problems, keyId: jwk.kid },
-    text: problems.length === 0
-      ? `ledger intact: ${ledger.entries.length} entries, signatures verify under key ${jwk.kid}`
-      : `LEDGER DOES NOT VERIFY:\n${problems.map((p) => `  entry ${p.seq}: ${p.problem}`).join('\n')}`,
+    json: { ...ledger, entries: ledger.entries.map((e) => ({ seq: e.seq, hash: e.hash, jws: e.jws, payload: JSON.parse(e.payloadJson) as unknown, payloadJson: e.payloadJson })) },
+    text: lines.join('\n'),
   });
-  if (problems.length > 0) process.exitCode = EXIT_TAMPERED;
 }
 
-async function fetchLedger(flags: Record<string, string | boolean | undefined>, federationId: string): Promise<GetLedgerResponseMsg> {
+interface Source {
+  kind: 'data-dir' | 'file' | 'coordinator';
+  input: AuditInput;
+  /** The JWKS that came with the ledger: whoever can rewrite the ledger can rewrite this too. */
+  jwksJson: string;
+  jwksFrom: string;
+}
+
+async function verify(flags: Flags): Promise<void> {
+  const source = await readSource(flags);
+  const fingerprint = typeof flags['key-fingerprint'] === 'string' ? flags['key-fingerprint'].replace(/^sha256:/i, '') : null;
+  const pinnedBy = typeof flags['jwks'] === 'string' ? 'jwks' : fingerprint !== null ? 'key-fingerprint' : null;
+  let key: ReturnType<typeof ledgerKeyFromJwks>;
+  if (typeof flags['jwks'] === 'string') {
+    const path = resolve(flags['jwks']);
+    if (!existsSync(path)) throw new CliError(`no such file: ${path}`, EXIT.INVALID_INPUT);
+    key = parseKey(readFileSync(path, 'utf8'), path);
+    if (fingerprint !== null && fingerprint !== key.fingerprint) {
+      throw new CliError(`--key-fingerprint ${fingerprint} is not the fingerprint of the key in ${path} (${key.fingerprint})`, EXIT.INVALID_INPUT);
+    }
+  } else {
+    key = parseKey(source.jwksJson, source.jwksFrom);
+  }
+  const base = { federationId: source.input.federationId, source: source.kind, keyPinned: pinnedBy !== null, pinnedBy, keyId: key.keyId, keyFingerprint: key.fingerprint };
+  if (pinnedBy === 'key-fingerprint' && key.fingerprint !== fingerprint) {
+    // The key that came with the ledger is not the pinned one: every signature is somebody else's.
+    const message = `the ledger's key (${source.jwksFrom}: kid ${key.keyId ?? '(none)'}, fingerprint ${key.fingerprint}) is not the pinned key ${fingerprint}`;
+    output(flags, { json: { ...base, intact: false, entries: source.input.entries.length, problems: [{ seq: null, problem: 'untrusted-key', message }], notChecked: [] }, text: `LEDGER DOES NOT VERIFY:\n  ${message}` });
+    process.exitCode = EXIT.LEDGER_INVALID;
+    return;
+  }
+  if (pinnedBy === null) {
+    process.stderr.write(`WARNING: the signing key was NOT PINNED: it was read from ${source.jwksFrom}, which whoever can rewrite the ledger can replace `
+      + `with a key of their own. Pass --jwks FILE (a JWKS you saved) or --key-fingerprint FP (printed by "conclave coordinator start" and "participant enroll").\n`);
+  }
+  const result = auditLedger(source.input, { publicKey: key.publicKey, keyId: key.keyId });
+  const intact = result.problems.length === 0;
+  const keyLine = `key ${key.keyId ?? '(no kid)'} (fingerprint ${key.fingerprint}; ${pinnedBy ? `pinned by --${pinnedBy}` : 'NOT PINNED'})`;
+  const text = intact
+    ? [`ledger intact: ${result.entries} entries, head ${result.head}, signatures verify under ${keyLine}`, ...result.notChecked.map((n) => `  not checked: ${n}`)]
+    : [`LEDGER DOES NOT VERIFY under ${keyLine}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`, ...result.problems.map((p) => `  ${describeProblem(p)}`),
+      ...result.notChecked.map((n) => `  not checked: ${n}`)];
+  output(flags, {
+    json: { ...base, intact, entries: result.entries, head: result.head, problems: result.problems.map((p) => ({ ...p, message: describeProblem(p) })), notChecked: result.notChecked },
+    text: text.join('\n'),
+  });
+  if (!intact) process.exitCode = EXIT.LEDGER_INVALID;
+}
+
+/**
+ * A saved export, a running coordinator, or (the default) the data dir itself, opened read-only:
+ * no coordinator, no lock, no migration, so an auditor can check a copy nobody is running.
+ */
+async function readSource(flags: Flags): Promise<Source> {
+  if (typeof flags['file'] === 'string') {
+    const path = resolve(flags['file']);
+    const ledger = readLedgerFile(path);
+    return { kind: 'file', input: exportedInput(ledger, str(flags, 'federation', ledger.federationId)), jwksJson: ledger.jwksJson, jwksFrom: `the jwksJson in ${path}` };
+  }
+  const federationId = str(flags, 'federation');
+  if (typeof flags['coordinator'] === 'string') {
+    const ledger = await fetchLedger(flags, federationId);
+    return { kind: 'coordinator', input: exportedInput(ledger, federationId), jwksJson: ledger.jwksJson, jwksFrom: `the coordinator at ${flags['coordinator']}` };
+  }
+  const dataDir = resolve(String(flags['data-dir']));
+  const dbPath = join(dataDir, 'conclave.db');
+  if (!existsSync(dbPath)) throw new CliError(`no ledger database at ${dbPath}; pass --data-dir DIR, --file LEDGER.json or --coordinator HOST:PORT`, EXIT.NOT_FOUND);
+  const jwksPath = join(dataDir, 'keys', 'jwks.json');
+  const db = new DatabaseSync(dbPath, { readOnly: true });
+  try {
+    db.exec('PRAGMA busy_timeout = 5000');
+    if (!db.prepare('SELECT 1 FROM federations WHERE id = ?').get(federationId)) throw new CliError(`federation ${federationId} is not in ${dbPath}`, EXIT.NOT_FOUND);
+    const jwksJson = existsSync(jwksPath) ? readFileSync(jwksPath, 'utf8') : '';
+    return { kind: 'data-dir', input: readAuditInput(db, federationId), jwksJson, jwksFrom: jwksPath };
+  } finally {
+    db.close();
+  }
+}
+
+function exportedInput(ledger: GetLedgerResponseMsg, federationId: string): AuditInput {
+  // The entry rows' round ids are not exported; the signed payload's stand in for them.
+  const entries = ledger.entries.map((e) => ({ seq: e.seq, roundId: roundIdOf(e.payloadJson), payload: e.payloadJson, hash: e.hash, jws: e.jws }));
+  return { federationId, entries, rounds: null, versions: null };
+}
+
+function roundIdOf(payload: string): string {
+  try {
+    const roundId = (JSON.parse(payload) as { roundId?: unknown }).roundId;
+    return typeof roundId === 'string' ? roundId : '';
+  } catch {
+    return '';
+  }
+}
+
+function parseKey(jwksJson: string, from: string): ReturnType<typeof ledgerKeyFromJwks> {
+  if (!jwksJson) throw new CliError(`no public key at ${from}; pass --jwks FILE`, EXIT.INVALID_INPUT);
+  try {
+    return ledgerKeyFromJwks(JSON.parse(jwksJson));
+  } catch (err) {
+    throw new CliError(`${from} does not hold the coordinator's one Ed25519 public key: ${(err as Error).message}`, EXIT.INVALID_INPUT);
+  }
+}
+
+async function fetchLedger(flags: Flags, federationId: string): Promise<GetLedgerResponseMsg> {
   const admin = adminContext(flags);
   try {
     return await admin.call<GetLedgerResponseMsg>('GetLedger', { federationId });

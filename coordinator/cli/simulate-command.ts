@@ -19,7 +19,7 @@ const USAGE = `usage: conclave simulate [--sites 4] [--rounds 3] [--model mlp|cn
                          [--seed 1] [--protection none] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
                          [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
                          [--backend auto|wasm|cpu] [--timeout-s 3600] [--data-dir DIR] [--json]
-                         [--dp central|distributed --noise-multiplier S --clip C [--adaptive-clip] [--budget E --delta D]]
+                         [--dp central|distributed --noise-multiplier S --clip C [--adaptive-clip (central)] [--budget E --delta D]]
 
 Starts a coordinator and one OS process per site, all talking gRPC on 127.0.0.1, runs the rounds,
 evaluates every new global model on the held-out test split and prints one line per round

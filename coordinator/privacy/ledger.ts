@@ -1,37 +1,52 @@
 import { ConclaveError } from '../../protocols/index.ts';
-import { GENESIS_HASH, signEntry, verifyChain, type ChainProblem } from '../../crypto/ledger-signing.ts';
+import { genesisHash, signEntry } from '../../crypto/ledger-signing.ts';
+import { AuditCache, auditLedger, describeProblem, readAuditInput, type LedgerProblem } from './ledger-audit.ts';
 import type { SigningKeys } from '../../crypto/tokens.ts';
 import { RdpAccountant, filterAdmits, rdpBudgetCurve, rdpVector, tightestEpsilon, type GaussianEvent } from '../../crypto/dp/index.ts';
 import type { Store } from '../store.ts';
 
-/** The one record of privacy spent: everything an auditor needs to recompute ε, and nothing about who was sampled. */
+/**
+ * The one record of privacy spent: everything an auditor needs to recompute ε. Every number in it
+ * was fixed before the release and none depends on who was sampled or survived (publishing the
+ * number of contributors would void the amplification by sampling the accountants assume).
+ */
 export interface DpEvent {
   mechanism: 'gaussian';
   mode: 'central' | 'distributed' | 'local';
-  /** The noise multiplier the release actually carried: what the accountants compose. */
+  /**
+   * What leaves the trusted boundary: the noised aggregate at commit (central), or each selected
+   * site's noised update as it reaches the coordinator (local, distributed without secure aggregation).
+   */
+  release: 'aggregate' | 'site-updates';
+  /** Add/remove one site's contribution (aggregate) or replace one site's data (site updates; who takes part is public). */
+  adjacency: 'add-remove' | 'replace-one';
+  /** L2 sensitivity of the release: C for the aggregate, 2C for one site's update. */
+  sensitivity: number;
+  /** Noise std ÷ sensitivity: what the accountants compose. */
   noiseMultiplier: number;
   configuredNoiseMultiplier: number;
   clipNorm: number;
-  sampling: 'poisson';
-  /** The largest sampling rate among eligible sites: the federation-level worst case. */
+  /** Poisson sampling at sampleRate, or `selected`: the charged sites took part for certain (rate 1). */
+  sampling: 'poisson' | 'selected';
+  /** The largest sampling rate among the charged sites: the federation-level worst case. */
   sampleRate: number;
   expectedSites: number;
-  survivingSites: number;
   adaptiveClip: { countNoiseStd: number; targetQuantile: number; noisedUnclippedFraction: number; nextClipNorm: number } | null;
 }
 
 export interface LedgerPayload {
-  format: 'conclave-ledger/1';
+  format: 'conclave-ledger/2';
   federationId: string;
   seq: number;
   prevHash: string;
   roundId: string;
   roundNumber: number;
-  modelVersion: number;
+  /** The version the release produced; null for a charge written when the round opened (site releases). */
+  modelVersion: number | null;
   createdMs: number;
   delta: number;
   event: DpEvent;
-  /** Sites in the eligible population and the rate each was sampled at (per-participant accounting). */
+  /** The sites charged and the rate each was sampled at: the eligible population (aggregate) or the selected sites (site releases). */
   eligible: Array<{ siteId: string; sampleRate: number }>;
   /** Federation-level ε including this entry, by the tighter accountant. */
   epsilonAfter: EpsilonSummary;
@@ -162,7 +177,7 @@ export class PrivacyLedger {
       content.delta,
     );
     const payload: LedgerPayload = {
-      format: 'conclave-ledger/1', ...content, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? GENESIS_HASH, createdMs: Date.now(), epsilonAfter,
+      format: 'conclave-ledger/2', ...content, seq: (last?.seq ?? 0) + 1, prevHash: last?.hash ?? genesisHash(content.federationId), createdMs: Date.now(), epsilonAfter,
     };
     const signed = await signEntry(this.keys.privateKey, this.keys.keyId, JSON.stringify(payload));
     return { seq: payload.seq, roundId: content.roundId, ...signed };
@@ -174,8 +189,48 @@ export class PrivacyLedger {
       .run(federationId, entry.seq, entry.roundId, entry.payload, entry.hash, entry.jws);
   }
 
-  async verify(federationId: string): Promise<ChainProblem[]> {
-    return verifyChain(this.keys.publicKey, this.entries(federationId), (payload) => (JSON.parse(payload) as LedgerPayload).prevHash);
+  /** The whole audit (ledger-audit.ts) under the coordinator's own key: chain, signatures, rounds and model-version anchors. */
+  async verify(federationId: string): Promise<LedgerProblem[]> {
+    return this.problems(federationId);
+  }
+
+  /** Hash of the newest entry, or genesisHash(federationId) when there is none: the anchor a model version records at commit. */
+  head(federationId: string): string {
+    const last = this.store.db.prepare('SELECT hash FROM ledger_entries WHERE federation_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(federationId) as { hash: string } | undefined;
+    return last?.hash ?? genesisHash(federationId);
+  }
+
+  /**
+   * Throws LEDGER_INVALID, listing the problems, unless the federation's ledger verifies: call it
+   * before every admission decision, since an insider with the database (not the key) can edit,
+   * truncate or empty the ledger between two rounds. Synchronous underneath (assertIntactSync).
+   */
+  async assertIntact(federationId: string): Promise<void> {
+    this.assertIntactSync(federationId);
+  }
+
+  /**
+   * assertIntact for synchronous callers (a scheduler tick). Each call re-reads and re-hashes every
+   * entry and re-walks the chain and the cross-checks; a signature is verified again only when
+   * its row changed. Measured with 10,000 entries of ~1.2 KB on a 2-core machine: ~1.2 s for the first
+   * call (every Ed25519 signature), then 100–250 ms a call, half of it reading the rows.
+   */
+  assertIntactSync(federationId: string): void {
+    const problems = this.problems(federationId);
+    if (problems.length === 0) return;
+    const shown = problems.slice(0, 5).map(describeProblem).join('; ');
+    throw new ConclaveError('LEDGER_INVALID',
+      `the privacy ledger of federation ${federationId} does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}: ${shown}${problems.length > 5 ? '; …' : ''}); no round is admitted until it does: restore the data dir from a backup and check it with "conclave ledger verify"`);
+  }
+
+  /** What this ledger has verified under its own key (signatures, parsed fields), by payload hash. */
+  private readonly auditCache = new AuditCache();
+
+  /** The audit's problems, synchronously (empty = intact); what verify() and assertIntact() report. */
+  problems(federationId: string): LedgerProblem[] {
+    const input = readAuditInput(this.store.db, federationId);
+    return auditLedger(input, { publicKey: this.keys.publicKey, keyId: this.keys.keyId }, { cache: this.auditCache }).problems;
   }
 }
 

@@ -12,7 +12,7 @@ type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
 import { PrivacyLedger, type LedgerPayload } from '../../coordinator/privacy/ledger.ts';
 import { Store } from '../../coordinator/store.ts';
 import { loadOrCreateKeys } from '../../coordinator/keys.ts';
-import { verifyChain } from '../../crypto/ledger-signing.ts';
+import { genesisHash, verifyChain } from '../../crypto/ledger-signing.ts';
 import { clipToNorm, l2Norm, tightestEpsilon } from '../../crypto/dp/index.ts';
 import { startTestFederation, tempDataDir, type TestFederation, type TestSiteOptions } from '../helpers/coordinator.ts';
 import { expectGrpcError, plansFor } from '../helpers/raw-site.ts';
@@ -159,7 +159,11 @@ describe('central DP with a federation budget (q = 1, 2 sites)', () => {
     expect(payloads.map((p) => p.roundId)).toEqual(roundIds);
     for (const p of payloads) {
       expect(p.epsilonAfter.epsilon).toBeLessThanOrEqual(BUDGET);
-      expect(p.event).toMatchObject({ mode: 'central', noiseMultiplier: SIGMA, configuredNoiseMultiplier: SIGMA, clipNorm: CLIP, sampleRate: 1, expectedSites: 2, survivingSites: 2 });
+      expect(p.event).toMatchObject({
+        mode: 'central', release: 'aggregate', adjacency: 'add-remove', sensitivity: CLIP, noiseMultiplier: SIGMA, configuredNoiseMultiplier: SIGMA,
+        clipNorm: CLIP, sampling: 'poisson', sampleRate: 1, expectedSites: 2,
+      });
+      expect(p.event).not.toHaveProperty('survivingSites');
       expect(p.eligible.map((e) => e.siteId).sort()).toEqual(fx.sites.map((s) => s.siteId).sort());
     }
     expect(payloads[1]!.epsilonAfter.epsilon).toBeGreaterThan(payloads[0]!.epsilonAfter.epsilon);
@@ -180,7 +184,7 @@ describe('central DP with a federation budget (q = 1, 2 sites)', () => {
     const jwks = JSON.parse(l.jwksJson) as { keys: JWK[] };
     const key = await importJWK(jwks.keys[0]!, 'EdDSA');
     const problems = await verifyChain(key as CryptoKey, l.entries.map((e) => ({ seq: e.seq, payload: e.payloadJson, hash: e.hash, jws: e.jws })),
-      (payload) => (JSON.parse(payload) as LedgerPayload).prevHash);
+      (payload) => (JSON.parse(payload) as LedgerPayload).prevHash, { genesis: genesisHash(fx.federation.id) });
     expect(problems).toEqual([]);
   });
 
@@ -256,16 +260,24 @@ test('central mode re-clips an oversized update: with tiny noise, new − base �
   }
 });
 
-test('distributed mode: a silent site leaves 2 of 3 survivors and the ledger records σ·√(2/3)', async () => {
+test('distributed mode: the charge for each site\'s update is written before the plans go out; a silent site leaves the sum without its noise share', async () => {
   const SIGMA = 1.5;
   const CLIP = 0.8;
   const fx = await setup({ sites: 3, minSites: 2, rounds: 1, roundDeadlineMs: 2000, privacy: privacy({ mode: 'distributed', noiseMultiplier: SIGMA, clipNorm: CLIP }) });
   try {
     const plans = await plansFor(fx.coordinator.address, fx.sites.map((s) => s.token));
     for (const plan of plans) {
-      expect(plan.dp).toMatchObject({ mode: 'distributed', clipNorm: CLIP, reportUnclipped: false });
+      expect(plan.dp).toMatchObject({ mode: 'distributed', clipNorm: CLIP, reportUnclipped: false, sampleRate: 1, delta: DELTA });
       expect(plan.dp!.siteNoiseStd).toBeCloseTo((SIGMA * CLIP) / Math.sqrt(3), 12);
+      expect(plan.dp!.noiseMultiplier).toBeCloseTo(plan.dp!.siteNoiseStd / (2 * CLIP), 12);
     }
+    // Without secure aggregation the coordinator sees each update: each is charged as a release of
+    // its own (sensitivity 2C, rate 1) as soon as the round is planned.
+    const [charge] = payloadsOf(await ledger(fx));
+    expect(charge).toMatchObject({ roundId: plans[0]!.roundId, modelVersion: null });
+    expect(charge!.event).toMatchObject({ mode: 'distributed', release: 'site-updates', adjacency: 'replace-one', configuredNoiseMultiplier: SIGMA, clipNorm: CLIP, expectedSites: 3, sampleRate: 1 });
+    expect(charge!.event.noiseMultiplier).toBeCloseTo(SIGMA / (2 * Math.sqrt(3)), 12);
+    expect(charge!.eligible.map((e) => e.siteId).sort()).toEqual(fx.sites.map((s) => s.siteId).sort());
     const base = await weights(fx, 0);
     const a = vectorWithNorm(base.length, 0.5, 3);
     const b = vectorWithNorm(base.length, 0.3, 4);
@@ -275,9 +287,8 @@ test('distributed mode: a silent site leaves 2 of 3 survivors and the ledger rec
     const round = await committed(fx, plans[0]!.roundId, 10_000);
     expect(round.closedUnixMs - round.openedUnixMs).toBeGreaterThanOrEqual(1900);
     expect(round.submittedSites.sort()).toEqual([fx.sites[0]!.siteId, fx.sites[1]!.siteId].sort());
-    const [entry] = payloadsOf(await ledger(fx));
-    expect(entry!.event).toMatchObject({ mode: 'distributed', configuredNoiseMultiplier: SIGMA, clipNorm: CLIP, expectedSites: 3, survivingSites: 2 });
-    expect(entry!.event.noiseMultiplier).toBeCloseTo(SIGMA * Math.sqrt(2 / 3), 12);
+    // The commit adds no second charge: the aggregate is post-processing of what was already paid for.
+    expect(payloadsOf(await ledger(fx))).toHaveLength(1);
     // The coordinator adds no noise of its own: the sites' (here: absent) noise is all there is, over expectedSites = 3.
     const after = await weights(fx, round.resultVersion);
     let worst = 0;
@@ -381,7 +392,7 @@ describe('adaptive clipping', () => {
       await submit(fx, 1, plans[1]!, d, true);
       await committed(fx, plans[0]!.roundId, 10_000);
       const [entry] = payloadsOf(await ledger(fx));
-      expect(entry!.event.survivingSites).toBe(2);
+      expect(JSON.stringify(entry!.event)).not.toMatch(/surviv/);
       expect(Math.abs(entry!.event.adaptiveClip!.noisedUnclippedFraction - 5 / 6)).toBeLessThan(0.08);
     } finally {
       await fx.close();

@@ -1,9 +1,15 @@
 /**
- * ε for 10,000 heterogeneous rounds with the RDP and PLD accountants.
- * Run: node_modules/.bin/node bench/dp-accounting.ts   (prints JSON)
+ * ε for 10,000 heterogeneous rounds (and for histories of 200 and 2,000 events that share no parameters)
+ * with the RDP and PLD accountants, and how far each is above the exact (unbucketed, uninterpolated)
+ * composition of the same events.
+ * Run: node_modules/.bin/node bench/dp-accounting.ts [--exact]   (prints JSON; --exact adds the exact PLD
+ * composition, ~10⁴ FFTs: tens of seconds)
  */
 import { computeEpsilon } from '../crypto/dp/accountant.ts';
 import type { GaussianEvent } from '../crypto/dp/events.ts';
+import { pldEpsilon } from '../crypto/dp/pld.ts';
+import { composeRdp } from '../crypto/dp/rdp-compose.ts';
+import { DEFAULT_ORDERS, epsilonFromRdp } from '../crypto/dp/rdp.ts';
 import { createRng } from '../client-sdk/data/dataset.ts';
 
 /** Deterministic workload generator (not used for noise). */
@@ -35,26 +41,55 @@ function continuous(): GaussianEvent[] {
   return out;
 }
 
+/**
+ * `n` distinct events, each its own σ ∈ [σLo, σHi], q log-uniform in [qLo, qHi] and 1…maxCount rounds:
+ * histories that share no parameters at all (the hard case for bucketing).
+ */
+function random(n: number, seed: number, [sLo, sHi]: [number, number], [qLo, qHi]: [number, number], maxCount: number): GaussianEvent[] {
+  const rnd = prng(seed);
+  return Array.from({ length: n }, () => ({
+    noiseMultiplier: sLo + (sHi - sLo) * rnd(),
+    sampleRate: Math.exp(Math.log(qLo) + rnd() * Math.log(qHi / qLo)),
+    count: 1 + Math.floor(rnd() * maxCount),
+  }));
+}
+
 function time<T>(f: () => T): { value: T; ms: number } {
   const t0 = performance.now();
   const value = f();
   return { value, ms: Math.round((performance.now() - t0) * 10) / 10 };
 }
 
+const withExactPld = process.argv.includes('--exact');
 const results: Record<string, unknown> = {};
-// Warm up the JIT on a small problem so the timings below measure steady-state code.
+// Warm up the JIT on small problems (one exact, one on the RDP grid) so the timings below measure
+// steady-state code.
 computeEpsilon([{ noiseMultiplier: 1, sampleRate: 0.01, count: 10 }], DELTA, 'rdp');
 computeEpsilon([{ noiseMultiplier: 1, sampleRate: 0.01, count: 10 }], DELTA, 'pld');
-for (const [name, events] of [['federated', federated()], ['continuous', continuous()]] as const) {
+computeEpsilon(continuous().slice(0, 500), DELTA, 'rdp');
+const workloads: [string, GaussianEvent[]][] = [
+  ['federated', federated()],
+  ['continuous', continuous()],
+  ['random-200', random(200, 3, [0.8, 2], [1e-3, 0.05], 50)],
+  ['random-2000', random(2000, 4, [0.8, 2], [1e-3, 0.05], 50)],
+  ['wide-2000', random(2000, 5, [0.5, 3], [1e-3, 0.3], 20)],
+];
+for (const [name, events] of workloads) {
   const distinct = new Set(events.map((e) => `${e.noiseMultiplier}|${e.sampleRate}`)).size;
   const rdp = time(() => computeEpsilon(events, DELTA, 'rdp'));
   const pld = time(() => computeEpsilon(events, DELTA, 'pld'));
+  const rdpExact = time(() => epsilonFromRdp(DEFAULT_ORDERS, composeRdp(events, DEFAULT_ORDERS, { exactDistinct: Infinity }), DELTA));
+  const pldExact = withExactPld ? time(() => pldEpsilon(events, DELTA, { maxDistinctEvents: Infinity, bucketTo: Infinity })) : null;
   results[name] = {
-    rounds: events.length,
+    rounds: events.reduce((sum, e) => sum + e.count, 0),
     distinctEvents: distinct,
     delta: DELTA,
-    rdp: { epsilon: rdp.value.epsilon, order: rdp.value.order, ms: rdp.ms },
-    pld: { epsilon: pld.value.epsilon, ms: pld.ms },
+    rdp: { epsilon: rdp.value.epsilon, order: rdp.value.order, ms: rdp.ms, overExact: rdp.value.epsilon / rdpExact.value.epsilon },
+    pld: { epsilon: pld.value.epsilon, ms: pld.ms, ...(pldExact ? { overExact: pld.value.epsilon / pldExact.value } : {}) },
+    exact: {
+      rdp: { epsilon: rdpExact.value.epsilon, ms: rdpExact.ms },
+      ...(pldExact ? { pld: { epsilon: pldExact.value, ms: pldExact.ms } } : {}),
+    },
     pldOverRdp: pld.value.epsilon / rdp.value.epsilon,
   };
 }

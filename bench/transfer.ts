@@ -30,6 +30,9 @@ import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { startCoordinator } from '../coordinator/coordinator.ts';
 import { silentLogger } from '../coordinator/logger.ts';
+import { configMessage } from '../coordinator/federation-config.ts';
+import { createFederation } from '../protocols/client.ts';
+import { zooInitialModel } from '../client-sdk/models/initial-model.ts';
 import { adminClient, callUnary, downloadModel, getTask, participantClient, submitUpdate } from '../client-sdk/connection.ts';
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, CHUNK_BYTES, ParticipantServiceClient, type FederationMsg, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
@@ -194,12 +197,13 @@ async function main(): Promise<void> {
       const layout: TensorSpec[] = [{ name: 'bench/weights', shape: [values.length], dtype: 'float32' }];
       // One federation per size, so every round it opens has a base model of exactly this size; it
       // runs REPS + 1 rounds (one warm-up) and then finishes, so no round lingers in memory.
-      const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', {
-        config: {
+      const federation = await createFederation(admin, coordinator.adminToken, {
+        config: configMessage({
           name: `bench-transfer-${sizeMiB}MiB`, model: 'mlp', rounds: REPS + 1, sitesPerRound: 2, minSites: 2, roundDeadlineMs: 600_000, seed: 1,
-          protection: 'none', training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
-        },
-      }, coordinator.adminToken);
+          protection: 'none', training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' }, privacy: null,
+        }),
+        model: zooInitialModel('mlp', 1),
+      });
       const enroll = (name: string) => callUnary<{ siteId: string; token: string }>(admin, 'EnrollSite', { federationId: federation.id, siteName: name }, coordinator.adminToken);
       const siteA = await enroll('a');
       const siteB = await enroll('b');

@@ -1,22 +1,28 @@
-import type * as grpc from '@grpc/grpc-js';
-import type * as tfTypes from '@tensorflow/tfjs';
-import { ConclaveError, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
-import { selectBackend, type TfBackendName, type TfBackendPreference } from './tfjs/backend.ts';
-import { downloadModel, getTask, participantClient, submitUpdate, type ClientTls, type DownloadedModel } from './connection.ts';
+import { ConclaveError, type RoundPlanMsg, type StageTaskMsg } from '../protocols/index.ts';
+import type { TfBackendPreference } from './tfjs/backend.ts';
+import type { ClientTls } from './connection.ts';
 import type { Dataset } from './data/dataset.ts';
-import { setFlatWeights, getFlatWeights } from './models/weights.ts';
-import { modelFromTopology } from './models/export.ts';
-import { trainLocal, type TrainProgress, type TrainResult } from './training/trainer.ts';
-import { addGaussianNoise, clipToNorm, clippedIndicator } from '../crypto/dp/index.ts';
-import { SitePrivacyGuard, siteReleaseStd, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
+import type { TrainProgress, TrainResult } from './training/trainer.ts';
+import type { LocalTrainer } from './training/local-trainer.ts';
+import { grpcTransport, type ParticipantTransport } from './transport.ts';
+import { privatize } from './privatize.ts';
+import type { SiteProtocol, SiteRoundContext } from './protection/protocol.ts';
+import { noProtection } from './protection/none.ts';
+import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
 
 export interface ParticipantOptions {
-  /** host:port of the coordinator. */
-  coordinator: string;
+  /** host:port of the coordinator (with `token`), unless a transport is given. */
+  coordinator?: string;
   /** The site token the operator issued at enrollment. */
-  token: string;
-  /** This site's local training data; it never leaves the process. */
-  data: Dataset;
+  token?: string;
+  /** How to reach the coordinator; default gRPC to `coordinator` with `token`. */
+  transport?: ParticipantTransport;
+  /** This site's local training data; it never leaves the process. Needed by the default trainer. */
+  data?: Dataset;
+  /** Local training; default tfjs on `data` (client-sdk/training/tfjs-trainer.ts). A site's worker pool plugs in here. */
+  trainer?: LocalTrainer;
+  /** Site halves of protection protocols by name, besides the built-in ones. */
+  protocols?: ReadonlyMap<string, SiteProtocol>;
   backend?: TfBackendPreference;
   /** How long to keep retrying while the coordinator is unreachable before giving up. */
   reconnectTimeoutMs?: number;
@@ -33,13 +39,16 @@ export interface ParticipantOptions {
 }
 
 export type ParticipantEvent =
-  | { type: 'backend'; backend: TfBackendName; reason: string }
+  /** What local training runs on (a tfjs backend name for the default trainer). */
+  | { type: 'backend'; backend: string; reason: string }
   | { type: 'waiting'; reason: string }
   | { type: 'round-started'; round: number; roundId: string; modelVersion: number }
   | { type: 'model-downloaded'; version: number; parameters: number }
   | { type: 'training'; round: number; progress: TrainProgress }
   | { type: 'trained'; round: number; result: TrainResult }
   | { type: 'submitted'; round: number; receivedUpdates: number }
+  /** A later stage of the round's protection protocol: its message was sent. */
+  | { type: 'stage-sent'; round: number; stage: string }
   | { type: 'round-skipped'; round: number; code: string; reason: string }
   /** The plan is below the site's privacy floor (or its budget): nothing was trained or sent. */
   | { type: 'round-refused'; round: number; roundId: string; reason: RefusalReason; message: string }
@@ -50,120 +59,54 @@ export type ParticipantEvent =
   | { type: 'reconnecting'; attempt: number; reason: string }
   | { type: 'finished'; finalModelVersion: number };
 
-/** Context every site-side stage sees for one round; stages may add to what the update reports. */
-export interface SiteRoundContext {
-  plan: RoundPlanMsg;
-  layout: TensorSpec[];
-  numExamples: number;
-  report: { unclipped?: boolean };
-}
-
-/**
- * Site half of a privacy mechanism (clip, noise, quantize, mask, encrypt): takes the delta the
- * previous stage produced and returns what the next one gets. The coordinator runs the mirror
- * stages in reverse. With protection `none` the chain is empty and the delta goes out as trained.
- */
-export interface SiteStage {
-  readonly name: string;
-  apply(delta: Float32Array, ctx: SiteRoundContext): Promise<Float32Array> | Float32Array;
-}
-
-/** Client-level DP: bound each site's contribution to the sum (McMahan et al. 2018). */
-const clipStage: SiteStage = {
-  name: 'clip',
-  apply(delta, ctx) {
-    const clipNorm = ctx.plan.dp!.clipNorm;
-    const { norm } = clipToNorm(delta, clipNorm);
-    // Adaptive clipping (Andrew et al. 2021) needs only this bit, released under the coordinator's noised count.
-    if (ctx.plan.dp!.reportUnclipped) ctx.report.unclipped = clippedIndicator(norm, clipNorm) === 1;
-    return delta;
-  },
-};
-
-/**
- * Gaussian noise the site adds itself: its share of the total (distributed DP, so the sum carries
- * the full σC), or all of it (local DP, std from the analytic Gaussian at sensitivity 2C). Never
- * less than the multiplier the plan charges claims, whichever of the plan's numbers is larger.
- */
-const siteNoiseStage: SiteStage = {
-  name: 'site-gaussian',
-  apply(delta, ctx) {
-    addGaussianNoise(delta, siteReleaseStd(ctx.plan.dp!));
-    return delta;
-  },
-};
-
-/** The site half of the round's mechanism chain, in order: privatize, then protect. */
-export function siteStagesFor(plan: RoundPlanMsg): SiteStage[] {
-  const stages: SiteStage[] = [];
-  if (plan.dp) {
-    if (!['central', 'distributed', 'local'].includes(plan.dp.mode)) throw new ConclaveError('INVALID_ARGUMENT', `unknown DP mode "${plan.dp.mode}"`);
-    if (!(plan.dp.clipNorm > 0)) throw new ConclaveError('INVALID_ARGUMENT', 'the round plan has no valid clip norm');
-    stages.push(clipStage);
-    if (plan.dp.mode !== 'central') {
-      if (!(plan.dp.siteNoiseStd > 0)) throw new ConclaveError('INVALID_ARGUMENT', `a ${plan.dp.mode} DP round needs a positive site noise std`);
-      stages.push(siteNoiseStage);
-    }
-  }
-  switch (plan.protection) {
-    case 'none':
-    case '':
-      return stages;
-    default:
-      throw new ConclaveError('INVALID_ARGUMENT', `this SDK does not support protection "${plan.protection}"`);
-  }
-}
+export const BUILT_IN_PROTOCOLS: ReadonlyMap<string, SiteProtocol> = new Map([[noProtection.name, noProtection]]);
 
 const RETRYABLE = new Set(['UNAVAILABLE']);
 /** Refusals that end this round for the site but not its participation. */
 const ROUND_SKIPPING = new Set(['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND']);
 
-type Tf = typeof tfTypes;
-
-/** The site's model, rebuilt only when the federation's architecture changes. */
-interface ModelCache {
-  tf: Tf;
-  model: tfTypes.LayersModel | null;
-  topologyJson: string;
-}
-
-async function modelFor(cache: ModelCache, topologyJson: string): Promise<tfTypes.LayersModel> {
-  if (cache.model && cache.topologyJson === topologyJson) return cache.model;
-  cache.model?.dispose();
-  cache.model = await modelFromTopology(cache.tf, topologyJson);
-  cache.topologyJson = topologyJson;
-  return cache.model;
-}
-
 /**
  * A site in a federation: connect with its token, then for every round it is selected for,
- * fetch the plan and model (digest checked), train locally, run the protection stages, submit.
+ * fetch the plan and model (digest checked), train locally, privatize, and take part in each stage
+ * of the round's protection protocol while the coordinator has tasks for it. A round's context
+ * (and any secret a protocol keeps) stays in memory and is dropped when the round is over.
  * `run()` is an async iterator of progress events so a CLI and a test consume the same stream.
  */
 export class Participant {
-  private readonly options: Required<Omit<ParticipantOptions, 'tls' | 'privacyFloor'>> & Pick<ParticipantOptions, 'tls'>;
+  private readonly options: { reconnectTimeoutMs: number; pollWaitMs: number };
+  private readonly makeTransport: () => ParticipantTransport;
+  private readonly makeTrainer: () => Promise<LocalTrainer>;
+  private readonly protocols: ReadonlyMap<string, SiteProtocol>;
   /** Null without a privacy floor; built (and its state file validated) when the site is constructed. */
   private readonly privacy: SitePrivacyGuard | null;
+  /** Rounds this site is in, by id: the plan and the protocol's secrets, in memory only. */
+  private readonly rounds = new Map<string, { ctx: SiteRoundContext; protocol: SiteProtocol }>();
 
   constructor(options: ParticipantOptions) {
-    if (!options.coordinator) throw new ConclaveError('INVALID_ARGUMENT', 'coordinator address is required');
-    if (!options.token) throw new ConclaveError('INVALID_ARGUMENT', 'site token is required');
-    if (!options.data || options.data.count < 1) throw new ConclaveError('INVALID_ARGUMENT', 'a participant needs at least one local example');
-    const { privacyFloor, ...rest } = options;
-    this.options = { backend: 'auto', reconnectTimeoutMs: 60_000, pollWaitMs: 5_000, ...rest };
-    this.privacy = privacyFloor ? new SitePrivacyGuard(privacyFloor) : null;
+    const { transport, coordinator, token, tls, data, trainer, backend } = options;
+    if (!transport) {
+      if (!coordinator) throw new ConclaveError('INVALID_ARGUMENT', 'coordinator address is required');
+      if (!token) throw new ConclaveError('INVALID_ARGUMENT', 'site token is required');
+    }
+    if (!trainer && (!data || data.count < 1)) throw new ConclaveError('INVALID_ARGUMENT', 'a participant needs at least one local example');
+    this.options = { reconnectTimeoutMs: options.reconnectTimeoutMs ?? 60_000, pollWaitMs: options.pollWaitMs ?? 5_000 };
+    this.makeTransport = transport ? () => transport : () => grpcTransport(coordinator!, token!, tls);
+    // tfjs is loaded only when the default trainer is used: an injected trainer needs none of it.
+    this.makeTrainer = trainer ? async () => trainer : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
+    this.protocols = new Map([...BUILT_IN_PROTOCOLS, ...(options.protocols ?? [])]);
+    this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
   }
 
   async *run(): AsyncGenerator<ParticipantEvent, void> {
-    const { tf, backend, reason } = await selectBackend({ prefer: this.options.backend });
+    const trainer = await this.makeTrainer();
+    const { backend, reason } = await trainer.init();
     yield { type: 'backend', backend, reason };
-    const client = participantClient(this.options.coordinator, this.options.tls);
-    const cache: ModelCache = { tf, model: null, topologyJson: '' };
+    const transport = this.makeTransport();
     // The coordinator offers a round until the site submits or the round closes; a refused one is not re-announced.
     let refusedRoundId = '';
     try {
       for (;;) {
-        const task = yield* this.withReconnect(() => getTask(client, this.options.token, this.options.pollWaitMs));
+        const task = yield* this.withReconnect(() => transport.getTask(this.options.pollWaitMs));
         if (task.task === 'finished') {
           yield { type: 'finished', finalModelVersion: task.finished.finalModelVersion };
           return;
@@ -173,32 +116,43 @@ export class Participant {
           await sleep(task.wait.retryAfterMs);
           continue;
         }
-        if (task.round.roundId === refusedRoundId) {
-          await sleep(Math.min(1_000, this.options.pollWaitMs));
-          continue;
-        }
+        const roundNumber = task.task === 'round' ? task.round.roundNumber : task.stage.roundNumber;
         try {
-          const outcome = yield* this.runRound(client, cache, task.round);
+          if (task.task === 'stage') {
+            yield* this.runStage(transport, task.stage);
+            continue;
+          }
+          if (task.round.roundId === refusedRoundId) {
+            await sleep(Math.min(1_000, this.options.pollWaitMs));
+            continue;
+          }
+          // A new plan means every earlier round is over for this site: forget their secrets.
+          this.rounds.clear();
+          const outcome = yield* this.runRound(transport, trainer, task.round);
           if (outcome === 'refused') refusedRoundId = task.round.roundId;
           if (outcome === 'exhausted') return;
         } catch (err) {
           // A round can close under us (deadline, coordinator restart): that costs this round, not the site.
           if (err instanceof ConclaveError && ROUND_SKIPPING.has(err.code)) {
-            yield { type: 'round-skipped', round: task.round.roundNumber, code: err.code, reason: err.message };
+            yield { type: 'round-skipped', round: roundNumber, code: err.code, reason: err.message };
             continue;
           }
           throw err;
         }
       }
     } finally {
-      cache.model?.dispose();
-      client.close();
+      this.rounds.clear();
+      trainer.dispose();
+      transport.close();
     }
   }
 
-  /** One round, as the site half of the pipeline: check the plan → fetch → train → privatize/protect → charge → submit. */
-  private async *runRound(client: grpc.Client, cache: ModelCache, plan: RoundPlanMsg): AsyncGenerator<ParticipantEvent, 'submitted' | 'refused' | 'exhausted'> {
+  /** The first stage, as the site half of the pipeline: check the plan → fetch → train → privatize → charge → send. */
+  private async *runRound(transport: ParticipantTransport, trainer: LocalTrainer, plan: RoundPlanMsg): AsyncGenerator<ParticipantEvent, 'submitted' | 'refused' | 'exhausted'> {
     yield { type: 'round-started', round: plan.roundNumber, roundId: plan.roundId, modelVersion: plan.modelVersion };
+    const protocolName = plan.protectionPlan?.protocol || plan.protection || 'none';
+    const protocol = this.protocols.get(protocolName);
+    if (!protocol) throw new ConclaveError('INVALID_ARGUMENT', `this SDK does not support protection "${protocolName.slice(0, 64)}"`);
     const decision = this.privacy?.decide(plan.dp) ?? { accept: true as const, charge: null };
     if (!decision.accept) {
       yield { type: 'round-refused', round: plan.roundNumber, roundId: plan.roundId, reason: decision.reason, message: decision.message };
@@ -207,32 +161,21 @@ export class Participant {
       yield { type: 'site-budget-exhausted', round: plan.roundNumber, message: decision.message, privacy: this.privacy!.summary() };
       return 'exhausted';
     }
-    const global: DownloadedModel = yield* this.withReconnect(() =>
-      downloadModel(client, this.options.token, { federationId: plan.federationId, version: plan.modelVersion }));
+    const global = yield* this.withReconnect(() => transport.downloadModel({ federationId: plan.federationId, version: plan.modelVersion }));
     if (!global.sha256.equals(plan.modelSha256)) {
       throw new ConclaveError('DIGEST_MISMATCH', `model v${global.version} does not match the digest in the round plan`);
     }
     yield { type: 'model-downloaded', version: global.version, parameters: global.values.length };
-    const model = await modelFor(cache, global.topologyJson);
-    setFlatWeights(model, global.layout, global.values);
 
-    const training = trainLocal(model, this.options.data, {
-      epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
-      optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed,
-    });
+    const training = trainer.train(global, plan);
     let step = await training.next();
     while (!step.done) {
-      if (step.value.kind === 'epoch') yield { type: 'training', round: plan.roundNumber, progress: step.value };
+      yield { type: 'training', round: plan.roundNumber, progress: step.value };
       step = await training.next();
     }
-    const result = step.value;
+    const { delta: trained, ...result } = step.value;
     yield { type: 'trained', round: plan.roundNumber, result };
-
-    const local = getFlatWeights(model).values;
-    let delta: Float32Array = new Float32Array(local.length);
-    for (let i = 0; i < local.length; i++) delta[i] = local[i]! - global.values[i]!;
-    const ctx: SiteRoundContext = { plan, layout: global.layout, numExamples: result.numExamples, report: {} };
-    for (const stage of siteStagesFor(plan)) delta = await stage.apply(delta, ctx);
+    const { delta, unclipped } = privatize(trained, plan);
 
     if (decision.charge !== null) {
       // Charged before the first byte leaves: an upload that fails half-way may still have released it.
@@ -242,13 +185,27 @@ export class Participant {
     // Under local/distributed DP the coordinator is not trusted: only the privatized update leaves the
     // site (0 = withheld). Under central DP it is, and the counts and metrics go as before.
     const withhold = plan.dp !== null && plan.dp.mode !== 'central';
-    const response = yield* this.withReconnect(() => submitUpdate(client, this.options.token, {
-      roundId: plan.roundId, numExamples: withhold ? 0 : result.numExamples, layout: global.layout, values: delta,
-      trainLoss: withhold ? 0 : finiteOr(result.loss, 0), trainAccuracy: withhold ? 0 : finiteOr(result.accuracy, 0),
-      unclipped: withhold ? false : ctx.report.unclipped ?? false,
-    }));
-    yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.receivedUpdates };
+    const ctx: SiteRoundContext = { plan, layout: global.layout, secrets: new Map() };
+    this.rounds.set(plan.roundId, { ctx, protocol });
+    const message = await protocol.first(ctx, {
+      delta, numExamples: withhold ? 0 : result.numExamples, trainLoss: withhold ? 0 : finiteOr(result.loss, 0),
+      trainAccuracy: withhold ? 0 : finiteOr(result.accuracy, 0), unclipped: withhold ? false : unclipped,
+    });
+    const response = yield* this.withReconnect(() => transport.submitStage(message));
+    yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.received };
     return 'submitted';
+  }
+
+  /** A later stage of a round this site is in: the protocol answers from the round's context. */
+  private async *runStage(transport: ParticipantTransport, task: StageTaskMsg): AsyncGenerator<ParticipantEvent, void> {
+    const round = this.rounds.get(task.roundId);
+    if (!round) {
+      // This site holds no context for that round (it restarted, or never took part): it cannot answer.
+      throw new ConclaveError('ROUND_CLOSED', `no context for round ${task.roundNumber}; this site cannot take part in its stage "${task.stage.slice(0, 64)}"`);
+    }
+    const message = await round.protocol.stage(round.ctx, task);
+    yield* this.withReconnect(() => transport.submitStage(message));
+    yield { type: 'stage-sent', round: task.roundNumber, stage: task.stage };
   }
 
   /** Retries a call while the coordinator is unreachable (e.g. restarting after a crash), with capped backoff. */

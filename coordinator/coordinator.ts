@@ -9,7 +9,6 @@ import { Federations } from './federations.ts';
 import { RoundManager } from './rounds.ts';
 import { PrivacyLedger } from './privacy/ledger.ts';
 import { describeProblem } from './privacy/ledger-audit.ts';
-import { FedAvg } from './aggregation/fedavg.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
 import { createAdminToken, loadOrCreateKeys, removeStaleTempFiles, writeAtomic } from './keys.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -65,7 +64,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const federations = new Federations({ store, registry, keys, auth });
   const ledger = new PrivacyLedger(store, keys);
   const rounds = new RoundManager({
-    store, registry, strategy: new FedAvg(), log, ledger,
+    store, registry, log, ledger,
     getFederation: (id) => federations.get(id), markFinished: (id, reason) => federations.markFinished(id, reason),
   });
   const aborted = rounds.recover();

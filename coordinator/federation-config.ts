@@ -1,10 +1,23 @@
 import { z } from 'zod';
-import { RECOMMENDED_HYPERPARAMS } from '../client-sdk/training/defaults.ts';
 import { analyticGaussianSigma } from '../crypto/dp/index.ts';
-import { ConclaveError, type FederationConfigMsg, type PrivacyConfigMsg } from '../protocols/index.ts';
+import {
+  ConclaveError, type AggregationConfigMsg, type FederationConfigMsg, type PrivacyConfigMsg, type ProtectionConfigMsg, type ServerOptimizerConfigMsg,
+} from '../protocols/index.ts';
+import { aggregationConflict, type AggregatorCapability, type ProtectionOutput } from './aggregation/aggregator.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
+/** Protection protocols; SecAgg+ and CKKS will add theirs (with their parameters) to `protectionSchema`. */
 export const PROTECTIONS = ['none'] as const;
+export type ProtectionKind = (typeof PROTECTIONS)[number];
+export const AGGREGATIONS = ['fedavg'] as const;
+export type AggregationKind = (typeof AGGREGATIONS)[number];
+export const WEIGHTINGS = ['examples', 'uniform'] as const;
+export const SERVER_OPTIMIZERS = ['sgd'] as const;
+
+/** What each protection protocol hands the aggregation stage: a protocol module declares this with its stages. */
+export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates' };
+/** What each aggregation kind needs to see (aggregation/aggregator.ts). */
+export const AGGREGATION_CAPABILITY: Record<AggregationKind, AggregatorCapability> = { fedavg: 'streaming-sum' };
 export const MIN_NOISE_MULTIPLIER = 1e-3;
 
 const trainingSchema = z.object({
@@ -47,35 +60,79 @@ const privacySchema = z.object({
 export type PrivacyConfig = z.output<typeof privacySchema>;
 
 /**
+ * How updates travel to the aggregate. Data dirs and clients from before protocols had parameters
+ * wrote the kind as a bare string, and only ever "none": that form is still read.
+ */
+const protectionSchema = z.union([
+  z.literal('none').transform(() => ({ kind: 'none' as const })),
+  z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('none') }).strict(),
+  ]),
+], { error: `protection must be one of ${PROTECTIONS.map((p) => `{ kind: "${p}" }`).join(', ')}` });
+
+/** The server optimizer the round's aggregate delta is applied with (aggregation/server-optimizers.ts). */
+const serverOptimizerSchema = z.discriminatedUnion('kind', [
+  // FedAvg is SGD at server learning rate 1 (next = base + delta).
+  z.object({ kind: z.literal('sgd'), learningRate: z.number().positive().max(1e3).default(1) }).strict(),
+], { error: `serverOptimizer.kind must be one of ${SERVER_OPTIMIZERS.join(', ')}` });
+
+/**
+ * How a round's updates become the next model: an aggregator, then a server optimizer. The
+ * weighting's default depends on privacy (examples without DP, uniform with it) and is resolved
+ * by the federation schema below.
+ */
+const aggregationSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('fedavg'),
+    weighting: z.enum(WEIGHTINGS).optional(),
+    serverOptimizer: serverOptimizerSchema.default({ kind: 'sgd', learningRate: 1 }),
+  }).strict(),
+], { error: `aggregation.kind must be one of ${AGGREGATIONS.join(', ')}` });
+
+/**
  * A federation's configuration, validated once at the edge. Cross-field rules (quorum not above
  * the sample size) live in the schema so an invalid combination cannot be stored.
  */
 export const federationConfigSchema = z.object({
   name: z.string().trim().min(1).max(128).regex(/^[\w.\- ]+$/, 'use letters, digits, spaces, ".", "_" or "-"'),
-  model: z.enum(MODEL_ARCHITECTURES),
+  /** Where version 0 came from: a zoo architecture, or "custom" for the operator's own LayersModel (its topology is stored with the federation). */
+  model: z.enum([...MODEL_ARCHITECTURES, 'custom']),
   rounds: z.number().int().min(1).max(100_000),
   sitesPerRound: z.number().int().min(1).max(100_000),
   minSites: z.number().int().min(1).max(100_000),
   roundDeadlineMs: z.number().int().min(100).max(7 * 24 * 3600 * 1000),
   training: trainingSchema,
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  protection: z.enum(PROTECTIONS),
+  protection: protectionSchema,
+  /** Absent in configs stored before aggregation was configurable: FedAvg with the defaults. */
+  aggregation: aggregationSchema.optional(),
   privacy: privacySchema.nullable(),
-}).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] });
+}).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] })
+  // Under DP one site's weight must not exceed the sensitivity bound C; a declared example count would.
+  .refine((c) => !(c.privacy && c.aggregation?.weighting === 'examples'), {
+    message: 'weighting "examples" cannot run under differential privacy: one site\'s declared example count would break the sensitivity bound; use "uniform" (the default with DP)',
+    path: ['aggregation', 'weighting'],
+  })
+  .superRefine((c, ctx) => {
+    const kind = c.aggregation?.kind ?? 'fedavg';
+    const problem = aggregationConflict(AGGREGATION_CAPABILITY[kind], { kind: c.protection.kind, output: PROTECTION_OUTPUT[c.protection.kind] }, c.privacy !== null);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['aggregation'] });
+  })
+  .transform((c) => ({ ...c, aggregation: resolveAggregation(c.aggregation, c.privacy !== null) }));
+
+function resolveAggregation(a: z.output<typeof aggregationSchema> | undefined, dp: boolean) {
+  const weighting: (typeof WEIGHTINGS)[number] = a?.weighting ?? (dp ? 'uniform' : 'examples');
+  return { kind: 'fedavg' as const, weighting, serverOptimizer: a?.serverOptimizer ?? { kind: 'sgd' as const, learningRate: 1 } };
+}
 
 export type FederationConfig = z.output<typeof federationConfigSchema>;
+export type ProtectionConfig = FederationConfig['protection'];
+export type AggregationConfig = FederationConfig['aggregation'];
+export type ServerOptimizerConfig = AggregationConfig['serverOptimizer'];
 /** What operators write: for local DP the noise multiplier is left out and derived. */
 export type FederationConfigInput = z.input<typeof federationConfigSchema>;
 export type TrainingConfig = FederationConfig['training'];
 export type ModelArchitectureName = FederationConfig['model'];
-
-/** Local training defaults per architecture: the measured recommendations of client-sdk/training/defaults.ts. */
-export const DEFAULT_TRAINING: Record<ModelArchitectureName, TrainingConfig> = Object.fromEntries(
-  MODEL_ARCHITECTURES.map((arch) => {
-    const h = RECOMMENDED_HYPERPARAMS[arch];
-    return [arch, { localEpochs: h.epochs, batchSize: h.batchSize, learningRate: h.learningRate, optimizer: h.optimizer }];
-  }),
-) as Record<ModelArchitectureName, TrainingConfig>;
 
 export function parseFederationConfig(raw: unknown): FederationConfig {
   const parsed = federationConfigSchema.safeParse(raw);
@@ -89,10 +146,11 @@ export function parseFederationConfig(raw: unknown): FederationConfig {
 /** Wire message → the object the schema validates; proto3's zero values stand for "unset". */
 export function configFromMessage(msg: FederationConfigMsg | null): unknown {
   if (!msg) throw new ConclaveError('INVALID_ARGUMENT', 'config is required');
-  const model = msg.model as ModelArchitectureName;
-  const training = msg.training && msg.training.localEpochs > 0
-    ? msg.training
-    : (MODEL_ARCHITECTURES as readonly string[]).includes(model) ? DEFAULT_TRAINING[model] : undefined;
+  // The admin client fills in the local training defaults (it knows the model); the coordinator never guesses them.
+  if (!msg.training || msg.training.localEpochs === 0) {
+    throw new ConclaveError('INVALID_ARGUMENT', 'invalid federation config: training is required (localEpochs, batchSize, learningRate, optimizer); "conclave federation create" fills in the recommended values for the model');
+  }
+  const training = msg.training;
   const p = msg.privacy;
   const privacy = p && p.mode ? {
     mode: p.mode, noiseMultiplier: p.mode === 'local' ? null : p.noiseMultiplier, localEpsilon: p.localEpsilon === 0 ? null : p.localEpsilon,
@@ -100,7 +158,31 @@ export function configFromMessage(msg: FederationConfigMsg | null): unknown {
     adaptiveClip: p.adaptiveClip ? { targetQuantile: p.targetQuantile, learningRate: p.clipLearningRate, countNoiseStd: p.countNoiseStd } : null,
     budgetEpsilon: p.budgetEpsilon === 0 ? null : p.budgetEpsilon, delta: p.delta,
   } : null;
-  return { ...msg, training, protection: msg.protection || 'none', privacy };
+  const { protectionConfig, aggregation, ...rest } = msg;
+  return { ...rest, training, protection: protectionFromMessage(protectionConfig, msg.protection), aggregation: aggregationFromMessage(aggregation), privacy };
+}
+
+/**
+ * The typed message wins; an old client sends only the bare kind in `protection` (field 9). A
+ * present message whose oneof this coordinator does not know decodes with no kind: that is
+ * refused by the schema rather than silently replaced by a default.
+ */
+function protectionFromMessage(msg: ProtectionConfigMsg | null | undefined, legacy: string | undefined): unknown {
+  if (!msg) return legacy || 'none';
+  return msg.kind === undefined ? { kind: legacy || undefined } : { kind: msg.kind };
+}
+
+function aggregationFromMessage(msg: AggregationConfigMsg | null | undefined): unknown {
+  if (!msg) return undefined;
+  if (msg.kind !== 'fedavg') return { kind: msg.kind };
+  const f = msg.fedavg;
+  return { kind: 'fedavg', weighting: f.weighting || undefined, serverOptimizer: serverOptimizerFromMessage(f.serverOptimizer) };
+}
+
+function serverOptimizerFromMessage(msg: ServerOptimizerConfigMsg | null | undefined): unknown {
+  if (!msg) return undefined;
+  if (msg.kind !== 'sgd') return { kind: msg.kind };
+  return { kind: 'sgd', learningRate: msg.sgd.learningRate || undefined };
 }
 
 export function configMessage(config: FederationConfigInput): FederationConfigMsg {
@@ -110,6 +192,23 @@ export function configMessage(config: FederationConfigInput): FederationConfigMs
     targetQuantile: p.adaptiveClip?.targetQuantile ?? 0, clipLearningRate: p.adaptiveClip?.learningRate ?? 0, countNoiseStd: p.adaptiveClip?.countNoiseStd ?? 0,
     budgetEpsilon: p.budgetEpsilon ?? 0, delta: p.delta,
   } : null;
-  return { ...config, privacy };
+  const protection = typeof config.protection === 'string' ? { kind: config.protection } : config.protection;
+  // Field 9 still carries the kind, for clients that predate ProtectionConfig.
+  return { ...config, privacy, protection: protection.kind, protectionConfig: protectionMessage(protection), aggregation: aggregationMessage(config.aggregation) };
+}
+
+function protectionMessage(protection: ProtectionConfig): ProtectionConfigMsg {
+  switch (protection.kind) {
+    case 'none': return { kind: 'none', none: {} };
+  }
+}
+
+function aggregationMessage(a: FederationConfigInput['aggregation']): AggregationConfigMsg | null {
+  if (!a) return null;
+  const o = a.serverOptimizer;
+  return {
+    kind: 'fedavg',
+    fedavg: { weighting: a.weighting ?? '', serverOptimizer: o ? { kind: 'sgd', sgd: { learningRate: o.learningRate ?? 0 } } : null },
+  };
 }
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { ConclaveError } from '../protocols/index.ts';
+import { ConclaveError, layoutElements, type TensorSpec } from '../protocols/index.ts';
 import { issueToken, type SigningKeys } from '../crypto/tokens.ts';
 import type { Store } from './store.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import type { Authenticator } from './auth.ts';
 import { parseFederationConfig, type FederationConfig } from './federation-config.ts';
-import { buildInitialModel } from './initial-model.ts';
+import { checkTopology, checkWeightsBelong } from './model-topology.ts';
 import type { FederationView } from './rounds.ts';
 
 export interface FederationRecord extends FederationView {
@@ -17,6 +17,13 @@ export interface FederationRecord extends FederationView {
 
 interface FederationRow {
   id: string; name: string; config_json: string; topology_json: string; status: FederationView['status']; created_ms: number; finish_reason: string | null;
+}
+
+/** Version 0 as the admin client sends it: the tfjs topology and the trainable weights, flattened. */
+export interface InitialModel {
+  topologyJson: string;
+  layout: TensorSpec[];
+  values: Float32Array;
 }
 
 const DEFAULT_SITE_TOKEN_TTL_S = 30 * 24 * 3600;
@@ -36,10 +43,16 @@ export class Federations {
     this.auth = deps.auth;
   }
 
-  /** Creates the federation and its model version 0 together: a federation never exists without a model. */
-  async create(rawConfig: unknown): Promise<FederationRecord> {
+  /**
+   * Creates the federation and its model version 0 together: a federation never exists without a
+   * model. The admin client built version 0 (topology and weights); it is stored, never run here.
+   */
+  create(rawConfig: unknown, initial: InitialModel): FederationRecord {
     const config = parseFederationConfig(rawConfig);
-    const initial = await buildInitialModel(config.model, config.seed);
+    checkWeightsBelong(checkTopology(initial.topologyJson), initial.layout);
+    if (layoutElements(initial.layout) !== initial.values.length) {
+      throw new ConclaveError('LAYOUT_MISMATCH', `the layout describes ${layoutElements(initial.layout)} weights, ${initial.values.length} were sent`);
+    }
     const id = randomUUID();
     const { blobPath, sha256 } = this.registry.writeBlob(id, 0, initial.values);
     const now = Date.now();

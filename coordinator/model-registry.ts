@@ -1,7 +1,16 @@
+import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ConclaveError, floatBytes, sha256OfFloats, validateLayout, type TensorSpec } from '../protocols/index.ts';
+import type { OptimizerState } from './aggregation/server-optimizers.ts';
 import type { Store } from './store.ts';
+
+/** Where a version's server-optimizer state lives and what it must hash to. */
+export interface OptimizerStateRef {
+  /** Relative to the data dir, like `blobPath`. */
+  path: string;
+  sha256: Buffer;
+}
 
 export interface ModelVersionRecord {
   federationId: string;
@@ -20,6 +29,8 @@ export interface ModelVersionRecord {
    * Null for versions no DP round produced.
    */
   ledgerHead: string | null;
+  /** The server optimizer's state after the step that made this version; null for stateless optimizers (FedAvg). */
+  optimizerState: OptimizerStateRef | null;
 }
 
 interface ModelRow {
@@ -34,6 +45,23 @@ interface ModelRow {
   metrics_json: string;
   created_ms: number;
   ledger_head: string | null;
+  optimizer_state_path: string | null;
+  optimizer_state_sha256: Uint8Array | null;
+}
+
+/**
+ * Optimizer-state files open with this, then a little-endian u32 header length, the JSON header,
+ * the scalars as float64 and the vectors as float32 (little-endian, in the header's order). Values
+ * are stored as bits, not JSON text, so a state reads back identical (-0 and NaN payloads included).
+ */
+const OPTIMIZER_STATE_MAGIC = Buffer.from('CONCLAVE-OPT-1\n', 'latin1');
+
+interface OptimizerStateHeader {
+  optimizer: string;
+  /** Names of the scalars, in the order their float64 values follow the header. */
+  scalars: string[];
+  /** Name and length of each vector, in the order their bytes follow. */
+  vectors: Array<[string, number]>;
 }
 
 /**
@@ -54,33 +82,47 @@ export class ModelRegistry {
 
   /** Step 1 of a commit: durable blob, not yet a version. Returns the path to record. */
   writeBlob(federationId: string, version: number, values: Float32Array): { blobPath: string; sha256: Buffer } {
-    const dir = join(this.root, federationId);
-    mkdirSync(dir, { recursive: true });
     const sha256 = sha256OfFloats(values);
-    const name = `v${version}-${sha256.subarray(0, 8).toString('hex')}.f32`;
-    const finalPath = join(dir, name);
-    const tmpPath = `${finalPath}.tmp-${process.pid}`;
-    const fd = openSync(tmpPath, 'w', 0o600);
-    try {
-      const bytes = floatBytes(values);
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmpPath, finalPath);
-    fsyncDir(dir);
-    return { blobPath: relative(this.store.dataDir, finalPath), sha256 };
+    const path = this.writeDurably(federationId, `v${version}-${sha256.subarray(0, 8).toString('hex')}.f32`, [floatBytes(values)]);
+    return { blobPath: path, sha256 };
+  }
+
+  /**
+   * Step 1 too, for a stateful server optimizer: its state after the step that made `version`,
+   * durable before the commit transaction records it (pass the result to `insertVersion`).
+   */
+  writeOptimizerState(federationId: string, version: number, state: OptimizerState): OptimizerStateRef {
+    const names = Object.keys(state.vectors).sort();
+    const scalarNames = Object.keys(state.scalars).sort();
+    const scalars = Buffer.alloc(8 * scalarNames.length);
+    scalarNames.forEach((key, i) => {
+      const v = state.scalars[key]!;
+      if (!Number.isFinite(v)) throw new ConclaveError('INVALID_ARGUMENT', `optimizer state scalar "${key}" is not finite`);
+      scalars.writeDoubleLE(v, 8 * i);
+    });
+    const header: OptimizerStateHeader = { optimizer: state.optimizer, scalars: scalarNames, vectors: names.map((n) => [n, state.vectors[n]!.length]) };
+    const json = Buffer.from(JSON.stringify(header), 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(json.length);
+    const parts = [OPTIMIZER_STATE_MAGIC, length, json, scalars, ...names.map((n) => floatBytes(state.vectors[n]!))];
+    const hash = createHash('sha256');
+    for (const part of parts) hash.update(part);
+    const sha256 = hash.digest();
+    const path = this.writeDurably(federationId, `v${version}-${sha256.subarray(0, 8).toString('hex')}.opt`, parts);
+    return { path, sha256 };
   }
 
   /** Step 2, called inside the caller's transaction (with the ledger entry, whose head a DP round's version records). */
-  insertVersion(record: Omit<ModelVersionRecord, 'createdMs' | 'ledgerHead'> & { ledgerHead?: string | null }): void {
+  insertVersion(record: Omit<ModelVersionRecord, 'createdMs' | 'ledgerHead' | 'optimizerState'> & {
+    ledgerHead?: string | null; optimizerState?: OptimizerStateRef | null;
+  }): void {
     this.store.db.prepare(`INSERT INTO model_versions
-      (federation_id, version, parent_version, round_id, sha256, num_parameters, layout_json, blob_path, metrics_json, created_ms, ledger_head)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      (federation_id, version, parent_version, round_id, sha256, num_parameters, layout_json, blob_path, metrics_json, created_ms, ledger_head,
+       optimizer_state_path, optimizer_state_sha256)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       record.federationId, record.version, record.parentVersion, record.roundId, record.sha256, record.numParameters,
       JSON.stringify(record.layout), record.blobPath, JSON.stringify(record.metrics), Date.now(), record.ledgerHead ?? null,
+      record.optimizerState?.path ?? null, record.optimizerState?.sha256 ?? null,
     );
   }
 
@@ -110,16 +152,74 @@ export class ModelRegistry {
     return values;
   }
 
+  /**
+   * The optimizer state recorded with a version (null when its optimizer keeps none), refused
+   * unless the file hashes to the recorded digest and every vector is model-sized.
+   */
+  readOptimizerState(record: ModelVersionRecord): OptimizerState | null {
+    const ref = record.optimizerState;
+    if (!ref) return null;
+    const bytes = readFileSync(join(this.store.dataDir, ref.path));
+    const where = `optimizer state of model ${record.federationId} v${record.version}`;
+    if (!createHash('sha256').update(bytes).digest().equals(ref.sha256)) throw new ConclaveError('DIGEST_MISMATCH', `${where} on disk does not match its recorded digest`);
+    const magic = OPTIMIZER_STATE_MAGIC.length;
+    if (bytes.length < magic + 4 || !bytes.subarray(0, magic).equals(OPTIMIZER_STATE_MAGIC)) throw new ConclaveError('DIGEST_MISMATCH', `${where} is not an optimizer-state file`);
+    const headerLength = bytes.readUInt32LE(magic);
+    let offset = magic + 4 + headerLength;
+    const header = JSON.parse(bytes.subarray(magic + 4, offset).toString('utf8')) as OptimizerStateHeader;
+    if (offset + 8 * header.scalars.length > bytes.length) throw new ConclaveError('DIGEST_MISMATCH', `${where} is truncated`);
+    const scalars: Record<string, number> = {};
+    for (const name of header.scalars) {
+      scalars[name] = bytes.readDoubleLE(offset);
+      offset += 8;
+    }
+    const vectors: Record<string, Float32Array> = {};
+    for (const [name, length] of header.vectors) {
+      if (length !== record.numParameters) throw new ConclaveError('LAYOUT_MISMATCH', `${where}: vector "${name}" has ${length} values, the model ${record.numParameters}`);
+      const end = offset + 4 * length;
+      if (end > bytes.length) throw new ConclaveError('DIGEST_MISMATCH', `${where} is truncated`);
+      vectors[name] = new Float32Array(bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + end));
+      offset = end;
+    }
+    if (offset !== bytes.length) throw new ConclaveError('DIGEST_MISMATCH', `${where} has trailing bytes`);
+    return { optimizer: header.optimizer, scalars, vectors };
+  }
+
   setMetrics(federationId: string, version: number, metrics: Record<string, number>): void {
     const current = this.get(federationId, version).metrics;
     this.store.db.prepare('UPDATE model_versions SET metrics_json = ? WHERE federation_id = ? AND version = ?')
       .run(JSON.stringify({ ...current, ...metrics }), federationId, version);
   }
 
-  /** Deletes blobs (and temp files) that no committed version points at: leftovers of a crash mid-commit. */
+  /** Writes `parts` to a temp file, fsyncs it, renames it into place and fsyncs the directory; returns the path relative to the data dir. */
+  private writeDurably(federationId: string, name: string, parts: Buffer[]): string {
+    const dir = join(this.root, federationId);
+    mkdirSync(dir, { recursive: true });
+    const finalPath = join(dir, name);
+    const tmpPath = `${finalPath}.tmp-${process.pid}`;
+    const fd = openSync(tmpPath, 'w', 0o600);
+    try {
+      for (const bytes of parts) {
+        let written = 0;
+        while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmpPath, finalPath);
+    fsyncDir(dir);
+    return relative(this.store.dataDir, finalPath);
+  }
+
+  /** Deletes blobs, optimizer states (and temp files) that no committed version points at: leftovers of a crash mid-commit. */
   removeOrphans(): string[] {
-    const referenced = new Set((this.store.db.prepare('SELECT blob_path FROM model_versions').all() as Array<{ blob_path: string }>)
-      .map((r) => join(this.store.dataDir, r.blob_path)));
+    const rows = this.store.db.prepare('SELECT blob_path, optimizer_state_path FROM model_versions').all() as Array<{ blob_path: string; optimizer_state_path: string | null }>;
+    const referenced = new Set<string>();
+    for (const r of rows) {
+      referenced.add(join(this.store.dataDir, r.blob_path));
+      if (r.optimizer_state_path !== null) referenced.add(join(this.store.dataDir, r.optimizer_state_path));
+    }
     const removed: string[] = [];
     for (const fed of readdirSync(this.root, { withFileTypes: true })) {
       if (!fed.isDirectory()) continue;
@@ -149,6 +249,9 @@ function fromRow(row: ModelRow): ModelVersionRecord {
     metrics: JSON.parse(row.metrics_json) as Record<string, number>,
     createdMs: row.created_ms,
     ledgerHead: row.ledger_head,
+    optimizerState: row.optimizer_state_path !== null && row.optimizer_state_sha256 !== null
+      ? { path: row.optimizer_state_path, sha256: Buffer.from(row.optimizer_state_sha256) }
+      : null,
   };
 }
 

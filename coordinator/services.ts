@@ -3,14 +3,16 @@ import type * as grpc from '@grpc/grpc-js';
 import {
   ConclaveError, TensorAssembler, chunkCount, chunksOf, toServiceError,
   type DownloadModelRequestMsg, type FederationConfigMsg, type FederationMsg, type GetTaskResponseMsg, type ModelStreamMsg,
-  type ModelVersionMsg, type RoundMsg, type SubmitUpdateResponseMsg, type UpdateHeaderMsg, type UpdateStreamMsg,
+  type ModelVersionMsg, type RoundMsg, type StageStreamMsg, type SubmitStageResponseMsg,
 } from '../protocols/index.ts';
 import type { Authenticator, Caller } from './auth.ts';
 import { siteNames, type Federations, type FederationRecord } from './federations.ts';
 import { PrivacyLedger } from './privacy/ledger.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 import type { RoundManager, RoundRecord } from './rounds.ts';
-import { configFromMessage, configMessage } from './federation-config.ts';
+import { ParticipantEndpoint } from './participant-endpoint.ts';
+import { configMessage } from './federation-config.ts';
+import { receiveFederation, type CreateFederationCall } from './federation-upload.ts';
 import type { EpsilonReportMsg, GetLedgerResponseMsg } from '../protocols/index.ts';
 import type { Logger } from './logger.ts';
 import type { Store } from './store.ts';
@@ -26,9 +28,6 @@ export interface ServiceDeps {
   jwksJson: string;
 }
 
-const MAX_TASK_WAIT_MS = 10_000;
-/** A single site claiming more than this many examples is refusing to be averaged honestly. */
-const MAX_EXAMPLES_PER_UPDATE = 1_000_000_000;
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
 
@@ -88,115 +87,21 @@ function serverStream<Req, Res>(deps: ServiceDeps, name: string, role: 'site' | 
 }
 
 export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementation {
-  const { auth, federations, rounds, log } = deps;
+  const { auth, log } = deps;
+  const endpoint = new ParticipantEndpoint(deps);
+  const site = async (metadata: grpc.Metadata) => {
+    const caller = await auth.authenticate(metadata, 'site');
+    return { siteId: caller.subject, federationId: caller.federationId! };
+  };
   return {
-    GetTask: unary<{ waitMs: number }, GetTaskResponseMsg>(log, 'GetTask', async (call): Promise<GetTaskResponseMsg> => {
-      const caller = await auth.authenticate(call.metadata, 'site');
-      const federationId = caller.federationId!;
-      const deadline = Date.now() + Math.min(Math.max(0, call.request.waitMs || 0), MAX_TASK_WAIT_MS);
-      for (;;) {
-        rounds.markSeen(caller.subject);
-        const federation = federations.get(federationId);
-        if (federation.status === 'finished') {
-          return { task: 'finished', finished: { reason: 'federation finished all its rounds', finalModelVersion: deps.registry.latestVersion(federationId) ?? 0 } };
-        }
-        const round = rounds.pendingRoundFor(federationId, caller.subject);
-        if (round) return { task: 'round', round: planFor(deps, federation, round, caller.subject) };
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || call.cancelled) {
-          return { task: 'wait', wait: { retryAfterMs: 250, reason: federation.status === 'created' ? 'federation not started' : 'not selected for the current round' } };
-        }
-        await waitForEvent(rounds, Math.min(remaining, 1000));
-      }
-    }),
+    GetTask: unary<{ waitMs: number }, GetTaskResponseMsg>(log, 'GetTask', async (call) =>
+      endpoint.getTask(await site(call.metadata), call.request.waitMs, () => call.cancelled)),
 
     DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'DownloadModel', 'site', (caller, call) => streamModel(deps, caller, call)),
 
-    SubmitUpdate: (call: grpc.ServerReadableStream<UpdateStreamMsg, SubmitUpdateResponseMsg>, callback: grpc.sendUnaryData<SubmitUpdateResponseMsg>) =>
-      respond(log, 'SubmitUpdate', receiveUpdate(deps, call), callback),
+    SubmitStage: (call: grpc.ServerReadableStream<StageStreamMsg, SubmitStageResponseMsg>, callback: grpc.sendUnaryData<SubmitStageResponseMsg>) =>
+      respond(log, 'SubmitStage', site(call.metadata).then((caller) => endpoint.submitStage(caller, call as AsyncIterable<StageStreamMsg>)), callback),
   };
-}
-
-/** collect stage: authenticate, reserve the site's slot, verify the streamed tensor, hand it to the round. */
-async function receiveUpdate(deps: ServiceDeps, call: grpc.ServerReadableStream<UpdateStreamMsg, SubmitUpdateResponseMsg>): Promise<SubmitUpdateResponseMsg> {
-  const caller = await deps.auth.authenticate(call.metadata, 'site');
-  const federationId = caller.federationId!;
-  let header: UpdateHeaderMsg | null = null;
-  let assembler: TensorAssembler | null = null;
-  let release: (() => void) | null = null;
-  try {
-    for await (const msg of call as AsyncIterable<UpdateStreamMsg>) {
-      if (msg.part === 'header') {
-        if (header) throw new ConclaveError('MALFORMED_STREAM', 'the update stream carries a second header');
-        header = msg.header;
-        validateUpdateHeader(header);
-        const slot = deps.rounds.beginSubmission(federationId, caller.subject, header.roundId, header.numExamples);
-        release = slot.release;
-        assembler = new TensorAssembler(
-          { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
-          { expectedLayout: slot.layout, rejectNonFinite: true },
-        );
-      } else if (msg.part === 'chunk') {
-        if (!assembler) throw new ConclaveError('MALFORMED_STREAM', 'the update stream must start with a header');
-        assembler.push(msg.chunk);
-      } else {
-        throw new ConclaveError('MALFORMED_STREAM', 'empty message in update stream');
-      }
-    }
-    if (!header || !assembler) throw new ConclaveError('MALFORMED_STREAM', 'the update stream ended without a header');
-    const values = assembler.finish();
-    const { received } = deps.rounds.acceptUpdate(federationId, header.roundId, {
-      siteId: caller.subject, numExamples: header.numExamples, values, sha256: Buffer.from(header.tensor.sha256),
-      trainLoss: header.trainLoss, trainAccuracy: header.trainAccuracy, unclipped: header.unclipped === true,
-    });
-    release = null;
-    return { roundId: header.roundId, receivedUpdates: received };
-  } finally {
-    release?.();
-  }
-}
-
-function validateUpdateHeader(header: UpdateHeaderMsg): void {
-  if (!header.roundId) throw new ConclaveError('INVALID_ARGUMENT', 'update header needs a roundId');
-  // 0 means withheld, which only DP rounds accept (beginSubmission checks): they weight sites uniformly.
-  if (!Number.isInteger(header.numExamples) || header.numExamples < 0 || header.numExamples > MAX_EXAMPLES_PER_UPDATE) {
-    throw new ConclaveError('INVALID_ARGUMENT', `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}] (0 = withheld, DP rounds only)`);
-  }
-  if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'update header has no tensor header');
-  if (!Number.isFinite(header.trainLoss) || !Number.isFinite(header.trainAccuracy)) {
-    throw new ConclaveError('NON_FINITE_VALUE', 'training metrics must be finite numbers');
-  }
-}
-
-function planFor(deps: ServiceDeps, federation: FederationRecord, round: RoundRecord, siteId: string) {
-  const base = deps.registry.get(federation.id, round.baseVersion);
-  const privacy = round.privacy;
-  return {
-    federationId: federation.id, roundId: round.id, roundNumber: round.number, modelVersion: round.baseVersion,
-    modelSha256: base.sha256, training: federation.config.training, deadlineUnixMs: round.deadlineMs,
-    protection: federation.config.protection, seed: deps.rounds.siteSeed(round, siteId),
-    dp: privacy ? {
-      mode: privacy.mode, clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, reportUnclipped: privacy.adaptiveClip !== null,
-      // What the ledger charges this site for the round, so the site can hold it to its own floor.
-      noiseMultiplier: privacy.chargedNoiseMultiplier,
-      sampleRate: privacy.mode === 'central' ? privacy.sampling.find((s) => s.siteId === siteId)?.sampleRate ?? 1 : 1,
-      delta: privacy.delta,
-    } : null,
-  };
-}
-
-function waitForEvent(emitter: RoundManager, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      emitter.off('round', done);
-      emitter.off('federation', done);
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    emitter.on('round', done);
-    emitter.on('federation', done);
-  });
 }
 
 // --- admin ---------------------------------------------------------------------------------------
@@ -209,11 +114,12 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       return fn(call.request);
     });
   return {
-    CreateFederation: admin<{ config: FederationConfigMsg | null }, FederationMsg>('CreateFederation', async (req) => {
-      const created = await federations.create(configFromMessage(req.config));
+    CreateFederation: (call: CreateFederationCall, callback: grpc.sendUnaryData<FederationMsg>) => respond(log, 'CreateFederation', (async () => {
+      await auth.authenticate(call.metadata, 'admin');
+      const created = await receiveFederation(federations, call);
       log.info('federation created', { federation: created.id, name: created.name, model: created.config.model });
       return federationMessage(deps, created);
-    }),
+    })(), callback),
     GetFederation: admin<{ federationId: string }, FederationMsg>('GetFederation', (req) => federationMessage(deps, federations.get(req.federationId))),
     StartFederation: admin<{ federationId: string }, FederationMsg>('StartFederation', (req) => {
       federations.get(req.federationId);

@@ -134,6 +134,41 @@ export class Store {
         this.db.exec('PRAGMA user_version = 2');
       });
     }
+    if (version < 3) {
+      // A stateful server optimizer's state belongs to the version it produced, recorded in the
+      // same commit (a blob like the model's, and its digest). Versions from before have none:
+      // they were all made by FedAvg, which keeps no state, so NULL is the truth for them.
+      // The columns are added only where missing: a data dir rebuilt by hand from a newer schema
+      // (as migration tests do) may already have them.
+      this.transaction(() => {
+        const columns = new Set((this.db.prepare(`SELECT name FROM pragma_table_info('model_versions')`).all() as Array<{ name: string }>).map((c) => c.name));
+        if (!columns.has('optimizer_state_path')) this.db.exec('ALTER TABLE model_versions ADD COLUMN optimizer_state_path TEXT');
+        if (!columns.has('optimizer_state_sha256')) {
+          this.db.exec(`ALTER TABLE model_versions ADD COLUMN optimizer_state_sha256 BLOB
+            CHECK ((optimizer_state_sha256 IS NULL) = (optimizer_state_path IS NULL))`);
+        }
+        this.db.exec('PRAGMA user_version = 3');
+      });
+    }
+    if (version < 4) {
+      // Rounds run as ordered protocol stages: the stage a round is in is persisted before its
+      // tasks go out, and each stage's live sites, answers and dropouts are kept for the operator.
+      this.transaction(() => {
+        const columns = new Set((this.db.prepare(`SELECT name FROM pragma_table_info('rounds')`).all() as Array<{ name: string }>).map((c) => c.name));
+        if (!columns.has('stage')) this.db.exec('ALTER TABLE rounds ADD COLUMN stage TEXT');
+        this.db.exec(`CREATE TABLE IF NOT EXISTS round_stages (
+          round_id TEXT NOT NULL REFERENCES rounds(id),
+          stage TEXT NOT NULL,
+          started_ms INTEGER NOT NULL,
+          ended_ms INTEGER,
+          live_json TEXT NOT NULL,
+          answered_json TEXT,
+          dropped_json TEXT,
+          PRIMARY KEY (round_id, stage)
+        )`);
+        this.db.exec('PRAGMA user_version = 4');
+      });
+    }
   }
 
   /**

@@ -37,7 +37,19 @@ export interface RoundPlanMsg {
   protection: string;
   seed: number;
   dp: DpPlanMsg | null;
+  protectionPlan: ProtectionPlanMsg | null;
 }
+
+export type ProtectionPlanMsg = { protocol: string; stages: string[] } & (
+  | { params: 'none'; none: Record<string, never> }
+  | { params: 'opaque'; opaque: OpaqueBodyMsg }
+  | { params?: undefined });
+
+export interface OpaqueBodyMsg { data: Buffer }
+
+export type StageTaskMsg = { roundId: string; roundNumber: number; stage: string; deadlineUnixMs: number } & (
+  | { body: 'opaque'; opaque: OpaqueBodyMsg }
+  | { body?: undefined });
 
 export interface DpPlanMsg {
   mode: string;
@@ -54,7 +66,8 @@ export interface GetTaskRequestMsg { waitMs: number }
 export type GetTaskResponseMsg =
   | { task: 'round'; round: RoundPlanMsg }
   | { task: 'wait'; wait: { retryAfterMs: number; reason: string } }
-  | { task: 'finished'; finished: { reason: string; finalModelVersion: number } };
+  | { task: 'finished'; finished: { reason: string; finalModelVersion: number } }
+  | { task: 'stage'; stage: StageTaskMsg };
 
 export interface DownloadModelRequestMsg { federationId: string; version: number; latest: boolean }
 
@@ -69,20 +82,23 @@ export type ModelStreamMsg =
   | { part: 'header'; header: ModelHeaderMsg }
   | { part: 'chunk'; chunk: TensorChunkMsg };
 
-export interface UpdateHeaderMsg {
-  roundId: string;
+export interface UpdateBodyMsg {
   numExamples: number;
-  tensor: TensorHeaderMsg;
   trainLoss: number;
   trainAccuracy: number;
   unclipped: boolean;
 }
 
-export type UpdateStreamMsg =
-  | { part: 'header'; header: UpdateHeaderMsg }
+export type StageHeaderMsg = { roundId: string; stage: string; tensor: TensorHeaderMsg | null } & (
+  | { body: 'update'; update: UpdateBodyMsg }
+  | { body: 'opaque'; opaque: OpaqueBodyMsg }
+  | { body?: undefined });
+
+export type StageStreamMsg =
+  | { part: 'header'; header: StageHeaderMsg }
   | { part: 'chunk'; chunk: TensorChunkMsg };
 
-export interface SubmitUpdateResponseMsg { roundId: string; receivedUpdates: number }
+export interface SubmitStageResponseMsg { roundId: string; stage: string; received: number }
 
 export interface FederationConfigMsg {
   name: string;
@@ -93,9 +109,31 @@ export interface FederationConfigMsg {
   roundDeadlineMs: number;
   training: TrainingConfigMsg;
   seed: number;
+  /** Deprecated: the protection kind alone, for clients that predate `protectionConfig`. */
   protection: string;
   privacy: PrivacyConfigMsg | null;
+  protectionConfig: ProtectionConfigMsg | null;
+  aggregation: AggregationConfigMsg | null;
 }
+
+/** Oneofs as proto-loader presents them: `kind` names the member that is set (none when unknown to this build). */
+export type ProtectionConfigMsg =
+  | { kind: 'none'; none: Record<string, never> }
+  | { kind?: undefined };
+
+export type AggregationConfigMsg =
+  | { kind: 'fedavg'; fedavg: FedAvgConfigMsg }
+  | { kind?: undefined };
+
+export interface FedAvgConfigMsg {
+  /** "examples" | "uniform"; "" = the default (examples without DP, uniform with DP). */
+  weighting: string;
+  serverOptimizer: ServerOptimizerConfigMsg | null;
+}
+
+export type ServerOptimizerConfigMsg =
+  | { kind: 'sgd'; sgd: { learningRate: number } }
+  | { kind?: undefined };
 
 export interface PrivacyConfigMsg {
   mode: string;
@@ -147,6 +185,17 @@ export interface FederationMsg {
   createdUnixMs: number;
   finishReason: string;
 }
+
+/** CreateFederation's first message: the config, version 0's topology and its tensor header; chunks follow. */
+export interface CreateFederationHeaderMsg {
+  config: FederationConfigMsg | null;
+  topologyJson: string;
+  tensor: TensorHeaderMsg | null;
+}
+
+export type CreateFederationStreamMsg =
+  | { part: 'header'; header: CreateFederationHeaderMsg }
+  | { part: 'chunk'; chunk: TensorChunkMsg };
 
 export interface RoundMsg {
   id: string;

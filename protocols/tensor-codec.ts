@@ -2,10 +2,48 @@ import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConclaveError } from './errors.ts';
 
+/**
+ * Element types a tensor may carry: model weights and deltas are float32; protocols that work in a
+ * protected domain send integer vectors (masked updates in Z_2^32) or opaque bytes (ciphertexts,
+ * key material). One dtype per tensor: every spec of a layout shares it.
+ */
+export const DTYPES = ['float32', 'int32', 'uint32', 'bytes'] as const;
+export type Dtype = (typeof DTYPES)[number];
+
 export interface TensorSpec {
   name: string;
   shape: number[];
-  dtype: 'float32';
+  dtype: Dtype;
+}
+
+export type TypedTensor = Float32Array | Int32Array | Uint32Array | Uint8Array;
+
+/** The typed array each dtype travels as. */
+export interface TensorOf {
+  float32: Float32Array;
+  int32: Int32Array;
+  uint32: Uint32Array;
+  bytes: Uint8Array;
+}
+
+export function bytesPerElement(dtype: Dtype): number {
+  return dtype === 'bytes' ? 1 : 4;
+}
+
+export function dtypeOf(values: TypedTensor): Dtype {
+  if (values instanceof Float32Array) return 'float32';
+  if (values instanceof Int32Array) return 'int32';
+  if (values instanceof Uint32Array) return 'uint32';
+  return 'bytes';
+}
+
+function allocate(dtype: Dtype, elements: number): TypedTensor {
+  switch (dtype) {
+    case 'float32': return new Float32Array(elements);
+    case 'int32': return new Int32Array(elements);
+    case 'uint32': return new Uint32Array(elements);
+    case 'bytes': return new Uint8Array(elements);
+  }
 }
 
 export interface TensorHeader {
@@ -15,14 +53,13 @@ export interface TensorHeader {
   chunkCount: number;
 }
 
-/** 1 MiB of float32 payload per message: small enough for default HTTP/2 windows, large enough that per-message overhead is noise. */
+/** 1 MiB of payload per message: small enough for default HTTP/2 windows, large enough that per-message overhead is noise. */
 export const CHUNK_BYTES = 1 << 20;
-const CHUNK_ELEMENTS = CHUNK_BYTES / 4;
 /** The largest single gRPC message either side accepts: one chunk plus headroom for the header. */
 export const MAX_MESSAGE_BYTES = 4 * CHUNK_BYTES;
 
 if (endianness() !== 'LE') {
-  // The wire format is little-endian float32; views over Buffers would silently byte-swap otherwise.
+  // The wire format is little-endian; views over Buffers would silently byte-swap otherwise.
   throw new Error('Conclave requires a little-endian host');
 }
 
@@ -41,44 +78,60 @@ export function sameLayout(a: readonly TensorSpec[], b: readonly TensorSpec[]): 
   });
 }
 
+/** Layouts are bounded before anything is allocated: a header cannot make the receiver reserve more than this. */
+export const MAX_TENSOR_BYTES = 2 ** 31;
+const MAX_LAYOUT_ENTRIES = 100_000;
+
 export function validateLayout(raw: unknown): TensorSpec[] {
   if (!Array.isArray(raw) || raw.length === 0) throw new ConclaveError('LAYOUT_MISMATCH', 'tensor layout must be a non-empty list');
-  return raw.map((item, i) => {
+  if (raw.length > MAX_LAYOUT_ENTRIES) throw new ConclaveError('LAYOUT_MISMATCH', `tensor layout has ${raw.length} entries, more than ${MAX_LAYOUT_ENTRIES}`);
+  const layout = raw.map((item, i): TensorSpec => {
     const spec = item as Partial<TensorSpec> | null;
-    if (!spec || typeof spec.name !== 'string' || spec.name.length === 0) {
-      throw new ConclaveError('LAYOUT_MISMATCH', `tensor ${i} has no name`);
+    if (!spec || typeof spec.name !== 'string' || spec.name.length === 0 || spec.name.length > 256) {
+      throw new ConclaveError('LAYOUT_MISMATCH', `tensor ${i} has no name (or one over 256 characters)`);
     }
-    if (spec.dtype !== 'float32') throw new ConclaveError('LAYOUT_MISMATCH', `tensor ${spec.name}: dtype must be float32, got ${String(spec.dtype)}`);
-    if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d > 0 && d < 2 ** 31)) {
-      throw new ConclaveError('LAYOUT_MISMATCH', `tensor ${spec.name}: shape must be positive integers`);
+    if (!(DTYPES as readonly string[]).includes(spec.dtype as string)) {
+      throw new ConclaveError('LAYOUT_MISMATCH', `tensor ${spec.name.slice(0, 64)}: dtype must be one of ${DTYPES.join(', ')}, got ${String(spec.dtype).slice(0, 32)}`);
     }
-    return { name: spec.name, shape: spec.shape.map(Number), dtype: 'float32' };
+    if (!Array.isArray(spec.shape) || spec.shape.length > 8 || !spec.shape.every((d) => Number.isInteger(d) && d > 0 && d < 2 ** 31)) {
+      throw new ConclaveError('LAYOUT_MISMATCH', `tensor ${spec.name.slice(0, 64)}: shape must be at most 8 positive integers`);
+    }
+    return { name: spec.name, shape: spec.shape.map(Number), dtype: spec.dtype as Dtype };
   });
+  const dtype = layout[0]!.dtype;
+  if (!layout.every((spec) => spec.dtype === dtype)) throw new ConclaveError('LAYOUT_MISMATCH', 'every tensor of one layout must have the same dtype');
+  if (layoutElements(layout) * bytesPerElement(dtype) > MAX_TENSOR_BYTES) {
+    throw new ConclaveError('LAYOUT_MISMATCH', `tensor layout describes more than ${MAX_TENSOR_BYTES} bytes`);
+  }
+  return layout;
 }
 
-export function sha256OfFloats(values: Float32Array): Buffer {
+export function sha256OfFloats(values: TypedTensor): Buffer {
   return createHash('sha256').update(floatBytes(values)).digest();
 }
 
-export function floatBytes(values: Float32Array): Buffer {
+/** The tensor's little-endian bytes, without a copy. */
+export function floatBytes(values: TypedTensor): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
 }
 
-export function chunkCount(totalElements: number): number {
-  return Math.max(1, Math.ceil(totalElements / CHUNK_ELEMENTS));
+export function chunkCount(totalElements: number, dtype: Dtype = 'float32'): number {
+  return Math.max(1, Math.ceil((totalElements * bytesPerElement(dtype)) / CHUNK_BYTES));
 }
 
-export function makeHeader(layout: TensorSpec[], values: Float32Array): TensorHeader {
+export function makeHeader(layout: TensorSpec[], values: TypedTensor): TensorHeader {
   if (layoutElements(layout) !== values.length) {
     throw new ConclaveError('LAYOUT_MISMATCH', `layout describes ${layoutElements(layout)} elements but the tensor has ${values.length}`);
   }
-  return { layout, totalElements: values.length, sha256: sha256OfFloats(values), chunkCount: chunkCount(values.length) };
+  const dtype = dtypeOf(values);
+  if (layout.some((spec) => spec.dtype !== dtype)) throw new ConclaveError('LAYOUT_MISMATCH', `the layout's dtype does not match a ${dtype} tensor`);
+  return { layout, totalElements: values.length, sha256: sha256OfFloats(values), chunkCount: chunkCount(values.length, dtype) };
 }
 
 /** Zero-copy views of ~1 MiB each over the tensor's bytes. */
-export function* chunksOf(values: Float32Array): Generator<{ index: number; data: Buffer }> {
+export function* chunksOf(values: TypedTensor): Generator<{ index: number; data: Buffer }> {
   const bytes = floatBytes(values);
-  const count = chunkCount(values.length);
+  const count = chunkCount(values.length, dtypeOf(values));
   for (let index = 0; index < count; index++) {
     yield { index, data: bytes.subarray(index * CHUNK_BYTES, Math.min(bytes.length, (index + 1) * CHUNK_BYTES)) };
   }
@@ -89,34 +142,48 @@ export function* chunksOf(values: Float32Array): Generator<{ index: number; data
  * (optionally) finiteness per chunk, so a bad stream is refused at the first bad chunk, and the
  * digest at the end. Memory is exactly the tensor's size.
  */
-export class TensorAssembler {
+export class TensorAssembler<T extends TypedTensor = Float32Array> {
   readonly header: TensorHeader;
-  readonly values: Float32Array;
+  readonly values: T;
+  readonly dtype: Dtype;
   private readonly bytes: Uint8Array;
   private readonly hash: Hash = createHash('sha256');
   private readonly rejectNonFinite: boolean;
   private nextIndex = 0;
   private filled = 0;
 
-  constructor(header: TensorHeader, options: { expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean } = {}) {
+  /**
+   * `expectedDtype` (float32 unless said otherwise) and `maxElements` bound what a header may ask
+   * for before anything is allocated; `expectedLayout` pins it exactly.
+   */
+  constructor(header: TensorHeader, options: { expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number } = {}) {
     const layout = validateLayout(header.layout);
     const elements = layoutElements(layout);
+    const dtype = layout[0]!.dtype;
     if (options.expectedLayout && !sameLayout(layout, options.expectedLayout)) {
       throw new ConclaveError('LAYOUT_MISMATCH', 'tensor layout does not match the model of this round (names, shapes or order differ)');
+    }
+    if (dtype !== (options.expectedDtype ?? 'float32')) {
+      throw new ConclaveError('LAYOUT_MISMATCH', `expected a ${options.expectedDtype ?? 'float32'} tensor, got ${dtype}`);
+    }
+    if (options.maxElements !== undefined && elements > options.maxElements) {
+      throw new ConclaveError('LAYOUT_MISMATCH', `tensor has ${elements} elements, more than the ${options.maxElements} this message may carry`);
     }
     if (header.totalElements !== elements) {
       throw new ConclaveError('LAYOUT_MISMATCH', `header says ${header.totalElements} elements, layout describes ${elements}`);
     }
-    if (header.chunkCount !== chunkCount(elements)) {
-      throw new ConclaveError('MALFORMED_STREAM', `expected ${chunkCount(elements)} chunks for ${elements} elements, header says ${header.chunkCount}`);
+    if (header.chunkCount !== chunkCount(elements, dtype)) {
+      throw new ConclaveError('MALFORMED_STREAM', `expected ${chunkCount(elements, dtype)} chunks for ${elements} elements, header says ${header.chunkCount}`);
     }
     if (!(header.sha256 instanceof Uint8Array) || header.sha256.length !== 32) {
       throw new ConclaveError('MALFORMED_STREAM', 'header sha256 must be 32 bytes');
     }
     this.header = { ...header, layout };
-    this.values = new Float32Array(elements);
+    this.dtype = dtype;
+    this.values = allocate(dtype, elements) as T;
     this.bytes = new Uint8Array(this.values.buffer);
-    this.rejectNonFinite = options.rejectNonFinite ?? true;
+    // Only floats can be NaN or infinite; integer and byte tensors have nothing to check.
+    this.rejectNonFinite = dtype === 'float32' && (options.rejectNonFinite ?? true);
   }
 
   get complete(): boolean {
@@ -134,11 +201,12 @@ export class TensorAssembler {
     }
     this.bytes.set(chunk.data, this.filled);
     if (this.rejectNonFinite) {
+      const floats = this.values as Float32Array;
       const start = this.filled / 4;
       const end = start + expectedBytes / 4;
       for (let i = start; i < end; i++) {
         // x - x is NaN exactly when x is NaN or ±Infinity; cheaper than Number.isFinite per element.
-        const v = this.values[i]!;
+        const v = floats[i]!;
         if (v - v !== 0) {
           throw new ConclaveError('NON_FINITE_VALUE', `tensor contains a non-finite value at element ${i}`);
         }
@@ -150,7 +218,7 @@ export class TensorAssembler {
   }
 
   /** Returns the tensor once every chunk arrived and the digest matches. */
-  finish(): Float32Array {
+  finish(): T {
     if (!this.complete) {
       throw new ConclaveError('MALFORMED_STREAM', `stream ended after ${this.nextIndex} of ${this.header.chunkCount} chunks`);
     }

@@ -11,6 +11,8 @@ interface MnistDigit {
 }
 
 const IMAGE_SIZE = 28 * 28;
+/** What every MNIST example is, for checking a model fits before any data is loaded. */
+export const MNIST_SHAPE = { featureShape: [28, 28, 1], numClasses: 10, name: 'MNIST' } as const;
 let cached: Dataset | null = null;
 
 /**
@@ -36,7 +38,7 @@ export function loadMnist(): Dataset {
     labels.fill(d, offset, offset + n);
     offset += n;
   }
-  cached = { features, labels, count, featureShape: [28, 28, 1], numClasses: 10 };
+  cached = { features, labels, count, featureShape: [...MNIST_SHAPE.featureShape], numClasses: MNIST_SHAPE.numClasses };
   return cached;
 }
 

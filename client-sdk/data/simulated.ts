@@ -17,14 +17,22 @@ export interface SimulatedSplit {
  * its own shard and the held-out test set never reaches a site.
  */
 export function simulatedSiteData(split: SimulatedSplit, siteIndex: number): Dataset {
-  if (!Number.isInteger(siteIndex) || siteIndex < 0 || siteIndex >= split.sites) {
-    throw new RangeError(`site index must be an integer in [0, ${split.sites - 1}], got ${siteIndex}`);
+  return simulatedSiteShards(split, [siteIndex]).get(siteIndex)!;
+}
+
+/**
+ * The shards of several sites, computed once: a process hosting many sites loads MNIST, splits and
+ * partitions it once, and keeps only its own sites' shards (together at most the training split).
+ */
+export function simulatedSiteShards(split: SimulatedSplit, siteIndices: readonly number[]): Map<number, Dataset> {
+  for (const i of siteIndices) {
+    if (!Number.isInteger(i) || i < 0 || i >= split.sites) throw new RangeError(`site index must be an integer in [0, ${split.sites - 1}], got ${i}`);
   }
   const { train } = trainTestSplit(loadMnist(), { testFraction: 0.2, seed: split.seed });
   const shards = split.partition === 'iid'
     ? partitionIid(train, split.sites, split.seed)
     : partitionDirichlet(train, split.sites, split.alpha, split.seed);
-  return shards[siteIndex]!;
+  return new Map(siteIndices.map((i) => [i, shards[i]!]));
 }
 
 export function simulatedTestData(split: Pick<SimulatedSplit, 'seed'>): Dataset {

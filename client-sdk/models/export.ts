@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { TensorSpec } from '../../protocols/index.ts';
 import { setFlatWeights } from './weights.ts';
+import { readLayersModel } from './initial-model.ts';
 
 type Tf = typeof tfTypes;
 
@@ -43,21 +44,9 @@ export async function exportLayersModel(tf: Tf, model: { topologyJson: string; l
   }
 }
 
-/** `tf.loadLayersModel` over files on disk, for Node without tfjs-node's file:// handler. */
-export async function loadLayersModelFromDir(tf: Tf, dir: string): Promise<tfTypes.LayersModel> {
-  const handler: tfTypes.io.IOHandler = {
-    load: async () => {
-      const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as tfTypes.io.ModelJSON;
-      const buffers = json.weightsManifest.flatMap((group) => group.paths.map((p) => readFileSync(join(dir, p))));
-      const all = Buffer.concat(buffers);
-      return {
-        modelTopology: json.modelTopology,
-        weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-      };
-    },
-  };
-  return tf.loadLayersModel(handler);
+/** `tf.loadLayersModel` over files on disk, for Node without tfjs-node's file:// handler (see initial-model.ts). */
+export async function loadLayersModelFromDir(_tf: Tf, dir: string): Promise<tfTypes.LayersModel> {
+  return readLayersModel(join(dir, 'model.json'));
 }
 
 function writeAtomic(path: string, data: string | Uint8Array): void {

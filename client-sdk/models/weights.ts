@@ -4,13 +4,10 @@
  * order) into one Float32Array described by a layout of TensorSpecs.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { TensorSpec } from '../../protocols/index.ts';
 
-export interface TensorSpec {
-  /** Variable name without tfjs' per-process uniquifying suffix, e.g. `dense1/kernel`. */
-  name: string;
-  shape: number[];
-  dtype: 'float32';
-}
+/** Specs name variables without tfjs' per-process uniquifying suffix, e.g. `dense1/kernel`; model weights are float32. */
+export type { TensorSpec };
 
 export interface FlatWeights {
   layout: TensorSpec[];

@@ -27,6 +27,13 @@ export const RECOMMENDED_HYPERPARAMS: Readonly<Record<ModelArchitecture, Readonl
   cnn: Object.freeze({ epochs: 1, batchSize: 32, learningRate: 0.1, optimizer: 'sgd' }),
 });
 
+/**
+ * For a model of the operator's own, whose scale nothing here knows: one epoch of Adam at its usual
+ * 1e-3, which needs no tuning to the model to make progress. Meant to be overridden
+ * (--local-epochs, --batch-size, --lr, --optimizer).
+ */
+export const CUSTOM_MODEL_HYPERPARAMS: Readonly<LocalHyperParams> = Object.freeze({ epochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' });
+
 /** A fresh copy of the recommended local hyper-parameters for `arch`. */
 export function recommendedHyperParams(arch: ModelArchitecture): LocalHyperParams {
   const h = RECOMMENDED_HYPERPARAMS[arch];

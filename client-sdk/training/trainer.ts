@@ -66,10 +66,17 @@ function validateTrainOptions(opts: TrainOptions): void {
   if (typeof opts.seed !== 'number' || !Number.isFinite(opts.seed)) throw new TypeError(`trainLocal: seed must be a finite number`);
 }
 
-function checkDataMatchesModel(model: tf.LayersModel, data: Dataset, fn: string): void {
+/**
+ * Checks the data fits the model and returns the shape each example is fed in: the dataset's own,
+ * or the model's when that holds the same number of values (a model taking MNIST as [784] trains
+ * on the [28, 28, 1] features as they are: features are stored flat, so this is only a view).
+ */
+function checkDataMatchesModel(model: tf.LayersModel, data: Dataset, fn: string): number[] {
   if (data.count < 1) throw new RangeError(`${fn}: dataset is empty`);
   const inShape = model.inputs[0]!.shape.slice(1);
-  if (inShape.length !== data.featureShape.length || inShape.some((d, i) => d !== null && d !== data.featureShape[i])) {
+  const sameShape = inShape.length === data.featureShape.length && inShape.every((d, i) => d === null || d === data.featureShape[i]);
+  const reshaped = !sameShape && inShape.every((d) => d !== null) && (inShape as number[]).reduce((a, b) => a * b, 1) === featureSize(data);
+  if (!sameShape && !reshaped) {
     throw new Error(`${fn}: dataset featureShape [${data.featureShape.join(', ')}] does not match model input [${inShape.join(', ')}]`);
   }
   const outUnits = model.outputs[0]!.shape[model.outputs[0]!.shape.length - 1];
@@ -77,9 +84,10 @@ function checkDataMatchesModel(model: tf.LayersModel, data: Dataset, fn: string)
   if (data.features.length !== data.count * featureSize(data) || data.labels.length !== data.count) {
     throw new Error(`${fn}: dataset arrays do not match count=${data.count}`);
   }
+  return sameShape ? [...data.featureShape] : (inShape as number[]);
 }
 
-function makeBatch(data: Dataset, order: Int32Array, start: number, end: number): { x: tf.Tensor; y: tf.Tensor1D } {
+function makeBatch(data: Dataset, order: Int32Array, start: number, end: number, exampleShape: readonly number[]): { x: tf.Tensor; y: tf.Tensor1D } {
   const size = featureSize(data);
   const n = end - start;
   // A fresh buffer per batch: backends may keep a reference to the array.
@@ -90,7 +98,7 @@ function makeBatch(data: Dataset, order: Int32Array, start: number, end: number)
     xb.set(data.features.subarray(i * size, (i + 1) * size), j * size);
     yb[j] = data.labels[i]!;
   }
-  return { x: tf.tensor(xb, [n, ...data.featureShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
+  return { x: tf.tensor(xb, [n, ...exampleShape], 'float32'), y: tf.tensor1d(yb, 'int32') };
 }
 
 /** Sum over the batch of -log p(label); `probs` is [n, numClasses] softmax output. */
@@ -116,6 +124,7 @@ async function* trainEpoch(
   epoch: number,
   batchSize: number,
   rng: Rng,
+  exampleShape: readonly number[],
 ): AsyncGenerator<TrainProgress, EpochSummary> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const order = permutation(data.count, rng);
@@ -126,7 +135,7 @@ async function* trainEpoch(
     const end = Math.min(start + batchSize, data.count);
     const n = end - start;
     const { cost, correct } = tf.tidy(() => {
-      const { x, y } = makeBatch(data, order, start, end);
+      const { x, y } = makeBatch(data, order, start, end, exampleShape);
       let kept: tf.Scalar | undefined;
       const c = optimizer.minimize(
         () => {
@@ -165,14 +174,14 @@ export async function* trainLocal(
   opts: TrainOptions,
 ): AsyncGenerator<TrainProgress, TrainResult> {
   validateTrainOptions(opts);
-  checkDataMatchesModel(model, data, 'trainLocal');
+  const exampleShape = checkDataMatchesModel(model, data, 'trainLocal');
   const rng = createRng(opts.seed);
   const optimizer = makeOptimizer(opts.optimizer ?? 'sgd', opts.learningRate);
   try {
     let steps = 0;
     let last: EpochSummary = { loss: NaN, accuracy: NaN, steps: 0 };
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      last = yield* trainEpoch(model, optimizer, data, epoch, opts.batchSize, rng);
+      last = yield* trainEpoch(model, optimizer, data, epoch, opts.batchSize, rng, exampleShape);
       steps += last.steps;
       yield { kind: 'epoch', epoch, loss: last.loss, accuracy: last.accuracy };
     }
@@ -196,7 +205,7 @@ export async function runToCompletion(
 
 /** Mean cross-entropy loss and accuracy of `model` on `data` (no training). */
 export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize = 512): Promise<EvalResult> {
-  checkDataMatchesModel(model, data, 'evaluate');
+  const exampleShape = checkDataMatchesModel(model, data, 'evaluate');
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`evaluate: batchSize must be an integer >= 1, got ${batchSize}`);
   const order = new Int32Array(data.count);
   for (let i = 0; i < data.count; i++) order[i] = i;
@@ -205,7 +214,7 @@ export async function evaluate(model: tf.LayersModel, data: Dataset, batchSize =
   for (let start = 0; start < data.count; start += batchSize) {
     const end = Math.min(start + batchSize, data.count);
     const [l, c] = tf.tidy(() => {
-      const { x, y } = makeBatch(data, order, start, end);
+      const { x, y } = makeBatch(data, order, start, end, exampleShape);
       const probs = model.apply(x, { training: false }) as tf.Tensor;
       return [sumCrossEntropy(probs, y, data.numClasses), countCorrect(probs, y)];
     });

@@ -1,9 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { adminClient, callUnary } from '../../client-sdk/connection.ts';
-import { CliError, EXIT, type Flags } from './args.ts';
-import { CLIENT_TLS_OPTIONS, clientTlsFromFlags } from './tls-flags.ts';
+import { adminClient, callUnary } from '../../protocols/client.ts';
+import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, type Flags } from '../../protocols/cli.ts';
 
 export const ADMIN_OPTIONS = {
   coordinator: { type: 'string' },

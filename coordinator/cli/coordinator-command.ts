@@ -2,7 +2,7 @@ import { resolve, join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { startCoordinator } from '../coordinator.ts';
 import { SIGNING_KEY_ENV, writeAtomic } from '../keys.ts';
-import { CliError, int, parseFlags, str } from './args.ts';
+import { CliError, int, parseFlags, str } from '../../protocols/cli.ts';
 import { SERVER_TLS_OPTIONS, serverTlsFromFlags } from './tls-flags.ts';
 
 const USAGE = `usage: conclave coordinator start [--host 127.0.0.1] [--port 7070] [--data-dir DIR] [--json]

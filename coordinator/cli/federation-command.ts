@@ -1,7 +1,9 @@
 import type { FederationMsg } from '../../protocols/index.ts';
-import { DEFAULT_TRAINING, MODEL_ARCHITECTURES, configMessage } from '../federation-config.ts';
-import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from './args.ts';
+import { createFederation } from '../../protocols/client.ts';
+import { configMessage, type TrainingConfig } from '../federation-config.ts';
+import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -21,12 +23,21 @@ export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; site
   [--adaptive-clip [--target-quantile 0.5] [--clip-lr 0.2] --count-noise-std SB]   central only: clip norm tracks a quantile (Andrew et al. 2021)`;
 
 const USAGE = `usage:
-  conclave federation create --name NAME --model mlp|cnn [--rounds 3] [--sites-per-round 2] [--min-sites N]
+  conclave federation create --name NAME --model mlp|cnn|PATH/model.json [--rounds 3] [--sites-per-round 2] [--min-sites N]
                              [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
-                             [--seed 0] [--protection none] [differential privacy flags, below]
+                             [--seed 0] [--protection none] [--weighting examples|uniform] [--server-lr 1]
+                             [differential privacy flags, below]
   conclave federation start ID
   conclave federation show ID
+--model: a zoo architecture (seeded with --seed), or your own tfjs LayersModel: a model.json and the weight
+  files its weightsManifest lists (what "conclave model export" and model.save write); its weights are the
+  starting point. It needs one input, a softmax output, and only trainable weights. Training flags default
+  to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
+aggregation (FedAvg, then a server SGD step):
+  [--weighting examples|uniform]   weight each site's update by its example count (the default without DP)
+                                   or uniformly (the default with DP, and the only weighting DP allows)
+  [--server-lr LR]                 server learning rate on the averaged delta (default 1 = plain FedAvg)
 ${PRIVACY_USAGE}`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
@@ -68,12 +79,13 @@ const CREATE_OPTIONS = {
   name: { type: 'string' }, model: { type: 'string' }, rounds: { type: 'string' }, 'sites-per-round': { type: 'string' },
   'min-sites': { type: 'string' }, 'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' },
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
+  weighting: { type: 'string' }, 'server-lr': { type: 'string' },
   ...PRIVACY_OPTIONS,
 } as const;
 
-export function federationConfigFromFlags(flags: Flags) {
-  const model = oneOf(flags, 'model', MODEL_ARCHITECTURES);
-  const defaults = DEFAULT_TRAINING[model];
+/** The config as the admin client sends it: `defaults` (the model's training defaults) fill the training flags not given. */
+export function federationConfigFromFlags(flags: Flags, source: ModelSource, defaults: TrainingConfig) {
+  const model = modelLabel(source);
   const sitesPerRound = int(flags, 'sites-per-round', { min: 1, max: 100_000, fallback: 2 });
   return {
     name: str(flags, 'name', `${model}-federation`),
@@ -90,6 +102,15 @@ export function federationConfigFromFlags(flags: Flags) {
     },
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
     protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
+    // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
+    aggregation: flags['weighting'] === undefined && flags['server-lr'] === undefined ? undefined : {
+      kind: 'fedavg' as const,
+      weighting: flags['weighting'] === undefined ? undefined : oneOf(flags, 'weighting', ['examples', 'uniform'] as const),
+      serverOptimizer: {
+        kind: 'sgd' as const,
+        learningRate: num(flags, 'server-lr', { fallback: 1, test: (v) => v > 0 && v <= 1000, expect: 'a number in (0, 1000]' }),
+      },
+    },
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
   };
 }
@@ -100,18 +121,27 @@ export function describeFederation(f: FederationMsg): string {
   return `federation ${f.id} "${f.config.name}" (${f.config.model}${dp}): ${f.status}${reason}, ${f.committedRounds}/${f.config.rounds} rounds, latest model v${f.latestModelVersion}`;
 }
 
-export async function federationCommand(argv: string[]): Promise<void> {
+async function federationToCreate(flags: Flags, loadModelTools: LoadModelTools) {
+  const source = modelSourceFromFlags(flags);
+  const tools = await loadModelTools();
+  const config = federationConfigFromFlags(flags, source, tools.trainingDefaults(source));
+  return { config: configMessage(config), model: await tools.initialModel(source, { seed: config.seed }) };
+}
+
+/** `loadModelTools` is injected by the dispatcher: building or reading version 0 needs tfjs, which this room never imports. */
+export async function federationCommand(argv: string[], deps: { loadModelTools: LoadModelTools }): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub !== 'create' && sub !== 'start' && sub !== 'show') throw new CliError(USAGE);
   const { flags, positionals } = parseFlags(rest, CREATE_OPTIONS, USAGE);
   if (flags['help']) return void process.stdout.write(USAGE + '\n');
-  const config = sub === 'create' ? federationConfigFromFlags(flags) : null;
   const id = sub === 'create' ? '' : positionals[0];
   if (sub !== 'create' && !id) throw new CliError(`federation ${sub} needs the federation id\n\n${USAGE}`);
+  // Version 0 is built (or read and checked) before the coordinator is contacted: a bad model file costs no call.
+  const creating = sub === 'create' ? await federationToCreate(flags, deps.loadModelTools) : null;
   const admin = adminContext(flags);
   try {
-    const federation = sub === 'create'
-      ? await admin.call<FederationMsg>('CreateFederation', { config: configMessage(config!) })
+    const federation = creating
+      ? await createFederation(admin.client, admin.token, creating)
       : await admin.call<FederationMsg>(sub === 'start' ? 'StartFederation' : 'GetFederation', { federationId: id });
     output(flags, { json: federation, text: describeFederation(federation) });
   } finally {

@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { GetLedgerResponseMsg } from '../../protocols/index.ts';
 import { ledgerKeyFromJwks } from '../../crypto/ledger-signing.ts';
 import { auditLedger, describeProblem, readAuditInput, type AuditInput } from '../privacy/ledger-audit.ts';
-import { CliError, EXIT, output, parseFlags, str, type Flags } from './args.ts';
+import { CliError, EXIT, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 
 const USAGE = `usage:

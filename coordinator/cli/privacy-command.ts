@@ -7,7 +7,7 @@ import {
   type AccountantKind,
   type GaussianEvent,
 } from '../../crypto/dp/index.ts';
-import { CliError, EXIT, oneOf, output, parseFlags, type Flags } from './args.ts';
+import { CliError, EXIT, oneOf, output, parseFlags, type Flags } from '../../protocols/cli.ts';
 
 const USAGE = `usage:
   conclave privacy epsilon --noise-multiplier S --sample-rate Q --rounds T --delta D [--sampling poisson|without-replacement]
@@ -25,6 +25,11 @@ const USAGE = `usage:
   values: S > 0, Q in (0, 1], T a positive integer, D in (0, 1), E > 0
   --accountant  rdp (Rényi DP), pld (privacy loss distribution, Poisson sampling only) or best (default): run both and
                 report the tighter (smaller ε, or smaller noise multiplier for calibrate) and which one won
+  --sampling    poisson (default): each record joins a round independently with probability Q (add/remove-one
+                adjacency); without-replacement: a uniformly random batch of Q·n records (replace-one adjacency,
+                under which one record moves the clipped sum by up to 2C, twice the clip norm C the noise
+                multiplier is relative to: accounted at sensitivity 2C, rdp only)
+  ε = ∞ (exit 3) when the noise is 0 or too small for any finite guarantee (σ below ~1e-154)
   exit codes: 0 ok; 2 usage error (unknown subcommand or flag, missing flag, --events together with
               --noise-multiplier/--sample-rate/--rounds); 3 invalid value (out of range or not a number, unreadable or
               malformed events file, unbounded ε, calibration target not reachable)
@@ -211,7 +216,10 @@ async function epsilonCommand(flags: Flags): Promise<void> {
 
   const result = epsilonFor(events, d, accountant);
   if (!Number.isFinite(result.epsilon)) {
-    throw invalid(`ε is unbounded for these parameters (${result.accountant} accountant): no finite (ε, δ = ${d}) guarantee — is a noise multiplier 0?`);
+    throw invalid(
+      `ε = ∞ at δ = ${d} (${result.accountant} accountant): ε is unbounded for these parameters, no finite guarantee holds — ` +
+        'a noise multiplier is 0 or too small (below ~1e-154, its privacy loss exceeds any float64)',
+    );
   }
   const json = {
     epsilon: result.epsilon,

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { bearerMetadata, fromServiceError, type FederationEventMsg, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
-import { downloadModel } from '../../client-sdk/connection.ts';
-import { exportLayersModel } from '../../client-sdk/models/export.ts';
-import { CliError, int, output, parseFlags, str } from './args.ts';
+import { downloadModel } from '../../protocols/client.ts';
+import { CliError, int, output, parseFlags, str } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import type { LoadModelTools } from './model-tools.ts';
 
 const ROUND_USAGE = `usage:
   conclave round list --federation ID
@@ -56,7 +56,8 @@ export async function* watchFederation(client: grpc.Client, token: string, feder
   }
 }
 
-export async function modelCommand(argv: string[]): Promise<void> {
+/** `loadModelTools` is injected by the dispatcher: writing a LayersModel needs tfjs, which this room never imports. */
+export async function modelCommand(argv: string[], deps: { loadModelTools: LoadModelTools }): Promise<void> {
   const [sub, ...rest] = argv;
   const { flags } = parseFlags(rest, { ...ADMIN_OPTIONS, federation: { type: 'string' }, version: { type: 'string' }, out: { type: 'string' } }, MODEL_USAGE);
   if (flags['help']) return void process.stdout.write(MODEL_USAGE + '\n');
@@ -76,10 +77,7 @@ export async function modelCommand(argv: string[]): Promise<void> {
       return;
     }
     const model = await downloadModel(admin.client, admin.token, version === null ? { federationId, latest: true } : { federationId, version });
-    const { selectBackend } = await import('../../client-sdk/tfjs/backend.ts');
-    await selectBackend({ prefer: 'cpu' });
-    const tf = await import('@tensorflow/tfjs');
-    const files = await exportLayersModel(tf, model, outDir);
+    const files = await (await deps.loadModelTools()).exportLayersModel(model, outDir);
     output(flags, {
       json: { federationId, version: model.version, sha256: model.sha256.toString('hex'), ...files },
       text: `exported v${model.version} to ${files.modelJson} (load with tf.loadLayersModel)`,

@@ -1,29 +1,36 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FederationMsg, GetLedgerResponseMsg, RoundMsg } from '../../protocols/index.ts';
-import { adminClient, callUnary, downloadModel } from '../../client-sdk/connection.ts';
-import { simulatedTestData, type SimulatedSplit } from '../../client-sdk/data/simulated.ts';
-import { setFlatWeights } from '../../client-sdk/models/weights.ts';
-import { modelFromTopology } from '../../client-sdk/models/export.ts';
-import { evaluate } from '../../client-sdk/training/trainer.ts';
-import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
-import { CliError, EXIT, int, num, oneOf, parseFlags } from './args.ts';
+import { adminClient, callUnary, createFederation, downloadModel } from '../../protocols/client.ts';
+import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli.ts';
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
+import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 
-const USAGE = `usage: conclave simulate [--sites 4] [--rounds 3] [--model mlp|cnn] [--partition iid|dirichlet] [--alpha 0.5]
+const ONE_PROCESS_PER_SITE_UP_TO = 8;
+/** Enrollments in flight at once: each signs a token and commits a row. */
+const ENROLL_CONCURRENCY = 16;
+
+const USAGE = `usage: conclave simulate [--sites 4] [--site-processes P] [--rounds 3] [--model mlp|cnn|PATH/model.json]
+                         [--partition iid|dirichlet] [--alpha 0.5]
                          [--seed 1] [--protection none] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
                          [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
                          [--backend auto|wasm|cpu] [--timeout-s 3600] [--data-dir DIR] [--json]
                          [--dp central|distributed --noise-multiplier S --clip C [--adaptive-clip (central)] [--budget E --delta D]]
 
-Starts a coordinator and one OS process per site, all talking gRPC on 127.0.0.1, runs the rounds,
+Starts a coordinator and the sites' OS processes, all talking gRPC on 127.0.0.1, runs the rounds,
 evaluates every new global model on the held-out test split and prints one line per round
 (stderr). With --json, stdout gets the summary. Process logs go to DATA_DIR/simulations/<federation>/.
+Every site has its own token and gRPC channel; --site-processes P spreads the N sites over P
+processes ("participant host"; default: one process per site up to ${ONE_PROCESS_PER_SITE_UP_TO} sites, else one per
+CPU core), each loading the data once, so hundreds of sites run on a few cores.
+--model PATH/model.json starts from your own tfjs LayersModel (and its weights): it must take an
+MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 
 ${PRIVACY_USAGE}
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
@@ -32,10 +39,12 @@ const OPTIONS = {
   sites: { type: 'string' }, rounds: { type: 'string' }, model: { type: 'string' }, partition: { type: 'string' }, alpha: { type: 'string' },
   seed: { type: 'string' }, protection: { type: 'string' }, 'sites-per-round': { type: 'string' }, 'min-sites': { type: 'string' },
   'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
-  optimizer: { type: 'string' }, backend: { type: 'string' }, 'timeout-s': { type: 'string' }, name: { type: 'string' },
+  optimizer: { type: 'string' }, backend: { type: 'string' }, 'timeout-s': { type: 'string' }, name: { type: 'string' }, 'site-processes': { type: 'string' },
   ...PRIVACY_OPTIONS,
 } as const;
 
+/** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */
+const MAX_SITES = 8_000;
 const BIN = fileURLToPath(new URL('./conclave.js', import.meta.url));
 
 export interface SimulationRound {
@@ -57,25 +66,35 @@ export interface SimulationRound {
   effectiveNoiseMultiplier?: number;
 }
 
-export async function simulateCommand(argv: string[]): Promise<void> {
+/**
+ * `loadModelTools` is injected by the dispatcher: building version 0 and scoring each new global
+ * model need tfjs, which this room never imports; the sites run in their own processes.
+ */
+export async function simulateCommand(argv: string[], deps: { loadModelTools: LoadModelTools }): Promise<void> {
   const { flags } = parseFlags(argv, OPTIONS, USAGE);
   if (flags['help']) return void process.stdout.write(USAGE + '\n');
-  const sites = int(flags, 'sites', { min: 1, max: 256, fallback: 4 });
-  const split: SimulatedSplit = {
-    dataset: 'mnist',
+  const sites = int(flags, 'sites', { min: 1, max: MAX_SITES, fallback: 4 });
+  const siteProcesses = int(flags, 'site-processes', {
+    min: 1, max: sites, fallback: sites <= ONE_PROCESS_PER_SITE_UP_TO ? sites : Math.min(sites, availableParallelism()),
+  });
+  const split = {
     partition: oneOf(flags, 'partition', ['iid', 'dirichlet'] as const, 'iid'),
     sites,
     alpha: num(flags, 'alpha', { fallback: 0.5, test: (v) => v > 0 && v <= 1e6, expect: 'a positive number' }),
     seed: int(flags, 'seed', { min: 0, max: 2 ** 31, fallback: 1 }),
   };
+  const source = modelSourceFromFlags(flags, 'mlp');
+  const tools = await deps.loadModelTools();
   const config = federationConfigFromFlags({
-    ...flags, model: flags['model'] ?? 'mlp', rounds: flags['rounds'] ?? '3', seed: String(split.seed),
+    ...flags, rounds: flags['rounds'] ?? '3', seed: String(split.seed),
     'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? '300000',
     name: flags['name'] ?? `simulation-${split.partition}-${sites}`,
-  });
+  }, source, tools.trainingDefaults(source));
   if (config.sitesPerRound > sites) throw new CliError(`--sites-per-round (${config.sitesPerRound}) cannot exceed --sites (${sites})`);
   const backendPreference = oneOf(flags, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
   const timeoutMs = int(flags, 'timeout-s', { min: 1, max: 7 * 24 * 3600, fallback: 3600 }) * 1000;
+  // Before any process starts: a model MNIST cannot train is refused here (exit 3), not by every site.
+  const initialModel = await tools.initialModel(source, { seed: config.seed, fits: 'mnist' });
   const dataDir = resolve(String(flags['data-dir']));
   const started = Date.now();
   const progress = (line: string) => process.stderr.write(`[simulate] ${line}\n`);
@@ -98,37 +117,42 @@ export async function simulateCommand(argv: string[]): Promise<void> {
   coordinator.stderr!.pipe(coordinatorLog);
   const info = await firstJsonLine<{ address: string; adminTokenPath: string }>(coordinator, 'coordinator');
   let admin: ReturnType<typeof adminClient> | null = null;
+  let evaluator: SimulationEvaluator | null = null;
   try {
     const adminToken = readFileSync(info.adminTokenPath, 'utf8').trim();
     admin = adminClient(info.address);
-    const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config: configMessage(config) }, adminToken);
+    const federation = await createFederation(admin, adminToken, { config: configMessage(config), model: initialModel });
     const simDir = join(dataDir, 'simulations', federation.id);
     mkdirSync(simDir, { recursive: true, mode: 0o700 });
-    progress(`federation ${federation.id}: ${config.model}, ${sites} sites (${split.partition}${split.partition === 'dirichlet' ? ` α=${split.alpha}` : ''}), ${config.rounds} rounds, coordinator ${info.address}`);
+    progress(`federation ${federation.id}: ${source.kind === 'file' ? source.path : config.model}, ${sites} sites (${split.partition}${split.partition === 'dirichlet' ? ` α=${split.alpha}` : ''}) in ${siteProcesses} processes, ${config.rounds} rounds, coordinator ${info.address}`);
 
-    const tokenFiles: string[] = [];
-    for (let i = 0; i < sites; i++) {
-      const site = await callUnary<{ siteId: string; token: string }>(admin, 'EnrollSite', { federationId: federation.id, siteName: `site-${i}` }, adminToken);
-      const path = join(simDir, `site-${i}.token`);
-      writeFileSync(path, site.token + '\n', { mode: 0o600 });
-      tokenFiles.push(path);
+    // Tokens go to 0600 files the site processes read (never onto a command line).
+    for (let first = 0; first < sites; first += ENROLL_CONCURRENCY) {
+      await Promise.all(Array.from({ length: Math.min(ENROLL_CONCURRENCY, sites - first) }, async (_, k) => {
+        const i = first + k;
+        const site = await callUnary<{ siteId: string; token: string }>(admin!, 'EnrollSite', { federationId: federation.id, siteName: `site-${i}` }, adminToken);
+        writeFileSync(join(simDir, `site-${i}.token`), site.token + '\n', { mode: 0o600 });
+      }));
     }
 
     // Evaluation runs in this process, on data no site ever loads.
-    const { tf, backend, reason } = await selectBackend({ prefer: backendPreference });
-    progress(`tfjs backend: ${backend} (${reason})`);
-    const test = simulatedTestData(split);
+    evaluator = await tools.simulationEvaluator({ seed: split.seed, backend: backendPreference });
+    progress(`tfjs backend: ${evaluator.backend} (${evaluator.reason})`);
+    const backend = evaluator.backend;
     const events = watchFederation(admin, adminToken, federation.id);
     await callUnary<FederationMsg>(admin, 'StartFederation', { federationId: federation.id }, adminToken);
 
     const siteBackends = new Set<string>();
-    for (let i = 0; i < sites; i++) {
-      const args = [BIN, 'participant', 'run', '--coordinator', info.address, '--token-file', tokenFiles[i]!, '--dataset', 'mnist',
-        '--partition', split.partition, '--alpha', String(split.alpha), '--sites', String(sites), '--site-index', String(i),
+    for (let p = 0; p < siteProcesses; p++) {
+      // Round-robin, so Dirichlet shards of every size spread over the processes.
+      const indices = Array.from({ length: Math.ceil((sites - p) / siteProcesses) }, (_, k) => p + k * siteProcesses);
+      const args = [BIN, 'participant', 'host', '--coordinator', info.address, '--token-dir', simDir, '--site-indices', indices.join(','),
+        '--dataset', 'mnist', '--partition', split.partition, '--alpha', String(split.alpha), '--sites', String(sites),
         '--seed', String(split.seed), '--backend', backendPreference];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(child);
-      const log = createWriteStream(join(simDir, `site-${i}.log`));
+      const logPath = join(simDir, siteProcesses === sites ? `site-${p}.log` : `sites-${p}.log`);
+      const log = createWriteStream(logPath);
       createInterface({ input: child.stderr! }).on('line', (line) => {
         log.write(line + '\n');
         if (line.includes('"type":"backend"')) {
@@ -139,14 +163,14 @@ export async function simulateCommand(argv: string[]): Promise<void> {
       });
       child.on('exit', (code, signal) => {
         log.end();
-        if (code !== 0 && !failure) fail(new CliError(`site ${i} exited with ${signal ?? `code ${code}`}; see ${join(simDir, `site-${i}.log`)}`, EXIT.FAILURE));
+        const who = indices.length === 1 ? `site ${indices[0]}` : `the process hosting sites ${indices.slice(0, 3).join(', ')}${indices.length > 3 ? ', …' : ''}`;
+        if (code !== 0 && !failure) fail(new CliError(`${who} exited with ${signal ?? `code ${code}`}; see ${logPath}`, EXIT.FAILURE));
       });
     }
     coordinator.on('exit', (code, signal) => {
       if (!failure) fail(new CliError(`coordinator exited unexpectedly (${signal ?? `code ${code}`}); see ${join(dataDir, 'coordinator-simulate.log')}`, EXIT.FAILURE));
     });
 
-    const model = await modelFromTopology(tf, (await downloadModel(admin, adminToken, { federationId: federation.id, version: 0 })).topologyJson);
     const rounds: SimulationRound[] = [];
     const aborted: Array<{ round: number; reason: string }> = [];
     const seen = new Set<string>();
@@ -160,9 +184,7 @@ export async function simulateCommand(argv: string[]): Promise<void> {
           progress(`round ${round.number} aborted: ${round.abortReason}`);
           continue;
         }
-        const weights = await downloadModel(admin, adminToken, { federationId: federation.id, version: round.resultVersion });
-        setFlatWeights(model, weights.layout, weights.values);
-        const metrics = await evaluate(model, test);
+        const metrics = await evaluator.evaluate(await downloadModel(admin, adminToken, { federationId: federation.id, version: round.resultVersion }));
         const entry: SimulationRound = {
           round: round.number, modelVersion: round.resultVersion, testAccuracy: metrics.accuracy, testLoss: metrics.loss,
           sites: round.submittedSites.length, examples: round.totalExamples, elapsedMs: Date.now() - started,
@@ -190,18 +212,19 @@ export async function simulateCommand(argv: string[]): Promise<void> {
         break;
       }
     }
-    model.dispose();
     if (failure) throw failure;
     await Promise.all(children.slice(1).map((child) => exited(child, 30_000)));
     const last = rounds.at(-1);
     const summary = {
       federation: federation.id,
       model: config.model,
+      ...(source.kind === 'file' ? { modelFile: resolve(source.path) } : {}),
       protection: config.protection,
       partition: split.partition,
       ...(split.partition === 'dirichlet' ? { alpha: split.alpha } : {}),
       seed: split.seed,
       sites,
+      siteProcesses,
       backend: siteBackends.size === 1 ? [...siteBackends][0] : siteBackends.size === 0 ? backend : [...siteBackends].join(','),
       rounds,
       abortedRounds: aborted,
@@ -219,6 +242,7 @@ export async function simulateCommand(argv: string[]): Promise<void> {
     if (flags['json']) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   } finally {
     clearTimeout(deadline);
+    evaluator?.dispose();
     admin?.close();
     killAll();
     await Promise.all(children.map((child) => exited(child, 10_000)));

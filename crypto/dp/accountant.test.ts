@@ -77,3 +77,53 @@ describe('calibrateNoiseMultiplier', () => {
     }
   });
 });
+
+describe('degenerate noise through the front door: ε = ∞, never 0', () => {
+  it('σ = 0 or below ~5e-155, any q and number of rounds: computeEpsilon (both), tightestEpsilon = ∞ (PLD gave 0 for σ = 1e-155)', () => {
+    for (const sigma of [0, 1e-300, 1e-155]) {
+      for (const q of [1, 0.5, 0.01]) {
+        for (const count of [1, 1000]) {
+          const events = [{ noiseMultiplier: sigma, sampleRate: q, count }];
+          const what = `σ=${sigma} q=${q} T=${count}`;
+          expect(computeEpsilon(events, 1e-5, 'rdp').epsilon, what).toBe(Infinity);
+          expect(computeEpsilon(events, 1e-5, 'pld').epsilon, what).toBe(Infinity);
+          expect(tightestEpsilon(events, 1e-5).epsilon, what).toBe(Infinity);
+        }
+      }
+    }
+  });
+
+  it('tiny σ > 0 gives a finite ε at least the loss 1/(2σ²) of one inclusion, from RDP (PLD cannot hold it)', () => {
+    for (const sigma of [1e-100, 1e-8, 1e-4]) {
+      for (const q of [1, 0.5]) {
+        const t = tightestEpsilon([{ noiseMultiplier: sigma, sampleRate: q, count: 10 }], 1e-5);
+        expect(t.accountant).toBe('rdp');
+        expect(t.pld).toBeNull();
+        expect(t.epsilon).toBeGreaterThanOrEqual(1 / (2 * sigma * sigma));
+        expect(t.epsilon).toBeLessThan(Infinity);
+      }
+    }
+  });
+
+  it('calibration for a huge target stays within what the accountant can certify (PLD used to throw DP_NUMERICAL)', () => {
+    for (const accountant of ['rdp', 'pld'] as const) {
+      const sigma = calibrateNoiseMultiplier({ targetEpsilon: 1e6, delta: 1e-5, sampleRate: 1, rounds: 1, accountant });
+      expect(sigma).toBeGreaterThan(0);
+      expect(computeEpsilon([{ noiseMultiplier: sigma, sampleRate: 1, count: 1 }], 1e-5, accountant).epsilon).toBeLessThanOrEqual(1e6);
+    }
+  });
+});
+
+describe('computeEpsilon with many distinct events', () => {
+  it('RDP: 3000 continuously varying rounds within 0.5% of the exact composition (bucketing 10⁴ such rounds gave +21%)', async () => {
+    const { composeRdp } = await import('./rdp-compose.ts');
+    const { DEFAULT_ORDERS, epsilonFromRdp } = await import('./rdp.ts');
+    let s = 2;
+    const rnd = (): number => (s = (s * 16807) % 2147483647) / 2147483647;
+    const events = Array.from({ length: 3000 }, () => ({ noiseMultiplier: 0.9 + 0.4 * rnd(), sampleRate: 0.005 + 0.015 * rnd(), count: 1 }));
+    const exact = epsilonFromRdp(DEFAULT_ORDERS, composeRdp(events, DEFAULT_ORDERS, { exactDistinct: Infinity }), 1e-5).epsilon;
+    const got = computeEpsilon(events, 1e-5, 'rdp').epsilon;
+    expect(got).toBeGreaterThanOrEqual(exact);
+    expect(got).toBeLessThanOrEqual(exact * 1.005);
+  }, 20_000);
+});

@@ -1,10 +1,19 @@
-/** Front door used by the privacy-budget ledger: one call per question, either accountant. */
+/**
+ * Front door used by the privacy-budget ledger: one call per question, either accountant.
+ *
+ * Both accountants return upper bounds on ε and never less than the exact composition of the events:
+ *  - ε = +∞ where σ = 0 or σ is too small for the loss 1/(2σ²) to be a float64 (isUnboundedNoise); no
+ *    σ > 0 is rejected as such, and any other σ gets a finite ε (RDP) or, where its grid cannot hold the
+ *    loss, a DP_NUMERICAL error from PLD (tightestEpsilon and calibration then rely on RDP);
+ *  - RDP is exact up to 256 distinct events and, above, within ~0.2% of exact (rdp-compose.ts);
+ *  - PLD is exact up to 256 distinct events and, above, a looser bucketed bound (pld.ts).
+ */
 import { DpError, assertDelta, invalidParameter } from './errors.ts';
-import { bucketEvents, samplingOf, validateEvents } from './events.ts';
+import { samplingOf, validateEvents } from './events.ts';
 import type { AccountantKind, GaussianEvent } from './events.ts';
 import { pldEpsilon } from './pld.ts';
 import type { PldOptions } from './pld.ts';
-import { RdpAccountant } from './rdp.ts';
+import { rdpEpsilon } from './rdp-compose.ts';
 
 export interface EpsilonResult {
   epsilon: number;
@@ -29,8 +38,9 @@ function checkKind(kind: unknown): AccountantKind {
 
 export interface ComputeOptions extends PldOptions {
   /**
-   * Above this many distinct (σ, q) the events are pessimistically bucketed (σ down, q up) — for both
-   * accountants — so that 10⁴ continuously varying rounds stay fast (default 64).
+   * Up to this many distinct (σ, q) the composition is exact. Above it, RDP interpolates A_α on a grid
+   * (a certified upper bound within ~0.2%) and PLD buckets pessimistically (σ down, q up), so that 10⁴
+   * continuously varying rounds stay fast. Default 256.
    */
   maxDistinctEvents?: number;
 }
@@ -40,9 +50,7 @@ export function computeEpsilon(events: GaussianEvent[], delta: number, accountan
   assertDelta(delta);
   const kind = checkKind(accountant);
   if (kind === 'pld') return { epsilon: pldEpsilon(valid, delta, options), accountant: 'pld' };
-  const acc = new RdpAccountant();
-  for (const e of bucketEvents(valid, options?.maxDistinctEvents ?? 64)) acc.compose(e);
-  const { epsilon, order } = acc.epsilon(delta);
+  const { epsilon, order } = rdpEpsilon(valid, delta, options?.maxDistinctEvents === undefined ? undefined : { exactDistinct: options.maxDistinctEvents });
   return { epsilon, accountant: 'rdp', order };
 }
 
@@ -101,7 +109,16 @@ export function calibrateNoiseMultiplier(req: CalibrationRequest): number {
     { noiseMultiplier: sigma, sampleRate, count: rounds, ...(req.sampling ? { sampling: req.sampling } : {}) },
   ];
   validateEvents(eventAt(1));
-  const eps = (sigma: number): number => computeEpsilon(eventAt(sigma), delta, kind).epsilon;
+  // Where an accountant cannot certify σ (PLD's grid cannot hold a nearly noiseless loss), count it as
+  // ε = ∞: bisection then keeps to σ it can certify, so the σ returned always meets the target.
+  const eps = (sigma: number): number => {
+    try {
+      return computeEpsilon(eventAt(sigma), delta, kind).epsilon;
+    } catch (err) {
+      if (err instanceof DpError && err.code === 'DP_NUMERICAL') return Infinity;
+      throw err;
+    }
+  };
 
   // Bracket [lo, hi] with ε(lo) > target ≥ ε(hi), starting from σ = 1.
   let lo = 1;

@@ -45,7 +45,8 @@ export function updateClipNorm(u: ClipUpdate): number {
  * count with std σ_b): Andrew et al. 2021, Theorem 1. Bits are centred to ±½, so the count query has
  * sensitivity ½ and multiplier 2σ_b; two Gaussian queries compose like one with
  *     σ_eff = (σ⁻² + (2σ_b)⁻²)^(−1/2).
- * The ledger must account σ_eff, not σ. σ_b = ∞ (or 0 meaning "no count released") gives σ.
+ * The ledger must account σ_eff, not σ. σ_b = ∞ (no count released) gives σ; σ_b = 0 would be a
+ * noiseless count (no finite ε) and is rejected, not read as "no count".
  */
 export function effectiveNoiseMultiplier(sigmaUpdate: number, sigmaCount: number): number {
   if (!(sigmaUpdate > 0)) throw invalidParameter(`sigmaUpdate must be > 0, got ${String(sigmaUpdate)}`);

@@ -21,3 +21,24 @@ describe('analytic Gaussian mechanism (Balle & Wang 2018)', () => {
     }
   });
 });
+
+describe('analytic Gaussian: degenerate inputs', () => {
+  it('δ(ε = ∞) = 0 (was NaN: ∞·0)', () => {
+    expect(analyticGaussianDelta(Infinity, 1, 1)).toBe(0);
+    expect(analyticGaussianDelta(Infinity, 1e-300, 1)).toBe(0);
+  });
+
+  it('tiny σ: ε is never below the loss Δ²/(2σ²) (σ = 1e-154 gave 1.6e-8 below it), ∞ only where that overflows', () => {
+    for (const sigma of [1e-154, 1e-100, 1e-20, 1e-12]) {
+      expect(gaussianEpsilon(sigma, 1e-5), `σ=${sigma}`).toBeGreaterThanOrEqual(1 / (2 * sigma * sigma));
+      expect(gaussianEpsilon(sigma, 1e-5)).toBeLessThan(Infinity);
+    }
+    // ε = 1/(2σ²) + Φ̄⁻¹(δ)/σ − … exactly for the Gaussian: 1e-8 is resolvable.
+    expect(Math.abs(gaussianEpsilon(1e-8, 1e-5) - (0.5e16 + 4.2649e8)) / 0.5e16).toBeLessThan(1e-12);
+    expect(gaussianEpsilon(1e-155, 1e-5)).toBe(Infinity);
+    expect(gaussianEpsilon(0, 1e-5)).toBe(Infinity);
+    // Was capped at 1e8 and then reported as ∞.
+    expect(gaussianEpsilon(5e-5, 1e-5)).toBeCloseTo(200_085_296.8, 0);
+    expect(analyticGaussianDelta(0, 1e-160, 1)).toBe(1);
+  });
+});

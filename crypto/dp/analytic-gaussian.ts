@@ -5,8 +5,16 @@
  *     δ ≥ Φ(Δ/(2σ) − εσ/Δ) − e^ε·Φ(−Δ/(2σ) − εσ/Δ).
  * This is exact (not a bound), so it is also the ground truth the PLD accountant must never undercut.
  */
-import { assertDelta, invalidParameter } from './errors.ts';
-import { logNormSf } from './special.ts';
+import { DpError, assertDelta, invalidParameter } from './errors.ts';
+import { isUnboundedNoise } from './events.ts';
+import { erfcx, logNormSf } from './special.ts';
+
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** log(Φ̄(x)/φ(x)) for x > 0: Φ̄(x)/φ(x) = √(π/2)·erfcx(x/√2). */
+function logMills(x: number): number {
+  return 0.5 * Math.log(Math.PI / 2) + Math.log(erfcx(x / Math.SQRT2));
+}
 
 function checkPositive(name: string, v: number): void {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw invalidParameter(`${name} must be a positive finite number, got ${String(v)}`);
@@ -17,10 +25,18 @@ export function analyticGaussianDelta(epsilon: number, sigma: number, sensitivit
   if (!(epsilon >= 0)) throw invalidParameter(`epsilon must be ≥ 0, got ${String(epsilon)}`);
   checkPositive('sigma', sigma);
   checkPositive('sensitivity', sensitivity);
-  const a = sensitivity / (2 * sigma);
-  const b = (epsilon * sigma) / sensitivity;
-  // Φ(a − b) = Φ̄(b − a); e^ε·Φ(−a − b) = exp(ε + log Φ̄(a + b)) avoids overflow of e^ε.
-  const d = Math.exp(logNormSf(b - a)) - Math.exp(epsilon + logNormSf(a + b));
+  // e^ε·Φ(−∞) is ∞·0 = NaN in floating point; the limit is δ = 0.
+  if (epsilon === Infinity) return 0;
+  // With a = Δ/(2σ), b = εσ/Δ and r = 2a: Φ(a − b) = Φ̄(t) for t = b − a = (ε − r²/2)/r. Formed this
+  // way, not as b − a: both are ~1/σ and their O(1) difference drowned in their rounding for σ ≲ 1e-10
+  // (ε came out 1.6e-8 *low* at σ = 1e-154).
+  const r = sensitivity / sigma;
+  if (!(0.5 * r * r < Infinity)) return 1; // any finite ε is below the loss r²/2 itself
+  const t = (epsilon - 0.5 * r * r) / r;
+  // e^ε·Φ(−a − b) = e^ε·Φ̄(t + r) = φ(t)·M(t + r), M = Φ̄/φ the Mills ratio: the exponents cancel
+  // exactly (ε − (t + r)²/2 = −t²/2), so neither e^ε nor a tiny Φ̄ is ever formed.
+  const d = Math.exp(logNormSf(t)) - Math.exp(-0.5 * t * t - LOG_SQRT_2PI + logMills(t + r));
+  if (Number.isNaN(d)) throw new DpError('DP_NUMERICAL', `analytic Gaussian delta is NaN at epsilon=${epsilon}, sigma=${sigma}, sensitivity=${sensitivity}`);
   return Math.min(1, Math.max(0, d));
 }
 
@@ -49,10 +65,12 @@ export function analyticGaussianSigma(epsilon: number, delta: number, sensitivit
 /**
  * Exact ε of one Gaussian mechanism with noise multiplier σ (= std / sensitivity) at δ. T adaptive
  * compositions of N(0, σ²) are exactly one Gaussian with multiplier σ/√T (Dong, Roth & Su 2019, GDP).
+ * +∞ for σ = 0 or a σ whose loss 1/(2σ²) overflows (isUnboundedNoise); otherwise finite, however large
+ * (the search used to stop at ε = 1e8 and call anything above that ∞, e.g. σ = 5e-5).
  */
 export function gaussianEpsilon(noiseMultiplier: number, delta: number): number {
   assertDelta(delta);
-  if (noiseMultiplier === 0) return Infinity;
+  if (noiseMultiplier === 0 || (noiseMultiplier > 0 && isUnboundedNoise(noiseMultiplier))) return Infinity;
   checkPositive('noiseMultiplier', noiseMultiplier);
   if (analyticGaussianDelta(0, noiseMultiplier, 1) <= delta) return 0;
   let lo = 0;
@@ -60,7 +78,7 @@ export function gaussianEpsilon(noiseMultiplier: number, delta: number): number 
   while (analyticGaussianDelta(hi, noiseMultiplier, 1) > delta) {
     lo = hi;
     hi *= 2;
-    if (hi > 1e8) return Infinity;
+    if (hi === Infinity) return Infinity;
   }
   for (let i = 0; i < 200 && hi - lo > 1e-14 * hi; i++) {
     const mid = 0.5 * (lo + hi);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DpError } from './errors.ts';
-import { bucketEvents, groupEvents, validateEvents } from './events.ts';
+import { bucketEvents, groupEvents, isUnboundedNoise, validateEvents } from './events.ts';
 
 function code(f: () => unknown): string {
   try {
@@ -39,5 +39,12 @@ describe('validateEvents', () => {
     expect(b.reduce((s, e) => s + e.count, 0)).toBe(500);
     expect(Math.min(...b.map((e) => e.noiseMultiplier))).toBeLessThanOrEqual(1);
     expect(Math.max(...b.map((e) => e.sampleRate))).toBeGreaterThanOrEqual(0.01 + 499 / 1e5);
+  });
+});
+
+describe('isUnboundedNoise', () => {
+  it('is true exactly where 1/(2σ²) overflows float64', () => {
+    for (const s of [0, 1e-300, 1e-160, 1e-155, 5.2e-155]) expect(isUnboundedNoise(s), String(s)).toBe(true);
+    for (const s of [5.3e-155, 1e-154, 1e-150, 1e-8, 1, 1e300]) expect(isUnboundedNoise(s), String(s)).toBe(false);
   });
 });

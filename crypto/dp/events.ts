@@ -57,6 +57,16 @@ export function samplingOf(e: GaussianEvent): 'poisson' | 'without-replacement' 
 }
 
 /**
+ * True when σ = 0 or σ is so small (below ~5.3e-155) that the per-round privacy loss 1/(2σ²) overflows
+ * float64. The mechanism then has no finite ε for any δ below the sampling rate (the true ε exceeds the
+ * largest float64), and the accountants report ε = +∞ instead of computing with overflowed numbers —
+ * which used to come out as 0 (PLD) or NaN (RDP). Larger σ, however small, is accounted normally.
+ */
+export function isUnboundedNoise(noiseMultiplier: number): boolean {
+  return !(1 / (2 * noiseMultiplier * noiseMultiplier) < Infinity);
+}
+
+/**
  * Merges events with identical mechanism parameters into one event with the summed count.
  * Composition is commutative (the accountants below only add RDP curves / convolve PLDs), so the
  * multiset of events is all that matters; order is preserved by first appearance.
@@ -83,8 +93,9 @@ export function groupEvents(events: readonly GaussianEvent[]): GaussianEvent[] {
 }
 
 /**
- * Pessimistic bucketing for speed when parameters vary continuously: σ is rounded down and q up onto a
- * geometric grid (relative step 1e-3, doubled until at most `maxDistinct` distinct events remain).
+ * Pessimistic bucketing for speed when parameters vary continuously (the PLD accountant above 256 distinct
+ * events; RDP interpolates instead, rdp-compose.ts): σ is rounded down and q up onto a geometric grid
+ * (relative step 1e-3, doubled until at most `maxDistinct` distinct events remain).
  * ε of the subsampled Gaussian is non-increasing in σ and non-decreasing in q, so the bucketed
  * composition dominates the original; with ≤ maxDistinct distinct events nothing is changed.
  */

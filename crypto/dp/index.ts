@@ -1,6 +1,6 @@
 export { DpError, assertDelta } from './errors.ts';
 export type { DpErrorCode } from './errors.ts';
-export { validateEvents, validateEvent, groupEvents, bucketEvents } from './events.ts';
+export { validateEvents, validateEvent, groupEvents, bucketEvents, isUnboundedNoise } from './events.ts';
 export type { GaussianEvent, AccountantKind } from './events.ts';
 export {
   DEFAULT_ORDERS,
@@ -10,7 +10,10 @@ export {
   rdpPoissonGaussian,
   rdpWithoutReplacementGaussian,
   epsilonFromRdp,
+  logAQuadrature,
 } from './rdp.ts';
+export { composeRdp, rdpEpsilon } from './rdp-compose.ts';
+export type { RdpComposeOptions } from './rdp-compose.ts';
 export { PldAccountant, pldEpsilon, composePlds, discretizeSubsampledGaussian, pldDelta, pldEpsilonFor } from './pld.ts';
 export type { PldOptions, DiscretePld, ComposedPld } from './pld.ts';
 export { computeEpsilon, tightestEpsilon, calibrateNoiseMultiplier } from './accountant.ts';

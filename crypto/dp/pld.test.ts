@@ -100,3 +100,61 @@ describe('nearly noiseless releases', () => {
     expect(best.epsilon).toBeGreaterThan(1e6);
   });
 });
+
+describe('degenerate noise: ε is +∞, never 0', () => {
+  it('σ = 0 or σ too small for 1/(2σ²) to be a float64: ε = ∞ at any q and number of rounds (σ = 1e-155 gave 0)', () => {
+    for (const sigma of [0, 1e-300, 1e-160, 1e-155]) {
+      for (const q of [1, 0.5, 0.01]) {
+        for (const count of [1, 1000]) {
+          expect(pldEpsilon([{ noiseMultiplier: sigma, sampleRate: q, count }], 1e-5), `σ=${sigma} q=${q} T=${count}`).toBe(Infinity);
+        }
+      }
+    }
+    // mixed with ordinary events too
+    expect(pldEpsilon([{ noiseMultiplier: 1, sampleRate: 0.01, count: 100 }, { noiseMultiplier: 1e-155, sampleRate: 0.01, count: 1 }], 1e-5)).toBe(Infinity);
+  });
+
+  it('small σ at q = 1 over many rounds is never below the exact Gaussian ε (σ = 0.05, T = 1000 gave ε = 0)', () => {
+    // The "add" pair's hockey-stick curve cancelled to log 0 for losses above ~37 nats (σ ≲ 0.3 at q = 1).
+    for (const [sigma, T] of [[0.05, 1000], [0.1, 1000], [0.2, 1], [0.3, 10], [0.05, 1]] as const) {
+      const exact = gaussianEpsilon(sigma / Math.sqrt(T), 1e-5);
+      const pld = pldEpsilon([{ noiseMultiplier: sigma, sampleRate: 1, count: T }], 1e-5);
+      expect(pld, `σ=${sigma} T=${T}`).toBeGreaterThanOrEqual(exact);
+      expect(pld).toBeLessThanOrEqual(exact * 1.001);
+    }
+  });
+
+  it('where the grid cannot hold the loss it refuses with DP_NUMERICAL rather than report a number', () => {
+    for (const sigma of [1e-154, 1e-100, 1e-8]) {
+      try {
+        pldEpsilon([{ noiseMultiplier: sigma, sampleRate: 0.5, count: 10 }], 1e-5);
+        expect.unreachable();
+      } catch (err) {
+        expect((err as DpError).code).toBe('DP_NUMERICAL');
+      }
+    }
+  });
+});
+
+describe('many distinct events', () => {
+  it('200 random events are composed exactly: ε equals the unbucketed composition (bucketing them into 64 gave +40%)', () => {
+    let seed = 11;
+    const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const events = Array.from({ length: 200 }, () => ({ noiseMultiplier: 0.8 + 1.2 * rnd(), sampleRate: 0.001 + 0.05 * rnd(), count: 1 + Math.floor(rnd() * 50) }));
+    const eps = pldEpsilon(events, 1e-5);
+    const bucketed = pldEpsilon(events, 1e-5, { maxDistinctEvents: 64 });
+    expect(bucketed).toBeGreaterThan(eps * 1.2);
+    // Independent check of the exact composition: never above RDP, and above the same history at its
+    // most private event (largest σ, smallest q) everywhere.
+    const rdp = new RdpAccountant();
+    for (const e of events) rdp.compose(e);
+    expect(eps).toBeLessThan(rdp.epsilon(1e-5).epsilon);
+    const total = events.reduce((s, e) => s + e.count, 0);
+    const best = pldEpsilon([{ noiseMultiplier: 2, sampleRate: 0.001, count: total }], 1e-5);
+    expect(eps).toBeGreaterThan(best);
+    // Within 1% of a composition on a 2× finer grid (2¹⁶ bins instead of 2¹⁵).
+    const finer = pldEpsilon(events, 1e-5, { maxBins: 1 << 16 });
+    expect(eps).toBeGreaterThanOrEqual(finer * (1 - 1e-9));
+    expect(eps).toBeLessThanOrEqual(finer * 1.01);
+  }, 20_000);
+});

@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCoordinator } from '../../coordinator/coordinator.ts';
 import { createLogger } from '../../coordinator/logger.ts';
-import { configMessage, DEFAULT_TRAINING } from '../../coordinator/federation-config.ts';
+import { configMessage } from '../../coordinator/federation-config.ts';
+import { createFederation } from '../../protocols/client.ts';
+import { zooInitialModel } from '../../client-sdk/models/initial-model.ts';
+import { recommendedHyperParams } from '../../client-sdk/training/defaults.ts';
 import { adminClient, callUnary, downloadModel } from '../../client-sdk/connection.ts';
 import { Participant } from '../../client-sdk/participant.ts';
 import { simulatedSiteData, simulatedTestData } from '../../client-sdk/data/simulated.ts';
@@ -32,12 +35,15 @@ const coordinator = await startCoordinator({ dataDir, log: createLogger({ compon
 const admin = adminClient(coordinator.address);
 const token = coordinator.adminToken;
 try {
-  // 1. The operator creates a federation and enrolls the sites; each site gets its own token.
+  // 1. The operator builds version 0 (the coordinator never runs a model), creates the federation
+  //    with it and enrolls the sites; each site gets its own token.
+  const { epochs, batchSize, learningRate, optimizer } = recommendedHyperParams('mlp');
   const config = {
     name: 'mnist-example', model: 'mlp' as const, rounds, sitesPerRound: sites, minSites: sites, roundDeadlineMs: 300_000,
-    training: DEFAULT_TRAINING.mlp, seed: 1, protection: 'none' as const, privacy: null,
+    training: { localEpochs: epochs, batchSize, learningRate, optimizer }, seed: 1, protection: 'none' as const, privacy: null,
   };
-  const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config: configMessage(config) }, token);
+  await selectBackend();
+  const federation = await createFederation(admin, token, { config: configMessage(config), model: zooInitialModel('mlp', config.seed) });
   const tokens: string[] = [];
   for (let i = 0; i < sites; i++) {
     tokens.push((await callUnary<{ token: string }>(admin, 'EnrollSite', { federationId: federation.id, siteName: `hospital-${i}` }, token)).token);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { calibrateNoiseMultiplier, computeEpsilon } from '../../crypto/dp/index.ts';
+import { calibrateNoiseMultiplier, computeEpsilon, gaussianEpsilon } from '../../crypto/dp/index.ts';
 
 // The happy paths run the real CLI (coordinator/cli/conclave.js) in a child process, concurrently (vitest's
 // maxConcurrency, 5 by default), because each start of the CLI costs about a second of CPU.
@@ -117,6 +117,13 @@ describe.concurrent('conclave privacy epsilon', () => {
     expect(pld.code).toBe(3);
     expect(pld.stderr).toMatch(/Poisson sampling only/);
   });
+
+  it('accounts sampling without replacement at the replace-one sensitivity 2C: at q = 1 never below the exact Gaussian ε at σ/2', async () => {
+    const out = await json(['epsilon', '--noise-multiplier', '1', '--sample-rate', '1', '--rounds', '1', '--delta', '1e-5', '--sampling', 'without-replacement']);
+    // Balle & Wang 2018, exact: ≈ 10.0 (sensitivity C gave 4.73).
+    expect(out['epsilon'] as number).toBeGreaterThanOrEqual(gaussianEpsilon(0.5, 1e-5));
+    expect(out['epsilon'] as number).toBeLessThanOrEqual(gaussianEpsilon(0.5, 1e-5) * 1.15);
+  });
 });
 
 describe.concurrent('conclave privacy calibrate', () => {
@@ -162,6 +169,8 @@ describe('conclave privacy: help', () => {
     expect(run.stdout).toMatch(/conclave privacy calibrate --target-epsilon E/);
     expect(run.stdout).toMatch(/2 usage error/);
     expect(run.stdout).toMatch(/3 invalid value/);
+    expect(run.stdout).toMatch(/replace-one adjacency[^]*2C/);
+    expect(run.stdout).toMatch(/ε = ∞ \(exit 3\)/);
   });
 });
 
@@ -217,6 +226,10 @@ const BAD: Array<[string, string[] | (() => string[]), number, RegExp]> = [
   ['event with a negative σ', () => ['epsilon', '--events', file('neg.json', JSON.stringify([{ noiseMultiplier: -1, sampleRate: 0.1, count: 1 }])), '--delta', '1e-5'], 3, /event\[0\]: noiseMultiplier must be a non-negative number/],
   ['event with a fractional count', () => ['epsilon', '--events', file('frac.json', JSON.stringify([{ noiseMultiplier: 1, sampleRate: 0.1, count: 1.5 }])), '--delta', '1e-5'], 3, /event\[0\]: count must be a positive integer/],
   ['event with σ = 0 (unbounded ε)', () => ['epsilon', '--events', file('zero.json', JSON.stringify([{ noiseMultiplier: 0, sampleRate: 0.1, count: 1 }])), '--delta', '1e-5'], 3, /ε is unbounded/],
+  // σ = 1e-155: 1/(2σ²) overflows float64; PLD used to print ε = 0 and exit 0.
+  ['σ too small for float64 (pld)', [...replace(EPS, '--noise-multiplier', '1e-155'), '--accountant', 'pld'], 3, /ε = ∞ at δ = .*pld accountant.*unbounded/],
+  ['σ too small for float64 (rdp)', [...replace(EPS, '--noise-multiplier', '1e-155'), '--accountant', 'rdp'], 3, /ε = ∞ .*rdp accountant/],
+  ['σ too small for float64 (best, q = 1)', replace(replace(EPS, '--noise-multiplier', '1e-155'), '--sample-rate', '1'), 3, /ε = ∞ at δ/],
   ['non-positive target epsilon', replace(CAL, '--target-epsilon', '0'), 3, /--target-epsilon must be a positive number/],
   ['NaN target epsilon', replace(CAL, '--target-epsilon', 'nan'), 3, /--target-epsilon must be a positive number/],
   ['calibrate: q above 1', replace(CAL, '--sample-rate', '2'), 3, /--sample-rate must be a number in \(0, 1\]/],
@@ -227,7 +240,7 @@ const BAD: Array<[string, string[] | (() => string[]), number, RegExp]> = [
 // with and without --json; starting a process per case would cost ~40 s. SPAWNED cases also run as real processes.
 const SPAWNED = new Set([
   'missing --delta', 'both --events and --noise-multiplier', 'negative noise multiplier', 'event with a string field',
-  'unreachable calibration target',
+  'unreachable calibration target', 'σ too small for float64 (pld)',
 ]);
 
 async function inProcess(args: string[]): Promise<Run> {

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,11 +55,30 @@ describe('conclave simulate (coordinator and sites as separate processes)', () =
     }
   }, 240_000);
 
+  it('hosts many sites per process: 6 sites in 2 processes, each site with its own token and channel', async () => {
+    const dir = dataDir();
+    const { stdout } = await run(process.execPath, [BIN, 'simulate', '--sites', '6', '--site-processes', '2', '--rounds', '1', '--local-epochs', '1',
+      '--seed', '3', '--json', '--data-dir', dir], { maxBuffer: 16 << 20, timeout: 240_000 });
+    const summary = JSON.parse(stdout) as { sites: number; siteProcesses: number; logs: string; testAccuracy: number; rounds: Array<{ round: number; sites: number; examples: number }> };
+    expect(summary).toMatchObject({ sites: 6, siteProcesses: 2 });
+    expect(summary.rounds.map((r) => [r.round, r.sites, r.examples])).toEqual([[1, 6, 8000]]);
+    expect(summary.testAccuracy).toBeGreaterThan(0.5);
+    // Round-robin: process 0 hosts sites 0, 2, 4 and process 1 sites 1, 3, 5; each site submitted once.
+    const submittedBy = (log: string) => readFileSync(join(summary.logs, log), 'utf8').split('\n').filter((l) => l.includes('"type":"submitted"'))
+      .map((l) => (JSON.parse(l) as { site: number }).site).sort();
+    expect(readdirSync(summary.logs).filter((f) => f.endsWith('.log')).sort()).toEqual(['sites-0.log', 'sites-1.log']);
+    expect(submittedBy('sites-0.log')).toEqual([0, 2, 4]);
+    expect(submittedBy('sites-1.log')).toEqual([1, 3, 5]);
+  }, 240_000);
+
   it('refuses bad flags with a usage exit code and changes nothing', async () => {
     const dir = dataDir();
     const failure = await run(process.execPath, [BIN, 'simulate', '--sites', '0', '--data-dir', dir]).catch((err: { code: number; stderr: string }) => err);
     expect(failure).toMatchObject({ code: 2 });
-    expect((failure as { stderr: string }).stderr).toMatch(/--sites must be in \[1, 256\]/);
+    expect((failure as { stderr: string }).stderr).toMatch(/--sites must be in \[1, 8000\]/);
+    const tooMany = await run(process.execPath, [BIN, 'simulate', '--sites', '3', '--site-processes', '4', '--data-dir', dir]).catch((err: { code: number; stderr: string }) => err);
+    expect(tooMany).toMatchObject({ code: 2 });
+    expect((tooMany as { stderr: string }).stderr).toMatch(/--site-processes must be in \[1, 3\]/);
     const noDp = await run(process.execPath, [BIN, 'simulate', '--budget', '3', '--data-dir', dir]).catch((err: { code: number; stderr: string }) => err);
     expect(noDp).toMatchObject({ code: 2 });
     expect((noDp as { stderr: string }).stderr).toMatch(/--budget needs --dp/);

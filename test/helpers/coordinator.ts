@@ -7,10 +7,23 @@ import { adminClient, callUnary } from '../../client-sdk/connection.ts';
 import type { FederationMsg } from '../../protocols/index.ts';
 import { configMessage, type FederationConfigInput } from '../../coordinator/federation-config.ts';
 import type * as grpc from '@grpc/grpc-js';
+import { createFederation } from '../../protocols/client.ts';
+import { zooInitialModel } from '../../client-sdk/models/initial-model.ts';
+import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
 
 export function tempDataDir(prefix = 'conclave-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Creates a federation as the admin CLI does: version 0 is built here, on the client side, from the
+ * zoo with the config's seed (tfjs), and uploaded; the coordinator never builds a model.
+ */
+export async function createZooFederation(admin: grpc.Client, token: string, config: FederationConfigInput): Promise<FederationMsg> {
+  await selectBackend({ prefer: 'cpu' }); // tfjs in production mode, as the CLI runs it
+  const model = zooInitialModel(config.model === 'cnn' ? 'cnn' : 'mlp', config.seed);
+  return createFederation(admin, token, { config: configMessage(config), model });
 }
 
 export interface TestFederation {
@@ -42,7 +55,7 @@ export async function startTestFederation(options: {
     training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
     privacy: options.privacy ?? null,
   };
-  let federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config: configMessage(config) }, coordinator.adminToken);
+  let federation = await createZooFederation(admin, coordinator.adminToken, config);
   const sites = [];
   for (let i = 0; i < options.sites; i++) {
     const own = options.siteOptions?.[i] ?? {};

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { SignJWT, generateKeyPair } from 'jose';
 import { callUnary, downloadModel, participantClient, submitUpdate } from '../../client-sdk/connection.ts';
-import { chunksOf, makeHeader, CHUNK_BYTES, type RoundPlanMsg, type TensorSpec, type UpdateStreamMsg, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
+import { chunksOf, makeHeader, CHUNK_BYTES, type RoundPlanMsg, type TensorSpec, type StageStreamMsg, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
 import { issueToken } from '../../crypto/tokens.ts';
 import { loadOrCreateKeys } from '../../coordinator/keys.ts';
 import { startTestFederation, tempDataDir, type TestFederation } from '../helpers/coordinator.ts';
@@ -16,11 +16,17 @@ let layout: TensorSpec[];
 let base: Float32Array;
 let site: ReturnType<typeof participantClient>;
 
-function updateMessages(roundId: string, values: Float32Array, overrides: { layout?: TensorSpec[]; sha256?: Buffer; numExamples?: number } = {}): UpdateStreamMsg[] {
+function updateMessages(roundId: string, values: Float32Array, overrides: { layout?: TensorSpec[]; sha256?: Buffer; numExamples?: number } = {}): StageStreamMsg[] {
   const tensor = makeHeader(layout, values);
   return [
-    { part: 'header', header: { roundId, numExamples: overrides.numExamples ?? 10, tensor: { ...tensor, layout: overrides.layout ?? layout, sha256: overrides.sha256 ?? tensor.sha256 }, trainLoss: 0, trainAccuracy: 0, unclipped: false } },
-    ...[...chunksOf(values)].map((chunk): UpdateStreamMsg => ({ part: 'chunk', chunk })),
+    {
+      part: 'header',
+      header: {
+        roundId, stage: 'submit', tensor: { ...tensor, layout: overrides.layout ?? layout, sha256: overrides.sha256 ?? tensor.sha256 },
+        body: 'update', update: { numExamples: overrides.numExamples ?? 10, trainLoss: 0, trainAccuracy: 0, unclipped: false },
+      },
+    },
+    ...[...chunksOf(values)].map((chunk): StageStreamMsg => ({ part: 'chunk', chunk })),
   ];
 }
 
@@ -126,7 +132,7 @@ describe('malformed updates are refused and change nothing', () => {
   });
 
   test('a message over the size limit is RESOURCE_EXHAUSTED', async () => {
-    const huge: UpdateStreamMsg = { part: 'chunk', chunk: { index: 0, data: Buffer.alloc(5 * CHUNK_BYTES) } };
+    const huge: StageStreamMsg = { part: 'chunk', chunk: { index: 0, data: Buffer.alloc(5 * CHUNK_BYTES) } };
     const [header] = updateMessages(plans[0]!.roundId, new Float32Array(base.length));
     const err = await expectGrpcError(rawSubmit(client(), fx.sites[0]!.token, [header!, huge]));
     expect(err.status).toBe(status.RESOURCE_EXHAUSTED);

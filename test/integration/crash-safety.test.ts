@@ -15,7 +15,7 @@ import { adminClient, callUnary } from '../../client-sdk/connection.ts';
 import { Store } from '../../coordinator/store.ts';
 import { ModelRegistry } from '../../coordinator/model-registry.ts';
 import type { FederationMsg, ModelVersionMsg } from '../../protocols/index.ts';
-import { tempDataDir } from '../helpers/coordinator.ts';
+import { createZooFederation, tempDataDir } from '../helpers/coordinator.ts';
 import { firstJsonLine, freePort, killHard, seededRandom, spawnCli, waitExit, type CliProcess } from '../helpers/processes.ts';
 
 const SEED = Number(process.env['CONCLAVE_CRASH_SEED'] ?? 20251123);
@@ -100,7 +100,7 @@ function killWhen(coordinator: CliProcess, plan: KillPlan, modelDir: string, obs
           timer = null;
           fraction /= 2;
         }
-      } else if (plan.trigger === 'committing' && log.msg === 'update accepted') {
+      } else if (plan.trigger === 'committing' && log.msg === 'stage message accepted') {
         const n = (accepted.get(log.round) ?? 0) + 1;
         accepted.set(log.round, n);
         if (n === SITES && timer === null) timer = setTimeout(() => fire(log.round!, plan.delayMs), plan.delayMs);
@@ -173,12 +173,10 @@ describe('coordinator crash safety (real processes, SIGKILL)', () => {
     let federation: FederationMsg;
     const tokenFiles: string[] = [];
     try {
-      federation = await callUnary<FederationMsg>(admin, 'CreateFederation', {
-        config: {
-          name: 'crash-safety', model: 'mlp', rounds: ROUNDS, sitesPerRound: SITES, minSites: SITES, roundDeadlineMs: DEADLINE_MS,
-          seed: SEED % 1000, protection: 'none', training: { localEpochs: 1, batchSize: 128, learningRate: 0.002, optimizer: 'adam' },
-        },
-      }, adminToken);
+      federation = await createZooFederation(admin, adminToken, {
+        name: 'crash-safety', model: 'mlp', rounds: ROUNDS, sitesPerRound: SITES, minSites: SITES, roundDeadlineMs: DEADLINE_MS,
+        seed: SEED % 1000, protection: 'none', training: { localEpochs: 1, batchSize: 128, learningRate: 0.002, optimizer: 'adam' }, privacy: null,
+      });
       const tokenDir = join(dir, 'site-tokens');
       mkdirSync(tokenDir, { mode: 0o700 });
       for (let i = 0; i < SITES; i++) {

@@ -11,7 +11,7 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/coo
 import { createLogger } from '../../coordinator/logger.ts';
 import { genesisHash, ledgerKeyFromJwks, signEntry } from '../../crypto/ledger-signing.ts';
 import { exportSigningKeys, generateSigningKeys, publicJwks } from '../../crypto/tokens.ts';
-import { startTestFederation, tempDataDir } from '../helpers/coordinator.ts';
+import { createZooFederation, startTestFederation, tempDataDir } from '../helpers/coordinator.ts';
 import { expectGrpcError, plansFor } from '../helpers/raw-site.ts';
 import { firstJsonLine, spawnCli, waitExit } from '../helpers/processes.ts';
 
@@ -33,7 +33,7 @@ async function addFederation(coordinator: RunningCoordinator, admin: Client, opt
     training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' }, privacy: options.privacy,
   };
   const call = <T>(method: string, req: unknown) => callUnary<T>(admin, method, req, coordinator.adminToken);
-  const federation = await call<FederationMsg>('CreateFederation', { config: configMessage(config) });
+  const federation = await createZooFederation(admin, coordinator.adminToken, config);
   const sites = [];
   for (let i = 0; i < options.sites; i++) {
     sites.push(await call<{ siteId: string; token: string }>('EnrollSite', { federationId: federation.id, siteName: `site-${i}`, budgetEpsilon: 0, sampleRate: 0 }));
@@ -396,10 +396,10 @@ describe('the signing key outside the data dir, and its fingerprint at start and
       expect(info.keyId).toBe(jwks.keyId);
       const admin = adminClient(info.address);
       const token = readFileSync(info.adminTokenPath, 'utf8').trim();
-      const federation = await callUnary<FederationMsg>(admin, 'CreateFederation', { config: configMessage({
+      const federation = await createZooFederation(admin, token, {
         name: 'enrol', model: 'mlp', rounds: 1, sitesPerRound: 1, minSites: 1, roundDeadlineMs: 30_000, seed: 1, protection: 'none',
         training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' }, privacy: central(),
-      }) }, token);
+      });
       admin.close();
       const [asJson, asText] = await Promise.all([
         cli(['participant', 'enroll', '--federation', federation.id, '--name', 'site-a', '--data-dir', dataDir, '--json']),

@@ -15,7 +15,7 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/coo
 import { silentLogger } from '../../coordinator/logger.ts';
 import { adminClient } from '../../client-sdk/connection.ts';
 import { composedGaussianSigma, conditionedInclusion, exactGaussianEpsilon, subsampledGaussianEpsilonLowerBound } from '../helpers/privacy-reference.ts';
-import { tempDataDir } from '../helpers/coordinator.ts';
+import { createZooFederation, tempDataDir } from '../helpers/coordinator.ts';
 
 type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
 const DELTA = 1e-5;
@@ -47,19 +47,19 @@ interface Fed {
 }
 
 async function createFederation(options: {
-  sites: number; rounds: number; minSites: number; deadlineMs: number; privacy: PrivacyInput; siteRates?: number[];
+  sites: number; rounds: number; minSites: number; deadlineMs: number; privacy: PrivacyInput; siteRates?: number[]; siteBudget?: number;
 }): Promise<Fed> {
   const config: FederationConfigInput = {
     name: 'soundness', model: 'mlp', rounds: options.rounds, sitesPerRound: options.sites, minSites: options.minSites,
     roundDeadlineMs: options.deadlineMs, seed: 3, protection: 'none',
     training: { localEpochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'sgd' }, privacy: options.privacy,
   };
-  const fed = await call<FederationMsg>('CreateFederation', { config: configMessage(config) });
+  const fed = await createZooFederation(admin, coordinator.adminToken, config);
   const sites = [];
   for (let i = 0; i < options.sites; i++) {
     const rate = options.siteRates?.[i] ?? options.privacy.sampleRate;
     const enrolled = await call<{ siteId: string; token: string }>('EnrollSite', {
-      federationId: fed.id, siteName: `s${i}`, budgetEpsilon: 0, sampleRate: options.siteRates ? rate : 0,
+      federationId: fed.id, siteName: `s${i}`, budgetEpsilon: options.siteBudget ?? 0, sampleRate: options.siteRates ? rate : 0,
     });
     sites.push({ ...enrolled, sampleRate: rate });
   }
@@ -316,6 +316,21 @@ describe('item 3: site releases are charged when they happen, not at commit', ()
   });
 });
 
+describe('admission charges what the round will charge', () => {
+  test('distributed DP at q = 0.5 with site budgets: a selected site pays rate 1, so admission checks rate 1 and no site overspends', async () => {
+    const BUDGET = 4;
+    const fed = await createFederation({
+      sites: 4, rounds: 40, minSites: 1, deadlineMs: 300, siteBudget: BUDGET,
+      privacy: { mode: 'distributed', noiseMultiplier: 6, localEpsilon: null, clipNorm: 1, sampleRate: 0.5, adaptiveClip: null, budgetEpsilon: null, delta: DELTA },
+    });
+    const logs = await runFederation(fed, { dropProb: 0, seed: 9, seconds: 10 });
+    const { ledger } = await checkLedgerCoversReleases(fed, logs, 0);
+    // Some site released more than once: admission was exercised, not just a first round.
+    expect(Math.max(...logs.map((l) => l.sent.length))).toBeGreaterThan(1);
+    for (const p of ledger.participants) expect(p.epsilon.epsilon).toBeLessThanOrEqual(BUDGET * (1 + 1e-9));
+  });
+});
+
 describe('property: over random federations the ledger never reports less than was released', () => {
   const caseArb = fc.record({
     mode: fc.constantFrom('central', 'central', 'local', 'distributed'),
@@ -327,6 +342,7 @@ describe('property: over random federations the ledger never reports less than w
     dropProb: fc.constantFrom(0, 0.2, 0.5),
     rounds: fc.integer({ min: 2, max: 4 }),
     adaptive: fc.boolean(),
+    budget: fc.option(fc.double({ min: 4, max: 40, noNaN: true }), { freq: 2 }),
     seed: fc.integer({ min: 1, max: 1_000_000 }),
   });
 
@@ -338,12 +354,22 @@ describe('property: over random federations the ledger never reports less than w
         mode: c.mode, noiseMultiplier: c.mode === 'local' ? null : c.sigma, localEpsilon: c.mode === 'local' ? c.localEpsilon : null,
         clipNorm: 1, sampleRate: c.sampleRate,
         adaptiveClip: c.mode === 'central' && c.adaptive ? { targetQuantile: 0.5, learningRate: 0.2, countNoiseStd: 1 } : null,
-        budgetEpsilon: null, delta: DELTA,
+        budgetEpsilon: c.budget, delta: DELTA,
       };
       const fed = await createFederation({ sites: c.sites, rounds: c.rounds, minSites, deadlineMs: 300, privacy });
-      const logs = await runFederation(fed, { dropProb: c.dropProb, seed: c.seed, seconds: 7 });
+      const logs = await runFederation(fed, { dropProb: c.dropProb, seed: c.seed, seconds: 7 }).catch((err: unknown) => {
+        // A budget too small for even one round is refused at start: nothing ran, nothing to check.
+        if ((err as { code?: string }).code === 'BUDGET_EXCEEDED') return null;
+        throw err;
+      });
+      if (!logs) return;
       try {
-        await checkLedgerCoversReleases(fed, logs, c.dropProb);
+        const { ledger } = await checkLedgerCoversReleases(fed, logs, c.dropProb);
+        // Admission control: what the ledger reports never exceeds the budget it enforced.
+        if (c.budget !== null) {
+          for (const p of ledger.participants) expect(p.epsilon.epsilon).toBeLessThanOrEqual(c.budget * (1 + 1e-9));
+          expect(ledger.federation!.epsilon).toBeLessThanOrEqual(c.budget * (1 + 1e-9));
+        }
       } catch (err) {
         throw new Error(`case ${k} ${JSON.stringify({ ...c, minSites })}: ${(err as Error).message}`);
       }

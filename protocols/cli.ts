@@ -1,5 +1,12 @@
+/**
+ * The command-line contract both CLIs keep: the operator's (coordinator/cli) and the site's
+ * (client-sdk/cli). Exit codes are part of the wire contract for scripts, as error codes are for
+ * clients, so they are decided here, next to the gRPC status table, in one place.
+ */
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { ConclaveError, type ErrorCode } from '../../protocols/index.ts';
+import { ConclaveError, type ErrorCode } from './errors.ts';
+import type { ClientTls } from './client.ts';
 
 /** Exit codes, one per failure family, so scripts can branch without parsing messages. */
 export const EXIT = {
@@ -109,4 +116,34 @@ export interface CommandResult {
 export function output(flags: Flags, result: CommandResult): void {
   if (flags['json']) process.stdout.write(JSON.stringify(result.json, null, 2) + '\n');
   else if (result.text) process.stdout.write(result.text + '\n');
+}
+
+export const CLIENT_TLS_OPTIONS = {
+  'tls-ca': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+} as const;
+
+/** A PEM file named by --NAME, read and roughly checked; unset: undefined. */
+export function pemFlag(flags: Flags, name: string): Buffer | undefined {
+  const path = flags[name];
+  if (path === undefined) return undefined;
+  try {
+    const contents = readFileSync(String(path));
+    if (!contents.includes('-----BEGIN ')) throw new Error('not a PEM file');
+    return contents;
+  } catch (err) {
+    throw new CliError(`--${name} ${String(path)}: ${(err as Error).message}`, EXIT.INVALID_INPUT);
+  }
+}
+
+/** --tls-ca (and, for mutual TLS, --tls-cert with --tls-key); none of them: plaintext. */
+export function clientTlsFromFlags(flags: Flags): ClientTls | undefined {
+  const caPem = pemFlag(flags, 'tls-ca');
+  const certPem = pemFlag(flags, 'tls-cert');
+  const keyPem = pemFlag(flags, 'tls-key');
+  if (!caPem) {
+    if (certPem || keyPem) throw new CliError('--tls-cert/--tls-key need --tls-ca (the CA that signed the coordinator)');
+    return undefined;
+  }
+  if ((certPem === undefined) !== (keyPem === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+  return { caPem, ...(certPem ? { certPem } : {}), ...(keyPem ? { keyPem } : {}) };
 }

@@ -1,0 +1,31 @@
+/**
+ * The site half of a protection protocol: what the site sends for the round's first stage (after
+ * training and privatizing) and for each later stage's task. A round's context, with any secrets
+ * a protocol keeps between stages, lives in the Participant's memory only, never on disk or in logs.
+ */
+import type { RoundPlanMsg, StageTaskMsg, TensorSpec } from '../../protocols/index.ts';
+import type { StageSubmission } from '../connection.ts';
+
+export interface SiteRoundContext {
+  plan: RoundPlanMsg;
+  layout: TensorSpec[];
+  /** Per-round state a protocol keeps between its stages (keys, seeds, shares): memory only. */
+  secrets: Map<string, unknown>;
+}
+
+/** What leaves the site after training, subject to the plan (withheld metrics are 0). */
+export interface SiteContribution {
+  delta: Float32Array;
+  numExamples: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  unclipped: boolean;
+}
+
+export interface SiteProtocol {
+  readonly name: string;
+  /** The first stage's message, from the privatized delta. */
+  first(ctx: SiteRoundContext, contribution: SiteContribution): Promise<StageSubmission> | StageSubmission;
+  /** A later stage: the message this site sends for the task. */
+  stage(ctx: SiteRoundContext, task: StageTaskMsg): Promise<StageSubmission> | StageSubmission;
+}

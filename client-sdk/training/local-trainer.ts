@@ -1,0 +1,26 @@
+/**
+ * The site's local training, behind an interface: the Participant hands it the global model and
+ * the round's training settings and gets back the delta. The tfjs trainer is the default; a site's
+ * worker pool, or a test's deterministic fake, plugs in the same way.
+ */
+import type { RoundPlanMsg, TensorSpec } from '../../protocols/index.ts';
+import type { TrainProgress, TrainResult } from './trainer.ts';
+
+export interface GlobalModel {
+  version: number;
+  topologyJson: string;
+  layout: TensorSpec[];
+  values: Float32Array;
+}
+
+export interface LocalTrainingResult extends TrainResult {
+  /** New local weights − global weights, in the model's layout. */
+  delta: Float32Array;
+}
+
+export interface LocalTrainer {
+  /** Loads whatever the trainer needs (e.g. a tfjs backend) and says what it runs on. */
+  init(): Promise<{ backend: string; reason: string }>;
+  train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult>;
+  dispose(): void;
+}

@@ -1,0 +1,62 @@
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset.ts';
+import { selectBackend, type TfBackendPreference } from '../tfjs/backend.ts';
+import { modelFromTopology } from '../models/export.ts';
+import { getFlatWeights, setFlatWeights } from '../models/weights.ts';
+import { trainLocal } from './trainer.ts';
+import type { GlobalModel, LocalTrainer, LocalTrainingResult } from './local-trainer.ts';
+import type { RoundPlanMsg } from '../../protocols/index.ts';
+import type { TrainProgress } from './trainer.ts';
+
+/**
+ * Local training with tfjs on the site's data. The model is rebuilt only when the federation's
+ * architecture changes; weights are set from the global model every round.
+ */
+export class TfjsTrainer implements LocalTrainer {
+  private readonly data: Dataset;
+  private readonly prefer: TfBackendPreference;
+  private tf: typeof tfTypes | null = null;
+  private model: tfTypes.LayersModel | null = null;
+  private topologyJson = '';
+
+  constructor(data: Dataset, prefer: TfBackendPreference = 'auto') {
+    this.data = data;
+    this.prefer = prefer;
+  }
+
+  async init(): Promise<{ backend: string; reason: string }> {
+    const { tf, backend, reason } = await selectBackend({ prefer: this.prefer });
+    this.tf = tf;
+    return { backend, reason };
+  }
+
+  async *train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult> {
+    if (!this.tf) await this.init();
+    if (!this.model || this.topologyJson !== global.topologyJson) {
+      this.model?.dispose();
+      this.model = await modelFromTopology(this.tf!, global.topologyJson);
+      this.topologyJson = global.topologyJson;
+    }
+    const model = this.model;
+    setFlatWeights(model, global.layout, global.values);
+    const training = trainLocal(model, this.data, {
+      epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
+      optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed,
+    });
+    let step = await training.next();
+    while (!step.done) {
+      if (step.value.kind === 'epoch') yield step.value;
+      step = await training.next();
+    }
+    const result = step.value;
+    const local = getFlatWeights(model).values;
+    const delta = new Float32Array(local.length);
+    for (let i = 0; i < local.length; i++) delta[i] = local[i]! - global.values[i]!;
+    return { ...result, delta };
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = null;
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * How a Participant talks to the coordinator: three calls. gRPC in production; tests pass an
+ * in-memory transport that calls the coordinator's participant endpoint directly, so a whole round
+ * runs in one process without sockets.
+ */
+import type { GetTaskResponseMsg, SubmitStageResponseMsg } from '../protocols/index.ts';
+import { downloadModel, getTask, participantClient, submitStage, type ClientTls, type DownloadedModel, type StageSubmission } from './connection.ts';
+
+export interface ParticipantTransport {
+  getTask(waitMs: number): Promise<GetTaskResponseMsg>;
+  downloadModel(request: { federationId: string; version: number }): Promise<DownloadedModel>;
+  submitStage(message: StageSubmission): Promise<SubmitStageResponseMsg>;
+  close(): void;
+}
+
+export function grpcTransport(address: string, token: string, tls?: ClientTls): ParticipantTransport {
+  const client = participantClient(address, tls);
+  return {
+    getTask: (waitMs) => getTask(client, token, waitMs),
+    downloadModel: (request) => downloadModel(client, token, request),
+    submitStage: (message) => submitStage(client, token, message),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,119 @@
+import { ConclaveError } from '../../protocols/index.ts';
+import { clipToNorm, gaussianSamples } from '../../crypto/dp/index.ts';
+import type { StreamingSumAggregator, SumAggregation, UpdateReport, WeightedSum } from './aggregator.ts';
+
+/**
+ * DP-FedAvg's aggregate (McMahan, Ramage, Talwar & Zhang, ICLR 2018) as a wrapper around an inner
+ * streaming-sum aggregator, after TFF's DifferentiallyPrivateFactory: clip each record, let the
+ * inner aggregator sum them with uniform weights, add N(0, (σC)²) to the sum, divide by the fixed
+ * public expected number of sites E.
+ *
+ * - The denominator is E, never the actual count: dividing by who turned up would make the
+ *   output's scale depend on the sample, which the analysis does not cover.
+ * - Weights are uniform: weighting by declared example counts would let one site exceed the
+ *   sensitivity bound C. The inner aggregator must say so (`weighting: 'uniform'`).
+ * - With no contribution the release is the noise alone ÷ E: still a release, still charged, and
+ *   skipping it would tell the world the sample was empty.
+ *
+ * It reports what it saw (contributors, the adaptive-clipping count) and does not compute ε: the
+ * round's DP event and ledger entry come from the round's privacy plan, fixed before the round ran.
+ */
+export interface DpAggregationOptions {
+  clipNorm: number;
+  /** Σ qᵢ over the eligible population: the fixed denominator. */
+  expectedSites: number;
+  /** Std of the noise the coordinator adds to the sum (central mode, σC); 0 when the sites noised their updates. */
+  noiseStd: number;
+  /**
+   * Re-clip each update the coordinator sees. Central updates arrive un-noised, so a site that
+   * skipped clipping must not exceed the sensitivity the accountant assumed; updates that already
+   * carry noise (distributed) cannot be checked this way, and a sum from a protocol cannot be either.
+   */
+  clipUpdates: boolean;
+}
+
+export function differentialPrivacy(inner: StreamingSumAggregator, options: DpAggregationOptions): StreamingSumAggregator {
+  return new DpAggregator(inner, options);
+}
+
+class DpAggregator implements StreamingSumAggregator {
+  readonly capability = 'streaming-sum';
+  readonly weighting = 'uniform';
+  readonly name: string;
+  private readonly inner: StreamingSumAggregator;
+  private readonly options: DpAggregationOptions;
+
+  constructor(inner: StreamingSumAggregator, options: DpAggregationOptions) {
+    if (inner.weighting !== 'uniform') {
+      throw new ConclaveError('INVALID_ARGUMENT', `DP needs uniform weights (one site's example count would break the sensitivity bound); "${inner.name}" weights by ${inner.weighting}`);
+    }
+    if (!(options.clipNorm > 0) || !Number.isFinite(options.clipNorm)) throw new ConclaveError('INVALID_ARGUMENT', `clipNorm must be positive and finite, got ${options.clipNorm}`);
+    if (!(options.expectedSites > 0) || !Number.isFinite(options.expectedSites)) throw new ConclaveError('INVALID_ARGUMENT', `expectedSites must be positive and finite, got ${options.expectedSites}`);
+    if (!(options.noiseStd >= 0) || !Number.isFinite(options.noiseStd)) throw new ConclaveError('INVALID_ARGUMENT', `noiseStd must be non-negative and finite, got ${options.noiseStd}`);
+    this.inner = inner;
+    this.options = { ...options };
+    this.name = `dp(${inner.name})`;
+  }
+
+  begin(modelSize: number): SumAggregation {
+    return new DpRound(this.inner.begin(modelSize), this.options, modelSize);
+  }
+}
+
+/** Noise is drawn in batches so the release needs no second model-sized float64 buffer. */
+const NOISE_BATCH = 1 << 16;
+
+class DpRound implements SumAggregation {
+  private readonly inner: SumAggregation;
+  private readonly options: DpAggregationOptions;
+  /** One scratch buffer per round: clipping never touches the caller's array. */
+  private readonly scratch: Float32Array;
+
+  constructor(inner: SumAggregation, options: DpAggregationOptions, modelSize: number) {
+    this.inner = inner;
+    this.options = options;
+    this.scratch = new Float32Array(options.clipUpdates ? modelSize : 0);
+  }
+
+  get contributors(): number {
+    return this.inner.contributors;
+  }
+
+  get totalWeight(): number {
+    return this.inner.totalWeight;
+  }
+
+  add(delta: Float32Array, numExamples: number, report?: UpdateReport): void {
+    if (!this.options.clipUpdates) return this.inner.add(delta, numExamples, report);
+    if (delta.length !== this.scratch.length) throw new ConclaveError('LAYOUT_MISMATCH', `update has ${delta.length} values, model has ${this.scratch.length}`);
+    this.scratch.set(delta);
+    clipToNorm(this.scratch, this.options.clipNorm);
+    this.inner.add(this.scratch, numExamples, report);
+  }
+
+  addSum(sum: Float64Array, contributors: number, totalWeight: number, unclippedCount?: number): void {
+    this.inner.addSum(sum, contributors, totalWeight, unclippedCount);
+  }
+
+  /** The noised sum, still undivided: for a wrapper around this one. */
+  finishSum(): WeightedSum {
+    const result = this.inner.finishSum();
+    const { sum } = result;
+    const std = this.options.noiseStd;
+    if (std > 0) {
+      for (let start = 0; start < sum.length; start += NOISE_BATCH) {
+        const noise = gaussianSamples(Math.min(NOISE_BATCH, sum.length - start), std);
+        for (let i = 0; i < noise.length; i++) sum[start + i]! += noise[i]!;
+      }
+    }
+    return result;
+  }
+
+  finish() {
+    const { sum, contributors, unclippedCount } = this.finishSum();
+    const delta = new Float32Array(sum.length);
+    const scale = 1 / this.options.expectedSites;
+    for (let i = 0; i < delta.length; i++) delta[i] = sum[i]! * scale;
+    return { delta, measurements: { contributors, unclippedCount } };
+  }
+}

@@ -1,0 +1,97 @@
+import { ConclaveError } from '../../protocols/index.ts';
+import type { StreamingSumAggregator, SumAggregation, UpdateReport, Weighting, WeightedSum } from './aggregator.ts';
+
+/**
+ * FedAvg's aggregate (McMahan et al. 2017): Σ wᵢ·Δᵢ / Σ wᵢ, with wᵢ the site's example count
+ * (`weightedMean`) or 1 (`uniformMean`). A streaming sum: it can be fed updates one by one or a
+ * sum a protection protocol unprotected, and the result is the same.
+ */
+export function weightedMean(): StreamingSumAggregator {
+  return new MeanAggregator('examples');
+}
+
+export function uniformMean(): StreamingSumAggregator {
+  return new MeanAggregator('uniform');
+}
+
+class MeanAggregator implements StreamingSumAggregator {
+  readonly capability = 'streaming-sum';
+  readonly name: string;
+  readonly weighting: Weighting;
+
+  constructor(weighting: Weighting) {
+    this.weighting = weighting;
+    this.name = weighting === 'examples' ? 'weighted-mean' : 'uniform-mean';
+  }
+
+  begin(modelSize: number): SumAggregation {
+    if (!Number.isSafeInteger(modelSize) || modelSize < 0) throw new ConclaveError('INVALID_ARGUMENT', `model size must be a non-negative integer, got ${modelSize}`);
+    return new RunningSum(modelSize, this.weighting);
+  }
+}
+
+/** The float64 running sum both means (and the DP wrapper, through them) are built on. */
+class RunningSum implements SumAggregation {
+  private sum: Float64Array | null;
+  private readonly weighting: Weighting;
+  contributors = 0;
+  totalWeight = 0;
+  private unclippedCount = 0;
+
+  constructor(modelSize: number, weighting: Weighting) {
+    this.sum = new Float64Array(modelSize);
+    this.weighting = weighting;
+  }
+
+  add(delta: Float32Array, numExamples: number, report?: UpdateReport): void {
+    const sum = this.open();
+    if (delta.length !== sum.length) throw new ConclaveError('LAYOUT_MISMATCH', `update has ${delta.length} values, model has ${sum.length}`);
+    let weight = 1;
+    if (this.weighting === 'examples') {
+      if (!Number.isSafeInteger(numExamples) || numExamples <= 0) {
+        throw new ConclaveError('INVALID_ARGUMENT', `numExamples must be a positive integer to weight an update by, got ${numExamples}`);
+      }
+      weight = numExamples;
+    }
+    for (let i = 0; i < sum.length; i++) sum[i]! += weight * delta[i]!;
+    this.contributors++;
+    this.totalWeight += weight;
+    if (report?.unclipped) this.unclippedCount++;
+  }
+
+  addSum(partial: Float64Array, contributors: number, totalWeight: number, unclippedCount = 0): void {
+    const sum = this.open();
+    if (partial.length !== sum.length) throw new ConclaveError('LAYOUT_MISMATCH', `sum has ${partial.length} values, model has ${sum.length}`);
+    if (!Number.isSafeInteger(contributors) || contributors < 0) throw new ConclaveError('INVALID_ARGUMENT', `contributors must be a non-negative integer, got ${contributors}`);
+    if (!Number.isSafeInteger(unclippedCount) || unclippedCount < 0 || unclippedCount > contributors) {
+      throw new ConclaveError('INVALID_ARGUMENT', `unclippedCount must be an integer in [0, ${contributors}], got ${unclippedCount}`);
+    }
+    // Uniform weights are 1 per site, so the total is the count whatever the protocol claims.
+    if (this.weighting === 'uniform' ? totalWeight !== contributors : !(totalWeight >= contributors && Number.isSafeInteger(totalWeight))) {
+      throw new ConclaveError('INVALID_ARGUMENT', `totalWeight ${totalWeight} is not a valid ${this.weighting} weight for ${contributors} contributors`);
+    }
+    for (let i = 0; i < sum.length; i++) sum[i]! += partial[i]!;
+    this.contributors += contributors;
+    this.totalWeight += totalWeight;
+    this.unclippedCount += unclippedCount;
+  }
+
+  finishSum(): WeightedSum {
+    const sum = this.open();
+    this.sum = null;
+    return { sum, contributors: this.contributors, totalWeight: this.totalWeight, unclippedCount: this.unclippedCount };
+  }
+
+  finish() {
+    if (this.contributors === 0) throw new ConclaveError('FEDERATION_STATE', 'cannot aggregate a round without updates');
+    const { sum, contributors, totalWeight } = this.finishSum();
+    const delta = new Float32Array(sum.length);
+    for (let i = 0; i < delta.length; i++) delta[i] = sum[i]! / totalWeight;
+    return { delta, measurements: { contributors, totalWeight } };
+  }
+
+  private open(): Float64Array {
+    if (!this.sum) throw new ConclaveError('FEDERATION_STATE', 'this round\'s aggregation has already finished');
+    return this.sum;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The participant service without its transport: what a site asks (its next task) and what it
+ * sends (one stage message: header, then tensor chunks), against the round pipeline. gRPC calls
+ * these after authenticating (services.ts); tests call them directly as an in-memory transport.
+ */
+import {
+  ConclaveError, TensorAssembler,
+  type GetTaskResponseMsg, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg, type TypedTensor,
+} from '../protocols/index.ts';
+import type { Federations, FederationRecord } from './federations.ts';
+import type { ModelRegistry } from './model-registry.ts';
+import type { RoundManager, SiteTask } from './rounds.ts';
+
+const MAX_TASK_WAIT_MS = 10_000;
+/** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
+const MAX_ID_LENGTH = 128;
+
+export interface SiteCaller {
+  siteId: string;
+  federationId: string;
+}
+
+export class ParticipantEndpoint {
+  private readonly federations: Federations;
+  private readonly registry: ModelRegistry;
+  private readonly rounds: RoundManager;
+
+  constructor(deps: { federations: Federations; registry: ModelRegistry; rounds: RoundManager }) {
+    this.federations = deps.federations;
+    this.registry = deps.registry;
+    this.rounds = deps.rounds;
+  }
+
+  /** Long-polls up to waitMs for the site's next task: a round plan, a later stage's task, wait, or finished. */
+  async getTask(caller: SiteCaller, waitMs: number, cancelled: () => boolean = () => false): Promise<GetTaskResponseMsg> {
+    const deadline = Date.now() + Math.min(Math.max(0, waitMs || 0), MAX_TASK_WAIT_MS);
+    for (;;) {
+      this.rounds.markSeen(caller.siteId);
+      const federation = this.federations.get(caller.federationId);
+      if (federation.status === 'finished') {
+        return { task: 'finished', finished: { reason: federation.finishReason ?? 'federation finished', finalModelVersion: this.registry.latestVersion(caller.federationId) ?? 0 } };
+      }
+      const task = this.rounds.taskFor(caller.federationId, caller.siteId);
+      if (task?.kind === 'plan') return { task: 'round', round: this.planFor(federation, task, caller.siteId) };
+      if (task?.kind === 'stage') {
+        return {
+          task: 'stage',
+          stage: { roundId: task.round.id, roundNumber: task.round.number, stage: task.stage, deadlineUnixMs: task.deadlineMs, ...task.task },
+        };
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || cancelled()) {
+        return { task: 'wait', wait: { retryAfterMs: 250, reason: federation.status === 'created' ? 'federation not started' : 'no task for this site in the current round' } };
+      }
+      await waitForRoundEvent(this.rounds, Math.min(remaining, 1000));
+    }
+  }
+
+  /**
+   * One stage message: the header is checked against the round and the stage (which bounds the
+   * tensor) before any chunk is buffered; chunks are checked for order, size, finiteness and the
+   * digest; the complete message goes to the stage.
+   */
+  async submitStage(caller: SiteCaller, messages: AsyncIterable<StageStreamMsg>): Promise<SubmitStageResponseMsg> {
+    let header: StageHeaderMsg | null = null;
+    let assembler: TensorAssembler<TypedTensor> | null = null;
+    let release: (() => void) | null = null;
+    try {
+      for await (const msg of messages) {
+        if (msg.part === 'header') {
+          if (header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream carries a second header');
+          header = msg.header;
+          if (!header.roundId || header.roundId.length > MAX_ID_LENGTH) throw new ConclaveError('INVALID_ARGUMENT', `a stage message needs a roundId of at most ${MAX_ID_LENGTH} characters`);
+          if (!header.stage || header.stage.length > MAX_ID_LENGTH) throw new ConclaveError('INVALID_ARGUMENT', `a stage message needs a stage name of at most ${MAX_ID_LENGTH} characters`);
+          const slot = this.rounds.beginMessage(caller.federationId, caller.siteId, header);
+          release = slot.release;
+          if (slot.expect) {
+            if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', `stage "${header.stage}" needs a tensor header`);
+            assembler = new TensorAssembler<TypedTensor>(
+              { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
+              { expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}) },
+            );
+          }
+        } else if (msg.part === 'chunk') {
+          if (!header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream must start with a header');
+          if (!assembler) throw new ConclaveError('MALFORMED_STREAM', 'this stage message carries no tensor, so no chunks');
+          assembler.push(msg.chunk);
+        } else {
+          throw new ConclaveError('MALFORMED_STREAM', 'empty message in stage stream');
+        }
+      }
+      if (!header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream ended without a header');
+      const tensor = assembler ? assembler.finish() : null;
+      const { received } = this.rounds.acceptMessage(caller.federationId, caller.siteId, header, tensor, header.tensor ? Buffer.from(header.tensor.sha256) : null);
+      release = null;
+      return { roundId: header.roundId, stage: header.stage, received };
+    } finally {
+      release?.();
+    }
+  }
+
+  private planFor(federation: FederationRecord, task: Extract<SiteTask, { kind: 'plan' }>, siteId: string): RoundPlanMsg {
+    const { round } = task;
+    const base = this.registry.get(federation.id, round.baseVersion);
+    const privacy = round.privacy;
+    return {
+      federationId: federation.id, roundId: round.id, roundNumber: round.number, modelVersion: round.baseVersion,
+      modelSha256: base.sha256, training: federation.config.training, deadlineUnixMs: round.deadlineMs,
+      protection: task.protection.protocol, protectionPlan: task.protection, seed: this.rounds.siteSeed(round, siteId),
+      dp: privacy ? {
+        mode: privacy.mode, clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, reportUnclipped: privacy.adaptiveClip !== null,
+        // What the ledger charges this site for the round, so the site can hold it to its own floor.
+        noiseMultiplier: privacy.chargedNoiseMultiplier,
+        sampleRate: privacy.mode === 'central' ? privacy.sampling.find((s) => s.siteId === siteId)?.sampleRate ?? 1 : 1,
+        delta: privacy.delta,
+      } : null,
+    };
+  }
+}
+
+function waitForRoundEvent(emitter: RoundManager, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      emitter.off('round', done);
+      emitter.off('federation', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    emitter.on('round', done);
+    emitter.on('federation', done);
+  });
+}

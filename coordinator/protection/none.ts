@@ -1,0 +1,50 @@
+/**
+ * Protection `none`: one stage, `submit`, in which each selected site sends its (clipped, maybe
+ * noised) model delta in the clear. Each update is folded into the aggregation as it arrives, so
+ * the coordinator holds O(model) state whatever the number of sites.
+ */
+import { ConclaveError } from '../../protocols/index.ts';
+import type { RoundAggregation } from '../aggregation/aggregator.ts';
+import type { ProtectionProtocol, StageRoundContext } from './protocol.ts';
+
+/** A single site claiming more than this many examples is refusing to be averaged honestly. */
+export const MAX_EXAMPLES_PER_UPDATE = 1_000_000_000;
+
+interface NoneState {
+  aggregation: RoundAggregation;
+}
+
+export const noProtection: ProtectionProtocol<NoneState> = {
+  name: 'none',
+  plan: () => ({ protocol: 'none', stages: ['submit'], params: 'none', none: {} }),
+  begin: (_ctx, aggregation) => ({ aggregation }),
+  stages: [{
+    name: 'submit',
+    expect(_state, ctx, _siteId, header) {
+      if (header.body !== 'update') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update body');
+      const { numExamples, trainLoss, trainAccuracy } = header.update;
+      // 0 means withheld, which only DP rounds accept: they weight sites uniformly.
+      if (!Number.isInteger(numExamples) || numExamples < (ctx.dp ? 0 : 1) || numExamples > MAX_EXAMPLES_PER_UPDATE) {
+        throw new ConclaveError('INVALID_ARGUMENT', ctx.dp
+          ? `numExamples must be an integer in [0, ${MAX_EXAMPLES_PER_UPDATE}] (0 = withheld)`
+          : `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}]: FedAvg weights updates by it`);
+      }
+      if (!Number.isFinite(trainLoss) || !Number.isFinite(trainAccuracy)) throw new ConclaveError('NON_FINITE_VALUE', 'training metrics must be finite numbers');
+      if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an update needs its tensor');
+      return { dtype: 'float32', layout: ctx.layout, maxElements: Number.MAX_SAFE_INTEGER };
+    },
+    accept(state, _ctx, message) {
+      if (message.header.body !== 'update' || !(message.tensor instanceof Float32Array)) throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes a float32 update');
+      state.aggregation.add(message.tensor, message.header.update.numExamples, { unclipped: message.header.update.unclipped });
+    },
+    finish(_state, ctx, answered) {
+      if (answered.length < ctx.minSurvivors) {
+        return { abort: `quorum not reached: ${answered.length} of ${ctx.minSurvivors} required updates by the deadline` };
+      }
+      return { survivors: [...answered] };
+    },
+  }],
+  unprotect() {
+    // Every update was folded on arrival.
+  },
+};

@@ -1,0 +1,150 @@
+/**
+ * The round's SQL: every transition of a round is written here before it takes effect, so a
+ * restart can always tell how far a round got. Nothing here decides anything.
+ */
+import type { Store } from './store.ts';
+import type { RoundPrivacy } from './round-privacy.ts';
+
+export type RoundState = 'open' | 'collecting' | 'committed' | 'aborted';
+
+export interface RoundRecord {
+  id: string;
+  federationId: string;
+  number: number;
+  state: RoundState;
+  /** The protocol stage the round is in (or ended in); null before the first stage opens. */
+  stage: string | null;
+  baseVersion: number;
+  resultVersion: number | null;
+  selectedSites: string[];
+  /** Sites whose first-stage message was accepted. */
+  submittedSites: string[];
+  seed: number;
+  openedMs: number;
+  deadlineMs: number;
+  closedMs: number | null;
+  abortReason: string | null;
+  totalExamples: number;
+  privacy: RoundPrivacy | null;
+}
+
+/** One stage of one round as it ended: who was in it, who answered, who dropped out. */
+export interface StageLog {
+  roundId: string;
+  stage: string;
+  startedMs: number;
+  endedMs: number | null;
+  live: string[];
+  answered: string[];
+  dropped: string[];
+}
+
+interface RoundRow {
+  id: string; federation_id: string; number: number; state: RoundState; stage: string | null; base_version: number; result_version: number | null;
+  selected_json: string; seed: number; opened_ms: number; deadline_ms: number; closed_ms: number | null; abort_reason: string | null;
+  total_examples: number; privacy_json: string | null;
+}
+
+export class RoundStore {
+  readonly store: Store;
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  nextNumber(federationId: string): number {
+    return (this.store.db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM rounds WHERE federation_id = ?').get(federationId) as { n: number }).n;
+  }
+
+  insert(record: RoundRecord): void {
+    this.store.db.prepare(`INSERT INTO rounds (id, federation_id, number, state, stage, base_version, selected_json, seed, opened_ms, deadline_ms, privacy_json, closed_ms, abort_reason)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(record.id, record.federationId, record.number, record.state, record.stage, record.baseVersion,
+      JSON.stringify(record.selectedSites), record.seed, record.openedMs, record.deadlineMs, record.privacy ? JSON.stringify(record.privacy) : null,
+      record.closedMs, record.abortReason);
+  }
+
+  setState(record: RoundRecord, state: RoundState): void {
+    this.store.db.prepare('UPDATE rounds SET state = ? WHERE id = ?').run(state, record.id);
+    record.state = state;
+  }
+
+  /** The round enters a stage: persisted before any site can be given that stage's task. */
+  beginStage(record: RoundRecord, stage: string, live: readonly string[], nowMs: number): void {
+    this.store.transaction(() => {
+      this.store.db.prepare('UPDATE rounds SET stage = ? WHERE id = ?').run(stage, record.id);
+      this.store.db.prepare('INSERT INTO round_stages (round_id, stage, started_ms, live_json) VALUES (?, ?, ?, ?)')
+        .run(record.id, stage, nowMs, JSON.stringify(live));
+    });
+    record.stage = stage;
+  }
+
+  endStage(record: RoundRecord, stage: string, answered: readonly string[], dropped: readonly string[], nowMs: number): void {
+    this.store.db.prepare('UPDATE round_stages SET ended_ms = ?, answered_json = ?, dropped_json = ? WHERE round_id = ? AND stage = ?')
+      .run(nowMs, JSON.stringify(answered), JSON.stringify(dropped), record.id, stage);
+  }
+
+  stages(roundId: string): StageLog[] {
+    const rows = this.store.db.prepare('SELECT * FROM round_stages WHERE round_id = ? ORDER BY started_ms, rowid').all(roundId) as Array<{
+      round_id: string; stage: string; started_ms: number; ended_ms: number | null; live_json: string; answered_json: string | null; dropped_json: string | null;
+    }>;
+    return rows.map((r) => ({
+      roundId: r.round_id, stage: r.stage, startedMs: r.started_ms, endedMs: r.ended_ms, live: JSON.parse(r.live_json) as string[],
+      answered: r.answered_json ? JSON.parse(r.answered_json) as string[] : [], dropped: r.dropped_json ? JSON.parse(r.dropped_json) as string[] : [],
+    }));
+  }
+
+  recordSubmission(roundId: string, siteId: string, numExamples: number, sha256: Buffer, trainLoss: number, trainAccuracy: number, nowMs: number): void {
+    this.store.db.prepare(`INSERT INTO submissions (round_id, site_id, num_examples, sha256, train_loss, train_accuracy, received_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(roundId, siteId, numExamples, sha256, trainLoss, trainAccuracy, nowMs);
+  }
+
+  abort(record: RoundRecord, reason: string, nowMs: number): void {
+    this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`).run(nowMs, reason, record.id);
+    Object.assign(record, { state: 'aborted', closedMs: nowMs, abortReason: reason });
+  }
+
+  /** Must run inside the commit transaction. */
+  markCommitted(record: RoundRecord, version: number, totalExamples: number, nowMs: number): void {
+    this.store.db.prepare(`UPDATE rounds SET state = 'committed', result_version = ?, closed_ms = ?, total_examples = ? WHERE id = ?`)
+      .run(version, nowMs, totalExamples, record.id);
+  }
+
+  /**
+   * After a crash, what sites sent lived only in memory, so a round that was open or in a stage
+   * cannot be finished honestly: it is aborted, naming the stage it was in.
+   */
+  abortInterrupted(nowMs: number): number {
+    const result = this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?,
+      abort_reason = 'coordinator restarted while the round was in progress' || COALESCE(' (stage ' || stage || ')', '')
+      WHERE state IN ('open', 'collecting')`).run(nowMs);
+    return Number(result.changes);
+  }
+
+  get(roundId: string): RoundRecord | null {
+    const row = this.store.db.prepare('SELECT * FROM rounds WHERE id = ?').get(roundId) as RoundRow | undefined;
+    return row ? this.fromRow(row) : null;
+  }
+
+  list(federationId: string): RoundRecord[] {
+    const rows = this.store.db.prepare('SELECT * FROM rounds WHERE federation_id = ? ORDER BY number').all(federationId) as unknown as RoundRow[];
+    return rows.map((r) => this.fromRow(r));
+  }
+
+  committedCount(federationId: string): number {
+    return (this.store.db.prepare(`SELECT COUNT(*) AS n FROM rounds WHERE federation_id = ? AND state = 'committed'`).get(federationId) as { n: number }).n;
+  }
+
+  siteName(siteId: string): string | null {
+    return (this.store.db.prepare('SELECT name FROM sites WHERE id = ?').get(siteId) as { name: string } | undefined)?.name ?? null;
+  }
+
+  private fromRow(row: RoundRow): RoundRecord {
+    const submitted = this.store.db.prepare('SELECT site_id FROM submissions WHERE round_id = ? ORDER BY received_ms').all(row.id) as Array<{ site_id: string }>;
+    return {
+      id: row.id, federationId: row.federation_id, number: row.number, state: row.state, stage: row.stage, baseVersion: row.base_version,
+      resultVersion: row.result_version, selectedSites: JSON.parse(row.selected_json) as string[], submittedSites: submitted.map((s) => s.site_id),
+      seed: row.seed, openedMs: row.opened_ms, deadlineMs: row.deadline_ms, closedMs: row.closed_ms, abortReason: row.abort_reason,
+      totalExamples: row.total_examples, privacy: row.privacy_json ? JSON.parse(row.privacy_json) as RoundPrivacy : null,
+    };
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * gRPC client helpers for both services, without tfjs: channels, unary calls with stable error
+ * codes, and the streamed tensor transfers (model download, update upload, a federation's version
+ * 0). The site SDK (client-sdk/connection.ts) re-exports them; the admin CLI uses them directly.
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  AdminServiceClient, CHANNEL_OPTIONS, ConclaveError, ParticipantServiceClient, TensorAssembler, bearerMetadata, chunksOf,
+  fromServiceError, makeHeader,
+  type GetTaskResponseMsg, type ModelHeaderMsg, type ModelStreamMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg,
+  type TensorSpec, type TypedTensor,
+  type CreateFederationStreamMsg, type FederationConfigMsg, type FederationMsg,
+} from './index.ts';
+
+/** A model as it travels: tfjs LayersModel topology JSON and the trainable weights, flattened in getWeights() order. */
+export interface ModelArtifacts {
+  topologyJson: string;
+  layout: TensorSpec[];
+  values: Float32Array;
+}
+
+/**
+ * Creates a federation with its version 0, built by the caller (the coordinator never runs tfjs):
+ * a header with the config, the topology and the tensor header, then ~1 MiB chunks, honouring
+ * flow control. The config must carry its training settings.
+ */
+export function createFederation(
+  client: grpc.Client, token: string, request: { config: FederationConfigMsg; model: ModelArtifacts }, timeoutMs = 300_000,
+): Promise<FederationMsg> {
+  type Writable = (md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: FederationMsg) => void) => grpc.ClientWritableStream<CreateFederationStreamMsg>;
+  const fn = (client as unknown as Record<string, Writable>)['CreateFederation']!;
+  return new Promise((resolve, reject) => {
+    const stream = fn.call(client, bearerMetadata(token), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(fromServiceError(err)) : resolve(res)));
+    const write = async () => {
+      const tensor = makeHeader(request.model.layout, request.model.values);
+      stream.write({ part: 'header', header: { config: request.config, topologyJson: request.model.topologyJson, tensor } });
+      for (const chunk of chunksOf(request.model.values)) {
+        if (!stream.write({ part: 'chunk', chunk })) await new Promise((r) => stream.once('drain', r));
+      }
+      stream.end();
+    };
+    write().catch((err: unknown) => {
+      stream.cancel();
+      reject(fromServiceError(err));
+    });
+  });
+}
+
+export interface DownloadedModel extends ModelArtifacts {
+  federationId: string;
+  version: number;
+  sha256: Buffer;
+}
+
+type UnaryMethod = (req: unknown, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => grpc.ClientUnaryCall;
+
+/** Calls a unary method and turns any gRPC failure into a ConclaveError with its stable code. */
+export function callUnary<Res>(client: grpc.Client, method: string, request: unknown, token: string, timeoutMs = 30_000): Promise<Res> {
+  const fn = (client as unknown as Record<string, UnaryMethod>)[method];
+  if (!fn) throw new Error(`no such method ${method}`);
+  return new Promise((resolve, reject) => {
+    fn.call(client, request, bearerMetadata(token), { deadline: Date.now() + timeoutMs }, (err, res) => {
+      if (err) reject(fromServiceError(err));
+      else resolve(res as Res);
+    });
+  });
+}
+
+/** Receives a streamed model, checking layout, finiteness and digest as chunks arrive. */
+export async function downloadModel(client: grpc.Client, token: string, request: { federationId: string; version?: number; latest?: boolean }): Promise<DownloadedModel> {
+  const fn = (client as unknown as Record<string, (req: unknown, md: grpc.Metadata) => grpc.ClientReadableStream<ModelStreamMsg>>)['DownloadModel']!;
+  const stream = fn.call(client, { federationId: request.federationId, version: request.version ?? 0, latest: request.latest ?? false }, bearerMetadata(token));
+  let header: ModelHeaderMsg | null = null;
+  let assembler: TensorAssembler | null = null;
+  try {
+    for await (const msg of stream as AsyncIterable<ModelStreamMsg>) {
+      if (msg.part === 'header') {
+        header = msg.header;
+        assembler = new TensorAssembler({ ...msg.header.tensor }, { rejectNonFinite: true });
+      } else if (msg.part === 'chunk' && assembler) {
+        assembler.push(msg.chunk);
+      } else {
+        throw new ConclaveError('MALFORMED_STREAM', 'model stream did not start with a header');
+      }
+    }
+  } catch (err) {
+    stream.cancel();
+    throw fromServiceError(err);
+  }
+  if (!header || !assembler) throw new ConclaveError('MALFORMED_STREAM', 'model stream was empty');
+  const values = assembler.finish();
+  return {
+    federationId: header.federationId, version: header.version, topologyJson: header.topologyJson,
+    layout: assembler.header.layout, values, sha256: Buffer.from(header.tensor.sha256),
+  };
+}
+
+/** What a site sends for one stage: the envelope's typed body, and the tensor it describes (if any). */
+export type StageSubmission = (StageHeaderMsg extends infer H ? H extends unknown ? Omit<H, 'tensor'> : never : never)
+  & { tensor?: { layout: TensorSpec[]; values: TypedTensor } };
+
+/**
+ * Streams one stage message: the envelope header (round, stage, typed body, tensor layout and
+ * digest), then the tensor in ~1 MiB chunks, honouring flow control.
+ */
+export async function submitStage(client: grpc.Client, token: string, message: StageSubmission): Promise<SubmitStageResponseMsg> {
+  const fn = (client as unknown as Record<string, (md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: SubmitStageResponseMsg) => void) => grpc.ClientWritableStream<StageStreamMsg>>)['SubmitStage']!;
+  return new Promise((resolve, reject) => {
+    const stream = fn.call(client, bearerMetadata(token), (err, res) => (err ? reject(fromServiceError(err)) : resolve(res)));
+    const write = async () => {
+      const { tensor: payload, ...envelope } = message;
+      const tensor = payload ? makeHeader(payload.layout, payload.values) : null;
+      stream.write({ part: 'header', header: { ...envelope, tensor } as StageHeaderMsg });
+      if (payload) {
+        for (const chunk of chunksOf(payload.values)) {
+          if (!stream.write({ part: 'chunk', chunk })) await new Promise((r) => stream.once('drain', r));
+        }
+      }
+      stream.end();
+    };
+    write().catch((err: unknown) => {
+      stream.cancel();
+      reject(fromServiceError(err));
+    });
+  });
+}
+
+/** The `submit` stage of protocol `none`: one model delta with its (possibly withheld) metrics. */
+export async function submitUpdate(
+  client: grpc.Client, token: string,
+  update: { roundId: string; numExamples: number; layout: TensorSpec[]; values: Float32Array; trainLoss: number; trainAccuracy: number; unclipped?: boolean },
+): Promise<{ roundId: string; receivedUpdates: number }> {
+  const res = await submitStage(client, token, {
+    roundId: update.roundId, stage: 'submit', body: 'update',
+    update: { numExamples: update.numExamples, trainLoss: update.trainLoss, trainAccuracy: update.trainAccuracy, unclipped: update.unclipped ?? false },
+    tensor: { layout: update.layout, values: update.values },
+  });
+  return { roundId: res.roundId, receivedUpdates: res.received };
+}
+
+/**
+ * TLS for a channel: the CA that signed the coordinator's certificate, and, when the coordinator
+ * demands mutual TLS, this client's own certificate and key. Absent: plaintext (loopback only).
+ */
+export interface ClientTls {
+  caPem: Buffer;
+  certPem?: Buffer;
+  keyPem?: Buffer;
+}
+
+function channelCredentials(tls: ClientTls | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  if ((tls.certPem === undefined) !== (tls.keyPem === undefined)) {
+    throw new ConclaveError('INVALID_ARGUMENT', 'a client certificate needs its key, and a key its certificate');
+  }
+  return grpc.credentials.createSsl(tls.caPem, tls.keyPem ?? null, tls.certPem ?? null);
+}
+
+export function participantClient(address: string, tls?: ClientTls): grpc.Client {
+  return new ParticipantServiceClient(address, channelCredentials(tls), CHANNEL_OPTIONS);
+}
+
+export function adminClient(address: string, tls?: ClientTls): grpc.Client {
+  return new AdminServiceClient(address, channelCredentials(tls), CHANNEL_OPTIONS);
+}
+
+export async function getTask(client: grpc.Client, token: string, waitMs: number): Promise<GetTaskResponseMsg> {
+  return callUnary<GetTaskResponseMsg>(client, 'GetTask', { waitMs }, token, waitMs + 15_000);
+}

@@ -9,7 +9,7 @@ import {
   fromServiceError, makeHeader,
   type GetTaskResponseMsg, type ModelHeaderMsg, type ModelStreamMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg,
   type TensorSpec, type TypedTensor,
-  type CreateFederationStreamMsg, type FederationConfigMsg, type FederationMsg,
+  type FederationConfigMsg, type FederationMsg, type AdminClient, type ParticipantClient,
 } from './index.ts';
 
 /** A model as it travels: tfjs LayersModel topology JSON and the trainable weights, flattened in getWeights() order. */
@@ -25,12 +25,11 @@ export interface ModelArtifacts {
  * flow control. The config must carry its training settings.
  */
 export function createFederation(
-  client: grpc.Client, token: string, request: { config: FederationConfigMsg; model: ModelArtifacts }, timeoutMs = 300_000,
+  client: AdminClient, token: string, request: { config: FederationConfigMsg; model: ModelArtifacts }, timeoutMs = 300_000,
 ): Promise<FederationMsg> {
-  type Writable = (md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: FederationMsg) => void) => grpc.ClientWritableStream<CreateFederationStreamMsg>;
-  const fn = (client as unknown as Record<string, Writable>)['CreateFederation']!;
   return new Promise((resolve, reject) => {
-    const stream = fn.call(client, bearerMetadata(token), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(fromServiceError(err)) : resolve(res)));
+    const stream = client.CreateFederation(bearerMetadata(token), { deadline: Date.now() + timeoutMs },
+      (err, res) => (err || !res ? reject(fromServiceError(err)) : resolve(res as FederationMsg)));
     const write = async () => {
       const tensor = makeHeader(request.model.layout, request.model.values);
       stream.write({ part: 'header', header: { config: request.config, topologyJson: request.model.topologyJson, tensor } });
@@ -67,9 +66,8 @@ export function callUnary<Res>(client: grpc.Client, method: string, request: unk
 }
 
 /** Receives a streamed model, checking layout, finiteness and digest as chunks arrive. */
-export async function downloadModel(client: grpc.Client, token: string, request: { federationId: string; version?: number; latest?: boolean }): Promise<DownloadedModel> {
-  const fn = (client as unknown as Record<string, (req: unknown, md: grpc.Metadata) => grpc.ClientReadableStream<ModelStreamMsg>>)['DownloadModel']!;
-  const stream = fn.call(client, { federationId: request.federationId, version: request.version ?? 0, latest: request.latest ?? false }, bearerMetadata(token));
+export async function downloadModel(client: ParticipantClient | AdminClient, token: string, request: { federationId: string; version?: number; latest?: boolean }): Promise<DownloadedModel> {
+  const stream = client.DownloadModel({ federationId: request.federationId, version: request.version ?? 0, latest: request.latest ?? false }, bearerMetadata(token));
   let header: ModelHeaderMsg | null = null;
   let assembler: TensorAssembler | null = null;
   try {
@@ -103,10 +101,9 @@ export type StageSubmission = (StageHeaderMsg extends infer H ? H extends unknow
  * Streams one stage message: the envelope header (round, stage, typed body, tensor layout and
  * digest), then the tensor in ~1 MiB chunks, honouring flow control.
  */
-export async function submitStage(client: grpc.Client, token: string, message: StageSubmission): Promise<SubmitStageResponseMsg> {
-  const fn = (client as unknown as Record<string, (md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: SubmitStageResponseMsg) => void) => grpc.ClientWritableStream<StageStreamMsg>>)['SubmitStage']!;
+export async function submitStage(client: ParticipantClient, token: string, message: StageSubmission): Promise<SubmitStageResponseMsg> {
   return new Promise((resolve, reject) => {
-    const stream = fn.call(client, bearerMetadata(token), (err, res) => (err ? reject(fromServiceError(err)) : resolve(res)));
+    const stream = client.SubmitStage(bearerMetadata(token), (err, res) => (err || !res ? reject(fromServiceError(err)) : resolve(res)));
     const write = async () => {
       const { tensor: payload, ...envelope } = message;
       const tensor = payload ? makeHeader(payload.layout, payload.values) : null;
@@ -127,7 +124,7 @@ export async function submitStage(client: grpc.Client, token: string, message: S
 
 /** The `submit` stage of protocol `none`: one model delta with its (possibly withheld) metrics. */
 export async function submitUpdate(
-  client: grpc.Client, token: string,
+  client: ParticipantClient, token: string,
   update: { roundId: string; numExamples: number; layout: TensorSpec[]; values: Float32Array; trainLoss: number; trainAccuracy: number; unclipped?: boolean },
 ): Promise<{ roundId: string; receivedUpdates: number }> {
   const res = await submitStage(client, token, {
@@ -156,14 +153,17 @@ function channelCredentials(tls: ClientTls | undefined): grpc.ChannelCredentials
   return grpc.credentials.createSsl(tls.caPem, tls.keyPem ?? null, tls.certPem ?? null);
 }
 
-export function participantClient(address: string, tls?: ClientTls): grpc.Client {
+export function participantClient(address: string, tls?: ClientTls): ParticipantClient {
   return new ParticipantServiceClient(address, channelCredentials(tls), CHANNEL_OPTIONS);
 }
 
-export function adminClient(address: string, tls?: ClientTls): grpc.Client {
+export function adminClient(address: string, tls?: ClientTls): AdminClient {
   return new AdminServiceClient(address, channelCredentials(tls), CHANNEL_OPTIONS);
 }
 
-export async function getTask(client: grpc.Client, token: string, waitMs: number): Promise<GetTaskResponseMsg> {
-  return callUnary<GetTaskResponseMsg>(client, 'GetTask', { waitMs }, token, waitMs + 15_000);
+export async function getTask(client: ParticipantClient, token: string, waitMs: number): Promise<GetTaskResponseMsg> {
+  return new Promise((resolve, reject) => {
+    client.GetTask({ waitMs }, bearerMetadata(token), { deadline: Date.now() + waitMs + 15_000 },
+      (err, res) => (err || !res ? reject(fromServiceError(err)) : resolve(res as GetTaskResponseMsg)));
+  });
 }

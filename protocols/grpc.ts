@@ -2,6 +2,9 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { MAX_MESSAGE_BYTES } from './tensor-codec.ts';
+import type { ProtoGrpcType } from './generated/conclave.ts';
+import type { ParticipantServiceClient as ParticipantClient } from './generated/conclave/v1/ParticipantService.ts';
+import type { AdminServiceClient as AdminClient } from './generated/conclave/v1/AdminService.ts';
 
 const PROTO_PATH = fileURLToPath(new URL('./conclave.proto', import.meta.url));
 
@@ -14,19 +17,17 @@ const packageDefinition = protoLoader.loadSync(PROTO_PATH, {
   oneofs: true,
 });
 
-interface ServiceClientCtor {
-  new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions): grpc.Client;
-  service: grpc.ServiceDefinition;
-}
-
-const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
-  conclave: { v1: { ParticipantService: ServiceClientCtor; AdminService: ServiceClientCtor } };
-};
+/**
+ * The typed clients and service definitions generated from conclave.proto (./generated, by
+ * `npm run proto:gen`): proto-loader builds them at run time, the generated types describe them.
+ */
+const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
 
 export const ParticipantServiceClient = loaded.conclave.v1.ParticipantService;
 export const AdminServiceClient = loaded.conclave.v1.AdminService;
 export const participantServiceDefinition = ParticipantServiceClient.service;
 export const adminServiceDefinition = AdminServiceClient.service;
+export type { ParticipantClient, AdminClient };
 
 /** Both sides refuse any single message larger than this: a chunk is 1 MiB, so nothing legitimate comes close. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {

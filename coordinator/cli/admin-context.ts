@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import { adminClient, callUnary } from '../../protocols/client.ts';
+import type { AdminClient } from '../../protocols/index.ts';
 import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, type Flags } from '../../protocols/cli.ts';
 
 export const ADMIN_OPTIONS = {
@@ -13,7 +13,7 @@ export const ADMIN_OPTIONS = {
 export interface AdminContext {
   address: string;
   token: string;
-  client: grpc.Client;
+  client: AdminClient;
   call<Res>(method: string, request: unknown): Promise<Res>;
   close(): void;
 }

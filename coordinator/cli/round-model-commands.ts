@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
-import { bearerMetadata, fromServiceError, type FederationEventMsg, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
+import { bearerMetadata, fromServiceError, type AdminClient, type FederationEventMsg, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
 import { downloadModel } from '../../protocols/client.ts';
 import { CliError, int, output, parseFlags, str } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
@@ -44,9 +43,8 @@ export async function roundCommand(argv: string[]): Promise<void> {
   }
 }
 
-export async function* watchFederation(client: grpc.Client, token: string, federationId: string): AsyncGenerator<FederationEventMsg> {
-  const fn = (client as unknown as Record<string, (req: unknown, md: grpc.Metadata) => grpc.ClientReadableStream<FederationEventMsg>>)['WatchFederation']!;
-  const stream = fn.call(client, { federationId }, bearerMetadata(token));
+export async function* watchFederation(client: AdminClient, token: string, federationId: string): AsyncGenerator<FederationEventMsg> {
+  const stream = client.WatchFederation({ federationId }, bearerMetadata(token));
   try {
     for await (const event of stream as AsyncIterable<FederationEventMsg>) yield event;
   } catch (err) {

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { silentLogger } from '../../coordinator/logger.ts';
 import { adminClient, callUnary } from '../../client-sdk/connection.ts';
-import type { FederationMsg } from '../../protocols/index.ts';
+import type { AdminClient, FederationMsg } from '../../protocols/index.ts';
 import { configMessage, type FederationConfigInput } from '../../coordinator/federation-config.ts';
-import type * as grpc from '@grpc/grpc-js';
 import { createFederation } from '../../protocols/client.ts';
 import { zooInitialModel } from '../../client-sdk/models/initial-model.ts';
 import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
@@ -20,7 +19,7 @@ export function tempDataDir(prefix = 'conclave-test-'): { dir: string; cleanup: 
  * Creates a federation as the admin CLI does: version 0 is built here, on the client side, from the
  * zoo with the config's seed (tfjs), and uploaded; the coordinator never builds a model.
  */
-export async function createZooFederation(admin: grpc.Client, token: string, config: FederationConfigInput): Promise<FederationMsg> {
+export async function createZooFederation(admin: AdminClient, token: string, config: FederationConfigInput): Promise<FederationMsg> {
   await selectBackend({ prefer: 'cpu' }); // tfjs in production mode, as the CLI runs it
   const model = zooInitialModel(config.model === 'cnn' ? 'cnn' : 'mlp', config.seed);
   return createFederation(admin, token, { config: configMessage(config), model });
@@ -28,7 +27,7 @@ export async function createZooFederation(admin: grpc.Client, token: string, con
 
 export interface TestFederation {
   coordinator: RunningCoordinator;
-  admin: grpc.Client;
+  admin: AdminClient;
   federation: FederationMsg;
   sites: Array<{ siteId: string; token: string }>;
 }

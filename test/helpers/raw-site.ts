@@ -1,12 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { bearerMetadata, fromServiceError, type ConclaveError, type GetTaskResponseMsg, type RoundPlanMsg, type SubmitStageResponseMsg, type StageStreamMsg } from '../../protocols/index.ts';
+import { bearerMetadata, fromServiceError, type ConclaveError, type GetTaskResponseMsg, type RoundPlanMsg, type SubmitStageResponseMsg, type StageStreamMsg, type ParticipantClient } from '../../protocols/index.ts';
 import { getTask, participantClient } from '../../client-sdk/connection.ts';
 
 /** Sends arbitrary stage-stream messages, well-formed or not, to exercise the coordinator's edge. */
-export function rawSubmit(client: grpc.Client, token: string | null, messages: StageStreamMsg[]): Promise<SubmitStageResponseMsg> {
-  const fn = (client as unknown as Record<string, (md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: SubmitStageResponseMsg) => void) => grpc.ClientWritableStream<StageStreamMsg>>)['SubmitStage']!;
+export function rawSubmit(client: ParticipantClient, token: string | null, messages: StageStreamMsg[]): Promise<SubmitStageResponseMsg> {
   return new Promise((resolve, reject) => {
-    const stream = fn.call(client, token ? bearerMetadata(token) : new grpc.Metadata(), (err, res) => (err ? reject(err) : resolve(res)));
+    const stream = client.SubmitStage(token ? bearerMetadata(token) : new grpc.Metadata(), (err, res) => (err || !res ? reject(err) : resolve(res)));
     for (const m of messages) stream.write(m);
     stream.end();
   });

@@ -200,18 +200,19 @@ describe('CreateFederation: what the coordinator checks of an uploaded version 0
     const mlp = zooInitialModel('mlp', 3);
     const topology = JSON.parse(mlp.topologyJson) as { class_name: string; config: { layers: unknown[] } };
     const before = federations();
-    const cases: Array<[Promise<unknown>, string, RegExp]> = [
-      [upload(mlp, { ...configMessage(config), training: null as never }), 'INVALID_ARGUMENT', /training is required .*"conclave federation create" fills in the recommended values/],
-      [upload({ ...mlp, topologyJson: 'not json' }), 'INVALID_ARGUMENT', /model topology: is not JSON/],
-      [upload({ ...mlp, topologyJson: JSON.stringify({ modelTopology: topology, weightsManifest: [] }) }), 'INVALID_ARGUMENT', /a whole model\.json; send its "modelTopology"/],
-      [upload({ ...mlp, topologyJson: JSON.stringify({ ...topology, class_name: 'GraphModel' }) }), 'INVALID_ARGUMENT', /class_name must be one of Sequential, Model, Functional/],
-      [upload({ ...mlp, topologyJson: JSON.stringify({ ...topology, config: { layers: [] } }) }), 'INVALID_ARGUMENT', /config\.layers must be a non-empty list/],
-      [upload({ ...mlp, topologyJson: JSON.stringify({ ...topology, pad: 'x'.repeat(1 << 20) }) }), 'INVALID_ARGUMENT', /more than 1048576/],
-      [upload({ ...mlp, layout: mlp.layout.map((s, i) => (i === 0 ? { ...s, name: 'conv9/kernel' } : s)) }), 'INVALID_ARGUMENT', /weight tensor "conv9\/kernel" belongs to no layer of the topology/],
-      [upload({ ...mlp, values: mlp.values.map((v, i) => (i === 7 ? NaN : v)) }), 'NON_FINITE_VALUE', /non-finite value at element 7/],
+    // Thunks: each upload starts only when awaited, so no refusal is left unobserved in between.
+    const cases: Array<[() => Promise<unknown>, string, RegExp]> = [
+      [() => upload(mlp, { ...configMessage(config), training: null as never }), 'INVALID_ARGUMENT', /training is required .*"conclave federation create" fills in the recommended values/],
+      [() => upload({ ...mlp, topologyJson: 'not json' }), 'INVALID_ARGUMENT', /model topology: is not JSON/],
+      [() => upload({ ...mlp, topologyJson: JSON.stringify({ modelTopology: topology, weightsManifest: [] }) }), 'INVALID_ARGUMENT', /a whole model\.json; send its "modelTopology"/],
+      [() => upload({ ...mlp, topologyJson: JSON.stringify({ ...topology, class_name: 'GraphModel' }) }), 'INVALID_ARGUMENT', /class_name must be one of Sequential, Model, Functional/],
+      [() => upload({ ...mlp, topologyJson: JSON.stringify({ ...topology, config: { layers: [] } }) }), 'INVALID_ARGUMENT', /config\.layers must be a non-empty list/],
+      [() => upload({ ...mlp, topologyJson: JSON.stringify({ ...topology, pad: 'x'.repeat(1 << 20) }) }), 'INVALID_ARGUMENT', /more than 1048576/],
+      [() => upload({ ...mlp, layout: mlp.layout.map((s, i) => (i === 0 ? { ...s, name: 'conv9/kernel' } : s)) }), 'INVALID_ARGUMENT', /weight tensor "conv9\/kernel" belongs to no layer of the topology/],
+      [() => upload({ ...mlp, values: mlp.values.map((v, i) => (i === 7 ? NaN : v)) }), 'NON_FINITE_VALUE', /non-finite value at element 7/],
     ];
     for (const [call, code, message] of cases) {
-      const err = await expectGrpcError(call);
+      const err = await expectGrpcError(call());
       expect(err.code).toBe(code);
       expect(err.details).toMatch(message);
     }

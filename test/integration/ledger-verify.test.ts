@@ -3,7 +3,8 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, s
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { status, type Client } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { AdminClient } from '../../protocols/index.ts';
 import { adminClient, callUnary, downloadModel, getTask, participantClient, submitUpdate } from '../../client-sdk/connection.ts';
 import type { FederationMsg, RoundMsg, RoundPlanMsg, TensorSpec } from '../../protocols/index.ts';
 import { configMessage, type FederationConfigInput } from '../../coordinator/federation-config.ts';
@@ -24,7 +25,7 @@ const central = (overrides: Partial<PrivacyInput> = {}): PrivacyInput => ({
 interface Fed { id: string; sites: Array<{ siteId: string; token: string }> }
 
 /** A second (third…) federation on a running coordinator, enrolled and started like startTestFederation's. */
-async function addFederation(coordinator: RunningCoordinator, admin: Client, options: {
+async function addFederation(coordinator: RunningCoordinator, admin: AdminClient, options: {
   sites: number; rounds: number; minSites?: number; roundDeadlineMs?: number; privacy: PrivacyInput;
 }): Promise<Fed> {
   const config: FederationConfigInput = {
@@ -53,7 +54,7 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
 }
 
 /** Plays one round with raw sites: every given site gets its plan and submits a small update; resolves once it committed. */
-async function playRound(coordinator: RunningCoordinator, admin: Client, fed: Fed, submitting: number, layout: TensorSpec[]): Promise<RoundMsg> {
+async function playRound(coordinator: RunningCoordinator, admin: AdminClient, fed: Fed, submitting: number, layout: TensorSpec[]): Promise<RoundMsg> {
   const client = participantClient(coordinator.address);
   try {
     const plans: RoundPlanMsg[] = await plansFor(coordinator.address, fed.sites.slice(0, submitting).map((s) => s.token));
@@ -296,7 +297,7 @@ describe('the insider run: budget ε = 10 at σ = 1, q = 1 (3 rounds), the ledge
   const DEADLINE_MS = 1500;
   const { dir, cleanup } = tempDataDir('conclave-ledger-insider-');
   let coordinator: RunningCoordinator;
-  let admin: Client;
+  let admin: AdminClient;
   let A: Fed;
   let B: Fed;
 

@@ -1,0 +1,121 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AdminServiceClient as _conclave_v1_AdminServiceClient, AdminServiceDefinition as _conclave_v1_AdminServiceDefinition } from './conclave/v1/AdminService.ts';
+import type { AggregationConfig as _conclave_v1_AggregationConfig, AggregationConfig__Output as _conclave_v1_AggregationConfig__Output } from './conclave/v1/AggregationConfig.ts';
+import type { CreateFederationHeader as _conclave_v1_CreateFederationHeader, CreateFederationHeader__Output as _conclave_v1_CreateFederationHeader__Output } from './conclave/v1/CreateFederationHeader.ts';
+import type { CreateFederationMessage as _conclave_v1_CreateFederationMessage, CreateFederationMessage__Output as _conclave_v1_CreateFederationMessage__Output } from './conclave/v1/CreateFederationMessage.ts';
+import type { DownloadModelRequest as _conclave_v1_DownloadModelRequest, DownloadModelRequest__Output as _conclave_v1_DownloadModelRequest__Output } from './conclave/v1/DownloadModelRequest.ts';
+import type { DpPlan as _conclave_v1_DpPlan, DpPlan__Output as _conclave_v1_DpPlan__Output } from './conclave/v1/DpPlan.ts';
+import type { EnrollSiteRequest as _conclave_v1_EnrollSiteRequest, EnrollSiteRequest__Output as _conclave_v1_EnrollSiteRequest__Output } from './conclave/v1/EnrollSiteRequest.ts';
+import type { EnrollSiteResponse as _conclave_v1_EnrollSiteResponse, EnrollSiteResponse__Output as _conclave_v1_EnrollSiteResponse__Output } from './conclave/v1/EnrollSiteResponse.ts';
+import type { EpsilonReport as _conclave_v1_EpsilonReport, EpsilonReport__Output as _conclave_v1_EpsilonReport__Output } from './conclave/v1/EpsilonReport.ts';
+import type { FedAvgConfig as _conclave_v1_FedAvgConfig, FedAvgConfig__Output as _conclave_v1_FedAvgConfig__Output } from './conclave/v1/FedAvgConfig.ts';
+import type { Federation as _conclave_v1_Federation, Federation__Output as _conclave_v1_Federation__Output } from './conclave/v1/Federation.ts';
+import type { FederationConfig as _conclave_v1_FederationConfig, FederationConfig__Output as _conclave_v1_FederationConfig__Output } from './conclave/v1/FederationConfig.ts';
+import type { FederationEvent as _conclave_v1_FederationEvent, FederationEvent__Output as _conclave_v1_FederationEvent__Output } from './conclave/v1/FederationEvent.ts';
+import type { Finished as _conclave_v1_Finished, Finished__Output as _conclave_v1_Finished__Output } from './conclave/v1/Finished.ts';
+import type { GetFederationRequest as _conclave_v1_GetFederationRequest, GetFederationRequest__Output as _conclave_v1_GetFederationRequest__Output } from './conclave/v1/GetFederationRequest.ts';
+import type { GetLedgerRequest as _conclave_v1_GetLedgerRequest, GetLedgerRequest__Output as _conclave_v1_GetLedgerRequest__Output } from './conclave/v1/GetLedgerRequest.ts';
+import type { GetLedgerResponse as _conclave_v1_GetLedgerResponse, GetLedgerResponse__Output as _conclave_v1_GetLedgerResponse__Output } from './conclave/v1/GetLedgerResponse.ts';
+import type { GetTaskRequest as _conclave_v1_GetTaskRequest, GetTaskRequest__Output as _conclave_v1_GetTaskRequest__Output } from './conclave/v1/GetTaskRequest.ts';
+import type { GetTaskResponse as _conclave_v1_GetTaskResponse, GetTaskResponse__Output as _conclave_v1_GetTaskResponse__Output } from './conclave/v1/GetTaskResponse.ts';
+import type { LedgerEntry as _conclave_v1_LedgerEntry, LedgerEntry__Output as _conclave_v1_LedgerEntry__Output } from './conclave/v1/LedgerEntry.ts';
+import type { ListModelsRequest as _conclave_v1_ListModelsRequest, ListModelsRequest__Output as _conclave_v1_ListModelsRequest__Output } from './conclave/v1/ListModelsRequest.ts';
+import type { ListModelsResponse as _conclave_v1_ListModelsResponse, ListModelsResponse__Output as _conclave_v1_ListModelsResponse__Output } from './conclave/v1/ListModelsResponse.ts';
+import type { ListRoundsRequest as _conclave_v1_ListRoundsRequest, ListRoundsRequest__Output as _conclave_v1_ListRoundsRequest__Output } from './conclave/v1/ListRoundsRequest.ts';
+import type { ListRoundsResponse as _conclave_v1_ListRoundsResponse, ListRoundsResponse__Output as _conclave_v1_ListRoundsResponse__Output } from './conclave/v1/ListRoundsResponse.ts';
+import type { ModelHeader as _conclave_v1_ModelHeader, ModelHeader__Output as _conclave_v1_ModelHeader__Output } from './conclave/v1/ModelHeader.ts';
+import type { ModelStreamMessage as _conclave_v1_ModelStreamMessage, ModelStreamMessage__Output as _conclave_v1_ModelStreamMessage__Output } from './conclave/v1/ModelStreamMessage.ts';
+import type { ModelVersion as _conclave_v1_ModelVersion, ModelVersion__Output as _conclave_v1_ModelVersion__Output } from './conclave/v1/ModelVersion.ts';
+import type { NoProtectionConfig as _conclave_v1_NoProtectionConfig, NoProtectionConfig__Output as _conclave_v1_NoProtectionConfig__Output } from './conclave/v1/NoProtectionConfig.ts';
+import type { NoneParams as _conclave_v1_NoneParams, NoneParams__Output as _conclave_v1_NoneParams__Output } from './conclave/v1/NoneParams.ts';
+import type { OpaqueBody as _conclave_v1_OpaqueBody, OpaqueBody__Output as _conclave_v1_OpaqueBody__Output } from './conclave/v1/OpaqueBody.ts';
+import type { ParticipantPrivacy as _conclave_v1_ParticipantPrivacy, ParticipantPrivacy__Output as _conclave_v1_ParticipantPrivacy__Output } from './conclave/v1/ParticipantPrivacy.ts';
+import type { ParticipantServiceClient as _conclave_v1_ParticipantServiceClient, ParticipantServiceDefinition as _conclave_v1_ParticipantServiceDefinition } from './conclave/v1/ParticipantService.ts';
+import type { PrivacyConfig as _conclave_v1_PrivacyConfig, PrivacyConfig__Output as _conclave_v1_PrivacyConfig__Output } from './conclave/v1/PrivacyConfig.ts';
+import type { ProtectionConfig as _conclave_v1_ProtectionConfig, ProtectionConfig__Output as _conclave_v1_ProtectionConfig__Output } from './conclave/v1/ProtectionConfig.ts';
+import type { ProtectionPlan as _conclave_v1_ProtectionPlan, ProtectionPlan__Output as _conclave_v1_ProtectionPlan__Output } from './conclave/v1/ProtectionPlan.ts';
+import type { RevokeSiteRequest as _conclave_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _conclave_v1_RevokeSiteRequest__Output } from './conclave/v1/RevokeSiteRequest.ts';
+import type { RevokeSiteResponse as _conclave_v1_RevokeSiteResponse, RevokeSiteResponse__Output as _conclave_v1_RevokeSiteResponse__Output } from './conclave/v1/RevokeSiteResponse.ts';
+import type { Round as _conclave_v1_Round, Round__Output as _conclave_v1_Round__Output } from './conclave/v1/Round.ts';
+import type { RoundPlan as _conclave_v1_RoundPlan, RoundPlan__Output as _conclave_v1_RoundPlan__Output } from './conclave/v1/RoundPlan.ts';
+import type { ServerOptimizerConfig as _conclave_v1_ServerOptimizerConfig, ServerOptimizerConfig__Output as _conclave_v1_ServerOptimizerConfig__Output } from './conclave/v1/ServerOptimizerConfig.ts';
+import type { SgdConfig as _conclave_v1_SgdConfig, SgdConfig__Output as _conclave_v1_SgdConfig__Output } from './conclave/v1/SgdConfig.ts';
+import type { StageHeader as _conclave_v1_StageHeader, StageHeader__Output as _conclave_v1_StageHeader__Output } from './conclave/v1/StageHeader.ts';
+import type { StageStreamMessage as _conclave_v1_StageStreamMessage, StageStreamMessage__Output as _conclave_v1_StageStreamMessage__Output } from './conclave/v1/StageStreamMessage.ts';
+import type { StageTask as _conclave_v1_StageTask, StageTask__Output as _conclave_v1_StageTask__Output } from './conclave/v1/StageTask.ts';
+import type { StartFederationRequest as _conclave_v1_StartFederationRequest, StartFederationRequest__Output as _conclave_v1_StartFederationRequest__Output } from './conclave/v1/StartFederationRequest.ts';
+import type { SubmitStageResponse as _conclave_v1_SubmitStageResponse, SubmitStageResponse__Output as _conclave_v1_SubmitStageResponse__Output } from './conclave/v1/SubmitStageResponse.ts';
+import type { TensorChunk as _conclave_v1_TensorChunk, TensorChunk__Output as _conclave_v1_TensorChunk__Output } from './conclave/v1/TensorChunk.ts';
+import type { TensorHeader as _conclave_v1_TensorHeader, TensorHeader__Output as _conclave_v1_TensorHeader__Output } from './conclave/v1/TensorHeader.ts';
+import type { TensorSpec as _conclave_v1_TensorSpec, TensorSpec__Output as _conclave_v1_TensorSpec__Output } from './conclave/v1/TensorSpec.ts';
+import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Output as _conclave_v1_TrainingConfig__Output } from './conclave/v1/TrainingConfig.ts';
+import type { UpdateBody as _conclave_v1_UpdateBody, UpdateBody__Output as _conclave_v1_UpdateBody__Output } from './conclave/v1/UpdateBody.ts';
+import type { Wait as _conclave_v1_Wait, Wait__Output as _conclave_v1_Wait__Output } from './conclave/v1/Wait.ts';
+import type { WatchFederationRequest as _conclave_v1_WatchFederationRequest, WatchFederationRequest__Output as _conclave_v1_WatchFederationRequest__Output } from './conclave/v1/WatchFederationRequest.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  conclave: {
+    v1: {
+      AdminService: SubtypeConstructor<typeof grpc.Client, _conclave_v1_AdminServiceClient> & { service: _conclave_v1_AdminServiceDefinition }
+      AggregationConfig: MessageTypeDefinition<_conclave_v1_AggregationConfig, _conclave_v1_AggregationConfig__Output>
+      CreateFederationHeader: MessageTypeDefinition<_conclave_v1_CreateFederationHeader, _conclave_v1_CreateFederationHeader__Output>
+      CreateFederationMessage: MessageTypeDefinition<_conclave_v1_CreateFederationMessage, _conclave_v1_CreateFederationMessage__Output>
+      DownloadModelRequest: MessageTypeDefinition<_conclave_v1_DownloadModelRequest, _conclave_v1_DownloadModelRequest__Output>
+      DpPlan: MessageTypeDefinition<_conclave_v1_DpPlan, _conclave_v1_DpPlan__Output>
+      EnrollSiteRequest: MessageTypeDefinition<_conclave_v1_EnrollSiteRequest, _conclave_v1_EnrollSiteRequest__Output>
+      EnrollSiteResponse: MessageTypeDefinition<_conclave_v1_EnrollSiteResponse, _conclave_v1_EnrollSiteResponse__Output>
+      EpsilonReport: MessageTypeDefinition<_conclave_v1_EpsilonReport, _conclave_v1_EpsilonReport__Output>
+      FedAvgConfig: MessageTypeDefinition<_conclave_v1_FedAvgConfig, _conclave_v1_FedAvgConfig__Output>
+      Federation: MessageTypeDefinition<_conclave_v1_Federation, _conclave_v1_Federation__Output>
+      FederationConfig: MessageTypeDefinition<_conclave_v1_FederationConfig, _conclave_v1_FederationConfig__Output>
+      FederationEvent: MessageTypeDefinition<_conclave_v1_FederationEvent, _conclave_v1_FederationEvent__Output>
+      Finished: MessageTypeDefinition<_conclave_v1_Finished, _conclave_v1_Finished__Output>
+      GetFederationRequest: MessageTypeDefinition<_conclave_v1_GetFederationRequest, _conclave_v1_GetFederationRequest__Output>
+      GetLedgerRequest: MessageTypeDefinition<_conclave_v1_GetLedgerRequest, _conclave_v1_GetLedgerRequest__Output>
+      GetLedgerResponse: MessageTypeDefinition<_conclave_v1_GetLedgerResponse, _conclave_v1_GetLedgerResponse__Output>
+      GetTaskRequest: MessageTypeDefinition<_conclave_v1_GetTaskRequest, _conclave_v1_GetTaskRequest__Output>
+      GetTaskResponse: MessageTypeDefinition<_conclave_v1_GetTaskResponse, _conclave_v1_GetTaskResponse__Output>
+      LedgerEntry: MessageTypeDefinition<_conclave_v1_LedgerEntry, _conclave_v1_LedgerEntry__Output>
+      ListModelsRequest: MessageTypeDefinition<_conclave_v1_ListModelsRequest, _conclave_v1_ListModelsRequest__Output>
+      ListModelsResponse: MessageTypeDefinition<_conclave_v1_ListModelsResponse, _conclave_v1_ListModelsResponse__Output>
+      ListRoundsRequest: MessageTypeDefinition<_conclave_v1_ListRoundsRequest, _conclave_v1_ListRoundsRequest__Output>
+      ListRoundsResponse: MessageTypeDefinition<_conclave_v1_ListRoundsResponse, _conclave_v1_ListRoundsResponse__Output>
+      ModelHeader: MessageTypeDefinition<_conclave_v1_ModelHeader, _conclave_v1_ModelHeader__Output>
+      ModelStreamMessage: MessageTypeDefinition<_conclave_v1_ModelStreamMessage, _conclave_v1_ModelStreamMessage__Output>
+      ModelVersion: MessageTypeDefinition<_conclave_v1_ModelVersion, _conclave_v1_ModelVersion__Output>
+      NoProtectionConfig: MessageTypeDefinition<_conclave_v1_NoProtectionConfig, _conclave_v1_NoProtectionConfig__Output>
+      NoneParams: MessageTypeDefinition<_conclave_v1_NoneParams, _conclave_v1_NoneParams__Output>
+      OpaqueBody: MessageTypeDefinition<_conclave_v1_OpaqueBody, _conclave_v1_OpaqueBody__Output>
+      ParticipantPrivacy: MessageTypeDefinition<_conclave_v1_ParticipantPrivacy, _conclave_v1_ParticipantPrivacy__Output>
+      ParticipantService: SubtypeConstructor<typeof grpc.Client, _conclave_v1_ParticipantServiceClient> & { service: _conclave_v1_ParticipantServiceDefinition }
+      PrivacyConfig: MessageTypeDefinition<_conclave_v1_PrivacyConfig, _conclave_v1_PrivacyConfig__Output>
+      ProtectionConfig: MessageTypeDefinition<_conclave_v1_ProtectionConfig, _conclave_v1_ProtectionConfig__Output>
+      ProtectionPlan: MessageTypeDefinition<_conclave_v1_ProtectionPlan, _conclave_v1_ProtectionPlan__Output>
+      RevokeSiteRequest: MessageTypeDefinition<_conclave_v1_RevokeSiteRequest, _conclave_v1_RevokeSiteRequest__Output>
+      RevokeSiteResponse: MessageTypeDefinition<_conclave_v1_RevokeSiteResponse, _conclave_v1_RevokeSiteResponse__Output>
+      Round: MessageTypeDefinition<_conclave_v1_Round, _conclave_v1_Round__Output>
+      RoundPlan: MessageTypeDefinition<_conclave_v1_RoundPlan, _conclave_v1_RoundPlan__Output>
+      ServerOptimizerConfig: MessageTypeDefinition<_conclave_v1_ServerOptimizerConfig, _conclave_v1_ServerOptimizerConfig__Output>
+      SgdConfig: MessageTypeDefinition<_conclave_v1_SgdConfig, _conclave_v1_SgdConfig__Output>
+      StageHeader: MessageTypeDefinition<_conclave_v1_StageHeader, _conclave_v1_StageHeader__Output>
+      StageStreamMessage: MessageTypeDefinition<_conclave_v1_StageStreamMessage, _conclave_v1_StageStreamMessage__Output>
+      StageTask: MessageTypeDefinition<_conclave_v1_StageTask, _conclave_v1_StageTask__Output>
+      StartFederationRequest: MessageTypeDefinition<_conclave_v1_StartFederationRequest, _conclave_v1_StartFederationRequest__Output>
+      SubmitStageResponse: MessageTypeDefinition<_conclave_v1_SubmitStageResponse, _conclave_v1_SubmitStageResponse__Output>
+      TensorChunk: MessageTypeDefinition<_conclave_v1_TensorChunk, _conclave_v1_TensorChunk__Output>
+      TensorHeader: MessageTypeDefinition<_conclave_v1_TensorHeader, _conclave_v1_TensorHeader__Output>
+      TensorSpec: MessageTypeDefinition<_conclave_v1_TensorSpec, _conclave_v1_TensorSpec__Output>
+      TrainingConfig: MessageTypeDefinition<_conclave_v1_TrainingConfig, _conclave_v1_TrainingConfig__Output>
+      UpdateBody: MessageTypeDefinition<_conclave_v1_UpdateBody, _conclave_v1_UpdateBody__Output>
+      Wait: MessageTypeDefinition<_conclave_v1_Wait, _conclave_v1_Wait__Output>
+      WatchFederationRequest: MessageTypeDefinition<_conclave_v1_WatchFederationRequest, _conclave_v1_WatchFederationRequest__Output>
+    }
+  }
+}
+

@@ -1,0 +1,12 @@
+// Original file: protocols/conclave.proto
+
+
+export interface EnrollSiteResponse {
+  'siteId'?: (string);
+  'token'?: (string);
+}
+
+export interface EnrollSiteResponse__Output {
+  'siteId': (string);
+  'token': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: protocols/conclave.proto
+
+
+export interface ListRoundsRequest {
+  'federationId'?: (string);
+}
+
+export interface ListRoundsRequest__Output {
+  'federationId': (string);
+}

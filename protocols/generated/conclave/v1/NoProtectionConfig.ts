@@ -1,0 +1,8 @@
+// Original file: protocols/conclave.proto
+
+
+export interface NoProtectionConfig {
+}
+
+export interface NoProtectionConfig__Output {
+}

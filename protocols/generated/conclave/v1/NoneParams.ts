@@ -1,0 +1,8 @@
+// Original file: protocols/conclave.proto
+
+
+export interface NoneParams {
+}
+
+export interface NoneParams__Output {
+}

@@ -1,0 +1,34 @@
+// Original file: protocols/conclave.proto
+
+import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Output as _conclave_v1_TrainingConfig__Output } from '../../conclave/v1/TrainingConfig.ts';
+import type { DpPlan as _conclave_v1_DpPlan, DpPlan__Output as _conclave_v1_DpPlan__Output } from '../../conclave/v1/DpPlan.ts';
+import type { ProtectionPlan as _conclave_v1_ProtectionPlan, ProtectionPlan__Output as _conclave_v1_ProtectionPlan__Output } from '../../conclave/v1/ProtectionPlan.ts';
+import type { Long } from '@grpc/proto-loader';
+
+export interface RoundPlan {
+  'federationId'?: (string);
+  'roundId'?: (string);
+  'roundNumber'?: (number);
+  'modelVersion'?: (number);
+  'modelSha256'?: (Buffer | Uint8Array | string);
+  'training'?: (_conclave_v1_TrainingConfig | null);
+  'deadlineUnixMs'?: (number | string | Long);
+  'protection'?: (string);
+  'seed'?: (number | string | Long);
+  'dp'?: (_conclave_v1_DpPlan | null);
+  'protectionPlan'?: (_conclave_v1_ProtectionPlan | null);
+}
+
+export interface RoundPlan__Output {
+  'federationId': (string);
+  'roundId': (string);
+  'roundNumber': (number);
+  'modelVersion': (number);
+  'modelSha256': (Buffer);
+  'training': (_conclave_v1_TrainingConfig__Output | null);
+  'deadlineUnixMs': (number);
+  'protection': (string);
+  'seed': (number);
+  'dp': (_conclave_v1_DpPlan__Output | null);
+  'protectionPlan': (_conclave_v1_ProtectionPlan__Output | null);
+}

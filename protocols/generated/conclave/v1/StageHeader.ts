@@ -1,0 +1,23 @@
+// Original file: protocols/conclave.proto
+
+import type { TensorHeader as _conclave_v1_TensorHeader, TensorHeader__Output as _conclave_v1_TensorHeader__Output } from '../../conclave/v1/TensorHeader.ts';
+import type { UpdateBody as _conclave_v1_UpdateBody, UpdateBody__Output as _conclave_v1_UpdateBody__Output } from '../../conclave/v1/UpdateBody.ts';
+import type { OpaqueBody as _conclave_v1_OpaqueBody, OpaqueBody__Output as _conclave_v1_OpaqueBody__Output } from '../../conclave/v1/OpaqueBody.ts';
+
+export interface StageHeader {
+  'roundId'?: (string);
+  'stage'?: (string);
+  'tensor'?: (_conclave_v1_TensorHeader | null);
+  'update'?: (_conclave_v1_UpdateBody | null);
+  'opaque'?: (_conclave_v1_OpaqueBody | null);
+  'body'?: "update"|"opaque";
+}
+
+export interface StageHeader__Output {
+  'roundId': (string);
+  'stage': (string);
+  'tensor': (_conclave_v1_TensorHeader__Output | null);
+  'update'?: (_conclave_v1_UpdateBody__Output | null);
+  'opaque'?: (_conclave_v1_OpaqueBody__Output | null);
+  'body'?: "update"|"opaque";
+}

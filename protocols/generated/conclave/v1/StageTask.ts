@@ -1,0 +1,22 @@
+// Original file: protocols/conclave.proto
+
+import type { OpaqueBody as _conclave_v1_OpaqueBody, OpaqueBody__Output as _conclave_v1_OpaqueBody__Output } from '../../conclave/v1/OpaqueBody.ts';
+import type { Long } from '@grpc/proto-loader';
+
+export interface StageTask {
+  'roundId'?: (string);
+  'roundNumber'?: (number);
+  'stage'?: (string);
+  'deadlineUnixMs'?: (number | string | Long);
+  'opaque'?: (_conclave_v1_OpaqueBody | null);
+  'body'?: "opaque";
+}
+
+export interface StageTask__Output {
+  'roundId': (string);
+  'roundNumber': (number);
+  'stage': (string);
+  'deadlineUnixMs': (number);
+  'opaque'?: (_conclave_v1_OpaqueBody__Output | null);
+  'body'?: "opaque";
+}

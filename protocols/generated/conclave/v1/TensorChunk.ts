@@ -1,0 +1,12 @@
+// Original file: protocols/conclave.proto
+
+
+export interface TensorChunk {
+  'index'?: (number);
+  'data'?: (Buffer | Uint8Array | string);
+}
+
+export interface TensorChunk__Output {
+  'index': (number);
+  'data': (Buffer);
+}

@@ -45,7 +45,7 @@ export async function ledgerCommand(argv: string[]): Promise<void> {
   });
 }
 
-interface Source {
+export interface Source {
   kind: 'data-dir' | 'file' | 'coordinator';
   input: AuditInput;
   /** The JWKS that came with the ledger: whoever can rewrite the ledger can rewrite this too. */
@@ -53,8 +53,21 @@ interface Source {
   jwksFrom: string;
 }
 
+/** The ledger verified under the key the flags pin: what `ledger verify` and `audit verify` print. */
+export interface PinnedVerification {
+  json: Record<string, unknown>;
+  text: string[];
+  intact: boolean;
+}
+
 async function verify(flags: Flags): Promise<void> {
   const source = await readSource(flags);
+  const v = verifyPinned(flags, source);
+  output(flags, { json: v.json, text: v.text.join('\n') });
+  if (!v.intact) process.exitCode = EXIT.LEDGER_INVALID;
+}
+
+export function verifyPinned(flags: Flags, source: Source): PinnedVerification {
   const fingerprint = typeof flags['key-fingerprint'] === 'string' ? flags['key-fingerprint'].replace(/^sha256:/i, '') : null;
   const pinnedBy = typeof flags['jwks'] === 'string' ? 'jwks' : fingerprint !== null ? 'key-fingerprint' : null;
   let key: ReturnType<typeof ledgerKeyFromJwks>;
@@ -72,9 +85,10 @@ async function verify(flags: Flags): Promise<void> {
   if (pinnedBy === 'key-fingerprint' && key.fingerprint !== fingerprint) {
     // The key that came with the ledger is not the pinned one: every signature is somebody else's.
     const message = `the ledger's key (${source.jwksFrom}: kid ${key.keyId ?? '(none)'}, fingerprint ${key.fingerprint}) is not the pinned key ${fingerprint}`;
-    output(flags, { json: { ...base, intact: false, entries: source.input.entries.length, problems: [{ seq: null, problem: 'untrusted-key', message }], notChecked: [] }, text: `LEDGER DOES NOT VERIFY:\n  ${message}` });
-    process.exitCode = EXIT.LEDGER_INVALID;
-    return;
+    return {
+      intact: false, text: ['LEDGER DOES NOT VERIFY:', `  ${message}`],
+      json: { ...base, intact: false, entries: source.input.entries.length, problems: [{ seq: null, problem: 'untrusted-key', message }], notChecked: [] },
+    };
   }
   if (pinnedBy === null) {
     process.stderr.write(`WARNING: the signing key was NOT PINNED: it was read from ${source.jwksFrom}, which whoever can rewrite the ledger can replace `
@@ -87,18 +101,17 @@ async function verify(flags: Flags): Promise<void> {
     ? [`ledger intact: ${result.entries} entries, head ${result.head}, signatures verify under ${keyLine}`, ...result.notChecked.map((n) => `  not checked: ${n}`)]
     : [`LEDGER DOES NOT VERIFY under ${keyLine}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`, ...result.problems.map((p) => `  ${describeProblem(p)}`),
       ...result.notChecked.map((n) => `  not checked: ${n}`)];
-  output(flags, {
+  return {
+    intact, text,
     json: { ...base, intact, entries: result.entries, head: result.head, problems: result.problems.map((p) => ({ ...p, message: describeProblem(p) })), notChecked: result.notChecked },
-    text: text.join('\n'),
-  });
-  if (!intact) process.exitCode = EXIT.LEDGER_INVALID;
+  };
 }
 
 /**
  * A saved export, a running coordinator, or (the default) the data dir itself, opened read-only:
  * no coordinator, no lock, no migration, so an auditor can check a copy nobody is running.
  */
-async function readSource(flags: Flags): Promise<Source> {
+export async function readSource(flags: Flags): Promise<Source> {
   if (typeof flags['file'] === 'string') {
     const path = resolve(flags['file']);
     const ledger = readLedgerFile(path);

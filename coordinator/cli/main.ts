@@ -11,6 +11,7 @@ usage: conclave <command> [subcommand] [flags]
   round list|watch                  inspect rounds
   model list|export                 the versioned model registry; export to tfjs LayersModel
   ledger show|verify                the privacy-budget ledger: ε per federation and participant; chain and signatures
+  audit verify|report               for auditors: verify the ledger and recompute ε; an HTML + JSON privacy report
   privacy epsilon|calibrate         (ε, δ) of the subsampled Gaussian (RDP or PLD); calibrate the noise multiplier
   simulate                          a whole federation on this machine: coordinator + site processes
 
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   round: async (argv) => (await import('./round-model-commands.ts')).roundCommand(argv),
   model: async (argv) => (await import('./round-model-commands.ts')).modelCommand(argv, { loadModelTools }),
   ledger: async (argv) => (await import('./ledger-command.ts')).ledgerCommand(argv),
+  audit: async (argv) => (await import('./audit-command.ts')).auditCommand(argv),
   privacy: async (argv) => (await import('./privacy-command.ts')).privacyCommand(argv),
   simulate: async (argv) => (await import('./simulate-command.ts')).simulateCommand(argv, { loadModelTools }),
 };

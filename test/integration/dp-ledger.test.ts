@@ -16,6 +16,7 @@ import { genesisHash, verifyChain } from '../../crypto/ledger-signing.ts';
 import { clipToNorm, l2Norm, tightestEpsilon } from '../../crypto/dp/index.ts';
 import { startTestFederation, tempDataDir, type TestFederation, type TestSiteOptions } from '../helpers/coordinator.ts';
 import { expectGrpcError, plansFor } from '../helpers/raw-site.ts';
+import { until } from '../helpers/wait.ts';
 
 const DELTA = 1e-5;
 
@@ -38,15 +39,6 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Fx extends TestFederation {
   client: ReturnType<typeof participantClient>;

@@ -15,6 +15,7 @@ import { exportSigningKeys, generateSigningKeys, publicJwks } from '../../crypto
 import { createZooFederation, startTestFederation, tempDataDir } from '../helpers/coordinator.ts';
 import { expectGrpcError, plansFor } from '../helpers/raw-site.ts';
 import { firstJsonLine, spawnCli, waitExit } from '../helpers/processes.ts';
+import { until as waitUntil } from '../helpers/wait.ts';
 
 type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
 
@@ -43,15 +44,7 @@ async function addFederation(coordinator: RunningCoordinator, admin: AdminClient
   return { id: federation.id, sites };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | null | undefined | false>) => waitUntil(what, fn, 20_000);
 
 /** Plays one round with raw sites: every given site gets its plan and submits a small update; resolves once it committed. */
 async function playRound(coordinator: RunningCoordinator, admin: AdminClient, fed: Fed, submitting: number, layout: TensorSpec[]): Promise<RoundMsg> {

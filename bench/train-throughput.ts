@@ -1,146 +1,203 @@
 /**
- * CNN training throughput, tfjs wasm vs cpu backend.
+ * Local training throughput on the wasm backend, through the Participant's own training loop
+ * (`trainLocal`: typed-array batches, one tidy per step), in examples/s on one core.
  *
- *   node_modules/.bin/node bench/train-throughput.ts [--examples N] [--epochs E] [--cpu-examples N]
+ *   node_modules/.bin/node bench/train-throughput.ts [--examples N] [--models disco,cnn,mlp]
+ *   node_modules/.bin/node bench/train-throughput.ts --pool [--examples N] [--models disco,cnn]
  *
- * Model: conv 3x3x8 relu → maxpool 2 → conv 3x3x16 relu → maxpool 2 → flatten →
- * dense 10 softmax on 28×28×1 random inputs, batch 32, Adam, categorical
- * cross-entropy. Each backend runs in its own child process (the wasm module
- * and the tfjs engine are per-process) and is warmed up before timing. The cpu
- * backend is ~60x slower, so it trains on fewer examples (default 128 x 1
- * epoch vs 1024 x 2 for wasm); throughput is examples/s either way.
- * Also measured: the wasm backend without SIMD, and the Conv2DBackpropFilter
- * kernel alone (wasm JS kernel vs the cpu backend's). Prints one JSON object.
+ * Models: DISCO's MNIST CNN (conv 5×5×8 relu → conv 5×5×16 relu → maxpool 2 → dropout → dense 32
+ * relu → dropout → dense 10; 55,386 parameters, 28×28×3 inputs, Adam 1e-3, batch 64, as DISCO
+ * trains it), and the zoo's `cnn` and `mlp` with their recommended settings (defaults.ts) on
+ * 28×28×1. Each (model, kernels, batch) runs in its own child process (the wasm module and the tfjs
+ * engine are per-process), warmed up before timing, on random inputs. `kernels: scalar` puts back
+ * the conv gradient kernels used before they were routed through XNNPACK (wasm-conv-grads.ts), so
+ * before/after come from one run. Prints one JSON object.
+ *
+ * --pool: one site's round through the LocalTrainer interface, in-process (TfjsTrainer) and as a
+ * worker pool (worker-pool.ts) of 1 and 2 workers, each warmed up by one round, timed over the next.
+ * Pool of 1 vs in-process is the cost of the per-step gradient exchange; 2 vs 1 the speed-up.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { selectBackend, type TfBackendName } from '../client-sdk/tfjs/backend.ts';
+import { selectBackend } from '../client-sdk/tfjs/backend.ts';
+import { useScalarConvGradKernels } from '../client-sdk/tfjs/wasm-conv2d-backprop-filter.ts';
+import { buildModel } from '../client-sdk/models/zoo.ts';
+import { recommendedHyperParams } from '../client-sdk/training/defaults.ts';
+import { runToCompletion, trainLocal, type OptimizerName } from '../client-sdk/training/trainer.ts';
+import type { Dataset } from '../client-sdk/data/dataset.ts';
+import { zooInitialModel } from '../client-sdk/models/initial-model.ts';
+import { getFlatWeights } from '../client-sdk/models/weights.ts';
+import type { GlobalModel, LocalTrainer } from '../client-sdk/training/local-trainer.ts';
+import { TfjsTrainer } from '../client-sdk/training/tfjs-trainer.ts';
+import { WorkerPoolTrainer } from '../client-sdk/training/worker-pool.ts';
+import type { RoundPlanMsg } from '../protocols/index.ts';
 
-type Tensor = import('@tensorflow/tfjs').Tensor;
-type Tensor1D = import('@tensorflow/tfjs').Tensor1D;
+type ModelName = 'disco' | 'cnn' | 'mlp';
+type Kernels = 'xnnpack' | 'scalar';
 
-interface WorkerResult {
-  config: string;
-  backend: TfBackendName;
-  reason: string;
+interface RunResult {
+  model: ModelName;
+  kernels: Kernels;
+  batchSize: number;
+  params: number;
   examples: number;
-  epochs: number;
   seconds: number;
   examplesPerSec: number;
-  firstLoss: number;
-  lastLoss: number;
-  backpropFilterMs: number;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 function argNum(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : NaN;
+  const v = Number(arg(name));
   return Number.isFinite(v) && v > 0 ? v : dflt;
 }
 
-async function worker(config: string): Promise<WorkerResult> {
-  const isCpu = config === 'cpu';
-  const examples = isCpu ? argNum('--cpu-examples', 128) : argNum('--examples', 1024);
-  const epochs = isCpu ? 1 : argNum('--epochs', 2);
-  const prefer: TfBackendName = isCpu ? 'cpu' : 'wasm';
-  if (config === 'wasm-nosimd') {
-    // Must be set before the wasm backend initialises.
-    const tfjs = await import('@tensorflow/tfjs');
-    await import('@tensorflow/tfjs-backend-wasm');
-    tfjs.env().set('WASM_HAS_SIMD_SUPPORT', false);
-  }
-  const { tf, backend, reason } = await selectBackend({ prefer });
-  const batch = 32;
+type Tf = Awaited<ReturnType<typeof selectBackend>>['tf'];
 
-  const model = tf.sequential({
+/** DISCO's MNIST model (discojs/src/default_tasks/mnist.ts), rebuilt layer for layer. */
+function discoModel(tf: Tf): import('@tensorflow/tfjs').LayersModel {
+  return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ inputShape: [28, 28, 3], kernelSize: 5, filters: 8, activation: 'relu' }),
+      tf.layers.conv2d({ kernelSize: 5, filters: 16, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tf.layers.dropout({ rate: 0.2 }),
       tf.layers.flatten(),
+      tf.layers.dense({ units: 32, activation: 'relu' }),
+      tf.layers.dropout({ rate: 0.2 }),
       tf.layers.dense({ units: 10, activation: 'softmax' }),
     ],
   });
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
-  const xs = tf.randomUniform([examples, 28, 28, 1], 0, 1, 'float32', 1);
-  const ys = tf.oneHot(tf.randomUniform([examples], 0, 10, 'int32', 2) as Tensor1D, 10);
-
-  // Warm-up (JIT, kernel setup, wasm heap growth).
-  const warm = batch * (isCpu ? 1 : 4);
-  await model.fit(xs.slice(0, warm), ys.slice(0, warm), { epochs: 1, batchSize: batch, verbose: 0 });
-  const t0 = performance.now();
-  const h = await model.fit(xs, ys, { epochs, batchSize: batch, verbose: 0, shuffle: false });
-  const seconds = (performance.now() - t0) / 1000;
-  const loss = h.history['loss'] as number[];
-
-  // The kernel alone, second conv layer's shape: x [32,13,13,8], dy [32,11,11,16].
-  const x = tf.randomNormal([batch, 13, 13, 8]);
-  const dy = tf.randomNormal([batch, 11, 11, 16]);
-  const attrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, 8, 16] };
-  const run = (): void => {
-    const out = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs) as Tensor;
-    out.dataSync();
-    out.dispose();
-  };
-  for (let i = 0; i < 3; i++) run();
-  let reps = 0;
-  const k0 = performance.now();
-  while (reps < 50 && (reps < 2 || performance.now() - k0 < 1000)) {
-    run();
-    reps++;
-  }
-  const backpropFilterMs = (performance.now() - k0) / reps;
-
-  return {
-    config,
-    backend,
-    reason,
-    examples,
-    epochs,
-    seconds: +seconds.toFixed(3),
-    examplesPerSec: +((examples * epochs) / seconds).toFixed(1),
-    firstLoss: loss[0] ?? NaN,
-    lastLoss: loss[loss.length - 1] ?? NaN,
-    backpropFilterMs: +backpropFilterMs.toFixed(3),
-  };
 }
 
-function runChild(config: string): WorkerResult {
+function randomData(count: number, featureShape: number[]): Dataset {
+  const size = featureShape.reduce((a, b) => a * b, 1);
+  const features = new Float32Array(count * size);
+  let s = 12345;
+  for (let i = 0; i < features.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    features[i] = s / 2 ** 32;
+  }
+  const labels = new Int32Array(count);
+  for (let i = 0; i < count; i++) labels[i] = i % 10;
+  return { features, labels, count, featureShape, numClasses: 10 };
+}
+
+async function child(model: ModelName, kernels: Kernels, batchArg: number | undefined): Promise<RunResult> {
+  const { tf, backend } = await selectBackend({ prefer: 'wasm' });
+  if (backend !== 'wasm') throw new Error(`wasm backend unavailable (got ${backend})`);
+  if (kernels === 'scalar') useScalarConvGradKernels(tf);
+  const m = model === 'disco' ? discoModel(tf) : buildModel(model, { seed: 1, compile: false });
+  const hp: { batchSize: number; learningRate: number; optimizer: OptimizerName } = model === 'disco'
+    ? { batchSize: 64, learningRate: 1e-3, optimizer: 'adam' }
+    : recommendedHyperParams(model);
+  const batchSize = batchArg ?? hp.batchSize;
+  const examples = argNum('--examples', model === 'mlp' ? 8192 : 2048);
+  const data = randomData(examples, model === 'disco' ? [28, 28, 3] : [28, 28, 1]);
+  const opts = { epochs: 1, batchSize, learningRate: hp.learningRate, optimizer: hp.optimizer, seed: 1 };
+  const warm = { ...data, count: 4 * batchSize, features: data.features.subarray(0, 4 * batchSize * (data.features.length / examples)), labels: data.labels.subarray(0, 4 * batchSize) };
+  await runToCompletion(trainLocal(m, warm, opts));
+  const t0 = performance.now();
+  await runToCompletion(trainLocal(m, data, opts));
+  const seconds = (performance.now() - t0) / 1000;
+  return { model, kernels, batchSize, params: m.countParams(), examples, seconds: +seconds.toFixed(3), examplesPerSec: +(examples / seconds).toFixed(1) };
+}
+
+function runChild(model: ModelName, kernels: Kernels, batch?: number): RunResult {
   const self = fileURLToPath(import.meta.url);
-  const args = [self, '--worker', config, ...process.argv.slice(2)];
+  const args = [self, '--child', model, kernels, String(batch ?? 0), ...process.argv.slice(2)];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (r.status !== 0 || line === undefined) {
-    throw new Error(`bench worker ${config} failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
-  }
-  return JSON.parse(line) as WorkerResult;
+  if (r.status !== 0 || line === undefined) throw new Error(`bench child ${model}/${kernels} failed (status ${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(line) as RunResult;
 }
 
-const wi = process.argv.indexOf('--worker');
-if (wi >= 0) {
-  const res = await worker(process.argv[wi + 1] ?? 'wasm');
+async function timedRound(trainer: LocalTrainer, global: GlobalModel, plan: RoundPlanMsg, examples: number): Promise<number> {
+  const drain = async (): Promise<void> => {
+    const gen = trainer.train(global, plan);
+    while (!(await gen.next()).done);
+  };
+  await drain();
+  const t0 = performance.now();
+  await drain();
+  return +(examples / ((performance.now() - t0) / 1000)).toFixed(1);
+}
+
+async function poolBench(models: ModelName[]): Promise<unknown[]> {
+  const { tf } = await selectBackend({ prefer: 'wasm' });
+  const out: unknown[] = [];
+  for (const model of models) {
+    let global: GlobalModel;
+    let hp: { batchSize: number; learningRate: number; optimizer: OptimizerName };
+    if (model === 'disco') {
+      // Dropout draws differ per process; the pool still trains the same model, as DISCO would.
+      const m = discoModel(tf);
+      const { layout, values } = getFlatWeights(m);
+      global = { version: 0, topologyJson: JSON.stringify(m.toJSON(undefined, false)), layout, values };
+      m.dispose();
+      hp = { batchSize: 64, learningRate: 1e-3, optimizer: 'adam' };
+    } else {
+      const a = zooInitialModel(model, 1);
+      global = { version: 0, ...a };
+      hp = recommendedHyperParams(model);
+    }
+    const examples = argNum('--examples', 4096);
+    const data = randomData(examples, model === 'disco' ? [28, 28, 3] : [28, 28, 1]);
+    const plan = { seed: 1, training: { localEpochs: 1, batchSize: hp.batchSize, learningRate: hp.learningRate, optimizer: hp.optimizer } } as unknown as RoundPlanMsg;
+    const rates: Record<string, number> = {};
+    for (const [name, make] of [
+      ['inProcess', () => new TfjsTrainer(data, 'wasm')],
+      ['pool1', () => new WorkerPoolTrainer(data, { workers: 1 })],
+      ['pool2', () => new WorkerPoolTrainer(data, { workers: 2 })],
+    ] as const) {
+      const t: LocalTrainer = make();
+      await t.init();
+      try {
+        rates[name] = await timedRound(t, global, plan, examples);
+      } finally {
+        t.dispose();
+      }
+    }
+    out.push({
+      model, batchSize: hp.batchSize, examples, examplesPerSec: rates,
+      speedup1to2Workers: +(rates['pool2']! / rates['pool1']!).toFixed(2),
+      speedupInProcessTo2Workers: +(rates['pool2']! / rates['inProcess']!).toFixed(2),
+    });
+  }
+  return out;
+}
+
+const ci = process.argv.indexOf('--child');
+if (process.argv.includes('--pool')) {
+  const models = (arg('--models') ?? 'disco,cnn').split(',') as ModelName[];
+  const pool = await poolBench(models);
+  process.stdout.write(`${JSON.stringify({ bench: 'train-throughput --pool', backend: 'wasm (1 thread each)', node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', pool }, null, 2)}\n`);
+} else if (ci >= 0) {
+  const batch = Number(process.argv[ci + 3]);
+  const res = await child(process.argv[ci + 1] as ModelName, process.argv[ci + 2] as Kernels, batch > 0 ? batch : undefined);
   process.stdout.write(`${JSON.stringify(res)}\n`);
 } else {
-  const wasm = runChild('wasm');
-  const wasmNoSimd = runChild('wasm-nosimd');
-  const cpu = runChild('cpu');
+  const models = (arg('--models') ?? 'disco,cnn,mlp').split(',') as ModelName[];
+  const runs: RunResult[] = [];
+  for (const model of models) {
+    const after = runChild(model, 'xnnpack');
+    const before = model === 'mlp' ? after : runChild(model, 'scalar');
+    runs.push(after);
+    if (before !== after) runs.push(before);
+    // Larger batches amortise the per-step overhead (kernel dispatch, optimizer update).
+    if (model !== 'mlp') for (const b of [after.batchSize * 2, after.batchSize * 4]) runs.push(runChild(model, 'xnnpack', b));
+  }
   const out = {
-    bench: 'cnn-train-throughput',
-    model: 'conv3x3x8-relu > maxpool2 > conv3x3x16-relu > maxpool2 > flatten > dense10-softmax',
-    input: [28, 28, 1],
-    batchSize: 32,
-    optimizer: 'adam',
+    bench: 'train-throughput',
+    backend: 'wasm (1 thread, SIMD)',
     node: process.version,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
-    wasm,
-    wasmNoSimd,
-    cpu,
-    ratioWasmOverCpu: +(wasm.examplesPerSec / cpu.examplesPerSec).toFixed(2),
-    ratioWasmSimdOverNoSimd: +(wasm.examplesPerSec / wasmNoSimd.examplesPerSec).toFixed(2),
-    backpropFilterKernelSpeedupOverCpu: +(cpu.backpropFilterMs / wasm.backpropFilterMs).toFixed(2),
+    runs,
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }

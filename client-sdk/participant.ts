@@ -8,6 +8,7 @@ import { grpcTransport, type ParticipantTransport } from './transport.ts';
 import { privatize } from './privatize.ts';
 import type { SiteProtocol, SiteRoundContext } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
+import { secureAggregation } from './protection/secagg.ts';
 import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
 
 export interface ParticipantOptions {
@@ -59,7 +60,7 @@ export type ParticipantEvent =
   | { type: 'reconnecting'; attempt: number; reason: string }
   | { type: 'finished'; finalModelVersion: number };
 
-export const BUILT_IN_PROTOCOLS: ReadonlyMap<string, SiteProtocol> = new Map([[noProtection.name, noProtection]]);
+export const BUILT_IN_PROTOCOLS: ReadonlyMap<string, SiteProtocol> = new Map([[noProtection.name, noProtection], [secureAggregation.name, secureAggregation]]);
 
 const RETRYABLE = new Set(['UNAVAILABLE']);
 /** Refusals that end this round for the site but not its participation. */

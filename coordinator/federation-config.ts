@@ -9,15 +9,17 @@ export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
 /** Protection protocols; SecAgg+ and CKKS will add theirs (with their parameters) to `protectionSchema`. */
 export const PROTECTIONS = ['none'] as const;
 export type ProtectionKind = (typeof PROTECTIONS)[number];
-export const AGGREGATIONS = ['fedavg'] as const;
+export const AGGREGATIONS = ['fedavg', 'median', 'trimmed-mean', 'krum'] as const;
 export type AggregationKind = (typeof AGGREGATIONS)[number];
 export const WEIGHTINGS = ['examples', 'uniform'] as const;
-export const SERVER_OPTIMIZERS = ['sgd'] as const;
+export const SERVER_OPTIMIZERS = ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
 
 /** What each protection protocol hands the aggregation stage: a protocol module declares this with its stages. */
 export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates' };
 /** What each aggregation kind needs to see (aggregation/aggregator.ts). */
-export const AGGREGATION_CAPABILITY: Record<AggregationKind, AggregatorCapability> = { fedavg: 'streaming-sum' };
+export const AGGREGATION_CAPABILITY: Record<AggregationKind, AggregatorCapability> = {
+  fedavg: 'streaming-sum', median: 'individual', 'trimmed-mean': 'individual', krum: 'individual',
+};
 export const MIN_NOISE_MULTIPLIER = 1e-3;
 
 const trainingSchema = z.object({
@@ -39,14 +41,18 @@ const privacySchema = z.object({
   /** Local DP: the (ε, δ) each site's released update satisfies per round, on its own. */
   localEpsilon: z.number().positive().max(1e3).nullable(),
   clipNorm: z.number().positive().max(1e6),
-  sampleRate: z.number().gt(0).lte(1),
+  // Below 1e-6 a round samples no site for weeks of ticks, each one an aborted round row (issue 13).
+  sampleRate: z.number().min(1e-6, 'must be at least 1e-6: a smaller rate almost never samples a site, and every empty tick writes a round').lte(1),
   adaptiveClip: z.object({
     targetQuantile: z.number().min(0).max(1),
     learningRate: z.number().positive().max(10),
     countNoiseStd: z.number().positive().max(1e6),
   }).strict().nullable(),
-  budgetEpsilon: z.number().positive().max(1e6).nullable(),
-  delta: z.number().gt(0).lt(1),
+  // One round of any useful mechanism costs more than ε = 0.01: a smaller budget could never start.
+  budgetEpsilon: z.number().min(0.01, 'must be at least 0.01: no round fits in a smaller ε budget').max(1e6).nullable(),
+  // δ is the probability the ε guarantee fails outright; above 1e-3 a mechanism that publishes one
+  // site's data in full still meets it (and δ < 1/n is checked against the sites per round below).
+  delta: z.number().gt(0).max(1e-3, 'must be at most 1e-3: a larger δ lets the mechanism leak a site\'s data outright with that probability'),
 }).strict()
   .refine((p) => (p.mode === 'local') === (p.localEpsilon !== null), { message: 'localEpsilon is required with mode "local" and only there', path: ['localEpsilon'] })
   .refine((p) => p.mode === 'local' || p.noiseMultiplier !== null, { message: 'noiseMultiplier is required', path: ['noiseMultiplier'] })
@@ -74,6 +80,17 @@ const protectionSchema = z.union([
 const serverOptimizerSchema = z.discriminatedUnion('kind', [
   // FedAvg is SGD at server learning rate 1 (next = base + delta).
   z.object({ kind: z.literal('sgd'), learningRate: z.number().positive().max(1e3).default(1) }).strict(),
+  // Server momentum: η = 0.1 with β = 0.9 keeps the effective step η/(1 − β) at FedAvg's 1 (Hsu et al. 2019).
+  z.object({ kind: z.literal('fedavgm'), learningRate: z.number().positive().max(1e3).default(0.1), momentum: z.number().min(0).lt(1).default(0.9) }).strict(),
+  // Reddi et al. 2021's defaults: β₁ 0.9, β₂ 0.99, τ 1e-3; η 1e-2 is in the range their grids favour for Adam and Yogi.
+  ...(['fedadam', 'fedyogi'] as const).map((kind) => z.object({
+    kind: z.literal(kind), learningRate: z.number().positive().max(1e3).default(0.01),
+    beta1: z.number().min(0).lt(1).default(0.9), beta2: z.number().min(0).lt(1).default(0.99), tau: z.number().positive().max(1e3).default(1e-3),
+  }).strict()),
+  z.object({
+    kind: z.literal('fedadagrad'), learningRate: z.number().positive().max(1e3).default(0.01),
+    beta1: z.number().min(0).lt(1).default(0.9), tau: z.number().positive().max(1e3).default(1e-3),
+  }).strict(),
 ], { error: `serverOptimizer.kind must be one of ${SERVER_OPTIMIZERS.join(', ')}` });
 
 /**
@@ -81,10 +98,26 @@ const serverOptimizerSchema = z.discriminatedUnion('kind', [
  * weighting's default depends on privacy (examples without DP, uniform with it) and is resolved
  * by the federation schema below.
  */
+const uniformOnly = z.literal('uniform', { error: 'robust aggregators weight every update alike: weighting can only be "uniform"' }).optional();
 const aggregationSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('fedavg'),
     weighting: z.enum(WEIGHTINGS).optional(),
+    serverOptimizer: serverOptimizerSchema.default({ kind: 'sgd', learningRate: 1 }),
+  }).strict(),
+  // Robust aggregators weight every update alike: a declared example count would let one site buy weight.
+  // `weighting` is accepted only as "uniform", so a resolved (and stored) config parses again.
+  z.object({ kind: z.literal('median'), weighting: uniformOnly, serverOptimizer: serverOptimizerSchema.default({ kind: 'sgd', learningRate: 1 }) }).strict(),
+  z.object({
+    kind: z.literal('trimmed-mean'), weighting: uniformOnly, trimRatio: z.number().min(0).lt(0.5).default(0.1),
+    serverOptimizer: serverOptimizerSchema.default({ kind: 'sgd', learningRate: 1 }),
+  }).strict(),
+  z.object({
+    kind: z.literal('krum'), weighting: uniformOnly,
+    /** f, the Byzantine sites tolerated; a round needs n ≥ 2f + 3 updates. */
+    byzantine: z.number().int().min(0).max(10_000).default(1),
+    /** Multi-Krum's m: how many lowest-scoring updates are averaged (1: Krum). */
+    select: z.number().int().min(1).max(100_000).default(1),
     serverOptimizer: serverOptimizerSchema.default({ kind: 'sgd', learningRate: 1 }),
   }).strict(),
 ], { error: `aggregation.kind must be one of ${AGGREGATIONS.join(', ')}` });
@@ -108,8 +141,10 @@ export const federationConfigSchema = z.object({
   aggregation: aggregationSchema.optional(),
   privacy: privacySchema.nullable(),
 }).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] })
+  // δ ≥ 1/n permits releasing one of n sites' data in the clear; n is at least the sites per round.
+  .refine((c) => !c.privacy || c.privacy.delta < 1 / c.sitesPerRound, { message: 'delta must be below 1/sitesPerRound: with δ ≥ 1/n one of n sites\' data may be released outright', path: ['privacy', 'delta'] })
   // Under DP one site's weight must not exceed the sensitivity bound C; a declared example count would.
-  .refine((c) => !(c.privacy && c.aggregation?.weighting === 'examples'), {
+  .refine((c) => !(c.privacy && c.aggregation?.kind === 'fedavg' && c.aggregation.weighting === 'examples'), {
     message: 'weighting "examples" cannot run under differential privacy: one site\'s declared example count would break the sensitivity bound; use "uniform" (the default with DP)',
     path: ['aggregation', 'weighting'],
   })
@@ -117,10 +152,19 @@ export const federationConfigSchema = z.object({
     const kind = c.aggregation?.kind ?? 'fedavg';
     const problem = aggregationConflict(AGGREGATION_CAPABILITY[kind], { kind: c.protection.kind, output: PROTECTION_OUTPUT[c.protection.kind] }, c.privacy !== null);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['aggregation'] });
+    const a = c.aggregation;
+    if (a?.kind === 'krum' && c.minSites < 2 * a.byzantine + 3) {
+      ctx.addIssue({ code: 'custom', message: `Krum tolerating ${a.byzantine} Byzantine sites needs at least ${2 * a.byzantine + 3} updates a round; raise minSites (now ${c.minSites}) or lower aggregation.byzantine`, path: ['aggregation', 'byzantine'] });
+    }
+    if (a?.kind === 'krum' && a.select > c.minSites - a.byzantine) {
+      ctx.addIssue({ code: 'custom', message: `Multi-Krum's select (${a.select}) must leave out the ${a.byzantine} Byzantine updates of the smallest round (minSites ${c.minSites})`, path: ['aggregation', 'select'] });
+    }
   })
   .transform((c) => ({ ...c, aggregation: resolveAggregation(c.aggregation, c.privacy !== null) }));
 
+/** Every resolved aggregation names its weighting; the robust ones weight every update alike. */
 function resolveAggregation(a: z.output<typeof aggregationSchema> | undefined, dp: boolean) {
+  if (a && a.kind !== 'fedavg') return { ...a, weighting: 'uniform' as const };
   const weighting: (typeof WEIGHTINGS)[number] = a?.weighting ?? (dp ? 'uniform' : 'examples');
   return { kind: 'fedavg' as const, weighting, serverOptimizer: a?.serverOptimizer ?? { kind: 'sgd' as const, learningRate: 1 } };
 }
@@ -174,15 +218,30 @@ function protectionFromMessage(msg: ProtectionConfigMsg | null | undefined, lega
 
 function aggregationFromMessage(msg: AggregationConfigMsg | null | undefined): unknown {
   if (!msg) return undefined;
-  if (msg.kind !== 'fedavg') return { kind: msg.kind };
-  const f = msg.fedavg;
-  return { kind: 'fedavg', weighting: f.weighting || undefined, serverOptimizer: serverOptimizerFromMessage(f.serverOptimizer) };
+  switch (msg.kind) {
+    case 'fedavg': return { kind: 'fedavg', weighting: msg.fedavg.weighting || undefined, serverOptimizer: serverOptimizerFromMessage(msg.fedavg.serverOptimizer) };
+    case 'median': return { kind: 'median', serverOptimizer: serverOptimizerFromMessage(msg.median.serverOptimizer) };
+    case 'trimmedMean': return { kind: 'trimmed-mean', trimRatio: msg.trimmedMean.trimRatio, serverOptimizer: serverOptimizerFromMessage(msg.trimmedMean.serverOptimizer) };
+    case 'krum': return { kind: 'krum', byzantine: msg.krum.byzantine, select: msg.krum.select, serverOptimizer: serverOptimizerFromMessage(msg.krum.serverOptimizer) };
+    default: return { kind: msg.kind };
+  }
 }
 
+/** The optimizers' hyper-parameters are proto3 `optional`: unset stays undefined, so the schema's default applies. */
 function serverOptimizerFromMessage(msg: ServerOptimizerConfigMsg | null | undefined): unknown {
   if (!msg) return undefined;
-  if (msg.kind !== 'sgd') return { kind: msg.kind };
-  return { kind: 'sgd', learningRate: msg.sgd.learningRate || undefined };
+  switch (msg.kind) {
+    case 'sgd': return { kind: 'sgd', learningRate: msg.sgd.learningRate || undefined };
+    case 'fedavgm': return { kind: 'fedavgm', learningRate: msg.fedavgm.learningRate, momentum: msg.fedavgm.momentum };
+    case 'fedadam': return { kind: 'fedadam', ...adaptiveFromMessage(msg.fedadam) };
+    case 'fedyogi': return { kind: 'fedyogi', ...adaptiveFromMessage(msg.fedyogi) };
+    case 'fedadagrad': return { kind: 'fedadagrad', learningRate: msg.fedadagrad.learningRate, beta1: msg.fedadagrad.beta1, tau: msg.fedadagrad.tau };
+    default: return { kind: msg.kind };
+  }
+}
+
+function adaptiveFromMessage(o: { learningRate?: number; beta1?: number; beta2?: number; tau?: number }) {
+  return { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, tau: o.tau };
 }
 
 export function configMessage(config: FederationConfigInput): FederationConfigMsg {
@@ -205,10 +264,23 @@ function protectionMessage(protection: ProtectionConfig): ProtectionConfigMsg {
 
 function aggregationMessage(a: FederationConfigInput['aggregation']): AggregationConfigMsg | null {
   if (!a) return null;
-  const o = a.serverOptimizer;
-  return {
-    kind: 'fedavg',
-    fedavg: { weighting: a.weighting ?? '', serverOptimizer: o ? { kind: 'sgd', sgd: { learningRate: o.learningRate ?? 0 } } : null },
-  };
+  const serverOptimizer = serverOptimizerMessage(a.serverOptimizer);
+  switch (a.kind) {
+    case 'fedavg': return { kind: 'fedavg', fedavg: { weighting: a.weighting ?? '', serverOptimizer } };
+    case 'median': return { kind: 'median', median: { serverOptimizer } };
+    case 'trimmed-mean': return { kind: 'trimmedMean', trimmedMean: { trimRatio: a.trimRatio, serverOptimizer } };
+    case 'krum': return { kind: 'krum', krum: { byzantine: a.byzantine, select: a.select, serverOptimizer } };
+  }
+}
+
+function serverOptimizerMessage(o: z.input<typeof serverOptimizerSchema> | undefined): ServerOptimizerConfigMsg | null {
+  if (!o) return null;
+  switch (o.kind) {
+    case 'sgd': return { kind: 'sgd', sgd: { learningRate: o.learningRate ?? 0 } };
+    case 'fedavgm': return { kind: 'fedavgm', fedavgm: { learningRate: o.learningRate, momentum: o.momentum } };
+    case 'fedadam': return { kind: 'fedadam', fedadam: { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, tau: o.tau } };
+    case 'fedyogi': return { kind: 'fedyogi', fedyogi: { learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2, tau: o.tau } };
+    case 'fedadagrad': return { kind: 'fedadagrad', fedadagrad: { learningRate: o.learningRate, beta1: o.beta1, tau: o.tau } };
+  }
 }
 

@@ -93,6 +93,18 @@ export class Federations {
     return this.get(id);
   }
 
+  /**
+   * Makes an earlier version the base of the next round (a rollback): the next commit records it
+   * as its parent; every version stays in the registry and nothing in the ledger changes.
+   */
+  rollback(id: string, version: number): FederationRecord {
+    const federation = this.get(id);
+    if (!Number.isSafeInteger(version) || version < 0) throw new ConclaveError('INVALID_ARGUMENT', 'version must be a non-negative integer');
+    this.registry.get(id, version); // NOT_FOUND for a version the federation never had
+    this.store.db.prepare('UPDATE federations SET next_base_version = ? WHERE id = ?').run(version, id);
+    return federation;
+  }
+
   markFinished(id: string, reason: string): void {
     this.store.db.prepare(`UPDATE federations SET status = 'finished', finish_reason = ? WHERE id = ? AND status != 'finished'`).run(reason, id);
   }

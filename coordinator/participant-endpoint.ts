@@ -9,7 +9,8 @@ import {
 } from '../protocols/index.ts';
 import type { Federations, FederationRecord } from './federations.ts';
 import type { ModelRegistry } from './model-registry.ts';
-import type { RoundManager, SiteTask } from './rounds.ts';
+import type { RoundManager, RoundRecord, SiteTask } from './rounds.ts';
+import { DEFAULT_STREAM_LIMITS, quote, type StreamLimits } from './limits.ts';
 
 const MAX_TASK_WAIT_MS = 10_000;
 /** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
@@ -24,11 +25,15 @@ export class ParticipantEndpoint {
   private readonly federations: Federations;
   private readonly registry: ModelRegistry;
   private readonly rounds: RoundManager;
+  private readonly streamLimits: StreamLimits;
+  /** Each site's upload in progress: a retry supersedes a stalled one instead of being told "already submitted". */
+  private readonly uploads = new Map<string, { abort: (err: Error) => void; done: Promise<unknown> }>();
 
-  constructor(deps: { federations: Federations; registry: ModelRegistry; rounds: RoundManager }) {
+  constructor(deps: { federations: Federations; registry: ModelRegistry; rounds: RoundManager; streamLimits?: StreamLimits }) {
     this.federations = deps.federations;
     this.registry = deps.registry;
     this.rounds = deps.rounds;
+    this.streamLimits = deps.streamLimits ?? DEFAULT_STREAM_LIMITS;
   }
 
   /** Long-polls up to waitMs for the site's next task: a round plan, a later stage's task, wait, or finished. */
@@ -62,9 +67,28 @@ export class ParticipantEndpoint {
    * digest; the complete message goes to the stage.
    */
   async submitStage(caller: SiteCaller, messages: AsyncIterable<StageStreamMsg>): Promise<SubmitStageResponseMsg> {
+    const previous = this.uploads.get(caller.siteId);
+    if (previous) {
+      previous.abort(new ConclaveError('ROUND_CLOSED', 'superseded by a newer upload from the same site'));
+      await previous.done.catch(() => undefined);
+    }
+    const guarded = guardStream(messages, this.streamLimits);
+    const done = this.receive(caller, guarded.messages);
+    const entry = { abort: guarded.abort, done };
+    this.uploads.set(caller.siteId, entry);
+    try {
+      return await done;
+    } finally {
+      guarded.close();
+      if (this.uploads.get(caller.siteId) === entry) this.uploads.delete(caller.siteId);
+    }
+  }
+
+  private async receive(caller: SiteCaller, messages: AsyncIterable<StageStreamMsg>): Promise<SubmitStageResponseMsg> {
     let header: StageHeaderMsg | null = null;
     let assembler: TensorAssembler<TypedTensor> | null = null;
     let release: (() => void) | null = null;
+    let unwatch: (() => void) | null = null;
     try {
       for await (const msg of messages) {
         if (msg.part === 'header') {
@@ -73,9 +97,11 @@ export class ParticipantEndpoint {
           if (!header.roundId || header.roundId.length > MAX_ID_LENGTH) throw new ConclaveError('INVALID_ARGUMENT', `a stage message needs a roundId of at most ${MAX_ID_LENGTH} characters`);
           if (!header.stage || header.stage.length > MAX_ID_LENGTH) throw new ConclaveError('INVALID_ARGUMENT', `a stage message needs a stage name of at most ${MAX_ID_LENGTH} characters`);
           const slot = this.rounds.beginMessage(caller.federationId, caller.siteId, header);
+          // A stalled upload must not outlive its round: it is cut when the round closes.
+          unwatch = watchRound(this.rounds, header.roundId, () => this.uploads.get(caller.siteId)?.abort(new ConclaveError('ROUND_CLOSED', 'the round closed before the upload finished')));
           release = slot.release;
           if (slot.expect) {
-            if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', `stage "${header.stage}" needs a tensor header`);
+            if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', `stage "${quote(header.stage)}" needs a tensor header`);
             assembler = new TensorAssembler<TypedTensor>(
               { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
               { expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}) },
@@ -96,6 +122,7 @@ export class ParticipantEndpoint {
       return { roundId: header.roundId, stage: header.stage, received };
     } finally {
       release?.();
+      unwatch?.();
     }
   }
 
@@ -130,4 +157,60 @@ function waitForRoundEvent(emitter: RoundManager, timeoutMs: number): Promise<vo
     emitter.on('round', done);
     emitter.on('federation', done);
   });
+}
+
+/**
+ * The stream as the endpoint reads it, with an idle and an overall deadline and a way to cut it
+ * from outside (a retry superseding it, its round closing). A cut stream throws from its next read.
+ */
+function guardStream(source: AsyncIterable<StageStreamMsg>, limits: StreamLimits) {
+  let fail: ((err: Error) => void) | null = null;
+  let failed: Error | null = null;
+  const abort = (err: Error) => {
+    failed ??= err;
+    fail?.(err);
+  };
+  const overall = setTimeout(() => abort(new ConclaveError('UNAVAILABLE', `stage streams may last at most ${limits.overallMs} ms`)), limits.overallMs);
+  let idle: NodeJS.Timeout | null = null;
+  const iterator = source[Symbol.asyncIterator]();
+  async function* messages(): AsyncGenerator<StageStreamMsg> {
+    for (;;) {
+      if (failed) throw failed;
+      const cut = new Promise<never>((_, reject) => { fail = reject; });
+      idle = setTimeout(() => abort(new ConclaveError('UNAVAILABLE', `the stage stream sent nothing for ${limits.idleMs} ms; retry the upload`)), limits.idleMs);
+      let next: IteratorResult<StageStreamMsg>;
+      try {
+        next = await Promise.race([iterator.next(), cut]);
+      } finally {
+        clearTimeout(idle);
+        fail = null;
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return {
+    messages: messages(),
+    abort,
+    close() {
+      clearTimeout(overall);
+      if (idle) clearTimeout(idle);
+      // Stops reading a client that is still sending (grpc-js then cancels the call).
+      void iterator.return?.().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * Calls `onClosed` once the round's record says it is no longer collecting. Every round event
+ * carries its record, so an event costs each open upload a comparison, not a store read.
+ */
+function watchRound(rounds: RoundManager, roundId: string, onClosed: () => void): () => void {
+  const check = (record: RoundRecord) => {
+    if (record.id !== roundId || record.state === 'collecting') return;
+    rounds.off('round', check);
+    onClosed();
+  };
+  rounds.on('round', check);
+  return () => rounds.off('round', check);
 }

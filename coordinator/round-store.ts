@@ -103,10 +103,16 @@ export class RoundStore {
     Object.assign(record, { state: 'aborted', closedMs: nowMs, abortReason: reason });
   }
 
-  /** Must run inside the commit transaction. */
+  /** Must run inside the commit transaction; the new version is the next round's base, so a rollback target is spent. */
   markCommitted(record: RoundRecord, version: number, totalExamples: number, nowMs: number): void {
     this.store.db.prepare(`UPDATE rounds SET state = 'committed', result_version = ?, closed_ms = ?, total_examples = ? WHERE id = ?`)
       .run(version, nowMs, totalExamples, record.id);
+    this.store.db.prepare('UPDATE federations SET next_base_version = NULL WHERE id = ?').run(record.federationId);
+  }
+
+  /** The version an operator rolled back to, if the next round is to start from it rather than the newest. */
+  rollbackTarget(federationId: string): number | null {
+    return (this.store.db.prepare('SELECT next_base_version FROM federations WHERE id = ?').get(federationId) as { next_base_version: number | null } | undefined)?.next_base_version ?? null;
   }
 
   /**

@@ -25,7 +25,9 @@ import { RoundPrivacyPlanner, releasesAtSite, type RoundPrivacy } from './round-
 import { RoundScheduler, type FederationView } from './round-scheduler.ts';
 import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTaskBody, TensorExpectation } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
+import { secureAggregation } from './protection/secagg.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
+import { DEFAULT_UPDATE_LIMITS, noiseNormBound } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
 
 export type { RoundRecord, RoundState, StageLog, RoundPrivacy, FederationView };
@@ -55,7 +57,10 @@ interface ActiveRound {
   closing: boolean;
 }
 
-export const DEFAULT_PROTOCOLS: ProtocolRegistry = new Map([[noProtection.name, noProtection as ProtectionProtocol<never>]]);
+export const DEFAULT_PROTOCOLS: ProtocolRegistry = new Map([
+  [noProtection.name, noProtection as ProtectionProtocol<never>],
+  ['secagg', secureAggregation() as ProtectionProtocol<never>],
+]);
 
 export class RoundManager extends EventEmitter {
   private readonly store: Store;
@@ -208,6 +213,11 @@ export class RoundManager extends EventEmitter {
     }
     const stage = round.protocol.stages[round.stageIndex]!;
     if (header.stage !== stage.name) throw new ConclaveError('ROUND_CLOSED', `the round moved past stage "${header.stage.slice(0, 64)}" before the upload finished`);
+    // A site revoked while its upload streamed in is not counted (issue 13, finding 3).
+    if (this.isRevoked(siteId)) {
+      round.live.delete(siteId);
+      throw new ConclaveError('TOKEN_REVOKED', 'site has been revoked from the federation');
+    }
     stage.accept(round.state, round.ctx, { siteId, header, tensor });
     if (header.body === 'update') {
       const u = header.update;
@@ -227,7 +237,7 @@ export class RoundManager extends EventEmitter {
   // --- plan ------------------------------------------------------------------------------------------
 
   private async openRound(federationId: string, config: FederationConfig, selected: string[], privacy: RoundPrivacy | null): Promise<void> {
-    const baseVersion = this.registry.latestVersion(federationId);
+    const baseVersion = this.rounds.rollbackTarget(federationId) ?? this.registry.latestVersion(federationId);
     if (baseVersion === null) throw new ConclaveError('FEDERATION_STATE', `federation ${federationId} has no model`);
     const baseRecord = this.registry.get(federationId, baseVersion);
     const base = this.registry.readWeights(baseRecord);
@@ -243,21 +253,23 @@ export class RoundManager extends EventEmitter {
     // Site releases are charged before any plan can reach a site: whatever happens to the round
     // afterwards (quorum, restart, a late upload), what the coordinator may see is already paid for.
     const charge: StoredEntry | null = privacy && releasesAtSite(privacy.mode) ? await this.privacy.siteReleaseEntry(record, privacy, selected) : null;
-    this.store.transaction(() => {
-      this.rounds.insert(record);
-      if (charge) this.ledger.insert(federationId, charge);
-    });
     const ctx: StageRoundContext = {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
       minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null,
     };
+    // Everything that can refuse the round's set-up runs before the round is written: a round row
+    // never exists for a round that could not start.
     const aggregation = aggregationFor(config, privacy).begin(base.length);
+    const state = protocol.begin(ctx, aggregation);
+    this.store.transaction(() => {
+      this.rounds.insert(record);
+      if (charge) this.ledger.insert(federationId, charge);
+    });
     const round: ActiveRound = {
-      record, config, layout: baseRecord.layout, base, protocol, state: undefined, ctx, aggregation, stageIndex: 0, stageDeadlineMs: record.deadlineMs,
+      record, config, layout: baseRecord.layout, base, protocol, state, ctx, aggregation, stageIndex: 0, stageDeadlineMs: record.deadlineMs,
       live: new Set(selected), answered: new Set(), inFlight: new Set(), timer: null, closing: false,
     };
-    round.state = protocol.begin(ctx, aggregation);
     this.active.set(federationId, round);
     this.log.info('round opened', { federation: federationId, round: record.number, baseVersion, sites: selected.length, dp: privacy ? privacy.mode : 'off', protection: protocol.name });
     this.startStage(federationId, round, config.roundDeadlineMs);
@@ -305,7 +317,8 @@ export class RoundManager extends EventEmitter {
     const stage = round.protocol.stages[round.stageIndex]!;
     // Uploads still streaming in are refused when they finish: the stage's outcome is fixed now.
     round.timer?.cancel();
-    const answered = [...round.answered];
+    for (const id of round.live) if (this.isRevoked(id)) round.live.delete(id);
+    const answered = [...round.answered].filter((id) => round.live.has(id));
     const live = [...round.live];
     let outcome;
     try {
@@ -340,12 +353,14 @@ export class RoundManager extends EventEmitter {
   private async commit(federationId: string, round: ActiveRound, survivors: string[], why: string): Promise<void> {
     const { record, config } = round;
     try {
-      round.protocol.unprotect(round.state, round.ctx, survivors);
+      await round.protocol.unprotect(round.state, round.ctx, survivors);
       // The DP wrapper (when there is one) clips, sums, adds the noise and divides by the expected sites.
       const { delta, measurements } = round.aggregation.finish();
+      checkAggregate(delta, aggregateBound(round, measurements['contributors'] ?? round.aggregation.contributors));
       const baseRecord = this.registry.get(federationId, record.baseVersion);
       const optimizer = serverOptimizerFor(config);
       const { next, state } = optimizer.apply(round.base, delta, this.registry.readOptimizerState(baseRecord));
+      checkAggregate(next, Infinity, 'the next model');
       const version = (this.registry.latestVersion(federationId) ?? 0) + 1;
       const entry = record.privacy && !releasesAtSite(record.privacy.mode)
         ? await this.privacy.aggregateReleaseEntry(record, record.privacy, version, {
@@ -382,6 +397,18 @@ export class RoundManager extends EventEmitter {
     if (this.rounds.committedCount(federationId) >= config.rounds) this.finish(federationId, `all ${config.rounds} rounds committed`);
   }
 
+  /** An operator ends the round in progress: nothing is committed; site-release charges stay, since what was sent was sent. */
+  abortByOperator(federationId: string, roundId: string, reason: string): RoundRecord {
+    const round = this.active.get(federationId);
+    if (!round || round.record.id !== roundId || round.closing) {
+      const stored = this.rounds.get(roundId);
+      if (!stored || stored.federationId !== federationId) throw new ConclaveError('NOT_FOUND', `round ${roundId.slice(0, 64)} does not exist in this federation`);
+      throw new ConclaveError('FEDERATION_STATE', `round ${stored.number} is ${stored.state}${round?.closing ? ' (committing)' : ''}; only a round in progress can be aborted`);
+    }
+    this.abort(federationId, round, reason);
+    return round.record;
+  }
+
   private abort(federationId: string, round: ActiveRound, reason: string): void {
     round.closing = true;
     this.rounds.abort(round.record, reason, this.clock.now());
@@ -389,6 +416,24 @@ export class RoundManager extends EventEmitter {
     this.dispose(round);
     this.active.delete(federationId);
     this.emit('round', round.record);
+  }
+
+  /**
+   * A revoked site leaves the current stage's expected set at once, so the stage ends as soon as
+   * every remaining site answered instead of waiting for its deadline.
+   */
+  siteRevoked(federationId: string, siteId: string): void {
+    const round = this.active.get(federationId);
+    if (!round || round.closing || !round.live.delete(siteId)) return;
+    round.answered.delete(siteId);
+    this.log.info('revoked site left the round', { federation: federationId, round: round.record.number, site: siteId });
+    const stageIndex = round.stageIndex;
+    if ([...round.live].every((id) => round.answered.has(id))) queueMicrotask(() => this.endStage(federationId, round, stageIndex, 'every live site answered'));
+  }
+
+  private isRevoked(siteId: string): boolean {
+    const row = this.store.db.prepare('SELECT revoked_ms FROM sites WHERE id = ?').get(siteId) as { revoked_ms: number | null } | undefined;
+    return !row || row.revoked_ms !== null;
   }
 
   private dispose(round: ActiveRound): void {
@@ -401,4 +446,33 @@ export class RoundManager extends EventEmitter {
     this.log.info('federation finished', { federation: federationId, reason });
     this.emit('federation', federationId);
   }
+}
+
+/**
+ * The aggregate's L2 bound: a mean of updates within the per-update bound stays within it; under
+ * DP the sites' updates are within the clip norm plus the noise they added, and the sum is divided
+ * by the expected number of sites, with the central noise on top.
+ */
+function aggregateBound(round: ActiveRound, contributors: number): number {
+  const p = round.record.privacy;
+  // A mean of n updates within B is within B; a coordinate-wise rule (median, trimmed mean) picks or
+  // averages each coordinate among the updates', so its square norm is at most Σ‖Δᵢ‖² ≤ n·B².
+  if (!p) return DEFAULT_UPDATE_LIMITS.updateNormBound * Math.sqrt(Math.max(1, contributors));
+  const size = round.base.length;
+  const perSite = p.clipNorm + noiseNormBound(p.siteNoiseStd, size);
+  const central = p.mode === 'central' ? noiseNormBound(p.configuredNoiseMultiplier * p.clipNorm, size) : 0;
+  return (contributors * perSite + central) / Math.max(p.expectedSites, Number.MIN_VALUE);
+}
+
+/** A round whose result is not finite or beyond the bound aborts instead of publishing a broken model. */
+function checkAggregate(values: Float32Array, bound: number, what = 'the aggregate'): void {
+  let ssq = 0;
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (!Number.isFinite(x)) throw new ConclaveError('NON_FINITE_VALUE', `${what} is not finite at index ${i}`);
+    ssq += x * x;
+  }
+  const norm = Math.sqrt(ssq);
+  // 1e-4: float32 rounding of values scaled to exactly the bound.
+  if (!(norm <= bound * (1 + 1e-4))) throw new ConclaveError('INVALID_ARGUMENT', `${what} has L2 norm ${norm.toExponential(3)}, beyond the bound ${bound.toExponential(3)}`);
 }

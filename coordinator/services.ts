@@ -10,7 +10,8 @@ import { siteNames, type Federations, type FederationRecord } from './federation
 import { PrivacyLedger } from './privacy/ledger.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 import type { RoundManager, RoundRecord } from './rounds.ts';
-import { ParticipantEndpoint } from './participant-endpoint.ts';
+import { ParticipantEndpoint, type SiteCaller } from './participant-endpoint.ts';
+import { TokenLimiter, quote, type RateLimits } from './limits.ts';
 import { configMessage } from './federation-config.ts';
 import { receiveFederation, type CreateFederationCall } from './federation-upload.ts';
 import type { EpsilonReportMsg, GetLedgerResponseMsg } from '../protocols/index.ts';
@@ -26,6 +27,8 @@ export interface ServiceDeps {
   store: Store;
   log: Logger;
   jwksJson: string;
+  /** Per-token call rate and concurrency on the participant service (limits.ts defaults). */
+  rateLimits?: RateLimits;
 }
 
 
@@ -45,7 +48,7 @@ function respond<Res>(log: Logger, name: string, result: Promise<Res>, callback:
 }
 
 function logFailure(log: Logger, rpc: string, err: unknown): void {
-  if (err instanceof ConclaveError) log.warn('rpc refused', { rpc, code: err.code, reason: err.message });
+  if (err instanceof ConclaveError) log.warn('rpc refused', { rpc, code: err.code, reason: quote(err.message, 300) });
   else log.error('rpc failed', { rpc, error: err instanceof Error ? err.stack : String(err) });
 }
 
@@ -89,18 +92,30 @@ function serverStream<Req, Res>(deps: ServiceDeps, name: string, role: 'site' | 
 export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementation {
   const { auth, log } = deps;
   const endpoint = new ParticipantEndpoint(deps);
-  const site = async (metadata: grpc.Metadata) => {
+  const limiter = new TokenLimiter(deps.rateLimits);
+  /** Authenticates, then holds one of the token's call slots until `fn` settles (issue 13: hot polling, idle streams). */
+  const limited = async <T>(metadata: grpc.Metadata, fn: (caller: SiteCaller, raw: Caller) => Promise<T>): Promise<T> => {
     const caller = await auth.authenticate(metadata, 'site');
-    return { siteId: caller.subject, federationId: caller.federationId! };
+    const release = limiter.acquire(caller.tokenId);
+    try {
+      return await fn({ siteId: caller.subject, federationId: caller.federationId! }, caller);
+    } finally {
+      release();
+    }
   };
   return {
-    GetTask: unary<{ waitMs: number }, GetTaskResponseMsg>(log, 'GetTask', async (call) =>
-      endpoint.getTask(await site(call.metadata), call.request.waitMs, () => call.cancelled)),
+    GetTask: unary<{ waitMs: number }, GetTaskResponseMsg>(log, 'GetTask', (call) =>
+      limited(call.metadata, (caller) => endpoint.getTask(caller, call.request.waitMs, () => call.cancelled))),
 
-    DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'DownloadModel', 'site', (caller, call) => streamModel(deps, caller, call)),
+    DownloadModel: (call: grpc.ServerWritableStream<DownloadModelRequestMsg, ModelStreamMsg>) => {
+      limited(call.metadata, (_caller, raw) => streamModel(deps, raw, call)).catch((err: unknown) => {
+        logFailure(deps.log, 'DownloadModel', err);
+        call.emit('error', toServiceError(err));
+      });
+    },
 
     SubmitStage: (call: grpc.ServerReadableStream<StageStreamMsg, SubmitStageResponseMsg>, callback: grpc.sendUnaryData<SubmitStageResponseMsg>) =>
-      respond(log, 'SubmitStage', site(call.metadata).then((caller) => endpoint.submitStage(caller, call as AsyncIterable<StageStreamMsg>)), callback),
+      respond(log, 'SubmitStage', limited(call.metadata, (caller) => endpoint.submitStage(caller, call as AsyncIterable<StageStreamMsg>)), callback),
   };
 }
 
@@ -133,9 +148,21 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
         sampleRate: req.sampleRate === 0 ? null : req.sampleRate,
       })),
     GetLedger: admin<{ federationId: string }, GetLedgerResponseMsg>('GetLedger', (req) => ledgerReport(deps, req.federationId)),
+    AbortRound: admin<{ federationId: string; roundId: string; reason: string }, RoundMsg>('AbortRound', (req) => {
+      const reason = `aborted by the operator${req.reason ? `: ${req.reason.slice(0, 200)}` : ''}`;
+      const round = rounds.abortByOperator(req.federationId, req.roundId, reason);
+      log.warn('round aborted by the operator', { federation: req.federationId, round: round.number });
+      return roundMessage(round);
+    }),
+    RollbackModel: admin<{ federationId: string; version: number }, FederationMsg>('RollbackModel', (req) => {
+      const federation = federations.rollback(req.federationId, req.version);
+      log.info('model rolled back', { federation: req.federationId, nextBase: req.version });
+      return federationMessage(deps, federation);
+    }),
     RevokeSite: admin<{ federationId: string; siteId: string }, { revoked: boolean }>('RevokeSite', (req) => {
       const revoked = federations.revokeSite(req.federationId, req.siteId);
-      log.info('site revoked', { federation: req.federationId, site: req.siteId });
+      rounds.siteRevoked(req.federationId, req.siteId);
+      log.info('site revoked', { federation: req.federationId, site: quote(req.siteId) });
       return { revoked };
     }),
     ListRounds: admin<{ federationId: string }, { rounds: RoundMsg[] }>('ListRounds', (req) => {
@@ -220,6 +247,7 @@ export function roundMessage(round: RoundRecord): RoundMsg {
     id: round.id, federationId: round.federationId, number: round.number, state: round.state, baseVersion: round.baseVersion,
     resultVersion: round.resultVersion ?? 0, selectedSites: round.selectedSites, submittedSites: round.submittedSites,
     abortReason: round.abortReason ?? '', openedUnixMs: round.openedMs, closedUnixMs: round.closedMs ?? 0, totalExamples: round.totalExamples,
+    stage: round.stage ?? '',
   };
 }
 

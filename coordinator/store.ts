@@ -169,6 +169,15 @@ export class Store {
         this.db.exec('PRAGMA user_version = 4');
       });
     }
+    if (version < 5) {
+      // An operator's rollback: the version the next round starts from, when it is not the newest.
+      // History is kept (every version stays listed) and the ledger is untouched.
+      this.transaction(() => {
+        const columns = new Set((this.db.prepare(`SELECT name FROM pragma_table_info('federations')`).all() as Array<{ name: string }>).map((c) => c.name));
+        if (!columns.has('next_base_version')) this.db.exec('ALTER TABLE federations ADD COLUMN next_base_version INTEGER');
+        this.db.exec('PRAGMA user_version = 5');
+      });
+    }
   }
 
   /**

@@ -18,6 +18,9 @@ import type { DownloadModelRequest__Output } from './generated/conclave/v1/Downl
 import type { DpPlan__Output } from './generated/conclave/v1/DpPlan.ts';
 import type { EpsilonReport__Output } from './generated/conclave/v1/EpsilonReport.ts';
 import type { FedAvgConfig__Output } from './generated/conclave/v1/FedAvgConfig.ts';
+import type { KrumConfig__Output } from './generated/conclave/v1/KrumConfig.ts';
+import type { MedianConfig__Output } from './generated/conclave/v1/MedianConfig.ts';
+import type { TrimmedMeanConfig__Output } from './generated/conclave/v1/TrimmedMeanConfig.ts';
 import type { Federation__Output } from './generated/conclave/v1/Federation.ts';
 import type { FederationConfig__Output } from './generated/conclave/v1/FederationConfig.ts';
 import type { FederationEvent__Output } from './generated/conclave/v1/FederationEvent.ts';
@@ -40,6 +43,10 @@ import type { ServerOptimizerConfig__Output } from './generated/conclave/v1/Serv
 import type { StageHeader__Output } from './generated/conclave/v1/StageHeader.ts';
 import type { StageStreamMessage__Output } from './generated/conclave/v1/StageStreamMessage.ts';
 import type { StageTask__Output } from './generated/conclave/v1/StageTask.ts';
+import type { SecAggBody__Output } from './generated/conclave/v1/SecAggBody.ts';
+import type { SecAggKeys__Output } from './generated/conclave/v1/SecAggKeys.ts';
+import type { SecAggParams__Output } from './generated/conclave/v1/SecAggParams.ts';
+import type { SecAggTask__Output } from './generated/conclave/v1/SecAggTask.ts';
 import type { SubmitStageResponse__Output } from './generated/conclave/v1/SubmitStageResponse.ts';
 import type { TensorChunk__Output } from './generated/conclave/v1/TensorChunk.ts';
 import type { TensorHeader__Output } from './generated/conclave/v1/TensorHeader.ts';
@@ -63,6 +70,10 @@ export type TensorChunkMsg = TensorChunk__Output;
 export type TrainingConfigMsg = TrainingConfig__Output;
 export type OpaqueBodyMsg = OpaqueBody__Output;
 export type DpPlanMsg = DpPlan__Output;
+export type SecAggParamsMsg = SecAggParams__Output;
+export type SecAggKeysMsg = SecAggKeys__Output;
+export type SecAggTaskMsg = SecAggTask__Output;
+export type SecAggBodyMsg = SecAggBody__Output;
 
 export type ProtectionPlanMsg = Oneof<ProtectionPlan__Output, 'params'> | Unset<ProtectionPlan__Output, 'params'>;
 export type RoundPlanMsg = With<RoundPlan__Output, { training: TrainingConfigMsg; protectionPlan: ProtectionPlanMsg | null }>;
@@ -87,7 +98,12 @@ export type SubmitStageResponseMsg = SubmitStageResponse__Output;
 
 export type ServerOptimizerConfigMsg = Oneof<ServerOptimizerConfig__Output, 'kind'> | Unset<ServerOptimizerConfig__Output, 'kind'>;
 export type FedAvgConfigMsg = With<FedAvgConfig__Output, { serverOptimizer: ServerOptimizerConfigMsg | null }>;
-type AggregationConfigFields = With<AggregationConfig__Output, { fedavg?: FedAvgConfigMsg | null }>;
+export type MedianConfigMsg = With<MedianConfig__Output, { serverOptimizer: ServerOptimizerConfigMsg | null }>;
+export type TrimmedMeanConfigMsg = With<TrimmedMeanConfig__Output, { serverOptimizer: ServerOptimizerConfigMsg | null }>;
+export type KrumConfigMsg = With<KrumConfig__Output, { serverOptimizer: ServerOptimizerConfigMsg | null }>;
+type AggregationConfigFields = With<AggregationConfig__Output, {
+  fedavg?: FedAvgConfigMsg | null; median?: MedianConfigMsg | null; trimmedMean?: TrimmedMeanConfigMsg | null; krum?: KrumConfigMsg | null;
+}>;
 export type AggregationConfigMsg = Oneof<AggregationConfigFields, 'kind'> | Unset<AggregationConfigFields, 'kind'>;
 export type ProtectionConfigMsg = Oneof<ProtectionConfig__Output, 'kind'> | Unset<ProtectionConfig__Output, 'kind'>;
 export type PrivacyConfigMsg = PrivacyConfig__Output;

@@ -11,11 +11,14 @@ import { Participant, type ParticipantEvent } from '../participant.ts';
 import { DP_MODES, parsePrivacyFloor, type PrivacyFloorOptions } from '../privacy-policy.ts';
 import { simulatedSiteShards, type SimulatedSplit } from '../data/simulated.ts';
 import type { Dataset } from '../data/dataset.ts';
+import type { LocalTrainer } from '../training/local-trainer.ts';
+import { WorkerPoolTrainer } from '../training/worker-pool.ts';
 
 export const SITE_USAGE = `usage:
   conclave participant run --coordinator HOST:PORT (--token TOKEN | --token-file FILE)
                            --dataset mnist --partition iid|dirichlet [--alpha 0.5] --sites N --site-index I [--seed 1]
                            [--backend auto|tensorflow|wasm|cpu] [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
+                           [--workers N]: train on N worker processes (one core each), one update per round
                            [--min-noise-multiplier S] [--max-clip C] [--site-budget E --site-delta D] [--require-dp]
                            [--allow-modes central,distributed,local] [--privacy-state FILE]
         the site's own privacy floor: rounds below it are refused before training; under local and
@@ -31,6 +34,7 @@ const OPTIONS = {
   coordinator: { type: 'string' }, token: { type: 'string' }, ...CLIENT_TLS_OPTIONS,
   'token-file': { type: 'string' }, 'token-dir': { type: 'string' }, dataset: { type: 'string' }, partition: { type: 'string' }, alpha: { type: 'string' },
   sites: { type: 'string' }, 'site-index': { type: 'string' }, 'site-indices': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
+  workers: { type: 'string' },
   'min-noise-multiplier': { type: 'string' }, 'max-clip': { type: 'string' }, 'site-budget': { type: 'string' }, 'site-delta': { type: 'string' },
   'require-dp': { type: 'boolean' }, 'allow-modes': { type: 'string' }, 'privacy-state': { type: 'string' },
 } as const;
@@ -64,13 +68,17 @@ export async function siteCommand(argv: string[]): Promise<void> {
   };
   const backend = oneOf(flags, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
   const tls = clientTlsFromFlags(flags);
+  const workers = int(flags, 'workers', { min: 1, max: 256, fallback: 1 });
+  // A site's worker pool trains exactly what one worker would (worker-pool.ts); 1 keeps the in-process trainer.
+  const trainerFor = (d: Dataset): { trainer: LocalTrainer } | Record<string, never> =>
+    workers > 1 ? { trainer: new WorkerPoolTrainer(d, { workers, prefer: backend }) } : {};
 
   if (sub === 'run') {
     const token = typeof flags['token-file'] === 'string' ? readToken(flags['token-file']) : str(flags, 'token');
     const siteIndex = int(flags, 'site-index', { min: 0, max: sites - 1 });
     const privacyFloor = privacyFloorFromFlags(flags);
     const data = simulatedSiteShards(split, [siteIndex]).get(siteIndex)!;
-    const result = await runSite(new Participant({ coordinator, token, data, backend, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
+    const result = await runSite(new Participant({ coordinator, token, data, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
     const refused = describeRefusals(result.refusals);
     output(flags, {
       json: result,
@@ -92,7 +100,7 @@ export async function siteCommand(argv: string[]): Promise<void> {
   // at each await, and no site reads or writes another's variables.
   const results = await Promise.all(indices.map((index, k) => {
     const data = shards.get(index)!;
-    const participant = new Participant({ coordinator, token: tokens[k]!, data, backend, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+    const participant = new Participant({ coordinator, token: tokens[k]!, data, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
     return runSite(participant, index, data);
   }));
   const exhausted = results.filter((r) => r.outcome === 'site-budget-exhausted').length;

@@ -145,7 +145,7 @@ async function initWasm(): Promise<Attempt> {
   } catch (e) {
     return { ok: false, error: `tf.setBackend('wasm') threw (${errorText(e)})` };
   }
-  const kernels = added.length > 0 ? `; added JS kernels: ${added.join(', ')}` : '';
+  const kernels = added.length > 0 ? `; training kernels: ${added.join(', ')}` : '';
   return { ok: true, note: `${binary}, ${simd ? 'SIMD' : 'no SIMD'}, 1 thread (tfjs-backend-wasm has no multithreading under Node)${kernels}` };
 }
 

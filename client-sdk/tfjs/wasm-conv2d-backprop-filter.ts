@@ -20,6 +20,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { makeXnnConv2DBackpropFilterKernel, makeXnnConv2DBackpropInputKernel } from './wasm-conv-grads.ts';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type TensorInfo = tfTypes.TensorInfo;
@@ -375,16 +376,50 @@ export function makeWasmConv2DBackpropFilterKernel(tf: Tf): tfTypes.KernelConfig
   };
 }
 
+/** The backend's own Conv2DBackpropInput, kept for `useScalarConvGradKernels`. */
+let backendInputKernel: tfTypes.KernelConfig | undefined;
+
 /**
- * Registers the JS-side kernels the wasm backend lacks for CNN training.
- * Idempotent; a kernel the backend already has (e.g. a future
- * tfjs-backend-wasm release) is left alone. Returns the names it registered.
+ * Puts back the scalar gradient kernels (the JS Conv2DBackpropFilter, the backend's C++
+ * Conv2DBackpropInput) in place of the XNNPACK routes, so that a benchmark can measure both in one
+ * run. Call after `selectBackend` has initialised wasm; not for training.
+ */
+export function useScalarConvGradKernels(tf: Tf): void {
+  if (backendInputKernel === undefined) throw new Error('useScalarConvGradKernels: the wasm training kernels are not registered');
+  tf.unregisterKernel(CONV2D_BACKPROP_FILTER, 'wasm');
+  tf.registerKernel(makeWasmConv2DBackpropFilterKernel(tf));
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel(backendInputKernel);
+}
+
+/** Marks kernels this module registered, so a second call leaves them alone. */
+const OURS = Symbol.for('conclave.wasmTrainingKernel');
+
+/**
+ * Registers the kernels the wasm backend lacks or runs slowly for CNN training: Conv2DBackpropFilter
+ * (absent from the backend) and Conv2DBackpropInput (present, a scalar loop), both routed to
+ * XNNPACK's forward convolution where the geometry allows (wasm-conv-grads.ts), with the JS kernel
+ * above and the backend's own as their fallbacks. Idempotent; a Conv2DBackpropFilter the backend
+ * already has (e.g. a future tfjs-backend-wasm release) is left alone. Returns the names it
+ * registered.
  */
 export function registerWasmTrainingKernels(tf: Tf): string[] {
   const registered: string[] = [];
   if (tf.getKernel(CONV2D_BACKPROP_FILTER, 'wasm') === undefined) {
-    tf.registerKernel(makeWasmConv2DBackpropFilterKernel(tf));
+    const js = makeWasmConv2DBackpropFilterKernel(tf);
+    const k = makeXnnConv2DBackpropFilterKernel(tf, js.kernelFunc);
+    tf.registerKernel({ ...k, [OURS]: true } as tfTypes.KernelConfig);
     registered.push(CONV2D_BACKPROP_FILTER);
+  }
+  const input = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  if (input !== undefined && !(OURS in input)) {
+    backendInputKernel = input;
+    const k = makeXnnConv2DBackpropInputKernel(tf, input.kernelFunc);
+    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+    // The fallback is a cwrap'd C function bound by the original's setupFunc, which tfjs runs for
+    // registered kernels when the backend initialises (after this call).
+    tf.registerKernel({ ...k, ...(input.setupFunc ? { setupFunc: input.setupFunc } : {}), [OURS]: true } as tfTypes.KernelConfig);
+    registered.push('Conv2DBackpropInput');
   }
   return registered;
 }

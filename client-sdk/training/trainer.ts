@@ -71,7 +71,7 @@ function validateTrainOptions(opts: TrainOptions): void {
  * or the model's when that holds the same number of values (a model taking MNIST as [784] trains
  * on the [28, 28, 1] features as they are: features are stored flat, so this is only a view).
  */
-function checkDataMatchesModel(model: tf.LayersModel, data: Dataset, fn: string): number[] {
+export function checkDataMatchesModel(model: tf.LayersModel, data: Dataset, fn: string): number[] {
   if (data.count < 1) throw new RangeError(`${fn}: dataset is empty`);
   const inShape = model.inputs[0]!.shape.slice(1);
   const sameShape = inShape.length === data.featureShape.length && inShape.every((d, i) => d === null || d === data.featureShape[i]);
@@ -87,7 +87,7 @@ function checkDataMatchesModel(model: tf.LayersModel, data: Dataset, fn: string)
   return sameShape ? [...data.featureShape] : (inShape as number[]);
 }
 
-function makeBatch(data: Dataset, order: Int32Array, start: number, end: number, exampleShape: readonly number[]): { x: tf.Tensor; y: tf.Tensor1D } {
+export function makeBatch(data: Dataset, order: Int32Array, start: number, end: number, exampleShape: readonly number[]): { x: tf.Tensor; y: tf.Tensor1D } {
   const size = featureSize(data);
   const n = end - start;
   // A fresh buffer per batch: backends may keep a reference to the array.
@@ -102,17 +102,17 @@ function makeBatch(data: Dataset, order: Int32Array, start: number, end: number,
 }
 
 /** Sum over the batch of -log p(label); `probs` is [n, numClasses] softmax output. */
-function sumCrossEntropy(probs: tf.Tensor, y: tf.Tensor1D, numClasses: number): tf.Scalar {
+export function sumCrossEntropy(probs: tf.Tensor, y: tf.Tensor1D, numClasses: number): tf.Scalar {
   const oneHot = tf.oneHot(y, numClasses);
   const logp = tf.log(tf.clipByValue(probs, EPS, 1 - EPS));
   return tf.neg(tf.sum(tf.mul(oneHot, logp))) as tf.Scalar;
 }
 
-function countCorrect(probs: tf.Tensor, y: tf.Tensor1D): tf.Scalar {
+export function countCorrect(probs: tf.Tensor, y: tf.Tensor1D): tf.Scalar {
   return tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), y), 'float32'));
 }
 
-function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
+export function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
   return name === 'adam' ? tf.train.adam(lr) : tf.train.sgd(lr);
 }
 

@@ -5,8 +5,10 @@
  * the model. Applying the delta to the model is the server optimizer's job (server-optimizers.ts),
  * which is why `begin` takes the model's size, not the model.
  *
- * Memory: a round's aggregation keeps O(model) state, never a list of updates (STYLE: stream,
- * don't buffer, anything that grows with model size × participants). Sums are float64: with
+ * Memory: a streaming-sum aggregation keeps O(model) state, never a list of updates (STYLE: stream,
+ * don't buffer, anything that grows with model size × participants). The robust (`individual`)
+ * aggregators are the one exception: they need each update, and buffer at most sitesPerRound of
+ * them (individual.ts). Sums are float64: with
  * hundreds of sites a float32 running sum loses the low bits of small deltas, which is exactly
  * where late-round progress lives.
  */
@@ -54,7 +56,10 @@ export interface RoundAggregation {
   add(delta: Float32Array, numExamples: number, report?: UpdateReport): void;
   /** Updates (or sum contributions) folded so far. */
   readonly contributors: number;
-  /** Σ of the weights this aggregator applied (Σ nᵢ for examples, the contributor count for uniform). */
+  /**
+   * Σ of the weights this aggregator applied (Σ nᵢ for examples, the contributor count for uniform);
+   * an `individual` aggregator weights nothing and reports the declared Σ nᵢ, for the metrics.
+   */
   readonly totalWeight: number;
   finish(): AggregateResult;
 }

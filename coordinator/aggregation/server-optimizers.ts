@@ -39,7 +39,7 @@ export interface SgdOptions {
 /** next = base + η·delta. Stateless; η = 1 is FedAvg. */
 export function sgd(options: SgdOptions): ServerOptimizer {
   const { learningRate } = options;
-  if (!(learningRate > 0) || !Number.isFinite(learningRate)) throw new ConclaveError('INVALID_ARGUMENT', `server learning rate must be positive and finite, got ${learningRate}`);
+  checkLearningRate(learningRate);
   return {
     name: 'sgd',
     apply(base, delta, state) {
@@ -51,7 +51,110 @@ export function sgd(options: SgdOptions): ServerOptimizer {
   };
 }
 
-/** The checks every optimizer makes before a step; exported for the stateful ones to come. */
+export interface FedAvgMOptions {
+  learningRate: number;
+  /** β in [0, 1). */
+  momentum: number;
+}
+
+/**
+ * Server momentum (Hsu et al. 2019, "Measuring the effects of non-identical data distribution"):
+ * v ← β·v + Δ, next = base + η·v. The velocity starts at zero, so round 1 is SGD.
+ */
+export function fedAvgM(options: FedAvgMOptions): ServerOptimizer {
+  const { learningRate, momentum } = options;
+  checkLearningRate(learningRate);
+  checkUnit('momentum', momentum);
+  return {
+    name: 'fedavgm',
+    apply(base, delta, state) {
+      checkStep('fedavgm', base, delta, state);
+      const previous = stateVector(state, 'velocity');
+      const velocity = new Float32Array(base.length);
+      const next = new Float32Array(base.length);
+      for (let i = 0; i < next.length; i++) {
+        const v = momentum * (previous?.[i] ?? 0) + delta[i]!;
+        velocity[i] = v;
+        next[i] = base[i]! + learningRate * v;
+      }
+      return { next, state: { optimizer: 'fedavgm', scalars: { step: (state?.scalars['step'] ?? 0) + 1 }, vectors: { velocity } } };
+    },
+  };
+}
+
+export type AdaptiveKind = 'fedadam' | 'fedyogi' | 'fedadagrad';
+
+export interface AdaptiveOptions {
+  learningRate: number;
+  /** First-moment decay β₁ in [0, 1). */
+  beta1: number;
+  /** Second-moment decay β₂ in [0, 1); FedAdagrad does not use it. */
+  beta2: number;
+  /** Adaptivity τ > 0: the floor of the denominator, and √ of the second moment's starting value. */
+  tau: number;
+}
+
+/**
+ * Reddi et al. 2021, Algorithm 2, as written there (no bias correction; v starts at τ², which the
+ * paper requires, v₋₁ ≥ τ²):
+ *   m ← β₁·m + (1 − β₁)·Δ
+ *   FedAdagrad: v ← v + Δ²
+ *   FedYogi:    v ← v − (1 − β₂)·Δ²·sign(v − Δ²)
+ *   FedAdam:    v ← β₂·v + (1 − β₂)·Δ²
+ *   next = base + η·m / (√v + τ)
+ * Per-coordinate arithmetic is float64; the state is stored as float32, and both an uninterrupted
+ * run and a restarted one read it back from the registry, so they agree bit for bit.
+ */
+export function adaptive(kind: AdaptiveKind, options: AdaptiveOptions): ServerOptimizer {
+  const { learningRate, beta1, beta2, tau } = options;
+  checkLearningRate(learningRate);
+  checkUnit('beta1', beta1);
+  checkUnit('beta2', beta2);
+  if (!(tau > 0) || !Number.isFinite(tau)) throw new ConclaveError('INVALID_ARGUMENT', `tau must be positive and finite, got ${tau}`);
+  const secondMoment = kind === 'fedadam'
+    ? (v: number, g2: number) => beta2 * v + (1 - beta2) * g2
+    : kind === 'fedyogi'
+      ? (v: number, g2: number) => v - (1 - beta2) * g2 * Math.sign(v - g2)
+      : (v: number, g2: number) => v + g2;
+  return {
+    name: kind,
+    apply(base, delta, state) {
+      checkStep(kind, base, delta, state);
+      const previousM = stateVector(state, 'm');
+      const previousV = stateVector(state, 'v');
+      const m = new Float32Array(base.length);
+      const v = new Float32Array(base.length);
+      const next = new Float32Array(base.length);
+      for (let i = 0; i < next.length; i++) {
+        const g = delta[i]!;
+        const mi = beta1 * (previousM?.[i] ?? 0) + (1 - beta1) * g;
+        const vi = secondMoment(previousV?.[i] ?? tau * tau, g * g);
+        m[i] = mi;
+        v[i] = vi;
+        next[i] = base[i]! + (learningRate * mi) / (Math.sqrt(vi) + tau);
+      }
+      return { next, state: { optimizer: kind, scalars: { step: (state?.scalars['step'] ?? 0) + 1 }, vectors: { m, v } } };
+    },
+  };
+}
+
+function checkLearningRate(learningRate: number): void {
+  if (!(learningRate > 0) || !Number.isFinite(learningRate)) throw new ConclaveError('INVALID_ARGUMENT', `server learning rate must be positive and finite, got ${learningRate}`);
+}
+
+function checkUnit(name: string, value: number): void {
+  if (!(value >= 0 && value < 1)) throw new ConclaveError('INVALID_ARGUMENT', `${name} must be in [0, 1), got ${value}`);
+}
+
+/** A state vector the optimizer wrote; a state that lacks it was not written by this optimizer's code. */
+function stateVector(state: OptimizerState | null, key: string): Float32Array | null {
+  if (state === null) return null;
+  const v = state.vectors[key];
+  if (!v) throw new ConclaveError('FEDERATION_STATE', `the persisted "${state.optimizer}" state has no "${key}" vector`);
+  return v;
+}
+
+/** The checks every optimizer makes before a step. */
 export function checkStep(name: string, base: Float32Array, delta: Float32Array, state: OptimizerState | null): void {
   if (delta.length !== base.length) throw new ConclaveError('LAYOUT_MISMATCH', `aggregate delta has ${delta.length} values, model has ${base.length}`);
   if (state === null) return;

@@ -4,6 +4,7 @@ import { configMessage, type TrainingConfig } from '../federation-config.ts';
 import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
+import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags } from './strategy-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -25,7 +26,7 @@ export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; site
 const USAGE = `usage:
   conclave federation create --name NAME --model mlp|cnn|PATH/model.json [--rounds 3] [--sites-per-round 2] [--min-sites N]
                              [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
-                             [--seed 0] [--protection none] [--weighting examples|uniform] [--server-lr 1]
+                             [--seed 0] [--protection none] [--strategy S and its flags, below]
                              [differential privacy flags, below]
   conclave federation start ID
   conclave federation show ID
@@ -34,10 +35,7 @@ const USAGE = `usage:
   starting point. It needs one input, a softmax output, and only trainable weights. Training flags default
   to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
-aggregation (FedAvg, then a server SGD step):
-  [--weighting examples|uniform]   weight each site's update by its example count (the default without DP)
-                                   or uniformly (the default with DP, and the only weighting DP allows)
-  [--server-lr LR]                 server learning rate on the averaged delta (default 1 = plain FedAvg)
+${STRATEGY_USAGE}
 ${PRIVACY_USAGE}`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
@@ -79,7 +77,7 @@ const CREATE_OPTIONS = {
   name: { type: 'string' }, model: { type: 'string' }, rounds: { type: 'string' }, 'sites-per-round': { type: 'string' },
   'min-sites': { type: 'string' }, 'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' },
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
-  weighting: { type: 'string' }, 'server-lr': { type: 'string' },
+  ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
 } as const;
 
@@ -103,14 +101,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
     protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
     // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
-    aggregation: flags['weighting'] === undefined && flags['server-lr'] === undefined ? undefined : {
-      kind: 'fedavg' as const,
-      weighting: flags['weighting'] === undefined ? undefined : oneOf(flags, 'weighting', ['examples', 'uniform'] as const),
-      serverOptimizer: {
-        kind: 'sgd' as const,
-        learningRate: num(flags, 'server-lr', { fallback: 1, test: (v) => v > 0 && v <= 1000, expect: 'a number in (0, 1000]' }),
-      },
-    },
+    aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
   };
 }

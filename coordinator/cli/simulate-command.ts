@@ -8,6 +8,7 @@ import type { FederationMsg, GetLedgerResponseMsg, RoundMsg } from '../../protoc
 import { adminClient, callUnary, createFederation, downloadModel } from '../../protocols/client.ts';
 import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli.ts';
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
+import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
@@ -21,7 +22,9 @@ const USAGE = `usage: conclave simulate [--sites 4] [--site-processes P] [--roun
                          [--seed 1] [--protection none] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
                          [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
                          [--backend auto|wasm|cpu] [--timeout-s 3600] [--data-dir DIR] [--json]
+                         [--workers N (worker processes per site, data-parallel, one update per round)]
                          [--dp central|distributed --noise-multiplier S --clip C [--adaptive-clip (central)] [--budget E --delta D]]
+                         [--strategy S and its flags, below]
 
 Starts a coordinator and the sites' OS processes, all talking gRPC on 127.0.0.1, runs the rounds,
 evaluates every new global model on the held-out test split and prints one line per round
@@ -32,6 +35,7 @@ CPU core), each loading the data once, so hundreds of sites run on a few cores.
 --model PATH/model.json starts from your own tfjs LayersModel (and its weights): it must take an
 MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 
+${STRATEGY_USAGE}
 ${PRIVACY_USAGE}
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
 
@@ -40,7 +44,9 @@ const OPTIONS = {
   seed: { type: 'string' }, protection: { type: 'string' }, 'sites-per-round': { type: 'string' }, 'min-sites': { type: 'string' },
   'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
   optimizer: { type: 'string' }, backend: { type: 'string' }, 'timeout-s': { type: 'string' }, name: { type: 'string' }, 'site-processes': { type: 'string' },
+  workers: { type: 'string' },
   ...PRIVACY_OPTIONS,
+  ...STRATEGY_OPTIONS,
 } as const;
 
 /** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */
@@ -92,6 +98,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
   }, source, tools.trainingDefaults(source));
   if (config.sitesPerRound > sites) throw new CliError(`--sites-per-round (${config.sitesPerRound}) cannot exceed --sites (${sites})`);
   const backendPreference = oneOf(flags, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
+  const workers = int(flags, 'workers', { min: 1, max: 256, fallback: 1 });
   const timeoutMs = int(flags, 'timeout-s', { min: 1, max: 7 * 24 * 3600, fallback: 3600 }) * 1000;
   // Before any process starts: a model MNIST cannot train is refused here (exit 3), not by every site.
   const initialModel = await tools.initialModel(source, { seed: config.seed, fits: 'mnist' });
@@ -148,7 +155,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       const indices = Array.from({ length: Math.ceil((sites - p) / siteProcesses) }, (_, k) => p + k * siteProcesses);
       const args = [BIN, 'participant', 'host', '--coordinator', info.address, '--token-dir', simDir, '--site-indices', indices.join(','),
         '--dataset', 'mnist', '--partition', split.partition, '--alpha', String(split.alpha), '--sites', String(sites),
-        '--seed', String(split.seed), '--backend', backendPreference];
+        '--seed', String(split.seed), '--backend', backendPreference, ...(workers > 1 ? ['--workers', String(workers)] : [])];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(child);
       const logPath = join(simDir, siteProcesses === sites ? `site-${p}.log` : `sites-${p}.log`);

@@ -6,6 +6,8 @@
 import { ConclaveError } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
 import type { ProtectionProtocol, StageRoundContext } from './protocol.ts';
+import { l2Norm } from '../../crypto/dp/index.ts';
+import { DEFAULT_UPDATE_LIMITS, type UpdateLimits } from '../limits.ts';
 
 /** A single site claiming more than this many examples is refusing to be averaged honestly. */
 export const MAX_EXAMPLES_PER_UPDATE = 1_000_000_000;
@@ -14,37 +16,61 @@ interface NoneState {
   aggregation: RoundAggregation;
 }
 
-export const noProtection: ProtectionProtocol<NoneState> = {
-  name: 'none',
-  plan: () => ({ protocol: 'none', stages: ['submit'], params: 'none', none: {} }),
-  begin: (_ctx, aggregation) => ({ aggregation }),
-  stages: [{
-    name: 'submit',
-    expect(_state, ctx, _siteId, header) {
-      if (header.body !== 'update') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update body');
-      const { numExamples, trainLoss, trainAccuracy } = header.update;
-      // 0 means withheld, which only DP rounds accept: they weight sites uniformly.
-      if (!Number.isInteger(numExamples) || numExamples < (ctx.dp ? 0 : 1) || numExamples > MAX_EXAMPLES_PER_UPDATE) {
-        throw new ConclaveError('INVALID_ARGUMENT', ctx.dp
-          ? `numExamples must be an integer in [0, ${MAX_EXAMPLES_PER_UPDATE}] (0 = withheld)`
-          : `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}]: FedAvg weights updates by it`);
-      }
-      if (!Number.isFinite(trainLoss) || !Number.isFinite(trainAccuracy)) throw new ConclaveError('NON_FINITE_VALUE', 'training metrics must be finite numbers');
-      if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an update needs its tensor');
-      return { dtype: 'float32', layout: ctx.layout, maxElements: Number.MAX_SAFE_INTEGER };
+/**
+ * Outside DP each update is bounded here (DP rounds are bounded by their clip norm: the DP
+ * aggregator re-clips central updates, and the round's aggregate check catches the rest).
+ */
+export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): ProtectionProtocol<NoneState> {
+  return {
+    name: 'none',
+    plan: () => ({ protocol: 'none', stages: ['submit'], params: 'none', none: {} }),
+    begin: (_ctx, aggregation) => ({ aggregation }),
+    stages: [{
+      name: 'submit',
+      expect(_state, ctx, _siteId, header) {
+        if (header.body !== 'update') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update body');
+        const { numExamples, trainLoss, trainAccuracy } = header.update;
+        // 0 means withheld, which only DP rounds accept: they weight sites uniformly.
+        if (!Number.isInteger(numExamples) || numExamples < (ctx.dp ? 0 : 1) || numExamples > MAX_EXAMPLES_PER_UPDATE) {
+          throw new ConclaveError('INVALID_ARGUMENT', ctx.dp
+            ? `numExamples must be an integer in [0, ${MAX_EXAMPLES_PER_UPDATE}] (0 = withheld)`
+            : `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}]: FedAvg weights updates by it`);
+        }
+        if (!Number.isFinite(trainLoss) || !Number.isFinite(trainAccuracy)) throw new ConclaveError('NON_FINITE_VALUE', 'training metrics must be finite numbers');
+        if (!(trainAccuracy >= 0 && trainAccuracy <= 1)) throw new ConclaveError('INVALID_ARGUMENT', 'trainAccuracy must be in [0, 1]');
+        if (!(Math.abs(trainLoss) <= limits.maxTrainLoss)) throw new ConclaveError('INVALID_ARGUMENT', `|trainLoss| must be at most ${limits.maxTrainLoss}`);
+        if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an update needs its tensor');
+        return { dtype: 'float32', layout: ctx.layout, maxElements: Number.MAX_SAFE_INTEGER };
+      },
+      accept(state, ctx, message) {
+        if (message.header.body !== 'update' || !(message.tensor instanceof Float32Array)) throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes a float32 update');
+        let update = message.tensor;
+        let weight = message.header.update.numExamples;
+        if (!ctx.dp) {
+          const norm = l2Norm(update);
+          if (!(norm <= limits.updateNormBound)) {
+            if (limits.overNorm === 'refuse' || !Number.isFinite(norm)) {
+              throw new ConclaveError('INVALID_ARGUMENT', `update norm ${norm.toExponential(3)} exceeds the coordinator's update norm bound ${limits.updateNormBound}`);
+            }
+            // Scaled in float64 then rounded: the result is within the bound up to float32 rounding.
+            const scale = (limits.updateNormBound / norm) * (1 - 1e-6);
+            update = Float32Array.from(update, (x) => x * scale);
+          }
+          weight = Math.min(weight, limits.maxExamplesPerUpdate);
+        }
+        state.aggregation.add(update, weight, { unclipped: message.header.update.unclipped });
+      },
+      finish(_state, ctx, answered) {
+        if (answered.length < ctx.minSurvivors) {
+          return { abort: `quorum not reached: ${answered.length} of ${ctx.minSurvivors} required updates by the deadline` };
+        }
+        return { survivors: [...answered] };
+      },
+    }],
+    unprotect() {
+      // Every update was folded on arrival.
     },
-    accept(state, _ctx, message) {
-      if (message.header.body !== 'update' || !(message.tensor instanceof Float32Array)) throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes a float32 update');
-      state.aggregation.add(message.tensor, message.header.update.numExamples, { unclipped: message.header.update.unclipped });
-    },
-    finish(_state, ctx, answered) {
-      if (answered.length < ctx.minSurvivors) {
-        return { abort: `quorum not reached: ${answered.length} of ${ctx.minSurvivors} required updates by the deadline` };
-      }
-      return { survivors: [...answered] };
-    },
-  }],
-  unprotect() {
-    // Every update was folded on arrival.
-  },
-};
+  };
+}
+
+export const noProtection = noneProtocol();

@@ -6,7 +6,7 @@
  * and passes its survivors on. Unprotected contributions reach the round's aggregation one update
  * at a time or as one sum.
  */
-import type { Dtype, OpaqueBodyMsg, ProtectionPlanMsg, StageHeaderMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
+import type { Dtype, OpaqueBodyMsg, ProtectionPlanMsg, SecAggTaskMsg, StageHeaderMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
 
 /** What the pipeline tells a protocol about the round it runs in. */
@@ -45,7 +45,7 @@ export interface TensorExpectation {
 }
 
 /** A later stage's task body for one site (the first stage's task is the round plan itself). */
-export type StageTaskBody = { body: 'opaque'; opaque: OpaqueBodyMsg } | { body?: undefined };
+export type StageTaskBody = { body: 'opaque'; opaque: OpaqueBodyMsg } | { body: 'secagg'; secagg: SecAggTaskMsg } | { body?: undefined };
 
 export type StageOutcome = { survivors: string[] } | { abort: string };
 
@@ -80,7 +80,7 @@ export interface ProtectionProtocol<S = unknown> {
    */
   begin(ctx: StageRoundContext, aggregation: RoundAggregation): S;
   /** After the last stage's survivors are known: whatever is still protected is unprotected into the aggregation. */
-  unprotect(state: S, ctx: StageRoundContext, survivors: readonly string[]): void;
+  unprotect(state: S, ctx: StageRoundContext, survivors: readonly string[]): void | Promise<void>;
   /** Forgets whatever the round held (called however the round ends). */
   dispose?(state: S): void;
 }

@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AbortRoundRequest as _conclave_v1_AbortRoundRequest, AbortRoundRequest__Output as _conclave_v1_AbortRoundRequest__Output } from './conclave/v1/AbortRoundRequest.ts';
+import type { AdaptiveOptimizerConfig as _conclave_v1_AdaptiveOptimizerConfig, AdaptiveOptimizerConfig__Output as _conclave_v1_AdaptiveOptimizerConfig__Output } from './conclave/v1/AdaptiveOptimizerConfig.ts';
 import type { AdminServiceClient as _conclave_v1_AdminServiceClient, AdminServiceDefinition as _conclave_v1_AdminServiceDefinition } from './conclave/v1/AdminService.ts';
 import type { AggregationConfig as _conclave_v1_AggregationConfig, AggregationConfig__Output as _conclave_v1_AggregationConfig__Output } from './conclave/v1/AggregationConfig.ts';
 import type { CreateFederationHeader as _conclave_v1_CreateFederationHeader, CreateFederationHeader__Output as _conclave_v1_CreateFederationHeader__Output } from './conclave/v1/CreateFederationHeader.ts';
@@ -11,6 +13,7 @@ import type { EnrollSiteRequest as _conclave_v1_EnrollSiteRequest, EnrollSiteReq
 import type { EnrollSiteResponse as _conclave_v1_EnrollSiteResponse, EnrollSiteResponse__Output as _conclave_v1_EnrollSiteResponse__Output } from './conclave/v1/EnrollSiteResponse.ts';
 import type { EpsilonReport as _conclave_v1_EpsilonReport, EpsilonReport__Output as _conclave_v1_EpsilonReport__Output } from './conclave/v1/EpsilonReport.ts';
 import type { FedAvgConfig as _conclave_v1_FedAvgConfig, FedAvgConfig__Output as _conclave_v1_FedAvgConfig__Output } from './conclave/v1/FedAvgConfig.ts';
+import type { FedAvgMConfig as _conclave_v1_FedAvgMConfig, FedAvgMConfig__Output as _conclave_v1_FedAvgMConfig__Output } from './conclave/v1/FedAvgMConfig.ts';
 import type { Federation as _conclave_v1_Federation, Federation__Output as _conclave_v1_Federation__Output } from './conclave/v1/Federation.ts';
 import type { FederationConfig as _conclave_v1_FederationConfig, FederationConfig__Output as _conclave_v1_FederationConfig__Output } from './conclave/v1/FederationConfig.ts';
 import type { FederationEvent as _conclave_v1_FederationEvent, FederationEvent__Output as _conclave_v1_FederationEvent__Output } from './conclave/v1/FederationEvent.ts';
@@ -20,11 +23,13 @@ import type { GetLedgerRequest as _conclave_v1_GetLedgerRequest, GetLedgerReques
 import type { GetLedgerResponse as _conclave_v1_GetLedgerResponse, GetLedgerResponse__Output as _conclave_v1_GetLedgerResponse__Output } from './conclave/v1/GetLedgerResponse.ts';
 import type { GetTaskRequest as _conclave_v1_GetTaskRequest, GetTaskRequest__Output as _conclave_v1_GetTaskRequest__Output } from './conclave/v1/GetTaskRequest.ts';
 import type { GetTaskResponse as _conclave_v1_GetTaskResponse, GetTaskResponse__Output as _conclave_v1_GetTaskResponse__Output } from './conclave/v1/GetTaskResponse.ts';
+import type { KrumConfig as _conclave_v1_KrumConfig, KrumConfig__Output as _conclave_v1_KrumConfig__Output } from './conclave/v1/KrumConfig.ts';
 import type { LedgerEntry as _conclave_v1_LedgerEntry, LedgerEntry__Output as _conclave_v1_LedgerEntry__Output } from './conclave/v1/LedgerEntry.ts';
 import type { ListModelsRequest as _conclave_v1_ListModelsRequest, ListModelsRequest__Output as _conclave_v1_ListModelsRequest__Output } from './conclave/v1/ListModelsRequest.ts';
 import type { ListModelsResponse as _conclave_v1_ListModelsResponse, ListModelsResponse__Output as _conclave_v1_ListModelsResponse__Output } from './conclave/v1/ListModelsResponse.ts';
 import type { ListRoundsRequest as _conclave_v1_ListRoundsRequest, ListRoundsRequest__Output as _conclave_v1_ListRoundsRequest__Output } from './conclave/v1/ListRoundsRequest.ts';
 import type { ListRoundsResponse as _conclave_v1_ListRoundsResponse, ListRoundsResponse__Output as _conclave_v1_ListRoundsResponse__Output } from './conclave/v1/ListRoundsResponse.ts';
+import type { MedianConfig as _conclave_v1_MedianConfig, MedianConfig__Output as _conclave_v1_MedianConfig__Output } from './conclave/v1/MedianConfig.ts';
 import type { ModelHeader as _conclave_v1_ModelHeader, ModelHeader__Output as _conclave_v1_ModelHeader__Output } from './conclave/v1/ModelHeader.ts';
 import type { ModelStreamMessage as _conclave_v1_ModelStreamMessage, ModelStreamMessage__Output as _conclave_v1_ModelStreamMessage__Output } from './conclave/v1/ModelStreamMessage.ts';
 import type { ModelVersion as _conclave_v1_ModelVersion, ModelVersion__Output as _conclave_v1_ModelVersion__Output } from './conclave/v1/ModelVersion.ts';
@@ -38,8 +43,16 @@ import type { ProtectionConfig as _conclave_v1_ProtectionConfig, ProtectionConfi
 import type { ProtectionPlan as _conclave_v1_ProtectionPlan, ProtectionPlan__Output as _conclave_v1_ProtectionPlan__Output } from './conclave/v1/ProtectionPlan.ts';
 import type { RevokeSiteRequest as _conclave_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _conclave_v1_RevokeSiteRequest__Output } from './conclave/v1/RevokeSiteRequest.ts';
 import type { RevokeSiteResponse as _conclave_v1_RevokeSiteResponse, RevokeSiteResponse__Output as _conclave_v1_RevokeSiteResponse__Output } from './conclave/v1/RevokeSiteResponse.ts';
+import type { RollbackModelRequest as _conclave_v1_RollbackModelRequest, RollbackModelRequest__Output as _conclave_v1_RollbackModelRequest__Output } from './conclave/v1/RollbackModelRequest.ts';
 import type { Round as _conclave_v1_Round, Round__Output as _conclave_v1_Round__Output } from './conclave/v1/Round.ts';
 import type { RoundPlan as _conclave_v1_RoundPlan, RoundPlan__Output as _conclave_v1_RoundPlan__Output } from './conclave/v1/RoundPlan.ts';
+import type { SecAggBody as _conclave_v1_SecAggBody, SecAggBody__Output as _conclave_v1_SecAggBody__Output } from './conclave/v1/SecAggBody.ts';
+import type { SecAggKeys as _conclave_v1_SecAggKeys, SecAggKeys__Output as _conclave_v1_SecAggKeys__Output } from './conclave/v1/SecAggKeys.ts';
+import type { SecAggParams as _conclave_v1_SecAggParams, SecAggParams__Output as _conclave_v1_SecAggParams__Output } from './conclave/v1/SecAggParams.ts';
+import type { SecAggPeer as _conclave_v1_SecAggPeer, SecAggPeer__Output as _conclave_v1_SecAggPeer__Output } from './conclave/v1/SecAggPeer.ts';
+import type { SecAggRevealedShare as _conclave_v1_SecAggRevealedShare, SecAggRevealedShare__Output as _conclave_v1_SecAggRevealedShare__Output } from './conclave/v1/SecAggRevealedShare.ts';
+import type { SecAggSealedShare as _conclave_v1_SecAggSealedShare, SecAggSealedShare__Output as _conclave_v1_SecAggSealedShare__Output } from './conclave/v1/SecAggSealedShare.ts';
+import type { SecAggTask as _conclave_v1_SecAggTask, SecAggTask__Output as _conclave_v1_SecAggTask__Output } from './conclave/v1/SecAggTask.ts';
 import type { ServerOptimizerConfig as _conclave_v1_ServerOptimizerConfig, ServerOptimizerConfig__Output as _conclave_v1_ServerOptimizerConfig__Output } from './conclave/v1/ServerOptimizerConfig.ts';
 import type { SgdConfig as _conclave_v1_SgdConfig, SgdConfig__Output as _conclave_v1_SgdConfig__Output } from './conclave/v1/SgdConfig.ts';
 import type { StageHeader as _conclave_v1_StageHeader, StageHeader__Output as _conclave_v1_StageHeader__Output } from './conclave/v1/StageHeader.ts';
@@ -51,6 +64,7 @@ import type { TensorChunk as _conclave_v1_TensorChunk, TensorChunk__Output as _c
 import type { TensorHeader as _conclave_v1_TensorHeader, TensorHeader__Output as _conclave_v1_TensorHeader__Output } from './conclave/v1/TensorHeader.ts';
 import type { TensorSpec as _conclave_v1_TensorSpec, TensorSpec__Output as _conclave_v1_TensorSpec__Output } from './conclave/v1/TensorSpec.ts';
 import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Output as _conclave_v1_TrainingConfig__Output } from './conclave/v1/TrainingConfig.ts';
+import type { TrimmedMeanConfig as _conclave_v1_TrimmedMeanConfig, TrimmedMeanConfig__Output as _conclave_v1_TrimmedMeanConfig__Output } from './conclave/v1/TrimmedMeanConfig.ts';
 import type { UpdateBody as _conclave_v1_UpdateBody, UpdateBody__Output as _conclave_v1_UpdateBody__Output } from './conclave/v1/UpdateBody.ts';
 import type { Wait as _conclave_v1_Wait, Wait__Output as _conclave_v1_Wait__Output } from './conclave/v1/Wait.ts';
 import type { WatchFederationRequest as _conclave_v1_WatchFederationRequest, WatchFederationRequest__Output as _conclave_v1_WatchFederationRequest__Output } from './conclave/v1/WatchFederationRequest.ts';
@@ -62,6 +76,8 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   conclave: {
     v1: {
+      AbortRoundRequest: MessageTypeDefinition<_conclave_v1_AbortRoundRequest, _conclave_v1_AbortRoundRequest__Output>
+      AdaptiveOptimizerConfig: MessageTypeDefinition<_conclave_v1_AdaptiveOptimizerConfig, _conclave_v1_AdaptiveOptimizerConfig__Output>
       AdminService: SubtypeConstructor<typeof grpc.Client, _conclave_v1_AdminServiceClient> & { service: _conclave_v1_AdminServiceDefinition }
       AggregationConfig: MessageTypeDefinition<_conclave_v1_AggregationConfig, _conclave_v1_AggregationConfig__Output>
       CreateFederationHeader: MessageTypeDefinition<_conclave_v1_CreateFederationHeader, _conclave_v1_CreateFederationHeader__Output>
@@ -72,6 +88,7 @@ export interface ProtoGrpcType {
       EnrollSiteResponse: MessageTypeDefinition<_conclave_v1_EnrollSiteResponse, _conclave_v1_EnrollSiteResponse__Output>
       EpsilonReport: MessageTypeDefinition<_conclave_v1_EpsilonReport, _conclave_v1_EpsilonReport__Output>
       FedAvgConfig: MessageTypeDefinition<_conclave_v1_FedAvgConfig, _conclave_v1_FedAvgConfig__Output>
+      FedAvgMConfig: MessageTypeDefinition<_conclave_v1_FedAvgMConfig, _conclave_v1_FedAvgMConfig__Output>
       Federation: MessageTypeDefinition<_conclave_v1_Federation, _conclave_v1_Federation__Output>
       FederationConfig: MessageTypeDefinition<_conclave_v1_FederationConfig, _conclave_v1_FederationConfig__Output>
       FederationEvent: MessageTypeDefinition<_conclave_v1_FederationEvent, _conclave_v1_FederationEvent__Output>
@@ -81,11 +98,13 @@ export interface ProtoGrpcType {
       GetLedgerResponse: MessageTypeDefinition<_conclave_v1_GetLedgerResponse, _conclave_v1_GetLedgerResponse__Output>
       GetTaskRequest: MessageTypeDefinition<_conclave_v1_GetTaskRequest, _conclave_v1_GetTaskRequest__Output>
       GetTaskResponse: MessageTypeDefinition<_conclave_v1_GetTaskResponse, _conclave_v1_GetTaskResponse__Output>
+      KrumConfig: MessageTypeDefinition<_conclave_v1_KrumConfig, _conclave_v1_KrumConfig__Output>
       LedgerEntry: MessageTypeDefinition<_conclave_v1_LedgerEntry, _conclave_v1_LedgerEntry__Output>
       ListModelsRequest: MessageTypeDefinition<_conclave_v1_ListModelsRequest, _conclave_v1_ListModelsRequest__Output>
       ListModelsResponse: MessageTypeDefinition<_conclave_v1_ListModelsResponse, _conclave_v1_ListModelsResponse__Output>
       ListRoundsRequest: MessageTypeDefinition<_conclave_v1_ListRoundsRequest, _conclave_v1_ListRoundsRequest__Output>
       ListRoundsResponse: MessageTypeDefinition<_conclave_v1_ListRoundsResponse, _conclave_v1_ListRoundsResponse__Output>
+      MedianConfig: MessageTypeDefinition<_conclave_v1_MedianConfig, _conclave_v1_MedianConfig__Output>
       ModelHeader: MessageTypeDefinition<_conclave_v1_ModelHeader, _conclave_v1_ModelHeader__Output>
       ModelStreamMessage: MessageTypeDefinition<_conclave_v1_ModelStreamMessage, _conclave_v1_ModelStreamMessage__Output>
       ModelVersion: MessageTypeDefinition<_conclave_v1_ModelVersion, _conclave_v1_ModelVersion__Output>
@@ -99,8 +118,16 @@ export interface ProtoGrpcType {
       ProtectionPlan: MessageTypeDefinition<_conclave_v1_ProtectionPlan, _conclave_v1_ProtectionPlan__Output>
       RevokeSiteRequest: MessageTypeDefinition<_conclave_v1_RevokeSiteRequest, _conclave_v1_RevokeSiteRequest__Output>
       RevokeSiteResponse: MessageTypeDefinition<_conclave_v1_RevokeSiteResponse, _conclave_v1_RevokeSiteResponse__Output>
+      RollbackModelRequest: MessageTypeDefinition<_conclave_v1_RollbackModelRequest, _conclave_v1_RollbackModelRequest__Output>
       Round: MessageTypeDefinition<_conclave_v1_Round, _conclave_v1_Round__Output>
       RoundPlan: MessageTypeDefinition<_conclave_v1_RoundPlan, _conclave_v1_RoundPlan__Output>
+      SecAggBody: MessageTypeDefinition<_conclave_v1_SecAggBody, _conclave_v1_SecAggBody__Output>
+      SecAggKeys: MessageTypeDefinition<_conclave_v1_SecAggKeys, _conclave_v1_SecAggKeys__Output>
+      SecAggParams: MessageTypeDefinition<_conclave_v1_SecAggParams, _conclave_v1_SecAggParams__Output>
+      SecAggPeer: MessageTypeDefinition<_conclave_v1_SecAggPeer, _conclave_v1_SecAggPeer__Output>
+      SecAggRevealedShare: MessageTypeDefinition<_conclave_v1_SecAggRevealedShare, _conclave_v1_SecAggRevealedShare__Output>
+      SecAggSealedShare: MessageTypeDefinition<_conclave_v1_SecAggSealedShare, _conclave_v1_SecAggSealedShare__Output>
+      SecAggTask: MessageTypeDefinition<_conclave_v1_SecAggTask, _conclave_v1_SecAggTask__Output>
       ServerOptimizerConfig: MessageTypeDefinition<_conclave_v1_ServerOptimizerConfig, _conclave_v1_ServerOptimizerConfig__Output>
       SgdConfig: MessageTypeDefinition<_conclave_v1_SgdConfig, _conclave_v1_SgdConfig__Output>
       StageHeader: MessageTypeDefinition<_conclave_v1_StageHeader, _conclave_v1_StageHeader__Output>
@@ -112,6 +139,7 @@ export interface ProtoGrpcType {
       TensorHeader: MessageTypeDefinition<_conclave_v1_TensorHeader, _conclave_v1_TensorHeader__Output>
       TensorSpec: MessageTypeDefinition<_conclave_v1_TensorSpec, _conclave_v1_TensorSpec__Output>
       TrainingConfig: MessageTypeDefinition<_conclave_v1_TrainingConfig, _conclave_v1_TrainingConfig__Output>
+      TrimmedMeanConfig: MessageTypeDefinition<_conclave_v1_TrimmedMeanConfig, _conclave_v1_TrimmedMeanConfig__Output>
       UpdateBody: MessageTypeDefinition<_conclave_v1_UpdateBody, _conclave_v1_UpdateBody__Output>
       Wait: MessageTypeDefinition<_conclave_v1_Wait, _conclave_v1_Wait__Output>
       WatchFederationRequest: MessageTypeDefinition<_conclave_v1_WatchFederationRequest, _conclave_v1_WatchFederationRequest__Output>

@@ -189,10 +189,15 @@ function cpuResult(c: Case, xv: Float32Array, dyv: Float32Array): Float32Array {
 
 function expectClose(actual: Float32Array, expected: Float32Array, label: string): void {
   expect(actual.length, label).toBe(expected.length);
+  // The kernel sums in float32 (XNNPACK), so an element that is a cancelled sum carries an absolute
+  // error of float32 rounding on the summed terms' scale, not its own: the floor follows the
+  // largest element (a proxy for that scale), 1e-6 of it, ~10x float32's epsilon.
+  let maxAbs = 0;
+  for (let i = 0; i < expected.length; i++) maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
   for (let i = 0; i < expected.length; i++) {
     const e = expected[i]!;
     const a = actual[i]!;
-    if (!(Math.abs(a - e) <= 1e-4 * Math.max(Math.abs(e), 1e-3))) {
+    if (!(Math.abs(a - e) <= 1e-4 * Math.max(Math.abs(e), 1e-2 * maxAbs, 1e-3))) {
       expect.fail(`${label}: element ${i}: wasm ${a} vs cpu ${e}`);
     }
   }

@@ -2,6 +2,7 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AbortRoundRequest as _conclave_v1_AbortRoundRequest, AbortRoundRequest__Output as _conclave_v1_AbortRoundRequest__Output } from '../../conclave/v1/AbortRoundRequest.ts';
 import type { CreateFederationMessage as _conclave_v1_CreateFederationMessage, CreateFederationMessage__Output as _conclave_v1_CreateFederationMessage__Output } from '../../conclave/v1/CreateFederationMessage.ts';
 import type { DownloadModelRequest as _conclave_v1_DownloadModelRequest, DownloadModelRequest__Output as _conclave_v1_DownloadModelRequest__Output } from '../../conclave/v1/DownloadModelRequest.ts';
 import type { EnrollSiteRequest as _conclave_v1_EnrollSiteRequest, EnrollSiteRequest__Output as _conclave_v1_EnrollSiteRequest__Output } from '../../conclave/v1/EnrollSiteRequest.ts';
@@ -18,10 +19,21 @@ import type { ListRoundsResponse as _conclave_v1_ListRoundsResponse, ListRoundsR
 import type { ModelStreamMessage as _conclave_v1_ModelStreamMessage, ModelStreamMessage__Output as _conclave_v1_ModelStreamMessage__Output } from '../../conclave/v1/ModelStreamMessage.ts';
 import type { RevokeSiteRequest as _conclave_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _conclave_v1_RevokeSiteRequest__Output } from '../../conclave/v1/RevokeSiteRequest.ts';
 import type { RevokeSiteResponse as _conclave_v1_RevokeSiteResponse, RevokeSiteResponse__Output as _conclave_v1_RevokeSiteResponse__Output } from '../../conclave/v1/RevokeSiteResponse.ts';
+import type { RollbackModelRequest as _conclave_v1_RollbackModelRequest, RollbackModelRequest__Output as _conclave_v1_RollbackModelRequest__Output } from '../../conclave/v1/RollbackModelRequest.ts';
+import type { Round as _conclave_v1_Round, Round__Output as _conclave_v1_Round__Output } from '../../conclave/v1/Round.ts';
 import type { StartFederationRequest as _conclave_v1_StartFederationRequest, StartFederationRequest__Output as _conclave_v1_StartFederationRequest__Output } from '../../conclave/v1/StartFederationRequest.ts';
 import type { WatchFederationRequest as _conclave_v1_WatchFederationRequest, WatchFederationRequest__Output as _conclave_v1_WatchFederationRequest__Output } from '../../conclave/v1/WatchFederationRequest.ts';
 
 export interface AdminServiceClient extends grpc.Client {
+  AbortRound(argument: _conclave_v1_AbortRoundRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  AbortRound(argument: _conclave_v1_AbortRoundRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  AbortRound(argument: _conclave_v1_AbortRoundRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  AbortRound(argument: _conclave_v1_AbortRoundRequest, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  abortRound(argument: _conclave_v1_AbortRoundRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  abortRound(argument: _conclave_v1_AbortRoundRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  abortRound(argument: _conclave_v1_AbortRoundRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  abortRound(argument: _conclave_v1_AbortRoundRequest, callback: grpc.requestCallback<_conclave_v1_Round__Output>): grpc.ClientUnaryCall;
+  
   CreateFederation(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientWritableStream<_conclave_v1_CreateFederationMessage>;
   CreateFederation(metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientWritableStream<_conclave_v1_CreateFederationMessage>;
   CreateFederation(options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientWritableStream<_conclave_v1_CreateFederationMessage>;
@@ -90,6 +102,15 @@ export interface AdminServiceClient extends grpc.Client {
   revokeSite(argument: _conclave_v1_RevokeSiteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_RevokeSiteResponse__Output>): grpc.ClientUnaryCall;
   revokeSite(argument: _conclave_v1_RevokeSiteRequest, callback: grpc.requestCallback<_conclave_v1_RevokeSiteResponse__Output>): grpc.ClientUnaryCall;
   
+  RollbackModel(argument: _conclave_v1_RollbackModelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  RollbackModel(argument: _conclave_v1_RollbackModelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  RollbackModel(argument: _conclave_v1_RollbackModelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  RollbackModel(argument: _conclave_v1_RollbackModelRequest, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  rollbackModel(argument: _conclave_v1_RollbackModelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  rollbackModel(argument: _conclave_v1_RollbackModelRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  rollbackModel(argument: _conclave_v1_RollbackModelRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  rollbackModel(argument: _conclave_v1_RollbackModelRequest, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
+  
   StartFederation(argument: _conclave_v1_StartFederationRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
   StartFederation(argument: _conclave_v1_StartFederationRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
   StartFederation(argument: _conclave_v1_StartFederationRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_Federation__Output>): grpc.ClientUnaryCall;
@@ -107,6 +128,8 @@ export interface AdminServiceClient extends grpc.Client {
 }
 
 export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation {
+  AbortRound: grpc.handleUnaryCall<_conclave_v1_AbortRoundRequest__Output, _conclave_v1_Round>;
+  
   CreateFederation: grpc.handleClientStreamingCall<_conclave_v1_CreateFederationMessage__Output, _conclave_v1_Federation>;
   
   DownloadModel: grpc.handleServerStreamingCall<_conclave_v1_DownloadModelRequest__Output, _conclave_v1_ModelStreamMessage>;
@@ -123,6 +146,8 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   RevokeSite: grpc.handleUnaryCall<_conclave_v1_RevokeSiteRequest__Output, _conclave_v1_RevokeSiteResponse>;
   
+  RollbackModel: grpc.handleUnaryCall<_conclave_v1_RollbackModelRequest__Output, _conclave_v1_Federation>;
+  
   StartFederation: grpc.handleUnaryCall<_conclave_v1_StartFederationRequest__Output, _conclave_v1_Federation>;
   
   WatchFederation: grpc.handleServerStreamingCall<_conclave_v1_WatchFederationRequest__Output, _conclave_v1_FederationEvent>;
@@ -130,6 +155,7 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
 }
 
 export interface AdminServiceDefinition extends grpc.ServiceDefinition {
+  AbortRound: MethodDefinition<_conclave_v1_AbortRoundRequest, _conclave_v1_Round, _conclave_v1_AbortRoundRequest__Output, _conclave_v1_Round__Output>
   CreateFederation: MethodDefinition<_conclave_v1_CreateFederationMessage, _conclave_v1_Federation, _conclave_v1_CreateFederationMessage__Output, _conclave_v1_Federation__Output>
   DownloadModel: MethodDefinition<_conclave_v1_DownloadModelRequest, _conclave_v1_ModelStreamMessage, _conclave_v1_DownloadModelRequest__Output, _conclave_v1_ModelStreamMessage__Output>
   EnrollSite: MethodDefinition<_conclave_v1_EnrollSiteRequest, _conclave_v1_EnrollSiteResponse, _conclave_v1_EnrollSiteRequest__Output, _conclave_v1_EnrollSiteResponse__Output>
@@ -138,6 +164,7 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   ListModels: MethodDefinition<_conclave_v1_ListModelsRequest, _conclave_v1_ListModelsResponse, _conclave_v1_ListModelsRequest__Output, _conclave_v1_ListModelsResponse__Output>
   ListRounds: MethodDefinition<_conclave_v1_ListRoundsRequest, _conclave_v1_ListRoundsResponse, _conclave_v1_ListRoundsRequest__Output, _conclave_v1_ListRoundsResponse__Output>
   RevokeSite: MethodDefinition<_conclave_v1_RevokeSiteRequest, _conclave_v1_RevokeSiteResponse, _conclave_v1_RevokeSiteRequest__Output, _conclave_v1_RevokeSiteResponse__Output>
+  RollbackModel: MethodDefinition<_conclave_v1_RollbackModelRequest, _conclave_v1_Federation, _conclave_v1_RollbackModelRequest__Output, _conclave_v1_Federation__Output>
   StartFederation: MethodDefinition<_conclave_v1_StartFederationRequest, _conclave_v1_Federation, _conclave_v1_StartFederationRequest__Output, _conclave_v1_Federation__Output>
   WatchFederation: MethodDefinition<_conclave_v1_WatchFederationRequest, _conclave_v1_FederationEvent, _conclave_v1_WatchFederationRequest__Output, _conclave_v1_FederationEvent__Output>
 }

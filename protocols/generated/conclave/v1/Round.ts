@@ -15,6 +15,7 @@ export interface Round {
   'openedUnixMs'?: (number | string | Long);
   'closedUnixMs'?: (number | string | Long);
   'totalExamples'?: (number | string | Long);
+  'stage'?: (string);
 }
 
 export interface Round__Output {
@@ -30,4 +31,5 @@ export interface Round__Output {
   'openedUnixMs': (number);
   'closedUnixMs': (number);
   'totalExamples': (number);
+  'stage': (string);
 }

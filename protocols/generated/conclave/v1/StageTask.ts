@@ -1,6 +1,7 @@
 // Original file: protocols/conclave.proto
 
 import type { OpaqueBody as _conclave_v1_OpaqueBody, OpaqueBody__Output as _conclave_v1_OpaqueBody__Output } from '../../conclave/v1/OpaqueBody.ts';
+import type { SecAggTask as _conclave_v1_SecAggTask, SecAggTask__Output as _conclave_v1_SecAggTask__Output } from '../../conclave/v1/SecAggTask.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface StageTask {
@@ -9,7 +10,8 @@ export interface StageTask {
   'stage'?: (string);
   'deadlineUnixMs'?: (number | string | Long);
   'opaque'?: (_conclave_v1_OpaqueBody | null);
-  'body'?: "opaque";
+  'secagg'?: (_conclave_v1_SecAggTask | null);
+  'body'?: "opaque"|"secagg";
 }
 
 export interface StageTask__Output {
@@ -18,5 +20,6 @@ export interface StageTask__Output {
   'stage': (string);
   'deadlineUnixMs': (number);
   'opaque'?: (_conclave_v1_OpaqueBody__Output | null);
-  'body'?: "opaque";
+  'secagg'?: (_conclave_v1_SecAggTask__Output | null);
+  'body'?: "opaque"|"secagg";
 }

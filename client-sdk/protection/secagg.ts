@@ -1,0 +1,135 @@
+/**
+ * The site half of protection `secagg` (see coordinator/protection/secagg.ts for the rounds). What a
+ * site must remember between stages — its two X25519 private keys, its self-mask seed, the shares
+ * its neighbours entrusted to it and its quantized update — lives in the round context's `secrets`
+ * (memory only) and goes when the round does. An honest site refuses, and so ends the round for
+ * itself, whenever answering would let the coordinator see more than the sum: a request for both
+ * shares of one site, a second unmask request, fewer than t survivors, or a coordinator that
+ * changes the site's number between stages.
+ */
+import {
+  SecAggError, advertise, chooseQuantization, maskInput, perSiteBound, placeSite, quantize, revealShares, setupRound, shareKeys,
+  type Advertisement, type Quantization, type Round, type SiteSecrets,
+} from '../../crypto/secagg/index.ts';
+import { ConclaveError, type SecAggBodyMsg, type SecAggKeysMsg, type SecAggParamsMsg, type StageTaskMsg } from '../../protocols/index.ts';
+import type { StageSubmission } from '../connection.ts';
+import type { SiteProtocol, SiteRoundContext } from './protocol.ts';
+
+interface SecAggRoundSecrets {
+  round: Round;
+  site: SiteSecrets;
+  /** The quantized update with its "unclipped" bit: what the masks hide. */
+  input: Uint32Array;
+}
+
+const SECRETS = 'secagg';
+
+function paramsOf(ctx: SiteRoundContext): SecAggParamsMsg {
+  const plan = ctx.plan.protectionPlan;
+  if (!plan || plan.params !== 'secagg') throw new ConclaveError('INVALID_ARGUMENT', 'a secagg round needs secagg parameters in its plan');
+  return plan.secagg;
+}
+
+/**
+ * Checks the plan's quantization against the no-wrap bound itself rather than trusting the
+ * coordinator's arithmetic: a scale too large would make the sum wrap and the round useless.
+ */
+function quantizationOf(p: SecAggParamsMsg): Quantization {
+  if (p.maxSites < p.sites) throw new ConclaveError('INVALID_ARGUMENT', `the quantization is sized for ${p.maxSites} sites, the round has ${p.sites}`);
+  const q = { clip: p.clip, scale: p.scale, maxSites: p.maxSites };
+  const safe = chooseQuantization(p.clip, p.maxSites);
+  if (!(p.scale > 0) || p.scale > safe.scale || p.maxSites * perSiteBound(q) > 2 ** 31 - 1) {
+    throw new ConclaveError('INVALID_ARGUMENT', `the plan's quantization scale ${p.scale} lets a sum over ${p.maxSites} sites wrap around 2^32`);
+  }
+  return q;
+}
+
+function state(ctx: SiteRoundContext): SecAggRoundSecrets {
+  const s = ctx.secrets.get(SECRETS) as SecAggRoundSecrets | undefined;
+  if (!s) throw new ConclaveError('ROUND_CLOSED', 'this site holds no secagg keys for the round');
+  return s;
+}
+
+function advertisementOf(keys: SecAggKeysMsg | null | undefined): Advertisement {
+  if (!keys) throw new ConclaveError('INVALID_ARGUMENT', 'a peer without keys');
+  return { encryptionPublicKey: new Uint8Array(keys.encryptionPublicKey), maskPublicKey: new Uint8Array(keys.maskPublicKey), seedCommitment: new Uint8Array(keys.seedCommitment) };
+}
+
+/** SecAgg refusals end the round for this site (ROUND_CLOSED), never its participation. */
+function refusal(e: unknown, stage: string): never {
+  if (e instanceof SecAggError) throw new ConclaveError('ROUND_CLOSED', `secagg ${stage}: ${e.message}`);
+  throw e;
+}
+
+export const secureAggregation: SiteProtocol = {
+  name: 'secagg',
+  first(ctx, contribution) {
+    // New keys for a round already advertised would break every share sealed to the old ones.
+    if (ctx.secrets.has(SECRETS)) throw new ConclaveError('INVALID_ARGUMENT', 'this site already advertised its keys for the round');
+    const p = paramsOf(ctx);
+    const quantization = quantizationOf(p);
+    const round = setupRound({ roundId: ctx.plan.roundId, n: p.sites, k: p.neighbours, t: p.threshold, graphSeed: new Uint8Array(p.graphSeed), length: p.vectorLength });
+    if (p.vectorLength !== contribution.delta.length + 1) {
+      throw new ConclaveError('LAYOUT_MISMATCH', `the plan's vector has ${p.vectorLength} elements, the update ${contribution.delta.length} + 1`);
+    }
+    const input = new Uint32Array(p.vectorLength);
+    input.set(quantize(contribution.delta, quantization));
+    input[p.vectorLength - 1] = contribution.unclipped ? 1 : 0;
+    const { secrets, advertisement } = advertise();
+    ctx.secrets.set(SECRETS, { round, site: secrets, input } satisfies SecAggRoundSecrets);
+    return {
+      roundId: ctx.plan.roundId, stage: 'advertise-keys', body: 'secagg',
+      secagg: {
+        keys: { encryptionPublicKey: Buffer.from(advertisement.encryptionPublicKey), maskPublicKey: Buffer.from(advertisement.maskPublicKey), seedCommitment: Buffer.from(advertisement.seedCommitment) },
+        shares: [], revealed: [],
+      },
+    };
+  },
+  async stage(ctx, task: StageTaskMsg): Promise<StageSubmission> {
+    if (task.body !== 'secagg') throw new ConclaveError('INVALID_ARGUMENT', `secagg stage "${task.stage.slice(0, 64)}" needs a secagg task`);
+    const s = state(ctx);
+    const t = task.secagg;
+    const reply = (body: Omit<SecAggBodyMsg, 'keys'>, tensor?: StageSubmission['tensor']): StageSubmission => ({
+      roundId: task.roundId, stage: task.stage, body: 'secagg', secagg: { keys: null, ...body }, ...(tensor ? { tensor } : {}),
+    });
+    try {
+      switch (task.stage) {
+        case 'share-keys': {
+          placeSite(s.round, s.site, t.selfIndex);
+          const peers = new Map(t.peers.map((p) => [p.index, advertisementOf(p.keys)]));
+          const sealed = await shareKeys(s.round, s.site, peers);
+          return reply({ shares: [...sealed].map(([to, c]) => ({ from: s.site.self, to, ciphertext: Buffer.from(c) })), revealed: [] });
+        }
+        case 'masked-input': {
+          placeSite(s.round, s.site, t.selfIndex);
+          if (s.site.held) throw new SecAggError('SECAGG_REFUSED', 'this site already sent its masked input');
+          const peers = new Map(t.peers.map((p) => [p.index, advertisementOf(p.keys)]));
+          const inbox = new Map<number, Uint8Array>();
+          for (const share of t.shares) {
+            if (share.to !== s.site.self) throw new SecAggError('SECAGG_BAD_SHARE', `a share addressed to site ${share.to}`);
+            if (inbox.has(share.from)) throw new SecAggError('SECAGG_BAD_SHARE', `two shares from site ${share.from}`);
+            inbox.set(share.from, new Uint8Array(share.ciphertext));
+          }
+          const masked = maskInput(s.round, s.site, peers, inbox, s.input);
+          s.input = new Uint32Array(0);
+          return reply({ shares: [], revealed: [] }, { layout: [{ name: 'secagg/masked', shape: [masked.length], dtype: 'uint32' }], values: masked });
+        }
+        case 'unmask': {
+          placeSite(s.round, s.site, t.selfIndex);
+          const r = revealShares(s.round, s.site, { survivors: t.survivors, dropped: t.dropped });
+          return reply({
+            shares: [],
+            revealed: [
+              ...[...r.seedShares].map(([owner, share]) => ({ owner, maskKey: false, share: Buffer.from(share) })),
+              ...[...r.keyShares].map(([owner, share]) => ({ owner, maskKey: true, share: Buffer.from(share) })),
+            ],
+          });
+        }
+        default:
+          throw new ConclaveError('INVALID_ARGUMENT', `protection "secagg" has no stage "${task.stage.slice(0, 64)}"`);
+      }
+    } catch (e) {
+      refusal(e, task.stage);
+    }
+  },
+};

@@ -1,0 +1,68 @@
+import { CliError, int, num, oneOf, type Flags } from '../../protocols/cli.ts';
+import type { FederationConfigInput } from '../federation-config.ts';
+
+/**
+ * `--strategy` picks an aggregator and a server optimizer together, as Flower's strategies do:
+ * the server optimizers run on FedAvg's mean, the robust aggregators with a plain server step.
+ */
+export const STRATEGIES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'median', 'trimmed-mean', 'krum'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export const STRATEGY_OPTIONS = {
+  strategy: { type: 'string' }, weighting: { type: 'string' }, 'server-lr': { type: 'string' }, 'server-momentum': { type: 'string' },
+  beta1: { type: 'string' }, beta2: { type: 'string' }, tau: { type: 'string' }, 'trim-ratio': { type: 'string' },
+  'krum-byzantine': { type: 'string' }, 'krum-select': { type: 'string' },
+} as const;
+
+export const STRATEGY_USAGE = `aggregation strategy (default fedavg):
+  [--strategy fedavg|fedavgm|fedadam|fedyogi|fedadagrad|median|trimmed-mean|krum]
+  [--server-lr LR]                 server learning rate (fedavg 1, fedavgm 0.1, adaptive 0.01)
+  [--weighting examples|uniform]   fedavg and the server optimizers: weight by example count (default without DP) or uniformly
+  fedavgm:    [--server-momentum 0.9]                       server momentum (Hsu et al. 2019)
+  fedadam, fedyogi: [--beta1 0.9] [--beta2 0.99] [--tau 1e-3]   adaptive server optimizers (Reddi et al. 2021)
+  fedadagrad: [--beta1 0.9] [--tau 1e-3]
+  median, trimmed-mean [--trim-ratio 0.1], krum [--krum-byzantine F (1)] [--krum-select M (1: Krum, >1: Multi-Krum)]:
+              robust aggregators; they need each update, so only with --protection none and without --dp,
+              and Krum needs --min-sites >= 2F+3`;
+
+/** Which flags each strategy reads; any other strategy flag is refused, so a typo is not silently ignored. */
+const FLAGS_OF: Record<Strategy, readonly string[]> = {
+  fedavg: ['weighting', 'server-lr'],
+  fedavgm: ['weighting', 'server-lr', 'server-momentum'],
+  fedadam: ['weighting', 'server-lr', 'beta1', 'beta2', 'tau'],
+  fedyogi: ['weighting', 'server-lr', 'beta1', 'beta2', 'tau'],
+  fedadagrad: ['weighting', 'server-lr', 'beta1', 'tau'],
+  median: ['server-lr'],
+  'trimmed-mean': ['server-lr', 'trim-ratio'],
+  krum: ['server-lr', 'krum-byzantine', 'krum-select'],
+};
+
+/** The aggregation config the flags ask for; undefined when none is given, so the coordinator's defaults apply. */
+export function aggregationFromFlags(flags: Flags): FederationConfigInput['aggregation'] {
+  const given = Object.keys(STRATEGY_OPTIONS).filter((name) => flags[name] !== undefined);
+  if (given.length === 0) return undefined;
+  const strategy = oneOf(flags, 'strategy', STRATEGIES, 'fedavg');
+  for (const name of given) {
+    if (name !== 'strategy' && !FLAGS_OF[strategy].includes(name)) throw new CliError(`--${name} does not apply to --strategy ${strategy}`);
+  }
+  const opt = (name: string, test: (v: number) => boolean, expect: string) => (flags[name] === undefined ? undefined : num(flags, name, { test, expect }));
+  const unit = (name: string) => opt(name, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
+  const learningRate = opt('server-lr', (v) => v > 0 && v <= 1000, 'a number in (0, 1000]');
+  const tau = opt('tau', (v) => v > 0 && v <= 1000, 'a number in (0, 1000]');
+  const weighting = flags['weighting'] === undefined ? undefined : oneOf(flags, 'weighting', ['examples', 'uniform'] as const);
+  const sgd = { kind: 'sgd' as const, learningRate: learningRate ?? 1 };
+  switch (strategy) {
+    case 'fedavg': return { kind: 'fedavg', weighting, serverOptimizer: sgd };
+    case 'fedavgm': return { kind: 'fedavg', weighting, serverOptimizer: { kind: 'fedavgm', learningRate, momentum: unit('server-momentum') } };
+    case 'fedadam':
+    case 'fedyogi': return { kind: 'fedavg', weighting, serverOptimizer: { kind: strategy, learningRate, beta1: unit('beta1'), beta2: unit('beta2'), tau } };
+    case 'fedadagrad': return { kind: 'fedavg', weighting, serverOptimizer: { kind: 'fedadagrad', learningRate, beta1: unit('beta1'), tau } };
+    case 'median': return { kind: 'median', serverOptimizer: sgd };
+    case 'trimmed-mean': return { kind: 'trimmed-mean', trimRatio: opt('trim-ratio', (v) => v >= 0 && v < 0.5, 'a number in [0, 0.5)'), serverOptimizer: sgd };
+    case 'krum': return {
+      kind: 'krum', serverOptimizer: sgd,
+      byzantine: flags['krum-byzantine'] === undefined ? undefined : int(flags, 'krum-byzantine', { min: 0, max: 10_000 }),
+      select: flags['krum-select'] === undefined ? undefined : int(flags, 'krum-select', { min: 1, max: 100_000 }),
+    };
+  }
+}

@@ -3,36 +3,14 @@
  * clock): the site submits nothing, and the round commits from the other sites as with a dropout.
  */
 import { afterEach, expect, test } from 'vitest';
-import { chunksOf, makeHeader, type StageHeaderMsg, type StageStreamMsg } from '../../protocols/index.ts';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { ParticipantTransport } from '../../client-sdk/transport.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { WorkerPoolTrainer } from '../../client-sdk/training/worker-pool.ts';
-import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
-import { inMemoryCoordinator, settle, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { inMemoryCoordinator, settle, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
 
-function inMemoryTransport(coordinator: InMemoryCoordinator, caller: SiteCaller): ParticipantTransport {
-  return {
-    getTask: (waitMs) => coordinator.endpoint.getTask(caller, Math.min(waitMs, 50)),
-    async downloadModel({ federationId, version }) {
-      const record = coordinator.registry.get(federationId, version);
-      return {
-        federationId, version, topologyJson: coordinator.federations.get(federationId).topologyJson, layout: record.layout,
-        values: coordinator.registry.readWeights(record), sha256: Buffer.from(record.sha256),
-      };
-    },
-    async submitStage(message) {
-      const { tensor, ...envelope } = message;
-      const messages: StageStreamMsg[] = [{ part: 'header', header: { ...envelope, tensor: tensor ? makeHeader(tensor.layout, tensor.values) : null } as StageHeaderMsg }];
-      if (tensor) for (const chunk of chunksOf(tensor.values)) messages.push({ part: 'chunk', chunk });
-      return coordinator.endpoint.submitStage(caller, (async function* () { yield* messages; })());
-    },
-    close() {},
-  };
-}
 
 function fixedTrainer(value: number): LocalTrainer {
   return {

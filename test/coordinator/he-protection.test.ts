@@ -8,9 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { chunksOf, makeHeader, type StageHeaderMsg, type StageStreamMsg } from '../../protocols/index.ts';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { ParticipantTransport } from '../../client-sdk/transport.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import type { SiteProtocol } from '../../client-sdk/protection/protocol.ts';
 import { heSiteProtocol } from '../../client-sdk/protection/he.ts';
@@ -19,7 +17,7 @@ import type { ProtectionProtocol } from '../../coordinator/protection/protocol.t
 import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
 import { Ckks, MAX_FULL_CIPHERTEXT_BYTES, packCiphertexts, type CiphertextMode, type CkksKeyPair } from '../../crypto/he/ckks.ts';
 import { encodeJson, keyIdOf } from '../../crypto/he/wire.ts';
-import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let he: Ckks;
 let keys: CkksKeyPair;
@@ -52,27 +50,6 @@ async function heCoordinator(mode: CiphertextMode = 'seeded'): Promise<{ c: InMe
 }
 
 /** The in-memory transport; once `over()` holds, the coordinator tells the site the federation finished. */
-function inMemoryTransport(coordinator: InMemoryCoordinator, caller: SiteCaller, over: () => boolean): ParticipantTransport {
-  return {
-    getTask: async (waitMs) => (over()
-      ? { task: 'finished', finished: { reason: 'test over', finalModelVersion: 0 } }
-      : coordinator.endpoint.getTask(caller, Math.min(waitMs, 50))),
-    async downloadModel({ federationId, version }) {
-      const record = coordinator.registry.get(federationId, version);
-      return {
-        federationId, version, topologyJson: coordinator.federations.get(federationId).topologyJson, layout: record.layout,
-        values: coordinator.registry.readWeights(record), sha256: Buffer.from(record.sha256),
-      };
-    },
-    async submitStage(message) {
-      const { tensor, ...envelope } = message;
-      const messages: StageStreamMsg[] = [{ part: 'header', header: { ...envelope, tensor: tensor ? makeHeader(tensor.layout, tensor.values) : null } as StageHeaderMsg }];
-      if (tensor) for (const chunk of chunksOf(tensor.values)) messages.push({ part: 'chunk', chunk });
-      return coordinator.endpoint.submitStage(caller, (async function* () { yield* messages; })());
-    },
-    close() {},
-  };
-}
 
 function fixedTrainer(value: number, numExamples: number): LocalTrainer {
   return {

@@ -5,39 +5,18 @@
  * context.
  */
 import { afterEach, expect, test } from 'vitest';
-import { ConclaveError, chunksOf, makeHeader, type StageHeaderMsg, type StageStreamMsg } from '../../protocols/index.ts';
+import { ConclaveError } from '../../protocols/index.ts';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { ParticipantTransport } from '../../client-sdk/transport.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import type { SiteProtocol } from '../../client-sdk/protection/protocol.ts';
 import { noProtection as siteNone } from '../../client-sdk/protection/none.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
-import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
 import { noProtection } from '../../coordinator/protection/none.ts';
-import { inMemoryCoordinator, sha256, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { inMemoryCoordinator, sha256, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
 
-function inMemoryTransport(coordinator: InMemoryCoordinator, caller: SiteCaller): ParticipantTransport {
-  return {
-    getTask: (waitMs) => coordinator.endpoint.getTask(caller, Math.min(waitMs, 50)),
-    async downloadModel({ federationId, version }) {
-      const record = coordinator.registry.get(federationId, version);
-      return {
-        federationId, version, topologyJson: coordinator.federations.get(federationId).topologyJson, layout: record.layout,
-        values: coordinator.registry.readWeights(record), sha256: Buffer.from(record.sha256),
-      };
-    },
-    async submitStage(message) {
-      const { tensor, ...envelope } = message;
-      const messages: StageStreamMsg[] = [{ part: 'header', header: { ...envelope, tensor: tensor ? makeHeader(tensor.layout, tensor.values) : null } as StageHeaderMsg }];
-      if (tensor) for (const chunk of chunksOf(tensor.values)) messages.push({ part: 'chunk', chunk });
-      return coordinator.endpoint.submitStage(caller, (async function* () { yield* messages; })());
-    },
-    close() {},
-  };
-}
 
 /** Trains nothing: returns a fixed delta, so the aggregate is known exactly. */
 function fixedTrainer(value: number): LocalTrainer {

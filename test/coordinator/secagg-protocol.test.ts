@@ -6,9 +6,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { chunksOf, makeHeader, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg } from '../../protocols/index.ts';
+import { type RoundPlanMsg } from '../../protocols/index.ts';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { ParticipantTransport } from '../../client-sdk/transport.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import type { StageSubmission } from '../../client-sdk/connection.ts';
 import type { SiteRoundContext } from '../../client-sdk/protection/protocol.ts';
@@ -16,7 +15,7 @@ import { secureAggregation as siteSecAgg } from '../../client-sdk/protection/sec
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import { secureAggregation, type SecAggOptions } from '../../coordinator/protection/secagg.ts';
 import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
-import { TINY_LAYOUT, inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { TINY_LAYOUT, inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
@@ -31,25 +30,6 @@ async function coordinatorWith(options: SecAggOptions, watch?: (tensor: Uint32Ar
   return inMemoryCoordinator({ protocols: new Map([['none', protocol as ProtectionProtocol<never>]]) });
 }
 
-function inMemoryTransport(coordinator: InMemoryCoordinator, caller: SiteCaller): ParticipantTransport {
-  return {
-    getTask: (waitMs) => coordinator.endpoint.getTask(caller, Math.min(waitMs, 50)),
-    async downloadModel({ federationId, version }) {
-      const record = coordinator.registry.get(federationId, version);
-      return {
-        federationId, version, topologyJson: coordinator.federations.get(federationId).topologyJson, layout: record.layout,
-        values: coordinator.registry.readWeights(record), sha256: Buffer.from(record.sha256),
-      };
-    },
-    async submitStage(message) {
-      const { tensor, ...envelope } = message;
-      const messages: StageStreamMsg[] = [{ part: 'header', header: { ...envelope, tensor: tensor ? makeHeader(tensor.layout, tensor.values) : null } as StageHeaderMsg }];
-      if (tensor) for (const chunk of chunksOf(tensor.values)) messages.push({ part: 'chunk', chunk });
-      return coordinator.endpoint.submitStage(caller, (async function* () { yield* messages; })());
-    },
-    close() {},
-  };
-}
 
 function fixedTrainer(delta: Float32Array): LocalTrainer {
   return {

@@ -19,6 +19,7 @@ import type { ProtocolRegistry } from '../../coordinator/protection/protocol.ts'
 import type { FederationConfigInput } from '../../coordinator/federation-config.ts';
 import { generateSigningKeys } from '../../crypto/tokens.ts';
 import { chunksOf, makeHeader, type GetTaskResponseMsg, type StageHeaderMsg, type StageStreamMsg, type TensorSpec, type TypedTensor } from '../../protocols/index.ts';
+import type { ParticipantTransport } from '../../client-sdk/transport.ts';
 
 /** Time that moves only when the test says so; due timers run in order. */
 export class ManualClock implements Clock {
@@ -158,4 +159,30 @@ export function sha256(...parts: Array<string | Buffer>): Buffer {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return h.digest();
+}
+
+/**
+ * A Participant's transport that calls the coordinator's participant endpoint directly: a whole
+ * federation in one process, no sockets. `over()` true makes GetTask answer "finished".
+ */
+export function inMemoryTransport(coordinator: InMemoryCoordinator, caller: SiteCaller, over: () => boolean = () => false): ParticipantTransport {
+  return {
+    getTask: async (waitMs) => (over()
+      ? { task: 'finished', finished: { reason: 'test over', finalModelVersion: 0 } }
+      : coordinator.endpoint.getTask(caller, Math.min(waitMs, 50))),
+    async downloadModel({ federationId, version }) {
+      const record = coordinator.registry.get(federationId, version);
+      return {
+        federationId, version, topologyJson: coordinator.federations.get(federationId).topologyJson, layout: record.layout,
+        values: coordinator.registry.readWeights(record), sha256: Buffer.from(record.sha256),
+      };
+    },
+    async submitStage(message) {
+      const { tensor, ...envelope } = message;
+      const messages: StageStreamMsg[] = [{ part: 'header', header: { ...envelope, tensor: tensor ? makeHeader(tensor.layout, tensor.values) : null } as StageHeaderMsg }];
+      if (tensor) for (const chunk of chunksOf(tensor.values)) messages.push({ part: 'chunk', chunk });
+      return coordinator.endpoint.submitStage(caller, stream(messages));
+    },
+    close() {},
+  };
 }

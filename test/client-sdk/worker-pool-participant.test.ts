@@ -6,22 +6,12 @@ import { afterEach, expect, test } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { WorkerPoolTrainer } from '../../client-sdk/training/worker-pool.ts';
-import { inMemoryCoordinator, settle, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
+import { inMemoryCoordinator, settle, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport, fixedTrainer } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
 
 
-function fixedTrainer(value: number): LocalTrainer {
-  return {
-    init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
-    async *train(global) {
-      yield { kind: 'epoch', epoch: 0, loss: 0.5 };
-      return { delta: new Float32Array(global.values.length).fill(value), numExamples: 10, loss: 0.5, accuracy: 0.9, steps: 1 };
-    },
-    dispose() {},
-  };
-}
 
 test('a worker killed mid-round: the site submits nothing and the round commits without it', async () => {
   c = await inMemoryCoordinator();

@@ -7,28 +7,16 @@
 import { afterEach, expect, test } from 'vitest';
 import { ConclaveError } from '../../protocols/index.ts';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import type { SiteProtocol } from '../../client-sdk/protection/protocol.ts';
 import { noProtection as siteNone } from '../../client-sdk/protection/none.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import { noProtection } from '../../coordinator/protection/none.ts';
-import { inMemoryCoordinator, sha256, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
+import { inMemoryCoordinator, sha256, tinyFederation, type InMemoryCoordinator, inMemoryTransport, fixedTrainer } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
 
 
-/** Trains nothing: returns a fixed delta, so the aggregate is known exactly. */
-function fixedTrainer(value: number): LocalTrainer {
-  return {
-    init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
-    async *train(global) {
-      yield { kind: 'epoch', epoch: 0, loss: 0.5 };
-      return { delta: new Float32Array(global.values.length).fill(value), numExamples: 10, loss: 0.5, accuracy: 0.9, steps: 1 };
-    },
-    dispose() {},
-  };
-}
 
 /** Coordinator half: hold updates in `submit`, release them once the site proves it holds the round's nonce. */
 const coordinatorTwoStage: ProtectionProtocol<{ agg: Parameters<ProtectionProtocol['begin']>[1]; updates: Map<string, Float32Array> }> = {

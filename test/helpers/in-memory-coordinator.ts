@@ -20,6 +20,7 @@ import type { FederationConfigInput } from '../../coordinator/federation-config.
 import { generateSigningKeys } from '../../crypto/tokens.ts';
 import { chunksOf, makeHeader, type GetTaskResponseMsg, type StageHeaderMsg, type StageStreamMsg, type TensorSpec, type TypedTensor } from '../../protocols/index.ts';
 import type { ParticipantTransport } from '../../client-sdk/transport.ts';
+import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 
 /** Time that moves only when the test says so; due timers run in order. */
 export class ManualClock implements Clock {
@@ -184,5 +185,17 @@ export function inMemoryTransport(coordinator: InMemoryCoordinator, caller: Site
       return coordinator.endpoint.submitStage(caller, stream(messages));
     },
     close() {},
+  };
+}
+
+/** A trainer that trains nothing: every round's delta is `value` everywhere, so aggregates are known exactly. */
+export function fixedTrainer(value: number): LocalTrainer {
+  return {
+    init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
+    async *train(global) {
+      yield { kind: 'epoch', epoch: 0, loss: 0.5 };
+      return { delta: new Float32Array(global.values.length).fill(value), numExamples: 10, loss: 0.5, accuracy: 0.9, steps: 1 };
+    },
+    dispose() {},
   };
 }

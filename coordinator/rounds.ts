@@ -31,7 +31,6 @@ import { DEFAULT_UPDATE_LIMITS, noiseNormBound } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
 
 export type { RoundRecord, RoundState, StageLog, RoundPrivacy, FederationView };
-export { chargedNoiseMultiplier, releasesAtSite } from './round-privacy.ts';
 
 /** What a site is asked to do next in a round. */
 export type SiteTask =
@@ -228,8 +227,7 @@ export class RoundManager extends EventEmitter {
     round.inFlight.delete(siteId);
     this.log.info('stage message accepted', { federation: federationId, round: round.record.number, stage: stage.name, site: siteId });
     this.emit('round', round.record);
-    const stageIndex = round.stageIndex;
-    if ([...round.live].every((id) => round.answered.has(id))) queueMicrotask(() => this.endStage(federationId, round, stageIndex, 'every live site answered'));
+    this.endStageOnceAllAnswered(federationId, round);
     // Under DP the number of contributors is part of what Poisson sampling hides.
     return { received: round.record.privacy ? 0 : round.answered.size };
   }
@@ -427,6 +425,11 @@ export class RoundManager extends EventEmitter {
     if (!round || round.closing || !round.live.delete(siteId)) return;
     round.answered.delete(siteId);
     this.log.info('revoked site left the round', { federation: federationId, round: round.record.number, site: siteId });
+    this.endStageOnceAllAnswered(federationId, round);
+  }
+
+  /** A stage whose every live site answered ends without waiting for its deadline. */
+  private endStageOnceAllAnswered(federationId: string, round: ActiveRound): void {
     const stageIndex = round.stageIndex;
     if ([...round.live].every((id) => round.answered.has(id))) queueMicrotask(() => this.endStage(federationId, round, stageIndex, 'every live site answered'));
   }

@@ -26,7 +26,7 @@ import {
 } from '../../crypto/he/ckks.ts';
 import { HE_SUBMIT_SCHEMA, decodeJson, encodeDecryptTask, encodeJson, keyIdOf, type HePlan } from '../../crypto/he/wire.ts';
 import type { RoundAggregation, SumAggregation } from '../aggregation/aggregator.ts';
-import { MAX_EXAMPLES_PER_UPDATE } from './none.ts';
+import { checkUpdateReport } from './none.ts';
 import type { ProtectionProtocol, StageRoundContext } from './protocol.ts';
 
 export interface HeProtectionOptions {
@@ -104,10 +104,7 @@ export function heProtection(options: HeProtectionOptions): ProtectionProtocol<H
             throw new ConclaveError('INVALID_ARGUMENT', (err as Error).message);
           }
           if (body.keyId !== state.plan.keyId) throw new ConclaveError('INVALID_ARGUMENT', `the update is encrypted under key ${body.keyId.slice(0, 12)}…, the federation's key is ${state.plan.keyId.slice(0, 12)}…`);
-          if (body.numExamples < (ctx.dp ? 0 : 1) || body.numExamples > MAX_EXAMPLES_PER_UPDATE) {
-            throw new ConclaveError('INVALID_ARGUMENT', `numExamples must be an integer in [${ctx.dp ? 0 : 1}, ${MAX_EXAMPLES_PER_UPDATE}]`);
-          }
-          if (!Number.isFinite(body.trainLoss) || !Number.isFinite(body.trainAccuracy)) throw new ConclaveError('NON_FINITE_VALUE', 'training metrics must be finite numbers');
+          checkUpdateReport(body, ctx.dp);
           if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an encrypted update needs its ciphertext tensor');
           const max = maxStreamBytes(state.plan);
           if (header.tensor.totalElements > max) {

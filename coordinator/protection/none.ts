@@ -17,6 +17,23 @@ interface NoneState {
 }
 
 /**
+ * The clear-text report every update carries, whatever protects the update itself: the example
+ * count (0 = withheld, which only DP rounds accept: they weight sites uniformly) and training
+ * metrics, each bounded so one site cannot store nonsense or outweigh the others by declaration.
+ */
+export function checkUpdateReport(report: { numExamples: number; trainLoss: number; trainAccuracy: number }, dp: boolean, limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): void {
+  const { numExamples, trainLoss, trainAccuracy } = report;
+  if (!Number.isInteger(numExamples) || numExamples < (dp ? 0 : 1) || numExamples > MAX_EXAMPLES_PER_UPDATE) {
+    throw new ConclaveError('INVALID_ARGUMENT', dp
+      ? `numExamples must be an integer in [0, ${MAX_EXAMPLES_PER_UPDATE}] (0 = withheld)`
+      : `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}]: FedAvg weights updates by it`);
+  }
+  if (!Number.isFinite(trainLoss) || !Number.isFinite(trainAccuracy)) throw new ConclaveError('NON_FINITE_VALUE', 'training metrics must be finite numbers');
+  if (!(trainAccuracy >= 0 && trainAccuracy <= 1)) throw new ConclaveError('INVALID_ARGUMENT', 'trainAccuracy must be in [0, 1]');
+  if (!(Math.abs(trainLoss) <= limits.maxTrainLoss)) throw new ConclaveError('INVALID_ARGUMENT', `|trainLoss| must be at most ${limits.maxTrainLoss}`);
+}
+
+/**
  * Outside DP each update is bounded here (DP rounds are bounded by their clip norm: the DP
  * aggregator re-clips central updates, and the round's aggregate check catches the rest).
  */
@@ -29,16 +46,7 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
       name: 'submit',
       expect(_state, ctx, _siteId, header) {
         if (header.body !== 'update') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update body');
-        const { numExamples, trainLoss, trainAccuracy } = header.update;
-        // 0 means withheld, which only DP rounds accept: they weight sites uniformly.
-        if (!Number.isInteger(numExamples) || numExamples < (ctx.dp ? 0 : 1) || numExamples > MAX_EXAMPLES_PER_UPDATE) {
-          throw new ConclaveError('INVALID_ARGUMENT', ctx.dp
-            ? `numExamples must be an integer in [0, ${MAX_EXAMPLES_PER_UPDATE}] (0 = withheld)`
-            : `numExamples must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}]: FedAvg weights updates by it`);
-        }
-        if (!Number.isFinite(trainLoss) || !Number.isFinite(trainAccuracy)) throw new ConclaveError('NON_FINITE_VALUE', 'training metrics must be finite numbers');
-        if (!(trainAccuracy >= 0 && trainAccuracy <= 1)) throw new ConclaveError('INVALID_ARGUMENT', 'trainAccuracy must be in [0, 1]');
-        if (!(Math.abs(trainLoss) <= limits.maxTrainLoss)) throw new ConclaveError('INVALID_ARGUMENT', `|trainLoss| must be at most ${limits.maxTrainLoss}`);
+        checkUpdateReport(header.update, ctx.dp, limits);
         if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an update needs its tensor');
         return { dtype: 'float32', layout: ctx.layout, maxElements: Number.MAX_SAFE_INTEGER };
       },

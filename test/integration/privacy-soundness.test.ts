@@ -16,6 +16,7 @@ import { silentLogger } from '../../coordinator/logger.ts';
 import { adminClient } from '../../client-sdk/connection.ts';
 import { composedGaussianSigma, conditionedInclusion, exactGaussianEpsilon, subsampledGaussianEpsilonLowerBound } from '../helpers/privacy-reference.ts';
 import { createZooFederation, tempDataDir } from '../helpers/coordinator.ts';
+import { seededRandom } from '../helpers/processes.ts';
 
 type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
 const DELTA = 1e-5;
@@ -74,17 +75,6 @@ interface SiteLog {
   dropped: number;
 }
 
-/** A small deterministic PRNG so a failing case replays. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
 /**
  * A site that polls, drops out of a round with probability `dropProb` (independently of its data),
  * and otherwise submits a clipped update at once.
@@ -92,7 +82,7 @@ function prng(seed: number): () => number {
 async function runSite(fed: Fed, index: number, layout: TensorSpec[], length: number, dropProb: number, seed: number, stopAt: number): Promise<SiteLog> {
   const log: SiteLog = { plans: [], sent: [], dropped: 0 };
   const client = participantClient(coordinator.address);
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const seen = new Set<string>();
   const token = fed.sites[index]!.token;
   try {

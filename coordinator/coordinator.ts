@@ -12,6 +12,7 @@ import { describeProblem } from './privacy/ledger-audit.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
 import { createAdminToken, loadOrCreateKeys, removeStaleTempFiles, writeAtomic } from './keys.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { CoordinatorMetrics } from './metrics.ts';
 
 export interface CoordinatorOptions {
   dataDir: string;
@@ -22,6 +23,9 @@ export interface CoordinatorOptions {
   tls?: { certPem: Buffer; keyPem: Buffer; clientCaPem?: Buffer };
   /** The Ed25519 signing key's file, created there on first start; unset: DATA_DIR/keys/coordinator-ed25519.json. */
   signingKeyFile?: string;
+  /** Serve Prometheus metrics on http://metricsHost:metricsPort/metrics (0: any free port); unset: no metrics. */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export interface RunningCoordinator {
@@ -39,6 +43,8 @@ export interface RunningCoordinator {
   keyFingerprint: string;
   /** Federations whose ledger did not verify at start, with the problems: they admit no round. */
   invalidLedgers: Map<string, string[]>;
+  /** The port /metrics is served on, when metricsPort was given. */
+  metricsPort?: number;
   close(): Promise<void>;
 }
 
@@ -72,11 +78,17 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   if (aborted || orphans.length) log.warn('recovered after an unclean stop', { abortedRounds: aborted, orphanBlobsRemoved: orphans.length });
   const invalidLedgers = verifyLedgers(store, ledger, log);
 
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const metrics = options.metricsPort !== undefined ? new CoordinatorMetrics({ store, connectedSites: () => rounds.scheduler.connectedSites() }) : null;
+  if (metrics) {
+    rounds.on('round', (record) => metrics.onRound(record));
+    rounds.on('aggregated', (seconds: number) => metrics.onAggregated(seconds));
+  }
+  const server = new grpc.Server({ ...SERVER_OPTIONS, ...(metrics ? { interceptors: [metrics.interceptor()] } : {}) });
   const jwksJson = readFileSync(join(options.dataDir, 'keys', 'jwks.json'), 'utf8');
   const deps = { auth, federations, registry, rounds, ledger, store, log, jwksJson };
-  server.addService(participantServiceDefinition, participantHandlers(deps));
-  server.addService(adminServiceDefinition, adminHandlers(deps));
+  const counted = <T extends grpc.ServiceDefinition>(definition: T): T => (metrics ? metrics.countBytes(definition) : definition);
+  server.addService(counted(participantServiceDefinition), participantHandlers(deps));
+  server.addService(counted(adminServiceDefinition), adminHandlers(deps));
   const host = options.host ?? '127.0.0.1';
   const port = await new Promise<number>((resolve, reject) => {
     const credentials = options.tls
@@ -87,6 +99,15 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
       else resolve(bound);
     });
   });
+  let metricsServer: Awaited<ReturnType<CoordinatorMetrics['serve']>> | null = null;
+  try {
+    metricsServer = metrics ? await metrics.serve(options.metricsHost ?? host, options.metricsPort!) : null;
+  } catch (err) {
+    server.forceShutdown();
+    store.close();
+    releaseLock();
+    throw new ConclaveError('UNAVAILABLE', `cannot serve metrics on ${options.metricsHost ?? host}:${options.metricsPort}: ${(err as Error).message}`);
+  }
   rounds.start();
   const address = `${host}:${port}`;
   log.info('coordinator listening', {
@@ -94,8 +115,10 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   });
   return {
     address, port, adminTokenPath, adminToken, store, registry, federations, rounds, ledger, keyId: keys.keyId, keyFingerprint: fingerprint, invalidLedgers,
+    ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
     async close() {
       rounds.stop();
+      await metricsServer?.close();
       // Long polls and watch streams would hold a graceful shutdown open; give calls a moment, then cut.
       await Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), new Promise((resolve) => setTimeout(resolve, 1000))]);
       server.forceShutdown();

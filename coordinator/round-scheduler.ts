@@ -79,6 +79,14 @@ export class RoundScheduler {
     this.lastSeen.set(siteId, this.clock.now());
   }
 
+  /** Sites (of any federation) that called within the availability window: "connected" for operators. */
+  connectedSites(): number {
+    const now = this.clock.now();
+    let n = 0;
+    for (const seen of this.lastSeen.values()) if (now - seen < AVAILABILITY_WINDOW_MS) n++;
+    return n;
+  }
+
   /** One pass over the running federations; exposed so tests can drive it without a timer. */
   tick(): void {
     const running = this.store.db.prepare(`SELECT id FROM federations WHERE status = 'running'`).all() as Array<{ id: string }>;

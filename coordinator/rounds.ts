@@ -351,6 +351,7 @@ export class RoundManager extends EventEmitter {
   private async commit(federationId: string, round: ActiveRound, survivors: string[], why: string): Promise<void> {
     const { record, config } = round;
     try {
+      const aggregationStart = performance.now();
       await round.protocol.unprotect(round.state, round.ctx, survivors);
       // The DP wrapper (when there is one) clips, sums, adds the noise and divides by the expected sites.
       const { delta, measurements } = round.aggregation.finish();
@@ -359,6 +360,7 @@ export class RoundManager extends EventEmitter {
       const optimizer = serverOptimizerFor(config);
       const { next, state } = optimizer.apply(round.base, delta, this.registry.readOptimizerState(baseRecord));
       checkAggregate(next, Infinity, 'the next model');
+      this.emit('aggregated', (performance.now() - aggregationStart) / 1000);
       const version = (this.registry.latestVersion(federationId) ?? 0) + 1;
       const entry = record.privacy && !releasesAtSite(record.privacy.mode)
         ? await this.privacy.aggregateReleaseEntry(record, record.privacy, version, {

@@ -45,8 +45,12 @@ export async function startTestFederation(options: {
   privacy?: NonNullable<FederationConfigInput['privacy']>;
   /** Per-site enrollment options, by index. */
   siteOptions?: TestSiteOptions[];
+  /** Serve Prometheus metrics (0: any free port). */
+  metricsPort?: number;
 }): Promise<TestFederation> {
-  const coordinator = await startCoordinator({ dataDir: options.dataDir, port: 0, log: silentLogger });
+  const coordinator = await startCoordinator({
+    dataDir: options.dataDir, port: 0, log: silentLogger, ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
+  });
   const admin = adminClient(coordinator.address);
   const config: FederationConfigInput = {
     name: 'test', model: 'mlp', rounds: options.rounds ?? 1, sitesPerRound: options.sites, minSites: options.minSites ?? options.sites,

@@ -17,7 +17,7 @@ export interface AuditSources {
   payloads: LedgerPayload[];
   /** Site names and budgets by id, where the data dir has them. */
   sites: Array<{ siteId: string; name: string; budgetEpsilon: number | null }>;
-  lineage: Array<{ version: number; parentVersion: number | null; roundId: string | null; sha256: string; createdMs: number }>;
+  lineage: Array<{ version: number; parentVersion: number | null; roundId: string | null; sha256: string; createdMs: number; metrics?: Record<string, number> }>;
   verification: { intact: boolean; keyPinned: boolean; keyFingerprint: string; problems: string[]; notChecked: string[] };
   generatedMs: number;
 }
@@ -41,6 +41,10 @@ export async function buildAuditReport(src: AuditSources): Promise<AuditReport> 
     federation: await lineChart('ε of the federation after each round', json.rounds.map((r) => ({ round: r.roundNumber, epsilon: r.epsilonAfter, series: 'federation' })), budget),
     participants: await lineChart(json.participants.length <= MAX_LINES ? 'ε of each participant after each round it was charged for' : 'ε of the participants after each round: lowest, median and highest',
       participantLines(json.participants), budget),
+    accuracy: json.accuracy.length
+      ? await lineChart('Accuracy of each model version, as recorded with it', json.accuracy.map((a) => ({ round: a.version, epsilon: a.value, series: a.metric })), null,
+        { x: 'model version', y: 'accuracy', domain: [0, 1] })
+      : `<p>No accuracy is recorded with the model versions${json.federation.config['privacy'] ? ' (under DP the coordinator collects no metrics from sites: they would be an unaccounted release)' : ''}.</p>`,
   };
   return { json, html: renderHtml(json, charts, recomputed) };
 }
@@ -88,13 +92,21 @@ function reportJson(src: AuditSources, recomputed: Recomputation) {
     federation: { id: src.federationId, name: src.federationName, config: src.config },
     verification: src.verification,
     recomputation: { checkedEvery: recomputed.checkedEvery, firstUnderReported: recomputed.firstBad, entries: recomputed.entries },
-    mechanisms, rounds, participants, lineage: src.lineage,
+    mechanisms, rounds, participants, lineage: src.lineage, accuracy: accuracySeries(src.lineage),
     epsilon: { federation: rounds.at(-1)?.epsilonAfter ?? 0, budget: federationBudget, delta: privacy?.delta ?? src.payloads[0]?.delta ?? null },
   };
 }
 
+/** Every accuracy-like metric stored with a model version (e.g. federated evaluation), as a fraction. */
+function accuracySeries(lineage: AuditSources['lineage']): Array<{ version: number; metric: string; value: number }> {
+  return lineage.flatMap((m) => Object.entries(m.metrics ?? {})
+    .filter(([k, v]) => /accuracy/i.test(k) && typeof v === 'number' && v >= 0 && v <= 1)
+    .map(([metric, value]) => ({ version: m.version, metric, value })));
+}
+
 /** A line chart rendered to SVG on this side: the report must open with no network and no script. */
-async function lineChart(title: string, values: Array<{ round: number; epsilon: number; series: string }>, budget: number | null): Promise<string> {
+async function lineChart(title: string, values: Array<{ round: number; epsilon: number; series: string }>, budget: number | null,
+  axes: { x: string; y: string; domain?: [number, number] } = { x: 'round', y: 'ε' }): Promise<string> {
   if (values.length === 0) return '<p>No entries.</p>';
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, width: 640, height: 260,
@@ -102,8 +114,8 @@ async function lineChart(title: string, values: Array<{ round: number; epsilon: 
       {
         data: { values }, mark: { type: 'line', point: true },
         encoding: {
-          x: { field: 'round', type: 'quantitative', title: 'round' },
-          y: { field: 'epsilon', type: 'quantitative', title: 'ε' },
+          x: { field: 'round', type: 'quantitative', title: axes.x, axis: { tickMinStep: 1 } },
+          y: { field: 'epsilon', type: 'quantitative', title: axes.y, ...(axes.domain ? { scale: { domain: axes.domain } } : {}) },
           color: { field: 'series', type: 'nominal', title: null, legend: values.length > 0 && new Set(values.map((v) => v.series)).size <= 20 ? {} : null },
         },
       },
@@ -127,7 +139,7 @@ function num(x: unknown, digits = 4): string {
   return typeof x === 'number' ? (Number.isFinite(x) ? x.toFixed(digits) : x > 0 ? '∞' : String(x)) : '—';
 }
 
-function renderHtml(report: ReportJson, charts: { federation: string; participants: string }, recomputed: Recomputation): string {
+function renderHtml(report: ReportJson, charts: { federation: string; participants: string; accuracy: string }, recomputed: Recomputation): string {
   const v = report.verification;
   const ok = v.intact && recomputed.firstBad === null;
   const status = ok
@@ -149,6 +161,7 @@ ${v.notChecked.length ? `<p>Not checked: ${v.notChecked.map(esc).join('; ')}</p>
 <h2>Mechanisms</h2><ul>${mech || '<li>No DP release recorded.</li>'}</ul>
 <h2>ε over rounds</h2>${charts.federation}
 ${charts.participants}
+<h2>Accuracy over model versions</h2>${charts.accuracy}
 <h2>Rounds</h2>
 <table><tr><th>round</th><th>model version</th><th>release</th><th>sites charged</th><th>noise multiplier</th><th>clip norm</th><th>sample rate</th><th>ε after</th><th>accountant</th></tr>
 ${rows}</table>

@@ -61,6 +61,17 @@ function summary(v: ReturnType<typeof verifyPinned>): AuditSources['verification
   };
 }
 
+/** The numbers stored with a model version; anything else in the column is left out of the report. */
+function numericMetrics(json: string): Record<string, number> {
+  try {
+    const parsed = JSON.parse(json) as unknown;
+    if (!parsed || typeof parsed !== 'object') return {};
+    return Object.fromEntries(Object.entries(parsed).filter(([, v]) => typeof v === 'number' && Number.isFinite(v))) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
 function parsePayloads(source: Source): LedgerPayload[] {
   return source.input.entries.map((e) => {
     try {
@@ -82,12 +93,15 @@ function dataDirSources(flags: Flags, source: Source): Omit<AuditSources, 'paylo
   try {
     const fed = db.prepare('SELECT name, config_json FROM federations WHERE id = ?').get(federationId) as { name: string; config_json: string } | undefined;
     const sites = db.prepare('SELECT id, name, budget_epsilon FROM sites WHERE federation_id = ? ORDER BY enrolled_ms').all(federationId) as Array<{ id: string; name: string; budget_epsilon: number | null }>;
-    const versions = db.prepare('SELECT version, parent_version, round_id, sha256, created_ms FROM model_versions WHERE federation_id = ? ORDER BY version').all(federationId) as
-      Array<{ version: number; parent_version: number | null; round_id: string | null; sha256: Uint8Array; created_ms: number }>;
+    const versions = db.prepare('SELECT version, parent_version, round_id, sha256, created_ms, metrics_json FROM model_versions WHERE federation_id = ? ORDER BY version').all(federationId) as
+      Array<{ version: number; parent_version: number | null; round_id: string | null; sha256: Uint8Array; created_ms: number; metrics_json: string }>;
     return {
       federationId, federationName: fed?.name ?? federationId, config: fed ? JSON.parse(fed.config_json) as Record<string, unknown> : {},
       sites: sites.map((s) => ({ siteId: s.id, name: s.name, budgetEpsilon: s.budget_epsilon })),
-      lineage: versions.map((v) => ({ version: v.version, parentVersion: v.parent_version, roundId: v.round_id, sha256: Buffer.from(v.sha256).toString('hex'), createdMs: v.created_ms })),
+      lineage: versions.map((v) => ({
+        version: v.version, parentVersion: v.parent_version, roundId: v.round_id, sha256: Buffer.from(v.sha256).toString('hex'), createdMs: v.created_ms,
+        metrics: numericMetrics(v.metrics_json),
+      })),
     };
   } finally {
     db.close();

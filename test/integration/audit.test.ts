@@ -4,8 +4,10 @@
  * verifies (recomputing ε from the events), writes the report, and fails once an entry is edited.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { DatabaseSync } from 'node:sqlite';
 import { callUnary, downloadModel, participantClient, submitUpdate } from '../../client-sdk/connection.ts';
 import type { RoundMsg } from '../../protocols/index.ts';
@@ -94,6 +96,53 @@ describe('conclave audit, offline on the data dir', () => {
     expect(verify.stdout).toMatch(/entry 2/);
     expect(existsSync(copy)).toBe(true);
   });
+});
+
+/**
+ * The report in a real browser (Debian's chromium, driven by playwright-core): CI installs it
+ * (.ci/run); on a machine without it this test is skipped, and says so, outside CI only.
+ */
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && !process.env['CI']) console.warn(`audit.test.ts: no browser at ${CHROMIUM}: the headless-browser test of report.html is skipped (apt install chromium)`);
+
+describe('report.html in headless Chromium', () => {
+  test.skipIf(!haveChromium && !process.env['CI'])('loads offline with no console error, every chart renders with a size, and it prints to PDF', async () => {
+    const out = join(dir, 'audit-browser');
+    const report = await cli(['audit', 'report', '--data-dir', dir, '--federation', fx.federation.id, '--out', out, '--json']);
+    expect(report.code).toBe(0);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      const problems: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+      page.on('request', (r) => { if (!r.url().startsWith('file:')) requests.push(r.url()); });
+      await page.goto(pathToFileURL(join(out, 'report.html')).href, { waitUntil: 'load' });
+      const charts = await page.$$eval('svg', (svgs) => svgs.map((s) => { const r = s.getBoundingClientRect(); return { width: r.width, height: r.height, marks: s.querySelectorAll('path, line, circle').length }; }));
+      expect(charts.length).toBeGreaterThanOrEqual(2);
+      for (const c of charts) {
+        expect(c.width).toBeGreaterThan(100);
+        expect(c.height).toBeGreaterThan(100);
+        expect(c.marks).toBeGreaterThan(3);
+      }
+      expect(await page.textContent('h1')).toContain('Privacy audit');
+      // CONCLAVE_REPORT_SCREENSHOT=FILE keeps a picture of the page, for a person to look at.
+      const screenshot = process.env['CONCLAVE_REPORT_SCREENSHOT'];
+      if (screenshot) writeFileSync(screenshot, await page.screenshot({ fullPage: true }));
+      const pdf = await page.pdf({ format: 'A4', printBackground: true });
+      expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+      expect(pdf.length).toBeGreaterThan(10_000);
+      expect(problems).toEqual([]);
+      expect(requests).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
 
 describe('recomputing ε from the recorded events', () => {

@@ -41,7 +41,7 @@ export class TfjsTrainer implements LocalTrainer {
     setFlatWeights(model, global.layout, global.values);
     const training = trainLocal(model, this.data, {
       epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
-      optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed,
+      optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed, proxMu: plan.training.proxMu ?? 0,
     });
     let step = await training.next();
     while (!step.done) {

@@ -9,11 +9,12 @@ import type { Dataset } from '../data/dataset.ts';
 import { selectBackend, type TfBackendPreference } from '../tfjs/backend.ts';
 import { modelFromTopology } from '../models/export.ts';
 import { getFlatWeights, setFlatWeights, type TensorSpec } from '../models/weights.ts';
+import { disposeProx, proxAround, withProxGradient, type Prox } from './fedprox.ts';
 import { checkDataMatchesModel, countCorrect, makeBatch, makeOptimizer, sumCrossEntropy, type OptimizerName } from './trainer.ts';
 
 export type PoolRequest =
   | { t: 'init'; prefer: TfBackendPreference; data: Dataset }
-  | { t: 'round'; topologyJson: string; layout: TensorSpec[]; values: Float32Array; optimizer: OptimizerName; learningRate: number }
+  | { t: 'round'; topologyJson: string; layout: TensorSpec[]; values: Float32Array; optimizer: OptimizerName; learningRate: number; proxMu: number }
   | { t: 'grad'; indices: Int32Array }
   | { t: 'apply'; grad: Float32Array }
   | { t: 'weights' };
@@ -32,6 +33,8 @@ let optimizer: tfTypes.Optimizer | null = null;
 let vars: tfTypes.Variable[] = [];
 let exampleShape: number[] = [];
 let gradSize = 0;
+/** FedProx's centre (this round's global model) and μ; null without a proximal term. */
+let prox: Prox | null = null;
 
 function send(m: PoolReply): void {
   process.send!(m);
@@ -60,6 +63,8 @@ async function handle(m: PoolRequest): Promise<void> {
       // FedAvg client semantics, as trainLocal: a fresh optimizer every round.
       optimizer?.dispose();
       optimizer = makeOptimizer(m.optimizer, m.learningRate);
+      disposeProx(prox);
+      prox = proxAround(vars, m.proxMu);
       return;
     }
     case 'grad': {
@@ -89,10 +94,13 @@ async function handle(m: PoolRequest): Promise<void> {
     case 'apply': {
       const named: tfTypes.NamedTensorMap = {};
       let off = 0;
-      for (const v of vars) {
-        named[v.name] = tf.tensor(m.grad.subarray(off, off + v.size), v.shape, 'float32');
+      vars.forEach((v, i) => {
+        const grad = tf.tensor(m.grad.subarray(off, off + v.size), v.shape, 'float32');
+        // The pool averages the data loss's gradient; every replica adds the same proximal gradient μ(w − w₀) itself.
+        named[v.name] = prox ? withProxGradient(grad, v, prox.center[i]!, prox.mu) : grad;
+        if (prox) grad.dispose();
         off += v.size;
-      }
+      });
       optimizer!.applyGradients(named);
       tf.dispose(Object.values(named));
       return;

@@ -138,7 +138,7 @@ export class WorkerPoolTrainer implements LocalTrainer {
     }
     const optimizer = plan.training.optimizer === 'adam' ? 'adam' : 'sgd';
     for (const w of this.workers) {
-      this.post(w, { t: 'round', topologyJson: global.topologyJson, layout: global.layout, values: global.values, optimizer, learningRate });
+      this.post(w, { t: 'round', topologyJson: global.topologyJson, layout: global.layout, values: global.values, optimizer, learningRate, proxMu: plan.training.proxMu ?? 0 });
     }
     const count = this.data.count;
     const n = this.workers.length;

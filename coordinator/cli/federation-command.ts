@@ -4,7 +4,7 @@ import { configMessage, type TrainingConfig } from '../federation-config.ts';
 import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
-import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags } from './strategy-flags.ts';
+import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags, proxMuFromFlags } from './strategy-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -97,6 +97,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
       batchSize: int(flags, 'batch-size', { min: 1, max: 65536, fallback: defaults.batchSize }),
       learningRate: num(flags, 'lr', { fallback: defaults.learningRate, test: (v) => v > 0 && v <= 100, expect: 'a number in (0, 100]' }),
       optimizer: oneOf(flags, 'optimizer', ['sgd', 'adam'] as const, defaults.optimizer),
+      proxMu: proxMuFromFlags(flags),
     },
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
     protection: oneOf(flags, 'protection', ['none'] as const, 'none'),

@@ -5,6 +5,7 @@ import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags, proxMuFromFlags } from './strategy-flags.ts';
+import { ROUND_EXTRA_OPTIONS, ROUND_EXTRA_USAGE, roundExtrasFromFlags } from './round-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -36,6 +37,7 @@ const USAGE = `usage:
   to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
 ${STRATEGY_USAGE}
+${ROUND_EXTRA_USAGE}
 ${PRIVACY_USAGE}`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
@@ -79,6 +81,7 @@ const CREATE_OPTIONS = {
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
   ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
+  ...ROUND_EXTRA_OPTIONS,
 } as const;
 
 /** The config as the admin client sends it: `defaults` (the model's training defaults) fill the training flags not given. */
@@ -104,6 +107,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
     // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
     aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
+    ...roundExtrasFromFlags(flags),
   };
 }
 

@@ -5,7 +5,7 @@ import type { FederationConfigInput } from '../federation-config.ts';
  * `--strategy` picks an aggregator and a server optimizer together, as Flower's strategies do:
  * the server optimizers run on FedAvg's mean, the robust aggregators with a plain server step.
  */
-export const STRATEGIES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'median', 'trimmed-mean', 'krum'] as const;
+export const STRATEGIES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'median', 'trimmed-mean', 'krum', 'fedprox'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const STRATEGY_OPTIONS = {

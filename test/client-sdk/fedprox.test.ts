@@ -96,7 +96,7 @@ describe('FedProx proximal term', () => {
     expect(strong.loss).toBeGreaterThan(0);
   }, 60_000);
 
-  it('a 2-worker site trains the same FedProx update as one worker', async () => {
+  it('a 2-worker site trains the same FedProx update as one worker, and evaluates the same', async () => {
     const ds = data(64, 2);
     const g = globalModel();
     const one = new TfjsTrainer(ds, 'wasm');
@@ -108,6 +108,11 @@ describe('FedProx proximal term', () => {
     let diff = 0;
     for (let i = 0; i < a.delta.length; i++) diff = Math.max(diff, Math.abs(a.delta[i]! - b.delta[i]!));
     expect(diff).toBeLessThan(1e-4);
+    // Federated evaluation through the pool scores the global model as the in-process trainer does.
+    const held = data(40, 9);
+    const [e1, e2] = [await one.evaluate(g, held), await pool.evaluate(g, held)];
+    expect(e2.accuracy).toBe(e1.accuracy);
+    expect(e2.loss).toBeCloseTo(e1.loss, 5);
     // And the proximal term changed it (the comparison can fail).
     let changed = 0;
     for (let i = 0; i < a.delta.length; i++) changed = Math.max(changed, Math.abs(a.delta[i]! - plain.delta[i]!));

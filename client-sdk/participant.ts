@@ -6,7 +6,8 @@ import type { TrainProgress, TrainResult } from './training/trainer.ts';
 import type { LocalTrainer } from './training/local-trainer.ts';
 import { grpcTransport, type ParticipantTransport } from './transport.ts';
 import { privatize } from './privatize.ts';
-import type { SiteProtocol, SiteRoundContext } from './protection/protocol.ts';
+import type { SiteContribution, SiteProtocol, SiteRoundContext } from './protection/protocol.ts';
+import { UpdateCompressor } from './compression.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
 import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
@@ -20,6 +21,11 @@ export interface ParticipantOptions {
   transport?: ParticipantTransport;
   /** This site's local training data; it never leaves the process. Needed by the default trainer. */
   data?: Dataset;
+  /**
+   * The site's held-out split, for federated evaluation: when a round plan asks, the site reports
+   * the round's base model's loss and accuracy on it (aggregates only). Omitted: never evaluates.
+   */
+  evalData?: Dataset;
   /** Local training; default tfjs on `data` (client-sdk/training/tfjs-trainer.ts). A site's worker pool plugs in here. */
   trainer?: LocalTrainer;
   /** Site halves of protection protocols by name, besides the built-in ones. */
@@ -47,6 +53,8 @@ export type ParticipantEvent =
   | { type: 'model-downloaded'; version: number; parameters: number }
   | { type: 'training'; round: number; progress: TrainProgress }
   | { type: 'trained'; round: number; result: TrainResult }
+  /** Federated evaluation: the plan's model scored on the site's held-out split (reported with the update). */
+  | { type: 'evaluated'; round: number; modelVersion: number; examples: number; loss: number; accuracy: number }
   | { type: 'submitted'; round: number; receivedUpdates: number }
   /** A later stage of the round's protection protocol: its message was sent. */
   | { type: 'stage-sent'; round: number; stage: string }
@@ -82,6 +90,9 @@ export class Participant {
   private readonly privacy: SitePrivacyGuard | null;
   /** Rounds this site is in, by id: the plan and the protocol's secrets, in memory only. */
   private readonly rounds = new Map<string, { ctx: SiteRoundContext; protocol: SiteProtocol }>();
+  private readonly evalData: Dataset | null;
+  /** Update compression, with the top-k residual carried from round to round (memory only). */
+  private readonly compressor = new UpdateCompressor();
 
   constructor(options: ParticipantOptions) {
     const { transport, coordinator, token, tls, data, trainer, backend } = options;
@@ -96,6 +107,7 @@ export class Participant {
     this.makeTrainer = trainer ? async () => trainer : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
     this.protocols = new Map([...BUILT_IN_PROTOCOLS, ...(options.protocols ?? [])]);
     this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
+    this.evalData = options.evalData && options.evalData.count > 0 ? options.evalData : null;
   }
 
   async *run(): AsyncGenerator<ParticipantEvent, void> {
@@ -167,6 +179,13 @@ export class Participant {
       throw new ConclaveError('DIGEST_MISMATCH', `model v${global.version} does not match the digest in the round plan`);
     }
     yield { type: 'model-downloaded', version: global.version, parameters: global.values.length };
+    // Only asked for without DP (the schema refuses it with DP): the metrics are released in the clear.
+    let evaluation: SiteContribution['evaluation'];
+    if (plan.evaluate && plan.dp === null && this.evalData && trainer.evaluate) {
+      const e = await trainer.evaluate(global, this.evalData);
+      evaluation = { examples: this.evalData.count, loss: finiteOr(e.loss, 0), accuracy: finiteOr(e.accuracy, 0) };
+      yield { type: 'evaluated', round: plan.roundNumber, modelVersion: global.version, ...evaluation };
+    }
 
     const training = trainer.train(global, plan);
     let step = await training.next();
@@ -186,11 +205,11 @@ export class Participant {
     // Under local/distributed DP the coordinator is not trusted: only the privatized update leaves the
     // site (0 = withheld). Under central DP it is, and the counts and metrics go as before.
     const withhold = plan.dp !== null && plan.dp.mode !== 'central';
-    const ctx: SiteRoundContext = { plan, layout: global.layout, secrets: new Map() };
+    const ctx: SiteRoundContext = { plan, layout: global.layout, secrets: new Map(), compressor: this.compressor };
     this.rounds.set(plan.roundId, { ctx, protocol });
     const message = await protocol.first(ctx, {
       delta, numExamples: withhold ? 0 : result.numExamples, trainLoss: withhold ? 0 : finiteOr(result.loss, 0),
-      trainAccuracy: withhold ? 0 : finiteOr(result.accuracy, 0), unclipped: withhold ? false : unclipped,
+      trainAccuracy: withhold ? 0 : finiteOr(result.accuracy, 0), unclipped: withhold ? false : unclipped, ...(evaluation ? { evaluation } : {}),
     });
     const response = yield* this.withReconnect(() => transport.submitStage(message));
     yield { type: 'submitted', round: plan.roundNumber, receivedUpdates: response.received };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { analyticGaussianSigma } from '../crypto/dp/index.ts';
 import {
-  ConclaveError, type AggregationConfigMsg, type FederationConfigMsg, type PrivacyConfigMsg, type ProtectionConfigMsg, type ServerOptimizerConfigMsg,
+  ConclaveError, type AggregationConfigMsg, type UpdateCompressionMsg, type FederationConfigMsg, type PrivacyConfigMsg, type ProtectionConfigMsg, type ServerOptimizerConfigMsg,
 } from '../protocols/index.ts';
 import { aggregationConflict, type AggregatorCapability, type ProtectionOutput } from './aggregation/aggregator.ts';
 
@@ -27,7 +27,24 @@ const trainingSchema = z.object({
   batchSize: z.number().int().min(1).max(65536),
   learningRate: z.number().positive().max(100),
   optimizer: z.enum(['sgd', 'adam']),
-}).strict();
+  /** FedProx's μ (Li et al. 2020): each site adds (μ/2)·‖w − w_global‖² to its local loss; 0 is FedAvg. */
+  proxMu: z.number().min(0).max(100).default(0),
+}).strict()
+  // Plain SGD on the proximal term alone moves w − w_global by the factor (1 − lr·μ) a step: at lr·μ ≥ 2 it oscillates and grows.
+  .refine((t) => t.optimizer !== 'sgd' || t.proxMu * t.learningRate < 2, {
+    message: 'proxMu × learningRate must be below 2 with sgd: the proximal step (1 − lr·μ) would overshoot and diverge; lower proxMu or the learning rate', path: ['proxMu'],
+  });
+
+/** Federated evaluation (Flower's configure_evaluate): sites score every k-th model version on their held-out split. */
+const evaluationSchema = z.object({ everyRounds: z.number().int().min(0).max(100_000) }).strict();
+
+export const COMPRESSIONS = ['none', 'q8', 'topk'] as const;
+/** How plain updates are encoded on the wire (protocols/update-codec.ts). */
+const compressionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }).strict(),
+  z.object({ kind: z.literal('q8') }).strict(),
+  z.object({ kind: z.literal('topk'), ratio: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]') }).strict(),
+], { error: `compression.kind must be one of ${COMPRESSIONS.join(', ')}` });
 
 /**
  * Client-level DP (DP-FedAvg, McMahan et al. 2018). Sites are Poisson-sampled with rate q so the
@@ -140,6 +157,8 @@ export const federationConfigSchema = z.object({
   /** Absent in configs stored before aggregation was configurable: FedAvg with the defaults. */
   aggregation: aggregationSchema.optional(),
   privacy: privacySchema.nullable(),
+  evaluation: evaluationSchema.default({ everyRounds: 0 }),
+  compression: compressionSchema.default({ kind: 'none' }),
 }).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] })
   // δ ≥ 1/n permits releasing one of n sites' data in the clear; n is at least the sites per round.
   .refine((c) => !c.privacy || c.privacy.delta < 1 / c.sitesPerRound, { message: 'delta must be below 1/sitesPerRound: with δ ≥ 1/n one of n sites\' data may be released outright', path: ['privacy', 'delta'] })
@@ -159,6 +178,19 @@ export const federationConfigSchema = z.object({
     if (a?.kind === 'krum' && a.select > c.minSites - a.byzantine) {
       ctx.addIssue({ code: 'custom', message: `Multi-Krum's select (${a.select}) must leave out the ${a.byzantine} Byzantine updates of the smallest round (minSites ${c.minSites})`, path: ['aggregation', 'select'] });
     }
+    // Evaluation metrics are released data too, and no DP event accounts for them: not collected under DP.
+    if (c.privacy && c.evaluation.everyRounds > 0) {
+      ctx.addIssue({ code: 'custom', message: 'federated evaluation cannot run under differential privacy: the sites\' held-out loss and accuracy would be released unaccounted by the privacy ledger; set evaluation.everyRounds to 0', path: ['evaluation', 'everyRounds'] });
+    }
+    // Compression re-encodes one plain update; a protected domain (masks, ciphertexts) or a DP clip/noise bound needs the exact vector.
+    if (c.compression.kind !== 'none' && (c.protection.kind !== 'none' || c.privacy)) {
+      ctx.addIssue({
+        code: 'custom', path: ['compression'],
+        message: c.privacy
+          ? 'update compression cannot run under differential privacy: the clip norm and noise are calibrated to the update the site sends, not to its quantized or sparsified encoding; drop the compression or the DP'
+          : `update compression needs plain updates (protection "none"); protection "${c.protection.kind}" works on the exact vector`,
+      });
+    }
   })
   .transform((c) => ({ ...c, aggregation: resolveAggregation(c.aggregation, c.privacy !== null) }));
 
@@ -175,7 +207,9 @@ export type AggregationConfig = FederationConfig['aggregation'];
 export type ServerOptimizerConfig = AggregationConfig['serverOptimizer'];
 /** What operators write: for local DP the noise multiplier is left out and derived. */
 export type FederationConfigInput = z.input<typeof federationConfigSchema>;
-export type TrainingConfig = FederationConfig['training'];
+/** Local training settings as written (proxMu may be left out: 0). */
+export type TrainingConfig = FederationConfigInput['training'];
+export type CompressionConfig = FederationConfig['compression'];
 export type ModelArchitectureName = FederationConfig['model'];
 
 export function parseFederationConfig(raw: unknown): FederationConfig {
@@ -202,8 +236,17 @@ export function configFromMessage(msg: FederationConfigMsg | null): unknown {
     adaptiveClip: p.adaptiveClip ? { targetQuantile: p.targetQuantile, learningRate: p.clipLearningRate, countNoiseStd: p.countNoiseStd } : null,
     budgetEpsilon: p.budgetEpsilon === 0 ? null : p.budgetEpsilon, delta: p.delta,
   } : null;
-  const { protectionConfig, aggregation, ...rest } = msg;
-  return { ...rest, training, protection: protectionFromMessage(protectionConfig, msg.protection), aggregation: aggregationFromMessage(aggregation), privacy };
+  const { protectionConfig, aggregation, evalEveryRounds, compression, ...rest } = msg;
+  return {
+    ...rest, training, protection: protectionFromMessage(protectionConfig, msg.protection), aggregation: aggregationFromMessage(aggregation), privacy,
+    evaluation: { everyRounds: evalEveryRounds }, compression: compressionFromMessage(compression),
+  };
+}
+
+/** Absent or "" is no compression; an unknown kind is passed on for the schema to refuse. */
+function compressionFromMessage(msg: UpdateCompressionMsg | null | undefined): unknown {
+  if (!msg || msg.kind === '' || msg.kind === 'none') return { kind: 'none' };
+  return msg.kind === 'topk' ? { kind: 'topk', ratio: msg.topkRatio } : { kind: msg.kind };
 }
 
 /**
@@ -252,8 +295,12 @@ export function configMessage(config: FederationConfigInput): FederationConfigMs
     budgetEpsilon: p.budgetEpsilon ?? 0, delta: p.delta,
   } : null;
   const protection = typeof config.protection === 'string' ? { kind: config.protection } : config.protection;
+  const { evaluation, compression, ...rest } = config;
   // Field 9 still carries the kind, for clients that predate ProtectionConfig.
-  return { ...config, privacy, protection: protection.kind, protectionConfig: protectionMessage(protection), aggregation: aggregationMessage(config.aggregation) };
+  return {
+    ...rest, training: { ...config.training, proxMu: config.training.proxMu ?? 0 }, privacy, protection: protection.kind, protectionConfig: protectionMessage(protection), aggregation: aggregationMessage(config.aggregation),
+    evalEveryRounds: evaluation?.everyRounds ?? 0, compression: compression ? { kind: compression.kind, topkRatio: compression.kind === 'topk' ? compression.ratio : 0 } : null,
+  };
 }
 
 function protectionMessage(protection: ProtectionConfig): ProtectionConfigMsg {

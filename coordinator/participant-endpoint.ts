@@ -11,6 +11,8 @@ import type { Federations, FederationRecord } from './federations.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import type { RoundManager, RoundRecord, SiteTask } from './rounds.ts';
 import { DEFAULT_STREAM_LIMITS, quote, type StreamLimits } from './limits.ts';
+import { evaluationDue } from './evaluation/federated-evaluation.ts';
+import { compressionPlan } from './protection/none.ts';
 
 const MAX_TASK_WAIT_MS = 10_000;
 /** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
@@ -141,6 +143,8 @@ export class ParticipantEndpoint {
         sampleRate: privacy.mode === 'central' ? privacy.sampling.find((s) => s.siteId === siteId)?.sampleRate ?? 1 : 1,
         delta: privacy.delta,
       } : null,
+      evaluate: evaluationDue(federation.config, round.baseVersion, privacy !== null),
+      compression: compressionPlan(federation.config.compression),
     };
   }
 }

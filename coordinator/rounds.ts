@@ -29,6 +29,7 @@ import { secureAggregation } from './protection/secagg.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
 import { DEFAULT_UPDATE_LIMITS, noiseNormBound } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
+import { EvaluationAggregate, checkEvaluationReport, evaluationDue, evaluationMetrics } from './evaluation/federated-evaluation.ts';
 
 export type { RoundRecord, RoundState, StageLog, RoundPrivacy, FederationView };
 
@@ -46,6 +47,8 @@ interface ActiveRound {
   state: unknown;
   ctx: StageRoundContext;
   aggregation: RoundAggregation;
+  /** The sites' evaluation of the base model, when the plan asked for one. */
+  evaluation: EvaluationAggregate | null;
   stageIndex: number;
   stageDeadlineMs: number;
   /** Sites in the current stage, those whose message it accepted, and uploads streaming in. */
@@ -198,6 +201,7 @@ export class RoundManager extends EventEmitter {
       throw new ConclaveError('DUPLICATE_SUBMISSION', `site already sent its "${stage.name}" message for round ${round.record.number}`);
     }
     if (!round.live.has(siteId)) throw new ConclaveError('ROUND_CLOSED', `site dropped out of round ${round.record.number} before stage "${stage.name}"`);
+    if (header.body === 'update') checkEvaluationReport(header.update, round.ctx.evaluate === true);
     const expect = stage.expect(round.state, round.ctx, siteId, header);
     if (expect === null && header.tensor) throw new ConclaveError('INVALID_ARGUMENT', `stage "${stage.name}" takes no tensor`);
     round.inFlight.add(siteId);
@@ -222,6 +226,7 @@ export class RoundManager extends EventEmitter {
       const u = header.update;
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
       round.record.submittedSites.push(siteId);
+      round.evaluation?.add(header.update);
     }
     round.answered.add(siteId);
     round.inFlight.delete(siteId);
@@ -255,6 +260,7 @@ export class RoundManager extends EventEmitter {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
       minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null,
+      compression: config.compression, evaluate: evaluationDue(config, baseVersion, privacy !== null),
     };
     // Everything that can refuse the round's set-up runs before the round is written: a round row
     // never exists for a round that could not start.
@@ -265,7 +271,7 @@ export class RoundManager extends EventEmitter {
       if (charge) this.ledger.insert(federationId, charge);
     });
     const round: ActiveRound = {
-      record, config, layout: baseRecord.layout, base, protocol, state, ctx, aggregation, stageIndex: 0, stageDeadlineMs: record.deadlineMs,
+      record, config, layout: baseRecord.layout, base, protocol, state, ctx, aggregation, evaluation: ctx.evaluate ? new EvaluationAggregate(baseVersion) : null, stageIndex: 0, stageDeadlineMs: record.deadlineMs,
       live: new Set(selected), answered: new Set(), inFlight: new Set(), timer: null, closing: false,
     };
     this.active.set(federationId, round);
@@ -370,6 +376,7 @@ export class RoundManager extends EventEmitter {
       const { blobPath, sha256 } = this.registry.writeBlob(federationId, version, next);
       const optimizerState = state ? this.registry.writeOptimizerState(federationId, version, state) : null;
       const totalExamples = record.privacy ? 0 : round.aggregation.totalWeight;
+      const evaluated = round.evaluation?.result() ?? null;
       const now = this.clock.now();
       this.store.transaction(() => {
         if (entry) this.ledger.insert(federationId, entry);
@@ -383,6 +390,7 @@ export class RoundManager extends EventEmitter {
           optimizerState,
         });
         this.rounds.markCommitted(record, version, totalExamples, now);
+        if (evaluated) this.registry.setMetrics(federationId, record.baseVersion, evaluationMetrics(evaluated));
       });
       Object.assign(record, { state: 'committed', resultVersion: version, closedMs: now, totalExamples });
       this.log.info('round committed', { federation: federationId, round: record.number, version, updates: round.aggregation.contributors, why });

@@ -9,6 +9,7 @@ import type { Authenticator, Caller } from './auth.ts';
 import { siteNames, type Federations, type FederationRecord } from './federations.ts';
 import { PrivacyLedger } from './privacy/ledger.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
+import { evaluationFromMetrics } from './evaluation/federated-evaluation.ts';
 import type { RoundManager, RoundRecord } from './rounds.ts';
 import { ParticipantEndpoint, type SiteCaller } from './participant-endpoint.ts';
 import { TokenLimiter, quote, type RateLimits } from './limits.ts';
@@ -167,7 +168,7 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
     }),
     ListRounds: admin<{ federationId: string }, { rounds: RoundMsg[] }>('ListRounds', (req) => {
       federations.get(req.federationId);
-      return { rounds: rounds.listRounds(req.federationId).map(roundMessage) };
+      return { rounds: rounds.listRounds(req.federationId).map((r) => roundMessage(r, registry)) };
     }),
     ListModels: admin<{ federationId: string }, { models: ModelVersionMsg[] }>('ListModels', (req) => {
       federations.get(req.federationId);
@@ -178,7 +179,7 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       const federationId = call.request.federationId;
       federations.get(federationId);
       const onRound = (round: RoundRecord) => {
-        if (round.federationId === federationId) call.write({ round: roundMessage(round) });
+        if (round.federationId === federationId) call.write({ round: roundMessage(round, registry) });
       };
       const onFederation = (id: string) => {
         if (id !== federationId) return;
@@ -198,7 +199,7 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       rounds.on('federation', onFederation);
       call.on('cancelled', finish);
       call.write({ federation: federationMessage(deps, federations.get(federationId)) });
-      for (const round of rounds.listRounds(federationId)) call.write({ round: roundMessage(round) });
+      for (const round of rounds.listRounds(federationId)) call.write({ round: roundMessage(round, registry) });
       if (federations.get(federationId).status === 'finished') finish();
     }),
   };
@@ -242,12 +243,14 @@ export function ledgerReport(deps: Pick<ServiceDeps, 'federations' | 'ledger' | 
   };
 }
 
-export function roundMessage(round: RoundRecord): RoundMsg {
+/** With the registry, a committed round carries its sites' evaluation of its base model (stored with that version), if any. */
+export function roundMessage(round: RoundRecord, registry?: ModelRegistry): RoundMsg {
   return {
     id: round.id, federationId: round.federationId, number: round.number, state: round.state, baseVersion: round.baseVersion,
     resultVersion: round.resultVersion ?? 0, selectedSites: round.selectedSites, submittedSites: round.submittedSites,
     abortReason: round.abortReason ?? '', openedUnixMs: round.openedMs, closedUnixMs: round.closedMs ?? 0, totalExamples: round.totalExamples,
     stage: round.stage ?? '',
+    federatedEvaluation: registry && round.state === 'committed' ? evaluationFromMetrics(round.baseVersion, registry.get(round.federationId, round.baseVersion).metrics) : null,
   };
 }
 

@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './tensor-codec.ts';
 export * from './messages.ts';
 export * from './grpc.ts';
+export * from './update-codec.ts';

@@ -51,6 +51,8 @@ import type { SubmitStageResponse__Output } from './generated/conclave/v1/Submit
 import type { TensorChunk__Output } from './generated/conclave/v1/TensorChunk.ts';
 import type { TensorHeader__Output } from './generated/conclave/v1/TensorHeader.ts';
 import type { TrainingConfig__Output } from './generated/conclave/v1/TrainingConfig.ts';
+import type { UpdateCompression__Output } from './generated/conclave/v1/UpdateCompression.ts';
+import type { FederatedEvaluation__Output } from './generated/conclave/v1/FederatedEvaluation.ts';
 import type { UpdateBody__Output } from './generated/conclave/v1/UpdateBody.ts';
 import type { Wait__Output } from './generated/conclave/v1/Wait.ts';
 
@@ -68,6 +70,8 @@ export type With<T, F extends { [P in keyof T]?: unknown }> = Omit<T, keyof F> &
 export type TensorHeaderMsg = With<TensorHeader__Output, { layout: TensorSpec[] }>;
 export type TensorChunkMsg = TensorChunk__Output;
 export type TrainingConfigMsg = TrainingConfig__Output;
+export type UpdateCompressionMsg = UpdateCompression__Output;
+export type FederatedEvaluationMsg = FederatedEvaluation__Output;
 export type OpaqueBodyMsg = OpaqueBody__Output;
 export type DpPlanMsg = DpPlan__Output;
 export type SecAggParamsMsg = SecAggParams__Output;
@@ -90,8 +94,10 @@ export type DownloadModelRequestMsg = DownloadModelRequest__Output;
 export type ModelHeaderMsg = With<ModelHeader__Output, { tensor: TensorHeaderMsg }>;
 export type ModelStreamMsg = { part: 'header'; header: ModelHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
 
-export type UpdateBodyMsg = UpdateBody__Output;
-type StageHeaderFields = With<StageHeader__Output, { tensor: TensorHeaderMsg | null }>;
+/** Fields added after the first release are optional to senders (a receiver always decodes them, proto3 zero when unset). */
+type LaterUpdateFields = 'evalExamples' | 'evalLoss' | 'evalAccuracy' | 'encoding' | 'q8Scales';
+export type UpdateBodyMsg = Omit<UpdateBody__Output, LaterUpdateFields> & Partial<Pick<UpdateBody__Output, LaterUpdateFields>>;
+type StageHeaderFields = With<StageHeader__Output, { tensor: TensorHeaderMsg | null; update?: UpdateBodyMsg | null }>;
 export type StageHeaderMsg = Oneof<StageHeaderFields, 'body'> | Unset<StageHeaderFields, 'body'>;
 export type StageStreamMsg = { part: 'header'; header: StageHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
 export type SubmitStageResponseMsg = SubmitStageResponse__Output;
@@ -118,7 +124,8 @@ export type GetLedgerResponseMsg = With<GetLedgerResponse__Output, { participant
 export type FederationMsg = With<Federation__Output, { config: FederationConfigMsg }>;
 export type CreateFederationHeaderMsg = With<CreateFederationHeader__Output, { config: FederationConfigMsg | null; tensor: TensorHeaderMsg | null }>;
 export type CreateFederationStreamMsg = { part: 'header'; header: CreateFederationHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
-export type RoundMsg = Round__Output;
+/** `federatedEvaluation` came later: optional to senders. */
+export type RoundMsg = Omit<Round__Output, 'federatedEvaluation'> & Partial<Pick<Round__Output, 'federatedEvaluation'>>;
 export type ModelVersionMsg = ModelVersion__Output;
 export type FederationEventMsg = With<FederationEvent__Output, { federation: FederationMsg | null }>;
 
@@ -127,6 +134,7 @@ type Assignable<A, B extends A> = B;
 export type _Checks = [
   Assignable<GetTaskResponse__Output, GetTaskResponseMsg>,
   Assignable<ModelStreamMessage__Output, ModelStreamMsg>,
-  Assignable<StageStreamMessage__Output, StageStreamMsg>,
+  // Senders may leave UpdateBody's later fields out (UpdateBodyMsg): the header is checked with its update aside.
+  Assignable<Omit<StageStreamMessage__Output, 'header'> & { header?: Omit<StageHeader__Output, 'update'> | null }, StageStreamMsg>,
   Assignable<CreateFederationMessage__Output, CreateFederationStreamMsg>,
 ];

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { Participant, type ParticipantEvent } from '../participant.ts';
 import { DP_MODES, parsePrivacyFloor, type PrivacyFloorOptions } from '../privacy-policy.ts';
-import { simulatedSiteShards, type SimulatedSplit } from '../data/simulated.ts';
+import { simulatedSiteEvalShards, simulatedSiteShards, type SimulatedSplit } from '../data/simulated.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { LocalTrainer } from '../training/local-trainer.ts';
 import { WorkerPoolTrainer } from '../training/worker-pool.ts';
@@ -78,7 +78,8 @@ export async function siteCommand(argv: string[]): Promise<void> {
     const siteIndex = int(flags, 'site-index', { min: 0, max: sites - 1 });
     const privacyFloor = privacyFloorFromFlags(flags);
     const data = simulatedSiteShards(split, [siteIndex]).get(siteIndex)!;
-    const result = await runSite(new Participant({ coordinator, token, data, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
+    const evalData = simulatedSiteEvalShards(split, [siteIndex]).get(siteIndex)!;
+    const result = await runSite(new Participant({ coordinator, token, data, evalData, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
     const refused = describeRefusals(result.refusals);
     output(flags, {
       json: result,
@@ -95,12 +96,13 @@ export async function siteCommand(argv: string[]): Promise<void> {
   const privacyFloor = privacyFloorFromFlags(flags);
   const tokens = indices.map((i) => readToken(join(tokenDir, `site-${i}.token`)));
   const shards = simulatedSiteShards(split, indices);
+  const evalShards = simulatedSiteEvalShards(split, indices);
   // tfjs is process-global, but every Participant builds its own LayersModel and trains it with its
   // own optimizer over explicit variable lists: the sites' training interleaves on this one thread
   // at each await, and no site reads or writes another's variables.
   const results = await Promise.all(indices.map((index, k) => {
     const data = shards.get(index)!;
-    const participant = new Participant({ coordinator, token: tokens[k]!, data, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+    const participant = new Participant({ coordinator, token: tokens[k]!, data, evalData: evalShards.get(index)!, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
     return runSite(participant, index, data);
   }));
   const exhausted = results.filter((r) => r.outcome === 'site-budget-exhausted').length;

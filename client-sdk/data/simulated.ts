@@ -35,6 +35,16 @@ export function simulatedSiteShards(split: SimulatedSplit, siteIndices: readonly
   return new Map(siteIndices.map((i) => [i, shards[i]!]));
 }
 
+/**
+ * Each site's held-out split for federated evaluation: the simulation's test split, dealt out to
+ * the sites IID. No site trains on it, and the example-weighted mean over all sites' shards is the
+ * model's accuracy on the whole test split, which the simulation also measures centrally.
+ */
+export function simulatedSiteEvalShards(split: SimulatedSplit, siteIndices: readonly number[]): Map<number, Dataset> {
+  const shards = partitionIid(simulatedTestData(split), split.sites, split.seed + 1);
+  return new Map(siteIndices.map((i) => [i, shards[i]!]));
+}
+
 export function simulatedTestData(split: Pick<SimulatedSplit, 'seed'>): Dataset {
   return trainTestSplit(loadMnist(), { testFraction: 0.2, seed: split.seed }).test;
 }

@@ -5,12 +5,15 @@
  */
 import type { RoundPlanMsg, StageTaskMsg, TensorSpec } from '../../protocols/index.ts';
 import type { StageSubmission } from '../connection.ts';
+import type { UpdateCompressor } from '../compression.ts';
 
 export interface SiteRoundContext {
   plan: RoundPlanMsg;
   layout: TensorSpec[];
   /** Per-round state a protocol keeps between its stages (keys, seeds, shares): memory only. */
   secrets: Map<string, unknown>;
+  /** Encodes a plain update as the plan's compression asks, with the site's top-k residual (protection "none"). */
+  compressor?: UpdateCompressor;
 }
 
 /** What leaves the site after training, subject to the plan (withheld metrics are 0). */
@@ -20,6 +23,8 @@ export interface SiteContribution {
   trainLoss: number;
   trainAccuracy: number;
   unclipped: boolean;
+  /** The site's evaluation of the round's base model on its held-out split, when the plan asked for one. */
+  evaluation?: { examples: number; loss: number; accuracy: number };
 }
 
 export interface SiteProtocol {

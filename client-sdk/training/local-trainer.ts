@@ -4,7 +4,8 @@
  * worker pool, or a test's deterministic fake, plugs in the same way.
  */
 import type { RoundPlanMsg, TensorSpec } from '../../protocols/index.ts';
-import type { TrainProgress, TrainResult } from './trainer.ts';
+import type { EvalResult, TrainProgress, TrainResult } from './trainer.ts';
+import type { Dataset } from '../data/dataset.ts';
 
 export interface GlobalModel {
   version: number;
@@ -22,5 +23,7 @@ export interface LocalTrainer {
   /** Loads whatever the trainer needs (e.g. a tfjs backend) and says what it runs on. */
   init(): Promise<{ backend: string; reason: string }>;
   train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult>;
+  /** Mean loss and accuracy of the global model on `data` (federated evaluation); a trainer without it never evaluates. */
+  evaluate?(global: GlobalModel, data: Dataset): Promise<EvalResult>;
   dispose(): void;
 }

@@ -3,7 +3,7 @@ import type { Dataset } from '../data/dataset.ts';
 import { selectBackend, type TfBackendPreference } from '../tfjs/backend.ts';
 import { modelFromTopology } from '../models/export.ts';
 import { getFlatWeights, setFlatWeights } from '../models/weights.ts';
-import { trainLocal } from './trainer.ts';
+import { evaluate, trainLocal, type EvalResult } from './trainer.ts';
 import type { GlobalModel, LocalTrainer, LocalTrainingResult } from './local-trainer.ts';
 import type { RoundPlanMsg } from '../../protocols/index.ts';
 import type { TrainProgress } from './trainer.ts';
@@ -30,18 +30,27 @@ export class TfjsTrainer implements LocalTrainer {
     return { backend, reason };
   }
 
-  async *train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult> {
+  /** The model for `global`'s architecture (rebuilt only when it changes), holding `global`'s weights. */
+  private async load(global: GlobalModel): Promise<tfTypes.LayersModel> {
     if (!this.tf) await this.init();
     if (!this.model || this.topologyJson !== global.topologyJson) {
       this.model?.dispose();
       this.model = await modelFromTopology(this.tf!, global.topologyJson);
       this.topologyJson = global.topologyJson;
     }
-    const model = this.model;
-    setFlatWeights(model, global.layout, global.values);
+    setFlatWeights(this.model, global.layout, global.values);
+    return this.model;
+  }
+
+  async evaluate(global: GlobalModel, data: Dataset): Promise<EvalResult> {
+    return evaluate(await this.load(global), data);
+  }
+
+  async *train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult> {
+    const model = await this.load(global);
     const training = trainLocal(model, this.data, {
       epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
-      optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed,
+      optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed, proxMu: plan.training.proxMu ?? 0,
     });
     let step = await training.next();
     while (!step.done) {

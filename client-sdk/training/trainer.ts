@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Dataset, featureSize, permutation, type Rng } from '../data/dataset.ts';
+import { disposeProx, proxAround, proxTerm, type Prox } from './fedprox.ts';
 
 export type OptimizerName = 'sgd' | 'adam';
 
@@ -18,6 +19,11 @@ export interface TrainOptions {
   optimizer?: OptimizerName;
   /** Seed for the per-epoch shuffling of the examples. */
   seed: number;
+  /**
+   * FedProx's μ (fedprox.ts): adds (μ/2)·‖w − w₀‖² to every step's loss, w₀ being the weights the
+   * model has when trainLocal is called. Default 0 (FedAvg). Reported losses stay the data loss.
+   */
+  proxMu?: number;
 }
 
 export interface TrainProgress {
@@ -125,6 +131,7 @@ async function* trainEpoch(
   batchSize: number,
   rng: Rng,
   exampleShape: readonly number[],
+  prox: Prox | null = null,
 ): AsyncGenerator<TrainProgress, EpochSummary> {
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const order = permutation(data.count, rng);
@@ -137,16 +144,21 @@ async function* trainEpoch(
     const { cost, correct } = tf.tidy(() => {
       const { x, y } = makeBatch(data, order, start, end, exampleShape);
       let kept: tf.Scalar | undefined;
+      let dataLoss: tf.Scalar | undefined;
       const c = optimizer.minimize(
         () => {
           const probs = model.apply(x, { training: true }) as tf.Tensor;
           kept = tf.keep(countCorrect(probs, y));
-          return tf.div(sumCrossEntropy(probs, y, data.numClasses), n) as tf.Scalar;
+          const loss = tf.div(sumCrossEntropy(probs, y, data.numClasses), n) as tf.Scalar;
+          if (!prox) return loss;
+          dataLoss = tf.keep(loss);
+          return tf.add(loss, proxTerm(vars, prox));
         },
         true,
         vars,
       );
-      return { cost: c!, correct: kept! };
+      if (dataLoss) c!.dispose();
+      return { cost: dataLoss ?? c!, correct: kept! };
     });
     const [lossArr, corrArr] = await Promise.all([cost.data(), correct.data()]);
     cost.dispose();
@@ -176,17 +188,19 @@ export async function* trainLocal(
   validateTrainOptions(opts);
   const exampleShape = checkDataMatchesModel(model, data, 'trainLocal');
   const rng = createRng(opts.seed);
+  const prox = proxAround(model.trainableWeights.map((w) => w.read()), opts.proxMu ?? 0);
   const optimizer = makeOptimizer(opts.optimizer ?? 'sgd', opts.learningRate);
   try {
     let steps = 0;
     let last: EpochSummary = { loss: NaN, accuracy: NaN, steps: 0 };
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      last = yield* trainEpoch(model, optimizer, data, epoch, opts.batchSize, rng, exampleShape);
+      last = yield* trainEpoch(model, optimizer, data, epoch, opts.batchSize, rng, exampleShape, prox);
       steps += last.steps;
       yield { kind: 'epoch', epoch, loss: last.loss, accuracy: last.accuracy };
     }
     return { numExamples: data.count, loss: last.loss, accuracy: last.accuracy, steps };
   } finally {
+    disposeProx(prox);
     optimizer.dispose();
   }
 }

@@ -9,19 +9,22 @@ import type { Dataset } from '../data/dataset.ts';
 import { selectBackend, type TfBackendPreference } from '../tfjs/backend.ts';
 import { modelFromTopology } from '../models/export.ts';
 import { getFlatWeights, setFlatWeights, type TensorSpec } from '../models/weights.ts';
-import { checkDataMatchesModel, countCorrect, makeBatch, makeOptimizer, sumCrossEntropy, type OptimizerName } from './trainer.ts';
+import { disposeProx, proxAround, withProxGradient, type Prox } from './fedprox.ts';
+import { checkDataMatchesModel, countCorrect, evaluate, makeBatch, makeOptimizer, sumCrossEntropy, type OptimizerName } from './trainer.ts';
 
 export type PoolRequest =
   | { t: 'init'; prefer: TfBackendPreference; data: Dataset }
-  | { t: 'round'; topologyJson: string; layout: TensorSpec[]; values: Float32Array; optimizer: OptimizerName; learningRate: number }
+  | { t: 'round'; topologyJson: string; layout: TensorSpec[]; values: Float32Array; optimizer: OptimizerName; learningRate: number; proxMu: number }
   | { t: 'grad'; indices: Int32Array }
   | { t: 'apply'; grad: Float32Array }
-  | { t: 'weights' };
+  | { t: 'weights' }
+  | { t: 'evaluate'; topologyJson: string; layout: TensorSpec[]; values: Float32Array; data: Dataset };
 
 export type PoolReply =
   | { t: 'ready'; backend: string; reason: string }
   | { t: 'grad'; grad: Float32Array; lossSum: number; correct: number }
   | { t: 'weights'; values: Float32Array; numTensors: number }
+  | { t: 'evaluated'; loss: number; accuracy: number }
   | { t: 'error'; message: string };
 
 let tf: typeof tfTypes;
@@ -32,6 +35,19 @@ let optimizer: tfTypes.Optimizer | null = null;
 let vars: tfTypes.Variable[] = [];
 let exampleShape: number[] = [];
 let gradSize = 0;
+/** FedProx's centre (this round's global model) and μ; null without a proximal term. */
+let prox: Prox | null = null;
+
+/** The replica for this architecture, rebuilt only when it changes. */
+async function load(topologyJson: string): Promise<void> {
+  if (model && topology === topologyJson) return;
+  model?.dispose();
+  model = await modelFromTopology(tf, topologyJson);
+  topology = topologyJson;
+  exampleShape = checkDataMatchesModel(model, data, 'worker pool');
+  vars = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+  gradSize = vars.reduce((a, v) => a + v.size, 0);
+}
 
 function send(m: PoolReply): void {
   process.send!(m);
@@ -47,19 +63,21 @@ async function handle(m: PoolRequest): Promise<void> {
       send({ t: 'ready', backend: sel.backend, reason: devices === undefined ? sel.reason : `${sel.reason}; CUDA_VISIBLE_DEVICES=${devices}` });
       return;
     }
+    case 'evaluate': {
+      // The next 'round' sets its own weights, so scoring the global model here disturbs nothing.
+      await load(m.topologyJson);
+      setFlatWeights(model!, m.layout, m.values);
+      const { loss, accuracy } = await evaluate(model!, m.data);
+      return send({ t: 'evaluated', loss, accuracy });
+    }
     case 'round': {
-      if (!model || topology !== m.topologyJson) {
-        model?.dispose();
-        model = await modelFromTopology(tf, m.topologyJson);
-        topology = m.topologyJson;
-        exampleShape = checkDataMatchesModel(model, data, 'worker pool');
-        vars = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
-        gradSize = vars.reduce((a, v) => a + v.size, 0);
-      }
-      setFlatWeights(model, m.layout, m.values);
+      await load(m.topologyJson);
+      setFlatWeights(model!, m.layout, m.values);
       // FedAvg client semantics, as trainLocal: a fresh optimizer every round.
       optimizer?.dispose();
       optimizer = makeOptimizer(m.optimizer, m.learningRate);
+      disposeProx(prox);
+      prox = proxAround(vars, m.proxMu);
       return;
     }
     case 'grad': {
@@ -89,10 +107,13 @@ async function handle(m: PoolRequest): Promise<void> {
     case 'apply': {
       const named: tfTypes.NamedTensorMap = {};
       let off = 0;
-      for (const v of vars) {
-        named[v.name] = tf.tensor(m.grad.subarray(off, off + v.size), v.shape, 'float32');
+      vars.forEach((v, i) => {
+        const grad = tf.tensor(m.grad.subarray(off, off + v.size), v.shape, 'float32');
+        // The pool averages the data loss's gradient; every replica adds the same proximal gradient μ(w − w₀) itself.
+        named[v.name] = prox ? withProxGradient(grad, v, prox.center[i]!, prox.mu) : grad;
+        if (prox) grad.dispose();
         off += v.size;
-      }
+      });
       optimizer!.applyGradients(named);
       tf.dispose(Object.values(named));
       return;

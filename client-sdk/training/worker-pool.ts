@@ -25,7 +25,7 @@ import type { TfBackendPreference } from '../tfjs/backend.ts';
 import type { RoundPlanMsg } from '../../protocols/index.ts';
 import type { GlobalModel, LocalTrainer, LocalTrainingResult } from './local-trainer.ts';
 // Types only: the pool's own process never loads tfjs (its workers do).
-import type { TrainProgress } from './trainer.ts';
+import type { EvalResult, TrainProgress } from './trainer.ts';
 import type { PoolReply, PoolRequest } from './worker-pool-worker.ts';
 
 export interface WorkerPoolOptions {
@@ -129,6 +129,19 @@ export class WorkerPoolTrainer implements LocalTrainer {
     });
   }
 
+  /** Federated evaluation on worker 0 (one pass, no gradients to share). */
+  async evaluate(global: GlobalModel, data: Dataset): Promise<EvalResult> {
+    if (this.workers.length === 0) await this.init();
+    if (this.failure) throw this.failure;
+    const own = <T extends Float32Array | Int32Array>(a: T): T => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T));
+    const reply = await this.request(this.workers[0]!, {
+      t: 'evaluate', topologyJson: global.topologyJson, layout: global.layout, values: global.values,
+      data: { ...data, features: own(data.features), labels: own(data.labels) },
+    });
+    if (reply.t !== 'evaluated') throw new Error(`WorkerPoolTrainer: expected an evaluation, got '${reply.t}'`);
+    return { loss: reply.loss, accuracy: reply.accuracy };
+  }
+
   async *train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult> {
     if (this.workers.length === 0) await this.init();
     if (this.failure) throw this.failure;
@@ -138,7 +151,7 @@ export class WorkerPoolTrainer implements LocalTrainer {
     }
     const optimizer = plan.training.optimizer === 'adam' ? 'adam' : 'sgd';
     for (const w of this.workers) {
-      this.post(w, { t: 'round', topologyJson: global.topologyJson, layout: global.layout, values: global.values, optimizer, learningRate });
+      this.post(w, { t: 'round', topologyJson: global.topologyJson, layout: global.layout, values: global.values, optimizer, learningRate, proxMu: plan.training.proxMu ?? 0 });
     }
     const count = this.data.count;
     const n = this.workers.length;

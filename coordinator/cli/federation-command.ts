@@ -4,7 +4,8 @@ import { configMessage, type TrainingConfig } from '../federation-config.ts';
 import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
-import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags } from './strategy-flags.ts';
+import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags, proxMuFromFlags } from './strategy-flags.ts';
+import { ROUND_EXTRA_OPTIONS, ROUND_EXTRA_USAGE, roundExtrasFromFlags } from './round-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -36,6 +37,7 @@ const USAGE = `usage:
   to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
 ${STRATEGY_USAGE}
+${ROUND_EXTRA_USAGE}
 ${PRIVACY_USAGE}`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
@@ -79,6 +81,7 @@ const CREATE_OPTIONS = {
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
   ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
+  ...ROUND_EXTRA_OPTIONS,
 } as const;
 
 /** The config as the admin client sends it: `defaults` (the model's training defaults) fill the training flags not given. */
@@ -97,12 +100,14 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
       batchSize: int(flags, 'batch-size', { min: 1, max: 65536, fallback: defaults.batchSize }),
       learningRate: num(flags, 'lr', { fallback: defaults.learningRate, test: (v) => v > 0 && v <= 100, expect: 'a number in (0, 100]' }),
       optimizer: oneOf(flags, 'optimizer', ['sgd', 'adam'] as const, defaults.optimizer),
+      proxMu: proxMuFromFlags(flags),
     },
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
     protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
     // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
     aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
+    ...roundExtrasFromFlags(flags),
   };
 }
 

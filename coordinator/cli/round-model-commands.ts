@@ -83,9 +83,17 @@ export function diffByTensor(layoutA: TensorSpec[], a: Float32Array, layoutB: Te
   return rows;
 }
 
+/** A version's federated evaluation (its sites' held-out accuracy), when it has one. */
+function federatedAccuracyText(m: ModelVersionMsg): string {
+  const metrics = JSON.parse(m.metricsJson) as Record<string, number>;
+  return metrics['federatedAccuracy'] === undefined ? '' : `  federated acc ${metrics['federatedAccuracy'].toFixed(4)} (${metrics['federatedExamples'] ?? 0} examples)`;
+}
+
 export function describeRound(r: RoundMsg): string {
   const outcome = r.state === 'committed' ? `→ v${r.resultVersion}` : r.state === 'aborted' ? `(${r.abortReason})` : '';
-  return `round ${r.number} ${r.state} on v${r.baseVersion} ${outcome}: ${r.submittedSites.length}/${r.selectedSites.length} sites, ${r.totalExamples} examples`;
+  const e = r.federatedEvaluation;
+  const evaluated = e ? `; v${e.modelVersion} federated acc ${e.accuracy.toFixed(4)} loss ${e.loss.toFixed(4)} (${e.examples} held-out examples, ${e.sites} sites)` : '';
+  return `round ${r.number} ${r.state} on v${r.baseVersion} ${outcome}: ${r.submittedSites.length}/${r.selectedSites.length} sites, ${r.totalExamples} examples${evaluated}`;
 }
 
 export async function roundCommand(argv: string[]): Promise<void> {
@@ -157,7 +165,7 @@ export async function modelCommand(argv: string[], deps: { loadModelTools: LoadM
       const json = models.map((m) => ({ ...m, sha256: m.sha256.toString('hex'), metrics: JSON.parse(m.metricsJson) as unknown, metricsJson: undefined }));
       output(flags, {
         json,
-        text: models.map((m) => `v${m.version}  parent ${m.version === 0 ? '-' : `v${m.parentVersion}`}  ${m.numParameters} params  sha256 ${m.sha256.toString('hex').slice(0, 16)}…  ${new Date(m.createdUnixMs).toISOString()}`).join('\n'),
+        text: models.map((m) => `v${m.version}  parent ${m.version === 0 ? '-' : `v${m.parentVersion}`}  ${m.numParameters} params  sha256 ${m.sha256.toString('hex').slice(0, 16)}…  ${new Date(m.createdUnixMs).toISOString()}${federatedAccuracyText(m)}`).join('\n'),
       });
       return;
     }

@@ -9,6 +9,7 @@ import { adminClient, callUnary, createFederation, downloadModel } from '../../p
 import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli.ts';
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
+import { ROUND_EXTRA_OPTIONS, ROUND_EXTRA_USAGE } from './round-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
@@ -36,6 +37,7 @@ CPU core), each loading the data once, so hundreds of sites run on a few cores.
 MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 
 ${STRATEGY_USAGE}
+${ROUND_EXTRA_USAGE}
 ${PRIVACY_USAGE}
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
 
@@ -47,6 +49,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   ...PRIVACY_OPTIONS,
   ...STRATEGY_OPTIONS,
+  ...ROUND_EXTRA_OPTIONS,
 } as const;
 
 /** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */
@@ -70,6 +73,10 @@ export interface SimulationRound {
   /** As configured (derived from the local ε under local DP) and as the release actually carried it. */
   noiseMultiplier?: number;
   effectiveNoiseMultiplier?: number;
+  /** --eval-every: the sites' held-out evaluation of this round's base model (federatedModelVersion = modelVersion − 1). */
+  federatedAccuracy?: number;
+  federatedLoss?: number;
+  federatedModelVersion?: number;
 }
 
 /**
@@ -195,6 +202,9 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
         const entry: SimulationRound = {
           round: round.number, modelVersion: round.resultVersion, testAccuracy: metrics.accuracy, testLoss: metrics.loss,
           sites: round.submittedSites.length, examples: round.totalExamples, elapsedMs: Date.now() - started,
+          ...(round.federatedEvaluation ? {
+            federatedAccuracy: round.federatedEvaluation.accuracy, federatedLoss: round.federatedEvaluation.loss, federatedModelVersion: round.federatedEvaluation.modelVersion,
+          } : {}),
         };
         if (config.privacy) {
           const ledger = await callUnary<GetLedgerResponseMsg>(admin, 'GetLedger', { federationId: federation.id }, adminToken);
@@ -210,7 +220,8 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
           }
         }
         rounds.push(entry);
-        const dp = entry.epsilon === undefined ? '' : ` | ε ${entry.epsilon.toFixed(3)} (${entry.accountant}, δ=${config.privacy!.delta})`;
+        const dp = entry.epsilon === undefined ? '' : ` | ε ${entry.epsilon.toFixed(3)} (${entry.accountant}, δ=${config.privacy!.delta})`
+          + (entry.federatedAccuracy === undefined ? '' : ` | v${entry.federatedModelVersion} federated acc ${entry.federatedAccuracy.toFixed(4)}`);
         progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.sites}/${round.selectedSites.length} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
       }
       if (event.federation?.status === 'finished') {

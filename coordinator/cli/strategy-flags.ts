@@ -5,19 +5,23 @@ import type { FederationConfigInput } from '../federation-config.ts';
  * `--strategy` picks an aggregator and a server optimizer together, as Flower's strategies do:
  * the server optimizers run on FedAvg's mean, the robust aggregators with a plain server step.
  */
-export const STRATEGIES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'median', 'trimmed-mean', 'krum'] as const;
+export const STRATEGIES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'median', 'trimmed-mean', 'krum', 'fedprox'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const STRATEGY_OPTIONS = {
   strategy: { type: 'string' }, weighting: { type: 'string' }, 'server-lr': { type: 'string' }, 'server-momentum': { type: 'string' },
   beta1: { type: 'string' }, beta2: { type: 'string' }, tau: { type: 'string' }, 'trim-ratio': { type: 'string' },
-  'krum-byzantine': { type: 'string' }, 'krum-select': { type: 'string' },
+  'krum-byzantine': { type: 'string' }, 'krum-select': { type: 'string' }, 'prox-mu': { type: 'string' },
 } as const;
 
+/** FedProx's μ when --strategy fedprox leaves --prox-mu out: the middle of Li et al. 2020's grid {0.001, 0.01, 0.1, 1}. */
+export const DEFAULT_PROX_MU = 0.01;
+
 export const STRATEGY_USAGE = `aggregation strategy (default fedavg):
-  [--strategy fedavg|fedavgm|fedadam|fedyogi|fedadagrad|median|trimmed-mean|krum]
+  [--strategy fedavg|fedprox|fedavgm|fedadam|fedyogi|fedadagrad|median|trimmed-mean|krum]
   [--server-lr LR]                 server learning rate (fedavg 1, fedavgm 0.1, adaptive 0.01)
   [--weighting examples|uniform]   fedavg and the server optimizers: weight by example count (default without DP) or uniformly
+  fedprox:    [--prox-mu ${DEFAULT_PROX_MU}]                            FedAvg whose sites add (mu/2)*||w - w_global||^2 to their loss (Li et al. 2020)
   fedavgm:    [--server-momentum 0.9]                       server momentum (Hsu et al. 2019)
   fedadam, fedyogi: [--beta1 0.9] [--beta2 0.99] [--tau 1e-3]   adaptive server optimizers (Reddi et al. 2021)
   fedadagrad: [--beta1 0.9] [--tau 1e-3]
@@ -28,6 +32,7 @@ export const STRATEGY_USAGE = `aggregation strategy (default fedavg):
 /** Which flags each strategy reads; any other strategy flag is refused, so a typo is not silently ignored. */
 const FLAGS_OF: Record<Strategy, readonly string[]> = {
   fedavg: ['weighting', 'server-lr'],
+  fedprox: ['weighting', 'server-lr', 'prox-mu'],
   fedavgm: ['weighting', 'server-lr', 'server-momentum'],
   fedadam: ['weighting', 'server-lr', 'beta1', 'beta2', 'tau'],
   fedyogi: ['weighting', 'server-lr', 'beta1', 'beta2', 'tau'],
@@ -52,7 +57,8 @@ export function aggregationFromFlags(flags: Flags): FederationConfigInput['aggre
   const weighting = flags['weighting'] === undefined ? undefined : oneOf(flags, 'weighting', ['examples', 'uniform'] as const);
   const sgd = { kind: 'sgd' as const, learningRate: learningRate ?? 1 };
   switch (strategy) {
-    case 'fedavg': return { kind: 'fedavg', weighting, serverOptimizer: sgd };
+    case 'fedavg':
+    case 'fedprox': return { kind: 'fedavg', weighting, serverOptimizer: sgd };
     case 'fedavgm': return { kind: 'fedavg', weighting, serverOptimizer: { kind: 'fedavgm', learningRate, momentum: unit('server-momentum') } };
     case 'fedadam':
     case 'fedyogi': return { kind: 'fedavg', weighting, serverOptimizer: { kind: strategy, learningRate, beta1: unit('beta1'), beta2: unit('beta2'), tau } };
@@ -65,4 +71,10 @@ export function aggregationFromFlags(flags: Flags): FederationConfigInput['aggre
       select: flags['krum-select'] === undefined ? undefined : int(flags, 'krum-select', { min: 1, max: 100_000 }),
     };
   }
+}
+
+/** The training's proxMu: --prox-mu (fedprox only, checked by aggregationFromFlags), its default under fedprox, else undefined (0). */
+export function proxMuFromFlags(flags: Flags): number | undefined {
+  if (flags['strategy'] !== 'fedprox') return undefined;
+  return num(flags, 'prox-mu', { fallback: DEFAULT_PROX_MU, test: (v) => v >= 0 && v <= 100, expect: 'a number in [0, 100]' });
 }

@@ -3,7 +3,7 @@
  * noised) model delta in the clear. Each update is folded into the aggregation as it arrives, so
  * the coordinator holds O(model) state whatever the number of sites.
  */
-import { ConclaveError } from '../../protocols/index.ts';
+import { ConclaveError, decodeUpdate, layoutElements, topKCount, updateExpectation, type UpdateCompressionMsg } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
 import type { ProtectionProtocol, StageRoundContext } from './protocol.ts';
 import { l2Norm } from '../../crypto/dp/index.ts';
@@ -48,11 +48,12 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
         if (header.body !== 'update') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update body');
         checkUpdateReport(header.update, ctx.dp, limits);
         if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an update needs its tensor');
-        return { dtype: 'float32', layout: ctx.layout, maxElements: Number.MAX_SAFE_INTEGER };
+        return expectEncoding(header.update.encoding ?? '', ctx, header.tensor.layout);
       },
       accept(state, ctx, message) {
-        if (message.header.body !== 'update' || !(message.tensor instanceof Float32Array)) throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes a float32 update');
-        let update = message.tensor;
+        if (message.header.body !== 'update' || !message.tensor || !message.header.tensor) throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update');
+        const { encoding = '', q8Scales = [] } = message.header.update;
+        let update = decodeUpdate(encoding, q8Scales, message.tensor, message.header.tensor.layout, ctx.layout);
         let weight = message.header.update.numExamples;
         if (!ctx.dp) {
           const norm = l2Norm(update);
@@ -82,3 +83,26 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
 }
 
 export const noProtection = noneProtocol();
+
+/** What the round plan tells a site about encoding its update; null: plain float32. */
+export function compressionPlan(compression: StageRoundContext['compression']): UpdateCompressionMsg | null {
+  if (!compression || compression.kind === 'none') return null;
+  return { kind: compression.kind, topkRatio: compression.kind === 'topk' ? compression.ratio : 0 };
+}
+
+/** The round's compression decides the one encoding its updates may use; a top-k update carries at most its share of coordinates. */
+function expectEncoding(encoding: string, ctx: StageRoundContext, layout: ReadonlyArray<{ shape: number[] }>) {
+  const compression = ctx.compression ?? { kind: 'none' };
+  const wanted = compression.kind === 'none' ? '' : compression.kind;
+  if (encoding !== wanted) {
+    throw new ConclaveError('INVALID_ARGUMENT', `this round's updates are encoded ${wanted ? `"${wanted}"` : 'as plain float32'}, not ${encoding ? `"${encoding.slice(0, 32)}"` : 'plain float32'}`);
+  }
+  const expectation = updateExpectation(encoding, ctx.layout);
+  if (compression.kind === 'topk') {
+    const allowed = topKCount(layoutElements(ctx.layout), compression.ratio);
+    const k = layout[0]?.shape[0] ?? 0;
+    if (layout.length !== 2 || k > allowed) throw new ConclaveError('LAYOUT_MISMATCH', `a top-k update of this round carries at most ${allowed} coordinates`);
+    expectation.maxElements = 2 * allowed;
+  }
+  return expectation;
+}

@@ -26,6 +26,10 @@ export interface StageRoundContext {
   minSurvivors: number;
   /** Under DP, weights are uniform and a withheld example count (0) is accepted. */
   dp: boolean;
+  /** How plain updates are encoded (protocols/update-codec.ts); absent: float32. */
+  compression?: { kind: 'none' } | { kind: 'q8' } | { kind: 'topk'; ratio: number };
+  /** Whether the plan asked the sites to evaluate the round's base model (evaluation/federated-evaluation.ts). */
+  evaluate?: boolean;
 }
 
 /** A stage message after the envelope checks: typed body, and the tensor it announced (digest verified). */

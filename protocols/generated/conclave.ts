@@ -14,6 +14,7 @@ import type { EnrollSiteResponse as _conclave_v1_EnrollSiteResponse, EnrollSiteR
 import type { EpsilonReport as _conclave_v1_EpsilonReport, EpsilonReport__Output as _conclave_v1_EpsilonReport__Output } from './conclave/v1/EpsilonReport.ts';
 import type { FedAvgConfig as _conclave_v1_FedAvgConfig, FedAvgConfig__Output as _conclave_v1_FedAvgConfig__Output } from './conclave/v1/FedAvgConfig.ts';
 import type { FedAvgMConfig as _conclave_v1_FedAvgMConfig, FedAvgMConfig__Output as _conclave_v1_FedAvgMConfig__Output } from './conclave/v1/FedAvgMConfig.ts';
+import type { FederatedEvaluation as _conclave_v1_FederatedEvaluation, FederatedEvaluation__Output as _conclave_v1_FederatedEvaluation__Output } from './conclave/v1/FederatedEvaluation.ts';
 import type { Federation as _conclave_v1_Federation, Federation__Output as _conclave_v1_Federation__Output } from './conclave/v1/Federation.ts';
 import type { FederationConfig as _conclave_v1_FederationConfig, FederationConfig__Output as _conclave_v1_FederationConfig__Output } from './conclave/v1/FederationConfig.ts';
 import type { FederationEvent as _conclave_v1_FederationEvent, FederationEvent__Output as _conclave_v1_FederationEvent__Output } from './conclave/v1/FederationEvent.ts';
@@ -66,6 +67,7 @@ import type { TensorSpec as _conclave_v1_TensorSpec, TensorSpec__Output as _conc
 import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Output as _conclave_v1_TrainingConfig__Output } from './conclave/v1/TrainingConfig.ts';
 import type { TrimmedMeanConfig as _conclave_v1_TrimmedMeanConfig, TrimmedMeanConfig__Output as _conclave_v1_TrimmedMeanConfig__Output } from './conclave/v1/TrimmedMeanConfig.ts';
 import type { UpdateBody as _conclave_v1_UpdateBody, UpdateBody__Output as _conclave_v1_UpdateBody__Output } from './conclave/v1/UpdateBody.ts';
+import type { UpdateCompression as _conclave_v1_UpdateCompression, UpdateCompression__Output as _conclave_v1_UpdateCompression__Output } from './conclave/v1/UpdateCompression.ts';
 import type { Wait as _conclave_v1_Wait, Wait__Output as _conclave_v1_Wait__Output } from './conclave/v1/Wait.ts';
 import type { WatchFederationRequest as _conclave_v1_WatchFederationRequest, WatchFederationRequest__Output as _conclave_v1_WatchFederationRequest__Output } from './conclave/v1/WatchFederationRequest.ts';
 
@@ -89,6 +91,7 @@ export interface ProtoGrpcType {
       EpsilonReport: MessageTypeDefinition<_conclave_v1_EpsilonReport, _conclave_v1_EpsilonReport__Output>
       FedAvgConfig: MessageTypeDefinition<_conclave_v1_FedAvgConfig, _conclave_v1_FedAvgConfig__Output>
       FedAvgMConfig: MessageTypeDefinition<_conclave_v1_FedAvgMConfig, _conclave_v1_FedAvgMConfig__Output>
+      FederatedEvaluation: MessageTypeDefinition<_conclave_v1_FederatedEvaluation, _conclave_v1_FederatedEvaluation__Output>
       Federation: MessageTypeDefinition<_conclave_v1_Federation, _conclave_v1_Federation__Output>
       FederationConfig: MessageTypeDefinition<_conclave_v1_FederationConfig, _conclave_v1_FederationConfig__Output>
       FederationEvent: MessageTypeDefinition<_conclave_v1_FederationEvent, _conclave_v1_FederationEvent__Output>
@@ -141,6 +144,7 @@ export interface ProtoGrpcType {
       TrainingConfig: MessageTypeDefinition<_conclave_v1_TrainingConfig, _conclave_v1_TrainingConfig__Output>
       TrimmedMeanConfig: MessageTypeDefinition<_conclave_v1_TrimmedMeanConfig, _conclave_v1_TrimmedMeanConfig__Output>
       UpdateBody: MessageTypeDefinition<_conclave_v1_UpdateBody, _conclave_v1_UpdateBody__Output>
+      UpdateCompression: MessageTypeDefinition<_conclave_v1_UpdateCompression, _conclave_v1_UpdateCompression__Output>
       Wait: MessageTypeDefinition<_conclave_v1_Wait, _conclave_v1_Wait__Output>
       WatchFederationRequest: MessageTypeDefinition<_conclave_v1_WatchFederationRequest, _conclave_v1_WatchFederationRequest__Output>
     }

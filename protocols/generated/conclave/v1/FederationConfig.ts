@@ -4,6 +4,7 @@ import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Out
 import type { PrivacyConfig as _conclave_v1_PrivacyConfig, PrivacyConfig__Output as _conclave_v1_PrivacyConfig__Output } from '../../conclave/v1/PrivacyConfig.ts';
 import type { ProtectionConfig as _conclave_v1_ProtectionConfig, ProtectionConfig__Output as _conclave_v1_ProtectionConfig__Output } from '../../conclave/v1/ProtectionConfig.ts';
 import type { AggregationConfig as _conclave_v1_AggregationConfig, AggregationConfig__Output as _conclave_v1_AggregationConfig__Output } from '../../conclave/v1/AggregationConfig.ts';
+import type { UpdateCompression as _conclave_v1_UpdateCompression, UpdateCompression__Output as _conclave_v1_UpdateCompression__Output } from '../../conclave/v1/UpdateCompression.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface FederationConfig {
@@ -19,6 +20,8 @@ export interface FederationConfig {
   'privacy'?: (_conclave_v1_PrivacyConfig | null);
   'protectionConfig'?: (_conclave_v1_ProtectionConfig | null);
   'aggregation'?: (_conclave_v1_AggregationConfig | null);
+  'evalEveryRounds'?: (number);
+  'compression'?: (_conclave_v1_UpdateCompression | null);
 }
 
 export interface FederationConfig__Output {
@@ -34,4 +37,6 @@ export interface FederationConfig__Output {
   'privacy': (_conclave_v1_PrivacyConfig__Output | null);
   'protectionConfig': (_conclave_v1_ProtectionConfig__Output | null);
   'aggregation': (_conclave_v1_AggregationConfig__Output | null);
+  'evalEveryRounds': (number);
+  'compression': (_conclave_v1_UpdateCompression__Output | null);
 }

@@ -1,5 +1,6 @@
 // Original file: protocols/conclave.proto
 
+import type { FederatedEvaluation as _conclave_v1_FederatedEvaluation, FederatedEvaluation__Output as _conclave_v1_FederatedEvaluation__Output } from '../../conclave/v1/FederatedEvaluation.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Round {
@@ -16,6 +17,7 @@ export interface Round {
   'closedUnixMs'?: (number | string | Long);
   'totalExamples'?: (number | string | Long);
   'stage'?: (string);
+  'federatedEvaluation'?: (_conclave_v1_FederatedEvaluation | null);
 }
 
 export interface Round__Output {
@@ -32,4 +34,5 @@ export interface Round__Output {
   'closedUnixMs': (number);
   'totalExamples': (number);
   'stage': (string);
+  'federatedEvaluation': (_conclave_v1_FederatedEvaluation__Output | null);
 }

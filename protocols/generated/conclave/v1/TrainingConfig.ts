@@ -6,6 +6,7 @@ export interface TrainingConfig {
   'batchSize'?: (number);
   'learningRate'?: (number | string);
   'optimizer'?: (string);
+  'proxMu'?: (number | string);
 }
 
 export interface TrainingConfig__Output {
@@ -13,4 +14,5 @@ export interface TrainingConfig__Output {
   'batchSize': (number);
   'learningRate': (number);
   'optimizer': (string);
+  'proxMu': (number);
 }

@@ -7,6 +7,11 @@ export interface UpdateBody {
   'trainLoss'?: (number | string);
   'trainAccuracy'?: (number | string);
   'unclipped'?: (boolean);
+  'evalExamples'?: (number | string | Long);
+  'evalLoss'?: (number | string);
+  'evalAccuracy'?: (number | string);
+  'encoding'?: (string);
+  'q8Scales'?: (number | string)[];
 }
 
 export interface UpdateBody__Output {
@@ -14,4 +19,9 @@ export interface UpdateBody__Output {
   'trainLoss': (number);
   'trainAccuracy': (number);
   'unclipped': (boolean);
+  'evalExamples': (number);
+  'evalLoss': (number);
+  'evalAccuracy': (number);
+  'encoding': (string);
+  'q8Scales': (number)[];
 }

@@ -103,6 +103,33 @@ export function encodedLength(dim: number, rotated: boolean): number {
 // ---------------------------------------------------------------------------------------------
 // Site side
 
+/**
+ * Conditional randomized rounding: each coordinate rounds up with probability its fractional part
+ * (unbiased), and the whole vector is redrawn until Σ r² ≤ boundSquared, checked in exact integer
+ * arithmetic (boundSquared < 2^50). Throws after MAX_ROUNDING_ATTEMPTS draws.
+ */
+export function conditionalRound(x: Float64Array, boundSquared: number, random: RandomSource = new CryptoRandom()): { rounded: Float64Array; attempts: number } {
+  if (!(boundSquared >= 0 && boundSquared < MAX_SQUARED_NORM)) throw invalidParameter(`the squared norm bound must be in [0, 2^50), got ${boundSquared}`);
+  const rounded = new Float64Array(x.length);
+  let attempts = 0;
+  for (;;) {
+    if (++attempts > MAX_ROUNDING_ATTEMPTS) {
+      throw new DpError('DP_NUMERICAL', `conditional rounding failed ${MAX_ROUNDING_ATTEMPTS} times; raise beta or refine the granularity`);
+    }
+    let s = 0;
+    for (let i = 0; i < x.length && s <= boundSquared; i++) {
+      const f = Math.floor(x[i]!);
+      const frac = x[i]! - f;
+      const u = ((random.uint32() >>> 5) * 67108864 + (random.uint32() >>> 6)) * 2 ** -53;
+      const r = u < frac ? f + 1 : f;
+      rounded[i] = r;
+      s += r * r;
+    }
+    // s is an exact integer while it stays below 2^50 > boundSquared: the check is exact.
+    if (s <= boundSquared) return { rounded, attempts };
+  }
+}
+
 export interface DdgSiteParams {
   /** C: the L2 clip norm, in update units. */
   clip: number;
@@ -174,25 +201,7 @@ export function encodeSiteUpdate(update: ArrayLike<number>, p: DdgSiteParams, op
     for (let i = 0; i < length; i++) x[i] = (update[i]! * factor) / p.granularity;
   }
 
-  const rounded = new Float64Array(length);
-  let attempts = 0;
-  for (;;) {
-    if (++attempts > MAX_ROUNDING_ATTEMPTS) {
-      throw new DpError('DP_NUMERICAL', `conditional rounding failed ${MAX_ROUNDING_ATTEMPTS} times (β = ${p.beta}); raise beta or refine the granularity`);
-    }
-    let s = 0;
-    for (let i = 0; i < length && s <= boundSquared; i++) {
-      const f = Math.floor(x[i]!);
-      const frac = x[i]! - f;
-      const u = ((random.uint32() >>> 5) * 67108864 + (random.uint32() >>> 6)) * 2 ** -53;
-      const r = u < frac ? f + 1 : f;
-      rounded[i] = r;
-      s += r * r;
-    }
-    // s is an exact integer while it stays below 2^50 > boundSquared: the check is exact.
-    if (s <= boundSquared) break;
-  }
-
+  const { rounded, attempts } = conditionalRound(x, boundSquared, random);
   const noise = new Float64Array(length);
   fillDiscreteGaussian(noise, scaledStddev, random);
   for (let i = 0; i < length; i++) out[i] = (rounded[i]! + noise[i]!) >>> 0;

@@ -37,9 +37,11 @@ const length = params + 1;
 const round = setupRound({ roundId: 'bench', n, k, t, graphSeed: randomBytes(32), length });
 const log = (m: string) => { if (!args.json) process.stderr.write(`${m}\n`); };
 
-// The coordinator keeps its expansion threads across rounds: started (and warmed) before timing.
+// The coordinator keeps its expansion threads across rounds: started before timing, and warmed by
+// one pass at the round's size as after a first round (a cold thread's first pass measured 2–3×
+// slower: compilation and its allocator's first pages).
 const pool = new MaskExpansionPool(args.threads === undefined ? undefined : Number(args.threads));
-await pool.apply(new Uint32Array(1 << 18), [{ seed: randomBytes(32), sign: 1 }]);
+await pool.apply(new Uint32Array(params + 1), Array.from({ length: 16 }, (_, i) => ({ seed: randomBytes(32), sign: i % 2 ? 1 : -1 })));
 
 // advertise-keys and share-keys, every site.
 const secrets: SiteSecrets[] = [];
@@ -119,8 +121,10 @@ const c2 = cpu();
 // unmaskSumParallel's three steps, timed apart.
 const { selfSeeds, maskKeys } = await reconstructAll(round, ads, u2, survivors, revealed);
 const reconstructMs = performance.now() - t2;
+const reconstructCpuMs = cpu() - c2;
 const terms = unmaskTerms(round, ads, u2, survivors, selfSeeds, maskKeys);
 const agreeMs = performance.now() - t2 - reconstructMs;
+const agreeCpuMs = cpu() - c2 - reconstructCpuMs;
 await pool.apply(sum, terms);
 const result = sum;
 const unmaskMs = performance.now() - t2;
@@ -164,7 +168,7 @@ const out = {
   threads: pool.threads + 1, serverOverFloor: Number(((collectMs + unmaskMs) / floorMs).toFixed(3)),
   siteMaskMs: Math.round((siteMs / survivors.length) * (1e6 / params)),
   cpuMs: {
-    server: Math.round(collectCpuMs + unmaskCpuMs), plainSum: Math.round(plainSumCpuMs), floor: Math.round(floorCpuMs), floorSingleThread: Math.round(floorSingleThreadCpuMs),
+    server: Math.round(collectCpuMs + unmaskCpuMs), collect: Math.round(collectCpuMs), reconstruct: Math.round(reconstructCpuMs), agree: Math.round(agreeCpuMs), plainSum: Math.round(plainSumCpuMs), floor: Math.round(floorCpuMs), floorSingleThread: Math.round(floorSingleThreadCpuMs),
     siteMask: Math.round((siteCpuMs / survivors.length) * (1e6 / params)),
   },
   bytesPerParam: Number(((4 * length + keyBytes + revealBytes) / params).toFixed(4)),

@@ -89,9 +89,16 @@ export class MaskExpansionPool {
         const job: ExpansionJob = { id, buffer: shared.buffer as SharedArrayBuffer, length: target.length, from: cut(p), to: cut(p + 1), seeds, signs };
         this.#workers[p - 1]!.postMessage(job);
       }
-      // The calling thread takes the first range meanwhile.
-      applyMasks(shared, terms, 0, cut(1));
-      await Promise.all(jobs);
+      // The calling thread takes the first range meanwhile; every thread is waited for, failed or not,
+      // before the caller hears of a failure.
+      let failure: unknown = null;
+      try {
+        applyMasks(shared, terms, 0, cut(1));
+      } catch (error) {
+        failure = error;
+      }
+      for (const r of await Promise.allSettled(jobs)) if (r.status === 'rejected' && failure === null) failure = r.reason;
+      if (failure !== null) throw failure;
     } finally {
       if (--this.#busy === 0) for (const w of this.#workers) w.unref();
     }

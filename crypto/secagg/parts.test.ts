@@ -89,11 +89,13 @@ describe('neighbourhood graph', () => {
       if (k % 2 === 1 && n % 2 === 1) k++;
       const g = neighbourGraph(n, k, seed);
       expect(neighbourGraph(n, k, seed)).toEqual(g);
-      g.neighbours.forEach((ns, i) => {
-        expect(ns.length).toBe(k);
-        expect(ns).not.toContain(i);
-        for (const j of ns) expect(g.neighbours[j]).toContain(i);
-      });
+      // One expect per graph (an expect per edge cost 20 s over the 300 graphs).
+      const violation = g.neighbours.flatMap((ns, i) => [
+        ...(ns.length === k ? [] : [`site ${i} has ${ns.length} neighbours`]),
+        ...(ns.includes(i) ? [`site ${i} neighbours itself`] : []),
+        ...ns.filter((j) => !g.neighbours[j]!.includes(i)).map((j) => `${i}→${j} is not symmetric`),
+      ]);
+      expect(violation).toEqual([]);
     }), { numRuns: 300 });
     expect(() => neighbourGraph(9, 3, randomBytes(32))).toThrow(/both odd/);
   });

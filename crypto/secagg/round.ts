@@ -15,7 +15,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SecAggError, invalidParameter } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
-import { KEY_BYTES, agreeKey, generateX25519, openShare, sealShare, x25519PublicOf, type X25519KeyPair } from './keys.ts';
+import { KEY_BYTES, agreeKey, generateX25519, openShare, privateKeyObject, sealShare, x25519PublicOf, type X25519KeyPair } from './keys.ts';
 import { applyMasks, type MaskTerm } from './prg.ts';
 import { SHARE_BYTES, reconstructSecret, shareSecret } from './shamir.ts';
 
@@ -132,11 +132,13 @@ export async function shareKeys(round: Round, secrets: SiteSecrets, advertisemen
 export function maskInput(round: Round, secrets: SiteSecrets, advertisements: ReadonlyMap<number, Advertisement>, sealed: ReadonlyMap<number, Uint8Array>, input: Uint32Array): Uint32Array {
   if (input.length !== round.length) throw invalidParameter(`the input has ${input.length} elements, the round ${round.length}`);
   const held = new Map<number, { keyShare: Uint8Array; seedShare: Uint8Array }>();
+  const encryptionKey = privateKeyObject(secrets.encryption.privateKey);
+  const maskKey = privateKeyObject(secrets.mask.privateKey);
   for (const [from, ciphertext] of sealed) {
     if (!isNeighbour(round, secrets.self, from)) throw new SecAggError('SECAGG_NOT_NEIGHBOUR', `a share from site ${from}, which is not a neighbour of site ${secrets.self}`);
     const a = advertisements.get(from);
     if (!a) throw new SecAggError('SECAGG_BAD_SHARE', `a share from site ${from}, which did not advertise keys`);
-    const key = agreeKey(secrets.encryption.privateKey, a.encryptionPublicKey, 'share-encryption', round.roundId, from, secrets.self);
+    const key = agreeKey(encryptionKey, a.encryptionPublicKey, 'share-encryption', round.roundId, from, secrets.self);
     const plain = openShare(key, ciphertext, associatedData(round, from, secrets.self));
     if (plain.length !== 2 * SHARE_BYTES) throw new SecAggError('SECAGG_BAD_SHARE', `a share from site ${from} has the wrong length`);
     held.set(from, { keyShare: plain.slice(0, SHARE_BYTES), seedShare: plain.slice(SHARE_BYTES) });
@@ -147,7 +149,7 @@ export function maskInput(round: Round, secrets: SiteSecrets, advertisements: Re
   const y = new Uint32Array(input);
   const terms: MaskTerm[] = [{ seed: secrets.selfSeed, sign: 1 }];
   for (const j of secrets.maskedWith) {
-    const seed = agreeKey(secrets.mask.privateKey, advertisements.get(j)!.maskPublicKey, 'pairwise-mask', round.roundId, secrets.self, j);
+    const seed = agreeKey(maskKey, advertisements.get(j)!.maskPublicKey, 'pairwise-mask', round.roundId, secrets.self, j);
     terms.push({ seed, sign: secrets.self < j ? 1 : -1 });
   }
   applyMasks(y, terms);
@@ -253,8 +255,9 @@ export function unmaskTerms(round: Round, advertisements: ReadonlyMap<number, Ad
     terms.push({ seed, sign: -1 });
   }
   for (const [d, partners] of droppedPartners(round, u2, survivors)) {
-    const key = maskKeys.get(d);
-    if (!key) throw new SecAggError('SECAGG_TOO_FEW_SURVIVORS', `dropped site ${d}'s mask key was not reconstructed`);
+    const raw = maskKeys.get(d);
+    if (!raw) throw new SecAggError('SECAGG_TOO_FEW_SURVIVORS', `dropped site ${d}'s mask key was not reconstructed`);
+    const key = privateKeyObject(raw);
     for (const j of partners) {
       const seed = agreeKey(key, advertisements.get(j)!.maskPublicKey, 'pairwise-mask', round.roundId, d, j);
       // j added +PRG(s_jd) when j < d and −PRG otherwise; take it back out.

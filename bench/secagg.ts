@@ -3,24 +3,28 @@
  * parameters, k neighbours and threshold t; a `dropout` fraction of the sites drops after sharing
  * keys (the coordinator's worst case: each dropped site's pairwise masks must be rebuilt from its
  * reconstructed key). Prints JSON:
- *   serverMs    Σ of the masked inputs + share reconstruction + mask removal (what the coordinator does)
+ *   serverMs    Σ of the masked inputs + share reconstruction + mask removal (what the coordinator does:
+ *               unmaskSumParallel's steps, timed apart as reconstructMs, agreeMs and the expansion), the
+ *               expansion spread over a MaskExpansionPool (one thread per core, --threads N extra ones)
  *   plainSumMs  a float32 sum of as many plain updates, same run
- *   floorMs     the bare AES-CTR expansions + adds the coordinator cannot avoid, same run
+ *   floorMs     the bare AES-CTR expansions + adds the coordinator cannot avoid, same run, on the
+ *               same threads (floorSingleThreadMs: on one)
  *   siteMaskMs  one site's masking (share decryption, key agreement, k + 1 expansions), per 1M parameters
  *   bytesPerParam  what one site sends over all four stages, per parameter
  * Run: node bench/secagg.ts --sites 100 --params 1000000 --k 21 --t 11 --dropout 0.3 --json
  */
 import { parseArgs } from 'node:util';
 import { randomBytes, randomInt } from 'node:crypto';
+import { MaskExpansionPool } from '../coordinator/protection/mask-expansion-pool.ts';
 import {
-  addInto, addMask, advertise, chooseParameters, droppedPartners, maskInput, missingShares, placeSite, revealShares, setupRound, shareKeys, unmaskSum,
+  addInto, applyMasks, advertise, reconstructAll, unmaskTerms, chooseParameters, droppedPartners, maskInput, missingShares, placeSite, revealShares, setupRound, shareKeys,
   type Advertisement, type Revealed, type SiteSecrets,
 } from '../crypto/secagg/index.ts';
 
 const { values: args } = parseArgs({
   options: {
     sites: { type: 'string', default: '100' }, params: { type: 'string', default: '1000000' }, k: { type: 'string' }, t: { type: 'string' },
-    dropout: { type: 'string', default: '0.3' }, json: { type: 'boolean', default: false },
+    dropout: { type: 'string', default: '0.3' }, json: { type: 'boolean', default: false }, threads: { type: 'string' },
   },
 });
 const n = Number(args.sites);
@@ -32,6 +36,12 @@ const t = args.t ? Number(args.t) : chosen.t;
 const length = params + 1;
 const round = setupRound({ roundId: 'bench', n, k, t, graphSeed: randomBytes(32), length });
 const log = (m: string) => { if (!args.json) process.stderr.write(`${m}\n`); };
+
+// The coordinator keeps its expansion threads across rounds: started before timing, and warmed by
+// one pass at the round's size as after a first round (a cold thread's first pass measured 2–3×
+// slower: compilation and its allocator's first pages).
+const pool = new MaskExpansionPool(args.threads === undefined ? undefined : Number(args.threads));
+await pool.apply(new Uint32Array(params + 1), Array.from({ length: 16 }, (_, i) => ({ seed: randomBytes(32), sign: i % 2 ? 1 : -1 })));
 
 // advertise-keys and share-keys, every site.
 const secrets: SiteSecrets[] = [];
@@ -108,7 +118,15 @@ for (const i of survivors) {
 }
 const t2 = performance.now();
 const c2 = cpu();
-const result = await unmaskSum(round, sum, ads, u2, survivors, revealed);
+// unmaskSumParallel's three steps, timed apart.
+const { selfSeeds, maskKeys } = await reconstructAll(round, ads, u2, survivors, revealed);
+const reconstructMs = performance.now() - t2;
+const reconstructCpuMs = cpu() - c2;
+const terms = unmaskTerms(round, ads, u2, survivors, selfSeeds, maskKeys);
+const agreeMs = performance.now() - t2 - reconstructMs;
+const agreeCpuMs = cpu() - c2 - reconstructCpuMs;
+await pool.apply(sum, terms);
+const result = sum;
 const unmaskMs = performance.now() - t2;
 const unmaskCpuMs = cpu() - c2;
 for (let j = 0; j < length; j++) if (result[j] !== expected[j]) throw new Error(`unmasked sum differs from the survivors' sum at ${j}`);
@@ -116,13 +134,20 @@ for (let j = 0; j < length; j++) if (result[j] !== expected[j]) throw new Error(
 // The floor: the same number of expansions + adds, with no reconstruction and no key agreement.
 const expansions = survivors.length + [...droppedPartners(round, u2, survivors).values()].reduce((s, p) => s + p.length, 0);
 const scratch = new Uint32Array(length);
+const floorTerms = Array.from({ length: expansions }, () => ({ seed: new Uint8Array(randomBytes(32)), sign: 1 as const }));
 const t3 = performance.now();
 const c3 = cpu();
-for (let e = 0; e < expansions; e++) addMask(scratch, randomBytes(32), 1);
 for (let s = 0; s < survivors.length; s++) addInto(scratch, expected);
+const floorAddsMs = performance.now() - t3;
+const floorAddsCpuMs = cpu() - c3;
+await pool.apply(scratch, floorTerms);
 const floorMs = performance.now() - t3;
 const floorCpuMs = cpu() - c3;
-
+const t5 = performance.now();
+const c5 = cpu();
+applyMasks(scratch, floorTerms);
+const floorSingleThreadMs = floorAddsMs + performance.now() - t5;
+const floorSingleThreadCpuMs = floorAddsCpuMs + cpu() - c5;
 // A plain float32 sum of as many updates (fresh vectors of the full size, summed the way protection "none" folds them).
 const updates = Array.from({ length: 4 }, () => Float32Array.from({ length: params }, () => Math.random()));
 const acc = new Float64Array(params);
@@ -138,13 +163,16 @@ const plainSumCpuMs = cpu() - c4;
 const out = {
   sites: n, params, k, t, dropout, survivors: survivors.length, infeasibleDraws, expansions,
   serverMs: Math.round(collectMs + unmaskMs), collectMs: Math.round(collectMs), unmaskMs: Math.round(unmaskMs),
-  plainSumMs: Math.round(plainSumMs), floorMs: Math.round(floorMs),
+  reconstructMs: Math.round(reconstructMs), agreeMs: Math.round(agreeMs),
+  plainSumMs: Math.round(plainSumMs), floorMs: Math.round(floorMs), floorSingleThreadMs: Math.round(floorSingleThreadMs),
+  threads: pool.threads + 1, serverOverFloor: Number(((collectMs + unmaskMs) / floorMs).toFixed(3)),
   siteMaskMs: Math.round((siteMs / survivors.length) * (1e6 / params)),
   cpuMs: {
-    server: Math.round(collectCpuMs + unmaskCpuMs), plainSum: Math.round(plainSumCpuMs), floor: Math.round(floorCpuMs),
+    server: Math.round(collectCpuMs + unmaskCpuMs), collect: Math.round(collectCpuMs), reconstruct: Math.round(reconstructCpuMs), agree: Math.round(agreeCpuMs), plainSum: Math.round(plainSumCpuMs), floor: Math.round(floorCpuMs), floorSingleThread: Math.round(floorSingleThreadCpuMs),
     siteMask: Math.round((siteCpuMs / survivors.length) * (1e6 / params)),
   },
   bytesPerParam: Number(((4 * length + keyBytes + revealBytes) / params).toFixed(4)),
   chosen: Object.fromEntries([100, 1000].flatMap((nn) => [0.1, 0.3].map((d) => [`n=${nn},dropout=${d}`, chooseParameters({ n: nn, dropoutRate: d, colluders: 0 })]))),
 };
 process.stdout.write(JSON.stringify(out, null, args.json ? 0 : 2) + '\n');
+await pool.close();

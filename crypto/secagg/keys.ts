@@ -29,7 +29,8 @@ export function generateX25519(): X25519KeyPair {
   };
 }
 
-function privateKeyObject(raw: Uint8Array): KeyObject {
+/** A raw private key parsed once, for agreeing with many peers (agreeKey parses a raw key on each call). */
+export function privateKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== KEY_BYTES) throw invalidParameter(`an X25519 private key is ${KEY_BYTES} bytes, got ${raw.length}`);
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
 }
@@ -48,10 +49,10 @@ export function x25519PublicOf(privateKey: Uint8Array): Uint8Array {
  * A 256-bit key from X25519(own private, peer public) and HKDF-SHA256. `label` binds the purpose,
  * the round and the unordered pair; both ends derive the same key because the pair is sorted.
  */
-export function agreeKey(privateKey: Uint8Array, peerPublicKey: Uint8Array, purpose: 'share-encryption' | 'pairwise-mask', roundId: string, a: number, b: number): Uint8Array {
+export function agreeKey(privateKey: Uint8Array | KeyObject, peerPublicKey: Uint8Array, purpose: 'share-encryption' | 'pairwise-mask', roundId: string, a: number, b: number): Uint8Array {
   let shared: Buffer;
   try {
-    shared = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(peerPublicKey) });
+    shared = diffieHellman({ privateKey: privateKey instanceof Uint8Array ? privateKeyObject(privateKey) : privateKey, publicKey: publicKeyObject(peerPublicKey) });
   } catch (error) {
     // A low-order peer key gives an all-zero secret, which OpenSSL refuses: the peer's key is unusable.
     throw new SecAggError('SECAGG_BAD_SHARE', `key agreement failed: ${(error as Error).message}`);

@@ -37,6 +37,8 @@ import type { ParticipantPrivacy__Output } from './generated/conclave/v1/Partici
 import type { PrivacyConfig__Output } from './generated/conclave/v1/PrivacyConfig.ts';
 import type { ProtectionConfig__Output } from './generated/conclave/v1/ProtectionConfig.ts';
 import type { ProtectionPlan__Output } from './generated/conclave/v1/ProtectionPlan.ts';
+import type { ResumeStageRequest__Output } from './generated/conclave/v1/ResumeStageRequest.ts';
+import type { ResumeStageResponse__Output } from './generated/conclave/v1/ResumeStageResponse.ts';
 import type { Round__Output } from './generated/conclave/v1/Round.ts';
 import type { RoundPlan__Output } from './generated/conclave/v1/RoundPlan.ts';
 import type { ServerOptimizerConfig__Output } from './generated/conclave/v1/ServerOptimizerConfig.ts';
@@ -91,10 +93,13 @@ export type ModelHeaderMsg = With<ModelHeader__Output, { tensor: TensorHeaderMsg
 export type ModelStreamMsg = { part: 'header'; header: ModelHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
 
 export type UpdateBodyMsg = UpdateBody__Output;
-type StageHeaderFields = With<StageHeader__Output, { tensor: TensorHeaderMsg | null }>;
+// resumeFromChunk always arrives (proto3 default 0); senders that never resume may leave it out.
+type StageHeaderFields = Omit<With<StageHeader__Output, { tensor: TensorHeaderMsg | null }>, 'resumeFromChunk'> & { resumeFromChunk?: number };
 export type StageHeaderMsg = Oneof<StageHeaderFields, 'body'> | Unset<StageHeaderFields, 'body'>;
 export type StageStreamMsg = { part: 'header'; header: StageHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
 export type SubmitStageResponseMsg = SubmitStageResponse__Output;
+export type ResumeStageRequestMsg = ResumeStageRequest__Output;
+export type ResumeStageResponseMsg = ResumeStageResponse__Output;
 
 export type ServerOptimizerConfigMsg = Oneof<ServerOptimizerConfig__Output, 'kind'> | Unset<ServerOptimizerConfig__Output, 'kind'>;
 export type FedAvgConfigMsg = With<FedAvgConfig__Output, { serverOptimizer: ServerOptimizerConfigMsg | null }>;
@@ -124,9 +129,13 @@ export type FederationEventMsg = With<FederationEvent__Output, { federation: Fed
 
 /** Compile-time checks that the stream unions above match the generated ones they stand for. */
 type Assignable<A, B extends A> = B;
+/** The generated stream message with the header's resumeFromChunk optional, as StageHeaderMsg has it. */
+type ResumeOptional<T extends { header?: unknown }> = Omit<T, 'header'> & {
+  header?: (Omit<NonNullable<T['header']>, 'resumeFromChunk'> & { resumeFromChunk?: number }) | null;
+};
 export type _Checks = [
   Assignable<GetTaskResponse__Output, GetTaskResponseMsg>,
   Assignable<ModelStreamMessage__Output, ModelStreamMsg>,
-  Assignable<StageStreamMessage__Output, StageStreamMsg>,
+  Assignable<ResumeOptional<StageStreamMessage__Output>, StageStreamMsg>,
   Assignable<CreateFederationMessage__Output, CreateFederationStreamMsg>,
 ];

@@ -5,6 +5,7 @@
  */
 import type { RoundPlanMsg, TensorSpec } from '../../protocols/index.ts';
 import type { TrainProgress, TrainResult } from './trainer.ts';
+import type { WorkerInfo } from './worker-report.ts';
 
 export interface GlobalModel {
   version: number;
@@ -20,7 +21,7 @@ export interface LocalTrainingResult extends TrainResult {
 
 export interface LocalTrainer {
   /** Loads whatever the trainer needs (e.g. a tfjs backend) and says what it runs on. */
-  init(): Promise<{ backend: string; reason: string }>;
+  init(): Promise<{ backend: string; reason: string; workers?: WorkerInfo[] }>;
   train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult>;
   dispose(): void;
 }

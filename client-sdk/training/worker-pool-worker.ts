@@ -9,6 +9,7 @@ import type { Dataset } from '../data/dataset.ts';
 import { selectBackend, type TfBackendPreference } from '../tfjs/backend.ts';
 import { modelFromTopology } from '../models/export.ts';
 import { getFlatWeights, setFlatWeights, type TensorSpec } from '../models/weights.ts';
+import { devicesSeen } from './worker-report.ts';
 import { checkDataMatchesModel, countCorrect, makeBatch, makeOptimizer, sumCrossEntropy, type OptimizerName } from './trainer.ts';
 
 export type PoolRequest =
@@ -19,8 +20,8 @@ export type PoolRequest =
   | { t: 'weights' };
 
 export type PoolReply =
-  | { t: 'ready'; backend: string; reason: string }
-  | { t: 'grad'; grad: Float32Array; lossSum: number; correct: number }
+  | { t: 'ready'; backend: string; reason: string; pid: number; devices: string[] }
+  | { t: 'grad'; grad: Float32Array; lossSum: number; correct: number; computeMs: number }
   | { t: 'weights'; values: Float32Array; numTensors: number }
   | { t: 'error'; message: string };
 
@@ -44,7 +45,10 @@ async function handle(m: PoolRequest): Promise<void> {
       const sel = await selectBackend({ prefer: m.prefer });
       tf = sel.tf;
       const devices = process.env['CUDA_VISIBLE_DEVICES'];
-      send({ t: 'ready', backend: sel.backend, reason: devices === undefined ? sel.reason : `${sel.reason}; CUDA_VISIBLE_DEVICES=${devices}` });
+      send({
+        t: 'ready', backend: sel.backend, reason: devices === undefined ? sel.reason : `${sel.reason}; CUDA_VISIBLE_DEVICES=${devices}`,
+        pid: process.pid, devices: devicesSeen(sel.backend),
+      });
       return;
     }
     case 'round': {
@@ -63,9 +67,10 @@ async function handle(m: PoolRequest): Promise<void> {
       return;
     }
     case 'grad': {
+      const started = performance.now();
       const grad = new Float32Array(gradSize);
       const n = m.indices.length;
-      if (n === 0) return send({ t: 'grad', grad, lossSum: 0, correct: 0 });
+      if (n === 0) return send({ t: 'grad', grad, lossSum: 0, correct: 0, computeMs: 0 });
       const { loss, correct, grads } = tf.tidy(() => {
         const { x, y } = makeBatch(data, m.indices, 0, n, exampleShape);
         let kept: tfTypes.Scalar | undefined;
@@ -84,7 +89,7 @@ async function handle(m: PoolRequest): Promise<void> {
       const lossSum = loss.dataSync()[0]!;
       const c = correct.dataSync()[0]!;
       tf.dispose([loss, correct, ...grads]);
-      return send({ t: 'grad', grad, lossSum, correct: c });
+      return send({ t: 'grad', grad, lossSum, correct: c, computeMs: performance.now() - started });
     }
     case 'apply': {
       const named: tfTypes.NamedTensorMap = {};

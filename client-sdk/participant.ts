@@ -11,6 +11,7 @@ import { UpdateCompressor } from './compression.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
 import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
+import type { WorkerInfo } from './training/worker-report.ts';
 
 export interface ParticipantOptions {
   /** host:port of the coordinator (with `token`), unless a transport is given. */
@@ -47,7 +48,7 @@ export interface ParticipantOptions {
 
 export type ParticipantEvent =
   /** What local training runs on (a tfjs backend name for the default trainer). */
-  | { type: 'backend'; backend: string; reason: string }
+  | { type: 'backend'; backend: string; reason: string; workers?: WorkerInfo[] }
   | { type: 'waiting'; reason: string }
   | { type: 'round-started'; round: number; roundId: string; modelVersion: number }
   | { type: 'model-downloaded'; version: number; parameters: number }
@@ -112,8 +113,8 @@ export class Participant {
 
   async *run(): AsyncGenerator<ParticipantEvent, void> {
     const trainer = await this.makeTrainer();
-    const { backend, reason } = await trainer.init();
-    yield { type: 'backend', backend, reason };
+    const { backend, reason, workers } = await trainer.init();
+    yield { type: 'backend', backend, reason, ...(workers ? { workers } : {}) };
     const transport = this.makeTransport();
     // The coordinator offers a round until the site submits or the round closes; a refused one is not re-announced.
     let refusedRoundId = '';

@@ -4,7 +4,7 @@
  * runs in one process without sockets.
  */
 import type { GetTaskResponseMsg, SubmitStageResponseMsg } from '../protocols/index.ts';
-import { downloadModel, getTask, participantClient, submitStage, type ClientTls, type DownloadedModel, type StageSubmission } from './connection.ts';
+import { DownloadProgress, UploadProgress, downloadModel, getTask, participantClient, submitStage, type ClientTls, type DownloadedModel, type StageSubmission } from './connection.ts';
 
 export interface ParticipantTransport {
   getTask(waitMs: number): Promise<GetTaskResponseMsg>;
@@ -15,10 +15,14 @@ export interface ParticipantTransport {
 
 export function grpcTransport(address: string, token: string, tls?: ClientTls): ParticipantTransport {
   const client = participantClient(address, tls);
+  // The Participant retries a call that failed with UNAVAILABLE with the same request (the same
+  // message object for uploads): these carry what the cut attempt got through, so the retry resumes.
+  const download = new DownloadProgress();
+  const upload = new UploadProgress();
   return {
     getTask: (waitMs) => getTask(client, token, waitMs),
-    downloadModel: (request) => downloadModel(client, token, request),
-    submitStage: (message) => submitStage(client, token, message),
+    downloadModel: (request) => downloadModel(client, token, request, download),
+    submitStage: (message) => submitStage(client, token, message, upload),
     close: () => client.close(),
   };
 }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { SERVER_OPTIONS, adminServiceDefinition, participantServiceDefinition, ConclaveError } from '../protocols/index.ts';
+import { SERVER_OPTIONS, adminServiceDefinition, participantServiceDefinition, widenServerWindows, ConclaveError } from '../protocols/index.ts';
 import { Store } from './store.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { Authenticator } from './auth.ts';
@@ -108,6 +108,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     releaseLock();
     throw new ConclaveError('UNAVAILABLE', `cannot serve metrics on ${options.metricsHost ?? host}:${options.metricsPort}: ${(err as Error).message}`);
   }
+  if (widenServerWindows(server) === 0) log.warn('grpc-js keeps its HTTP/2 servers elsewhere: uploads use the 64 KiB default window (slower)');
   rounds.start();
   const address = `${host}:${port}`;
   log.info('coordinator listening', {

@@ -64,6 +64,10 @@ interface OptimizerStateHeader {
   vectors: Array<[string, number]>;
 }
 
+/** What servedWeights may keep in memory: a few versions (one federation's current and previous model, or several federations'). */
+const SERVED_CACHE_ENTRIES = 4;
+const SERVED_CACHE_BYTES = 512 * 2 ** 20;
+
 /**
  * Versioned global models. A version exists once its row exists; the row is written only after
  * the blob is on disk and fsynced (ARCHITECTURE: write blob, fsync, then record the digest in the
@@ -73,6 +77,8 @@ interface OptimizerStateHeader {
 export class ModelRegistry {
   private readonly store: Store;
   private readonly root: string;
+  /** servedWeights' verified versions, least recently used first. */
+  private readonly served = new Map<string, Float32Array>();
 
   constructor(store: Store) {
     this.store = store;
@@ -145,9 +151,44 @@ export class ModelRegistry {
   /** Reads a version's weights and refuses them unless they hash to the recorded digest. */
   readWeights(record: ModelVersionRecord): Float32Array {
     const bytes = readFileSync(join(this.store.dataDir, record.blobPath));
-    const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    // A large file's buffer is its own allocation at offset 0: view it instead of copying (on this
+    // VM a copy into fresh memory cost more than reading the file). Small files may sit in Node's
+    // shared pool at an odd offset; those are copied out.
+    const values = bytes.byteOffset % 4 === 0 && bytes.byteLength === bytes.buffer.byteLength
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+      : new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     if (values.length !== record.numParameters || !sha256OfFloats(values).equals(record.sha256)) {
       throw new ConclaveError('DIGEST_MISMATCH', `model ${record.federationId} v${record.version} on disk does not match its recorded digest`);
+    }
+    return values;
+  }
+
+  /**
+   * The weights DownloadModel streams: verified against the recorded digest when first read, then
+   * kept, so the sites of a round that all fetch the same version cost one disk read and one hash,
+   * not one each. Callers must not write to the array (readWeights gives a private copy). Keyed by
+   * the digest as well as the version, so a version number reused after a rollback never serves
+   * stale bytes; bounded to the most recent versions and SERVED_CACHE_BYTES.
+   */
+  servedWeights(record: ModelVersionRecord): Float32Array {
+    const key = `${record.federationId}\u0000${record.version}\u0000${record.sha256.toString('hex')}`;
+    const hit = this.served.get(key);
+    if (hit) {
+      // Most recently used last, so eviction drops the oldest.
+      this.served.delete(key);
+      this.served.set(key, hit);
+      return hit;
+    }
+    const values = this.readWeights(record);
+    if (values.byteLength <= SERVED_CACHE_BYTES) {
+      this.served.set(key, values);
+      let bytes = 0;
+      for (const v of this.served.values()) bytes += v.byteLength;
+      for (const [k, v] of this.served) {
+        if (bytes <= SERVED_CACHE_BYTES && this.served.size <= SERVED_CACHE_ENTRIES) break;
+        this.served.delete(k);
+        bytes -= v.byteLength;
+      }
     }
     return values;
   }

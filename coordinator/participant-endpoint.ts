@@ -5,7 +5,7 @@
  */
 import {
   ConclaveError, TensorAssembler,
-  type GetTaskResponseMsg, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg, type TypedTensor,
+  type GetTaskResponseMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg, type TypedTensor,
 } from '../protocols/index.ts';
 import type { Federations, FederationRecord } from './federations.ts';
 import type { ModelRegistry } from './model-registry.ts';
@@ -13,6 +13,7 @@ import type { RoundManager, RoundRecord, SiteTask } from './rounds.ts';
 import { DEFAULT_STREAM_LIMITS, quote, type StreamLimits } from './limits.ts';
 import { evaluationDue } from './evaluation/federated-evaluation.ts';
 import { compressionPlan } from './protection/none.ts';
+import { ParkedUploads } from './transfer-resume.ts';
 
 const MAX_TASK_WAIT_MS = 10_000;
 /** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
@@ -30,12 +31,36 @@ export class ParticipantEndpoint {
   private readonly streamLimits: StreamLimits;
   /** Each site's upload in progress: a retry supersedes a stalled one instead of being told "already submitted". */
   private readonly uploads = new Map<string, { abort: (err: Error) => void; done: Promise<unknown> }>();
+  /** Cut uploads a retry may continue (ResumeStage, resume_from_chunk). */
+  private readonly parked: ParkedUploads;
 
   constructor(deps: { federations: Federations; registry: ModelRegistry; rounds: RoundManager; streamLimits?: StreamLimits }) {
     this.federations = deps.federations;
     this.registry = deps.registry;
     this.rounds = deps.rounds;
     this.streamLimits = deps.streamLimits ?? DEFAULT_STREAM_LIMITS;
+    // A cut upload may be resumed for as long as an upload may last, and never after its round.
+    this.parked = new ParkedUploads(this.streamLimits.overallMs);
+    this.rounds.on('round', (record: RoundRecord) => {
+      if (record.state !== 'collecting') this.parked.dropRound(record.id);
+    });
+  }
+
+  /**
+   * How many chunks of a cut upload the coordinator kept. An upload of this site still streaming
+   * (a connection that died without a reset) is cut first, so what it got so far counts.
+   */
+  async resumeStage(caller: SiteCaller, request: ResumeStageRequestMsg): Promise<ResumeStageResponseMsg> {
+    if (!request.roundId || request.roundId.length > MAX_ID_LENGTH || !request.stage || request.stage.length > MAX_ID_LENGTH) {
+      throw new ConclaveError('INVALID_ARGUMENT', `ResumeStage needs a roundId and a stage of at most ${MAX_ID_LENGTH} characters`);
+    }
+    if (!request.tensorSha256 || request.tensorSha256.length !== 32) throw new ConclaveError('INVALID_ARGUMENT', 'ResumeStage needs the 32-byte tensor_sha256 of the cut upload');
+    const previous = this.uploads.get(caller.siteId);
+    if (previous) {
+      previous.abort(new ConclaveError('UNAVAILABLE', 'superseded: the site is resuming this upload'));
+      await previous.done.catch(() => undefined);
+    }
+    return { nextChunk: this.parked.nextChunk(caller.siteId, request.roundId, request.stage, request.tensorSha256) };
   }
 
   /** Long-polls up to waitMs for the site's next task: a round plan, a later stage's task, wait, or finished. */
@@ -91,8 +116,12 @@ export class ParticipantEndpoint {
     let assembler: TensorAssembler<TypedTensor> | null = null;
     let release: (() => void) | null = null;
     let unwatch: (() => void) | null = null;
+    // Set while a message is checked: a throw then is a refusal, not a cut, and leaves nothing to resume.
+    let checking = false;
+    let roundEnded = false;
     try {
       for await (const msg of messages) {
+        checking = true;
         if (msg.part === 'header') {
           if (header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream carries a second header');
           header = msg.header;
@@ -100,9 +129,17 @@ export class ParticipantEndpoint {
           if (!header.stage || header.stage.length > MAX_ID_LENGTH) throw new ConclaveError('INVALID_ARGUMENT', `a stage message needs a stage name of at most ${MAX_ID_LENGTH} characters`);
           const slot = this.rounds.beginMessage(caller.federationId, caller.siteId, header);
           // A stalled upload must not outlive its round: it is cut when the round closes.
-          unwatch = watchRound(this.rounds, header.roundId, () => this.uploads.get(caller.siteId)?.abort(new ConclaveError('ROUND_CLOSED', 'the round closed before the upload finished')));
+          unwatch = watchRound(this.rounds, header.roundId, () => {
+            roundEnded = true;
+            this.uploads.get(caller.siteId)?.abort(new ConclaveError('ROUND_CLOSED', 'the round closed before the upload finished'));
+          });
           release = slot.release;
-          if (slot.expect) {
+          if ((header.resumeFromChunk ?? 0) > 0) {
+            // Checked against the cut upload's header, which was checked against this same round and stage.
+            if (!slot.expect) throw new ConclaveError('RESUME_MISMATCH', `stage "${quote(header.stage)}" carries no tensor, so nothing to resume`);
+            assembler = this.parked.resume(caller.siteId, header);
+          } else if (slot.expect) {
+            this.parked.drop(caller.siteId);
             if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', `stage "${quote(header.stage)}" needs a tensor header`);
             assembler = new TensorAssembler<TypedTensor>(
               { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
@@ -116,12 +153,18 @@ export class ParticipantEndpoint {
         } else {
           throw new ConclaveError('MALFORMED_STREAM', 'empty message in stage stream');
         }
+        checking = false;
       }
       if (!header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream ended without a header');
       const tensor = assembler ? assembler.finish() : null;
       const { received } = this.rounds.acceptMessage(caller.federationId, caller.siteId, header, tensor, header.tensor ? Buffer.from(header.tensor.sha256) : null);
       release = null;
       return { roundId: header.roundId, stage: header.stage, received };
+    } catch (err) {
+      // The stream was cut (connection lost, idle, superseded) after its header passed: keep what
+      // arrived, so the site's retry sends only the rest.
+      if (!checking && !roundEnded && header && assembler) this.parked.park(caller.siteId, header, assembler);
+      throw err;
     } finally {
       release?.();
       unwatch?.();

@@ -3,7 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import {
   ConclaveError, TensorAssembler, chunkCount, chunksOf, toServiceError,
   type DownloadModelRequestMsg, type FederationConfigMsg, type FederationMsg, type GetTaskResponseMsg, type ModelStreamMsg,
-  type ModelVersionMsg, type RoundMsg, type StageStreamMsg, type SubmitStageResponseMsg,
+  type ModelVersionMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundMsg, type StageStreamMsg, type SubmitStageResponseMsg,
 } from '../protocols/index.ts';
 import type { Authenticator, Caller } from './auth.ts';
 import { siteNames, type Federations, type FederationRecord } from './federations.ts';
@@ -15,6 +15,7 @@ import { ParticipantEndpoint, type SiteCaller } from './participant-endpoint.ts'
 import { TokenLimiter, quote, type RateLimits } from './limits.ts';
 import { configMessage } from './federation-config.ts';
 import { receiveFederation, type CreateFederationCall } from './federation-upload.ts';
+import { resumeOffset } from './transfer-resume.ts';
 import type { EpsilonReportMsg, GetLedgerResponseMsg } from '../protocols/index.ts';
 import type { Logger } from './logger.ts';
 import type { Store } from './store.ts';
@@ -67,11 +68,12 @@ async function streamModel(deps: ServiceDeps, caller: Caller, call: grpc.ServerW
   const version = req.latest ? deps.registry.latestVersion(federationId) : req.version;
   if (version === null) throw new ConclaveError('NOT_FOUND', 'federation has no model');
   const record = deps.registry.get(federationId, version);
-  const values = deps.registry.readWeights(record);
-  // readWeights just verified the bytes against the recorded digest: no need to hash them again.
+  const values = deps.registry.servedWeights(record);
+  // servedWeights verified the bytes against the recorded digest: no need to hash them again.
   const header = { layout: record.layout, totalElements: values.length, sha256: record.sha256, chunkCount: chunkCount(values.length) };
+  const from = resumeOffset(req, header);
   call.write({ part: 'header', header: { federationId, version, topologyJson: federation.topologyJson, tensor: header } });
-  for (const chunk of chunksOf(values)) {
+  for (const chunk of chunksOf(values, from)) {
     if (call.cancelled) return;
     // Respect HTTP/2 flow control: never queue the whole model in memory for a slow reader.
     if (!call.write({ part: 'chunk', chunk })) await once(call, 'drain');
@@ -117,6 +119,9 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
 
     SubmitStage: (call: grpc.ServerReadableStream<StageStreamMsg, SubmitStageResponseMsg>, callback: grpc.sendUnaryData<SubmitStageResponseMsg>) =>
       respond(log, 'SubmitStage', limited(call.metadata, (caller) => endpoint.submitStage(caller, call as AsyncIterable<StageStreamMsg>)), callback),
+
+    ResumeStage: unary<ResumeStageRequestMsg, ResumeStageResponseMsg>(log, 'ResumeStage', (call) =>
+      limited(call.metadata, async (caller) => endpoint.resumeStage(caller, call.request))),
   };
 }
 

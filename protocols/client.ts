@@ -6,7 +6,8 @@
 import * as grpc from '@grpc/grpc-js';
 import {
   AdminServiceClient, CHANNEL_OPTIONS, ConclaveError, ParticipantServiceClient, TensorAssembler, bearerMetadata, chunksOf,
-  fromServiceError, makeHeader,
+  fromServiceError, makeHeader, sameLayout,
+  type ResumeStageResponseMsg, type TensorHeader,
   type GetTaskResponseMsg, type ModelHeaderMsg, type ModelStreamMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg,
   type TensorSpec, type TypedTensor,
   type FederationConfigMsg, type FederationMsg, type AdminClient, type ParticipantClient,
@@ -65,26 +66,79 @@ export function callUnary<Res>(client: grpc.Client, method: string, request: unk
   });
 }
 
-/** Receives a streamed model, checking layout, finiteness and digest as chunks arrive. */
-export async function downloadModel(client: ParticipantClient | AdminClient, token: string, request: { federationId: string; version?: number; latest?: boolean }): Promise<DownloadedModel> {
-  const stream = client.DownloadModel({ federationId: request.federationId, version: request.version ?? 0, latest: request.latest ?? false }, bearerMetadata(token));
+/** Failures that cut a transfer rather than refuse it: what was verified so far stays usable. */
+const CUT = new Set(['UNAVAILABLE', 'INTERNAL']);
+
+/**
+ * What a cut download keeps for its retry: the header it started with and the chunks verified so
+ * far (their bytes and running digest). Pass the same object to every attempt of one download.
+ */
+export class DownloadProgress {
+  header: ModelHeaderMsg | null = null;
+  assembler: TensorAssembler | null = null;
+  /** Chunks the last attempt received over the wire. */
+  lastAttemptChunks = 0;
+
+  reset(): void {
+    this.header = null;
+    this.assembler = null;
+  }
+}
+
+function sameModelHeader(a: ModelHeaderMsg, b: ModelHeaderMsg): boolean {
+  return a.federationId === b.federationId && a.version === b.version && a.topologyJson === b.topologyJson
+    && Buffer.from(a.tensor.sha256).equals(Buffer.from(b.tensor.sha256)) && a.tensor.chunkCount === b.tensor.chunkCount
+    && a.tensor.totalElements === b.tensor.totalElements && sameLayout(a.tensor.layout, b.tensor.layout);
+}
+
+/**
+ * Receives a streamed model, checking layout, finiteness and digest as chunks arrive. With
+ * `progress`, a retry after a cut connection asks only for the chunks that did not arrive (a pinned
+ * version only); the final digest still covers every byte.
+ */
+export async function downloadModel(
+  client: ParticipantClient | AdminClient, token: string, request: { federationId: string; version?: number; latest?: boolean }, progress?: DownloadProgress,
+): Promise<DownloadedModel> {
+  const kept = progress?.header && progress.assembler && !request.latest && progress.header.federationId === request.federationId
+    && progress.header.version === (request.version ?? 0) && progress.assembler.receivedChunks > 0 && !progress.assembler.complete
+    ? { header: progress.header, assembler: progress.assembler } : null;
+  if (progress && !kept) progress.reset();
+  const stream = client.DownloadModel({
+    federationId: request.federationId, version: request.version ?? 0, latest: request.latest ?? false,
+    ...(kept ? { fromChunk: kept.assembler.receivedChunks, expectedSha256: kept.header.tensor.sha256 } : {}),
+  }, bearerMetadata(token));
   let header: ModelHeaderMsg | null = null;
   let assembler: TensorAssembler | null = null;
+  if (progress) progress.lastAttemptChunks = 0;
   try {
     for await (const msg of stream as AsyncIterable<ModelStreamMsg>) {
       if (msg.part === 'header') {
+        if (header) throw new ConclaveError('MALFORMED_STREAM', 'model stream carries a second header');
         header = msg.header;
-        assembler = new TensorAssembler({ ...msg.header.tensor }, { rejectNonFinite: true });
+        if (kept) {
+          if (!sameModelHeader(kept.header, header)) throw new ConclaveError('RESUME_MISMATCH', 'the resumed download is not the model the cut one started');
+          assembler = kept.assembler;
+        } else {
+          assembler = new TensorAssembler({ ...msg.header.tensor }, { rejectNonFinite: true });
+          if (progress) {
+            progress.header = header;
+            progress.assembler = assembler;
+          }
+        }
       } else if (msg.part === 'chunk' && assembler) {
         assembler.push(msg.chunk);
+        if (progress) progress.lastAttemptChunks++;
       } else {
         throw new ConclaveError('MALFORMED_STREAM', 'model stream did not start with a header');
       }
     }
   } catch (err) {
     stream.cancel();
-    throw fromServiceError(err);
+    const error = fromServiceError(err);
+    if (progress && !CUT.has(error.code)) progress.reset();
+    throw error;
   }
+  progress?.reset();
   if (!header || !assembler) throw new ConclaveError('MALFORMED_STREAM', 'model stream was empty');
   const values = assembler.finish();
   return {
@@ -98,18 +152,59 @@ export type StageSubmission = (StageHeaderMsg extends infer H ? H extends unknow
   & { tensor?: { layout: TensorSpec[]; values: TypedTensor } };
 
 /**
- * Streams one stage message: the envelope header (round, stage, typed body, tensor layout and
- * digest), then the tensor in ~1 MiB chunks, honouring flow control.
+ * What a stage message keeps across attempts: its tensor header (hashed once), and whether an
+ * attempt already went out, in which case the next one first asks the coordinator (ResumeStage)
+ * how many chunks it kept. Pass the same object with the same message to every attempt.
  */
-export async function submitStage(client: ParticipantClient, token: string, message: StageSubmission): Promise<SubmitStageResponseMsg> {
+export class UploadProgress {
+  message: StageSubmission | null = null;
+  tensor: TensorHeader | null = null;
+  attempts = 0;
+  /** The chunk the last attempt started from (0: the whole message). */
+  lastAttemptFrom = 0;
+}
+
+/**
+ * Streams one stage message: the envelope header (round, stage, typed body, tensor layout and
+ * digest), then the tensor in ~1 MiB chunks, honouring flow control. With `progress`, a retry of
+ * a cut upload sends only the chunks the coordinator did not keep.
+ */
+export async function submitStage(client: ParticipantClient, token: string, message: StageSubmission, progress?: UploadProgress): Promise<SubmitStageResponseMsg> {
+  const { tensor: payload, ...envelope } = message;
+  const retry = progress?.message === message;
+  const tensor = payload ? (retry && progress.tensor) || makeHeader(payload.layout, payload.values) : null;
+  let from = 0;
+  if (retry && progress.attempts > 0 && tensor) {
+    const kept = await callUnary<ResumeStageResponseMsg>(client, 'ResumeStage', { roundId: message.roundId, stage: message.stage, tensorSha256: tensor.sha256 }, token)
+      .catch(() => ({ nextChunk: 0 }));
+    // Anything outside the message means nothing usable is kept.
+    from = Number.isInteger(kept.nextChunk) && kept.nextChunk <= tensor.chunkCount ? kept.nextChunk : 0;
+  }
+  if (progress) {
+    progress.message = message;
+    progress.tensor = tensor;
+    progress.attempts++;
+  }
+  try {
+    return await sendStage(client, token, envelope, tensor, payload?.values ?? null, from, progress);
+  } catch (err) {
+    // The coordinator dropped what it kept (its round moved on, a timeout): send it whole.
+    if (from > 0 && err instanceof ConclaveError && err.code === 'RESUME_MISMATCH') return sendStage(client, token, envelope, tensor, payload?.values ?? null, 0, progress);
+    throw err;
+  }
+}
+
+function sendStage(
+  client: ParticipantClient, token: string, envelope: Omit<StageSubmission, 'tensor'>, tensor: TensorHeader | null, values: TypedTensor | null, from: number,
+  progress: UploadProgress | undefined,
+): Promise<SubmitStageResponseMsg> {
+  if (progress) progress.lastAttemptFrom = from;
   return new Promise((resolve, reject) => {
     const stream = client.SubmitStage(bearerMetadata(token), (err, res) => (err || !res ? reject(fromServiceError(err)) : resolve(res)));
     const write = async () => {
-      const { tensor: payload, ...envelope } = message;
-      const tensor = payload ? makeHeader(payload.layout, payload.values) : null;
-      stream.write({ part: 'header', header: { ...envelope, tensor } as StageHeaderMsg });
-      if (payload) {
-        for (const chunk of chunksOf(payload.values)) {
+      stream.write({ part: 'header', header: { ...envelope, tensor, resumeFromChunk: from } as StageHeaderMsg });
+      if (values) {
+        for (const chunk of chunksOf(values, from)) {
           if (!stream.write({ part: 'chunk', chunk })) await new Promise((r) => stream.once('drain', r));
         }
       }

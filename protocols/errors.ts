@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   FEDERATION_STATE: GrpcStatus.FAILED_PRECONDITION,
   BUDGET_EXCEEDED: GrpcStatus.FAILED_PRECONDITION,
   NOT_FOUND: GrpcStatus.NOT_FOUND,
+  /** A resumed transfer that does not continue the one that was cut (other bytes, other offset): send it whole. */
+  RESUME_MISMATCH: GrpcStatus.FAILED_PRECONDITION,
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
   MESSAGE_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,

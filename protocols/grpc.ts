@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { MAX_MESSAGE_BYTES } from './tensor-codec.ts';
+import type * as http2 from 'node:http2';
+import { CHUNK_BYTES, MAX_MESSAGE_BYTES } from './tensor-codec.ts';
 import type { ProtoGrpcType } from './generated/conclave.ts';
 import type { ParticipantServiceClient as ParticipantClient } from './generated/conclave/v1/ParticipantService.ts';
 import type { AdminServiceClient as AdminClient } from './generated/conclave/v1/AdminService.ts';
@@ -29,10 +30,19 @@ export const participantServiceDefinition = ParticipantServiceClient.service;
 export const adminServiceDefinition = AdminServiceClient.service;
 export type { ParticipantClient, AdminClient };
 
+/**
+ * HTTP/2 receive window of each connection and stream, both sides. With the protocol's 64 KiB a
+ * 1 MiB chunk needs 16 WINDOW_UPDATE round trips through each side's event loop, and transfers ran
+ * at 0.1-0.25 of raw TCP (BENCHMARKS.md); a window of a few chunks keeps the pipe full. What a
+ * peer can make us buffer unread is bounded by it, per connection and per stream.
+ */
+export const TRANSFER_WINDOW_BYTES = 4 * CHUNK_BYTES;
+
 /** Both sides refuse any single message larger than this: a chunk is 1 MiB, so nothing legitimate comes close. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc-node.flow_control_window': TRANSFER_WINDOW_BYTES,
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_permit_without_calls': 1,
 };
@@ -48,4 +58,23 @@ export function bearerMetadata(token: string): grpc.Metadata {
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${token}`);
   return md;
+}
+
+/**
+ * Gives every connection a server accepts TRANSFER_WINDOW_BYTES of receive window (uploads), as
+ * CHANNEL_OPTIONS does for clients (downloads). grpc-js has no server option for it, so this reaches
+ * its HTTP/2 servers (a private field: call after bindAsync). Returns how many servers it reached;
+ * 0 means this grpc-js keeps them elsewhere and uploads run with the 64 KiB default.
+ */
+export function widenServerWindows(server: grpc.Server, windowBytes = TRANSFER_WINDOW_BYTES): number {
+  const servers = (server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> }).http2Servers;
+  if (!(servers instanceof Map)) return 0;
+  for (const http2Server of servers.keys()) {
+    http2Server.on('session', (session: http2.ServerHttp2Session) => {
+      // The stream window comes from SETTINGS, the connection window from an immediate WINDOW_UPDATE.
+      session.settings({ initialWindowSize: windowBytes });
+      session.setLocalWindowSize(windowBytes);
+    });
+  }
+  return servers.size;
 }

@@ -37,6 +37,8 @@ import type { ParticipantPrivacy__Output } from './generated/conclave/v1/Partici
 import type { PrivacyConfig__Output } from './generated/conclave/v1/PrivacyConfig.ts';
 import type { ProtectionConfig__Output } from './generated/conclave/v1/ProtectionConfig.ts';
 import type { ProtectionPlan__Output } from './generated/conclave/v1/ProtectionPlan.ts';
+import type { ResumeStageRequest__Output } from './generated/conclave/v1/ResumeStageRequest.ts';
+import type { ResumeStageResponse__Output } from './generated/conclave/v1/ResumeStageResponse.ts';
 import type { Round__Output } from './generated/conclave/v1/Round.ts';
 import type { RoundPlan__Output } from './generated/conclave/v1/RoundPlan.ts';
 import type { ServerOptimizerConfig__Output } from './generated/conclave/v1/ServerOptimizerConfig.ts';
@@ -97,10 +99,13 @@ export type ModelStreamMsg = { part: 'header'; header: ModelHeaderMsg } | { part
 /** Fields added after the first release are optional to senders (a receiver always decodes them, proto3 zero when unset). */
 type LaterUpdateFields = 'evalExamples' | 'evalLoss' | 'evalAccuracy' | 'encoding' | 'q8Scales';
 export type UpdateBodyMsg = Omit<UpdateBody__Output, LaterUpdateFields> & Partial<Pick<UpdateBody__Output, LaterUpdateFields>>;
-type StageHeaderFields = With<StageHeader__Output, { tensor: TensorHeaderMsg | null; update?: UpdateBodyMsg | null }>;
+// resumeFromChunk always arrives (proto3 default 0); senders that never resume may leave it out.
+type StageHeaderFields = Omit<With<StageHeader__Output, { tensor: TensorHeaderMsg | null; update?: UpdateBodyMsg | null }>, 'resumeFromChunk'> & { resumeFromChunk?: number };
 export type StageHeaderMsg = Oneof<StageHeaderFields, 'body'> | Unset<StageHeaderFields, 'body'>;
 export type StageStreamMsg = { part: 'header'; header: StageHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
 export type SubmitStageResponseMsg = SubmitStageResponse__Output;
+export type ResumeStageRequestMsg = ResumeStageRequest__Output;
+export type ResumeStageResponseMsg = ResumeStageResponse__Output;
 
 export type ServerOptimizerConfigMsg = Oneof<ServerOptimizerConfig__Output, 'kind'> | Unset<ServerOptimizerConfig__Output, 'kind'>;
 export type FedAvgConfigMsg = With<FedAvgConfig__Output, { serverOptimizer: ServerOptimizerConfigMsg | null }>;
@@ -134,7 +139,7 @@ type Assignable<A, B extends A> = B;
 export type _Checks = [
   Assignable<GetTaskResponse__Output, GetTaskResponseMsg>,
   Assignable<ModelStreamMessage__Output, ModelStreamMsg>,
-  // Senders may leave UpdateBody's later fields out (UpdateBodyMsg): the header is checked with its update aside.
-  Assignable<Omit<StageStreamMessage__Output, 'header'> & { header?: Omit<StageHeader__Output, 'update'> | null }, StageStreamMsg>,
+  // Senders may leave UpdateBody's later fields and the header's resumeFromChunk out: the header is checked with those aside.
+  Assignable<Omit<StageStreamMessage__Output, 'header'> & { header?: (Omit<StageHeader__Output, 'update' | 'resumeFromChunk'> & { resumeFromChunk?: number }) | null }, StageStreamMsg>,
   Assignable<CreateFederationMessage__Output, CreateFederationStreamMsg>,
 ];

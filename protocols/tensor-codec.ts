@@ -128,11 +128,11 @@ export function makeHeader(layout: TensorSpec[], values: TypedTensor): TensorHea
   return { layout, totalElements: values.length, sha256: sha256OfFloats(values), chunkCount: chunkCount(values.length, dtype) };
 }
 
-/** Zero-copy views of ~1 MiB each over the tensor's bytes. */
-export function* chunksOf(values: TypedTensor): Generator<{ index: number; data: Buffer }> {
+/** Zero-copy views of ~1 MiB each over the tensor's bytes, from chunk `from` on (a resumed transfer). */
+export function* chunksOf(values: TypedTensor, from = 0): Generator<{ index: number; data: Buffer }> {
   const bytes = floatBytes(values);
   const count = chunkCount(values.length, dtypeOf(values));
-  for (let index = 0; index < count; index++) {
+  for (let index = from; index < count; index++) {
     yield { index, data: bytes.subarray(index * CHUNK_BYTES, Math.min(bytes.length, (index + 1) * CHUNK_BYTES)) };
   }
 }
@@ -184,6 +184,11 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     this.bytes = new Uint8Array(this.values.buffer);
     // Only floats can be NaN or infinite; integer and byte tensors have nothing to check.
     this.rejectNonFinite = dtype === 'float32' && (options.rejectNonFinite ?? true);
+  }
+
+  /** Chunks accepted so far (in order, sized, finite, hashed): where a resumed transfer continues. */
+  get receivedChunks(): number {
+    return this.nextIndex;
   }
 
   get complete(): boolean {

@@ -13,6 +13,7 @@ import { simulatedSiteEvalShards, simulatedSiteShards, type SimulatedSplit } fro
 import type { Dataset } from '../data/dataset.ts';
 import type { LocalTrainer } from '../training/local-trainer.ts';
 import { WorkerPoolTrainer } from '../training/worker-pool.ts';
+import type { WorkerInfo, WorkerThroughput } from '../training/worker-report.ts';
 
 export const SITE_USAGE = `usage:
   conclave participant run --coordinator HOST:PORT (--token TOKEN | --token-file FILE)
@@ -45,6 +46,10 @@ type Privacy = Extract<ParticipantEvent, { type: 'privacy-charged' }>['privacy']
 interface SiteOutcome {
   site: number;
   examples: number;
+  /** Each worker's backend and devices, with its share and speed in the site's last training epoch. */
+  workers: Array<WorkerInfo & Partial<Omit<WorkerThroughput, 'index'>>>;
+  /** The site's examples a second in its last training epoch (all workers together, wall clock). */
+  examplesPerS: number | null;
   outcome: 'finished' | 'site-budget-exhausted';
   refusals: Refusal[];
   privacy: Privacy | null;
@@ -117,13 +122,20 @@ async function runSite(participant: Participant, site: number, data: Dataset): P
   let last: ParticipantEvent | null = null;
   const refusals: Refusal[] = [];
   let privacy: Privacy | null = null;
+  let workers: WorkerInfo[] = [];
+  let lastEpoch: { examplesPerS?: number; workers?: WorkerThroughput[] } = {};
   for await (const event of participant.run()) {
     last = event;
+    if (event.type === 'backend' && event.workers) workers = event.workers;
+    if (event.type === 'training' && event.progress.kind === 'epoch' && event.progress.workers) lastEpoch = event.progress;
     if (event.type === 'round-refused') refusals.push(event);
     if (event.type === 'privacy-charged' || event.type === 'site-budget-exhausted') privacy = event.privacy;
     process.stderr.write(JSON.stringify({ t: new Date().toISOString(), component: 'site', site, ...event }) + '\n');
   }
-  return { site, examples: data.count, outcome: last?.type === 'site-budget-exhausted' ? 'site-budget-exhausted' : 'finished', refusals, privacy, last };
+  const speed = new Map((lastEpoch.workers ?? []).map(({ index, ...rest }) => [index, rest]));
+  return {
+    site, examples: data.count, workers: workers.map((w) => ({ ...w, ...speed.get(w.index) })), examplesPerS: lastEpoch.examplesPerS ?? null,
+    outcome: last?.type === 'site-budget-exhausted' ? 'site-budget-exhausted' : 'finished', refusals, privacy, last };
 }
 
 function describeRefusals(refusals: Refusal[]): string {

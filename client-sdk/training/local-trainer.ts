@@ -6,6 +6,7 @@
 import type { RoundPlanMsg, TensorSpec } from '../../protocols/index.ts';
 import type { EvalResult, TrainProgress, TrainResult } from './trainer.ts';
 import type { Dataset } from '../data/dataset.ts';
+import type { WorkerInfo } from './worker-report.ts';
 
 export interface GlobalModel {
   version: number;
@@ -21,7 +22,7 @@ export interface LocalTrainingResult extends TrainResult {
 
 export interface LocalTrainer {
   /** Loads whatever the trainer needs (e.g. a tfjs backend) and says what it runs on. */
-  init(): Promise<{ backend: string; reason: string }>;
+  init(): Promise<{ backend: string; reason: string; workers?: WorkerInfo[] }>;
   train(global: GlobalModel, plan: RoundPlanMsg): AsyncGenerator<TrainProgress, LocalTrainingResult>;
   /** Mean loss and accuracy of the global model on `data` (federated evaluation); a trainer without it never evaluates. */
   evaluate?(global: GlobalModel, data: Dataset): Promise<EvalResult>;

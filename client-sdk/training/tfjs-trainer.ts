@@ -7,6 +7,7 @@ import { evaluate, trainLocal, type EvalResult } from './trainer.ts';
 import type { GlobalModel, LocalTrainer, LocalTrainingResult } from './local-trainer.ts';
 import type { RoundPlanMsg } from '../../protocols/index.ts';
 import type { TrainProgress } from './trainer.ts';
+import { devicesSeen, throughput, type WorkerInfo } from './worker-report.ts';
 
 /**
  * Local training with tfjs on the site's data. The model is rebuilt only when the federation's
@@ -24,10 +25,10 @@ export class TfjsTrainer implements LocalTrainer {
     this.prefer = prefer;
   }
 
-  async init(): Promise<{ backend: string; reason: string }> {
+  async init(): Promise<{ backend: string; reason: string; workers: WorkerInfo[] }> {
     const { tf, backend, reason } = await selectBackend({ prefer: this.prefer });
     this.tf = tf;
-    return { backend, reason };
+    return { backend, reason, workers: [{ index: 0, pid: process.pid, backend, devices: devicesSeen(backend) }] };
   }
 
   /** The model for `global`'s architecture (rebuilt only when it changes), holding `global`'s weights. */
@@ -52,9 +53,16 @@ export class TfjsTrainer implements LocalTrainer {
       epochs: plan.training.localEpochs, batchSize: plan.training.batchSize, learningRate: plan.training.learningRate,
       optimizer: plan.training.optimizer === 'adam' ? 'adam' : 'sgd', seed: plan.seed, proxMu: plan.training.proxMu ?? 0,
     });
+    let epochStart = performance.now();
     let step = await training.next();
     while (!step.done) {
-      if (step.value.kind === 'epoch') yield step.value;
+      if (step.value.kind === 'epoch') {
+        // One process computes everything: its compute time is the epoch's wall time.
+        const ms = performance.now() - epochStart;
+        const own = throughput(0, this.data.count, ms);
+        yield { ...step.value, examplesPerS: own.examplesPerS, workers: [own] };
+        epochStart = performance.now();
+      }
       step = await training.next();
     }
     const result = step.value;

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Dataset, featureSize, permutation, type Rng } from '../data/dataset.ts';
 import { disposeProx, proxAround, proxTerm, type Prox } from './fedprox.ts';
+import type { WorkerThroughput } from './worker-report.ts';
 
 export type OptimizerName = 'sgd' | 'adam';
 
@@ -35,6 +36,10 @@ export interface TrainProgress {
   /** 'batch': the batch's mean loss; 'epoch': mean over the epoch's examples. */
   loss: number;
   accuracy?: number;
+  /** 'epoch' events of a LocalTrainer: the site's examples a second over the epoch (wall clock). */
+  examplesPerS?: number;
+  /** 'epoch' events of a LocalTrainer: each worker's share and speed. */
+  workers?: WorkerThroughput[];
 }
 
 export interface TrainResult {

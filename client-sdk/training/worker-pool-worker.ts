@@ -10,6 +10,7 @@ import { selectBackend, type TfBackendPreference } from '../tfjs/backend.ts';
 import { modelFromTopology } from '../models/export.ts';
 import { getFlatWeights, setFlatWeights, type TensorSpec } from '../models/weights.ts';
 import { disposeProx, proxAround, withProxGradient, type Prox } from './fedprox.ts';
+import { devicesSeen } from './worker-report.ts';
 import { checkDataMatchesModel, countCorrect, evaluate, makeBatch, makeOptimizer, sumCrossEntropy, type OptimizerName } from './trainer.ts';
 
 export type PoolRequest =
@@ -21,8 +22,8 @@ export type PoolRequest =
   | { t: 'evaluate'; topologyJson: string; layout: TensorSpec[]; values: Float32Array; data: Dataset };
 
 export type PoolReply =
-  | { t: 'ready'; backend: string; reason: string }
-  | { t: 'grad'; grad: Float32Array; lossSum: number; correct: number }
+  | { t: 'ready'; backend: string; reason: string; pid: number; devices: string[] }
+  | { t: 'grad'; grad: Float32Array; lossSum: number; correct: number; computeMs: number }
   | { t: 'weights'; values: Float32Array; numTensors: number }
   | { t: 'evaluated'; loss: number; accuracy: number }
   | { t: 'error'; message: string };
@@ -60,7 +61,10 @@ async function handle(m: PoolRequest): Promise<void> {
       const sel = await selectBackend({ prefer: m.prefer });
       tf = sel.tf;
       const devices = process.env['CUDA_VISIBLE_DEVICES'];
-      send({ t: 'ready', backend: sel.backend, reason: devices === undefined ? sel.reason : `${sel.reason}; CUDA_VISIBLE_DEVICES=${devices}` });
+      send({
+        t: 'ready', backend: sel.backend, reason: devices === undefined ? sel.reason : `${sel.reason}; CUDA_VISIBLE_DEVICES=${devices}`,
+        pid: process.pid, devices: devicesSeen(sel.backend),
+      });
       return;
     }
     case 'evaluate': {
@@ -81,9 +85,10 @@ async function handle(m: PoolRequest): Promise<void> {
       return;
     }
     case 'grad': {
+      const started = performance.now();
       const grad = new Float32Array(gradSize);
       const n = m.indices.length;
-      if (n === 0) return send({ t: 'grad', grad, lossSum: 0, correct: 0 });
+      if (n === 0) return send({ t: 'grad', grad, lossSum: 0, correct: 0, computeMs: 0 });
       const { loss, correct, grads } = tf.tidy(() => {
         const { x, y } = makeBatch(data, m.indices, 0, n, exampleShape);
         let kept: tfTypes.Scalar | undefined;
@@ -102,7 +107,7 @@ async function handle(m: PoolRequest): Promise<void> {
       const lossSum = loss.dataSync()[0]!;
       const c = correct.dataSync()[0]!;
       tf.dispose([loss, correct, ...grads]);
-      return send({ t: 'grad', grad, lossSum, correct: c });
+      return send({ t: 'grad', grad, lossSum, correct: c, computeMs: performance.now() - started });
     }
     case 'apply': {
       const named: tfTypes.NamedTensorMap = {};

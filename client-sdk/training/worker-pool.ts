@@ -27,6 +27,7 @@ import type { GlobalModel, LocalTrainer, LocalTrainingResult } from './local-tra
 // Types only: the pool's own process never loads tfjs (its workers do).
 import type { EvalResult, TrainProgress } from './trainer.ts';
 import type { PoolReply, PoolRequest } from './worker-pool-worker.ts';
+import { throughput, type WorkerInfo } from './worker-report.ts';
 
 export interface WorkerPoolOptions {
   workers: number;
@@ -69,7 +70,7 @@ export class WorkerPoolTrainer implements LocalTrainer {
     return this.workers.map((w) => w.proc.pid!);
   }
 
-  async init(): Promise<{ backend: string; reason: string }> {
+  async init(): Promise<{ backend: string; reason: string; workers: WorkerInfo[] }> {
     if (this.workers.length > 0) throw new Error('WorkerPoolTrainer: already initialised');
     for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.spawn(i));
     // IPC serializes a typed array's whole buffer: send views of a larger one as copies.
@@ -78,7 +79,10 @@ export class WorkerPoolTrainer implements LocalTrainer {
     const ready = await Promise.all(this.workers.map((w) => this.request(w, { t: 'init', prefer: this.opts.prefer, data })));
     const backends = ready.map((r) => (r.t === 'ready' ? r.backend : '?'));
     const reason = ready.map((r, i) => `worker ${i} (pid ${this.workers[i]!.proc.pid}): ${r.t === 'ready' ? r.reason : '?'}`).join('; ');
-    return { backend: `${[...new Set(backends)].join('+')} x${this.workers.length} workers`, reason };
+    const workers = ready.map((r, i): WorkerInfo => ({
+      index: i, pid: r.t === 'ready' ? r.pid : this.workers[i]!.proc.pid!, backend: r.t === 'ready' ? r.backend : '?', devices: r.t === 'ready' ? r.devices : [],
+    }));
+    return { backend: `${[...new Set(backends)].join('+')} x${this.workers.length} workers`, reason, workers };
   }
 
   /** One GPU per worker for tfjs-node-gpu: the CUDA runtime reads this once, so it is per process. */
@@ -163,6 +167,9 @@ export class WorkerPoolTrainer implements LocalTrainer {
       const order = permutation(count, rng);
       let lossSum = 0;
       let correctSum = 0;
+      const epochStart = performance.now();
+      const examples = new Array<number>(n).fill(0);
+      const computeMs = new Array<number>(n).fill(0);
       for (let start = 0; start < count; start += batchSize) {
         const end = Math.min(start + batchSize, count);
         const parts = await Promise.all(this.workers.map((w, i) => {
@@ -171,8 +178,10 @@ export class WorkerPoolTrainer implements LocalTrainer {
           return this.request(w, { t: 'grad', indices: order.slice(a, b) });
         }));
         let sum: Float32Array | null = null;
-        for (const p of parts) {
+        for (const [i, p] of parts.entries()) {
           if (p.t !== 'grad') throw new Error(`WorkerPoolTrainer: expected a gradient, got '${p.t}'`);
+          examples[i]! += start + Math.floor(((end - start) * (i + 1)) / n) - (start + Math.floor(((end - start) * i) / n));
+          computeMs[i]! += p.computeMs;
           if (sum === null) sum = p.grad;
           else for (let k = 0; k < sum.length; k++) sum[k]! += p.grad[k]!;
           lossSum += p.lossSum;
@@ -188,7 +197,11 @@ export class WorkerPoolTrainer implements LocalTrainer {
       }
       loss = lossSum / count;
       accuracy = correctSum / count;
-      yield { kind: 'epoch', epoch, loss, accuracy };
+      const wallS = (performance.now() - epochStart) / 1000;
+      yield {
+        kind: 'epoch', epoch, loss, accuracy, examplesPerS: wallS > 0 ? Math.round(count / wallS) : 0,
+        workers: examples.map((e, i) => throughput(i, e, computeMs[i]!)),
+      };
     }
     // All replicas took the same steps; worker 0's weights are the site's.
     const replies = await Promise.all(this.workers.map((w) => this.request(w, { t: 'weights' })));

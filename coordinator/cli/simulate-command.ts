@@ -13,6 +13,7 @@ import { ROUND_EXTRA_OPTIONS, ROUND_EXTRA_USAGE } from './round-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
+import { SiteWorkerReport } from './site-workers.ts';
 
 const ONE_PROCESS_PER_SITE_UP_TO = 8;
 /** Enrollments in flight at once: each signs a token and commits a row. */
@@ -157,6 +158,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     await callUnary<FederationMsg>(admin, 'StartFederation', { federationId: federation.id }, adminToken);
 
     const siteBackends = new Set<string>();
+    const siteWorkers = new SiteWorkerReport();
     for (let p = 0; p < siteProcesses; p++) {
       // Round-robin, so Dirichlet shards of every size spread over the processes.
       const indices = Array.from({ length: Math.ceil((sites - p) / siteProcesses) }, (_, k) => p + k * siteProcesses);
@@ -169,6 +171,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       const log = createWriteStream(logPath);
       createInterface({ input: child.stderr! }).on('line', (line) => {
         log.write(line + '\n');
+        siteWorkers.take(line);
         if (line.includes('"type":"backend"')) {
           try {
             siteBackends.add((JSON.parse(line) as { backend: string }).backend);
@@ -244,6 +247,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       sites,
       siteProcesses,
       backend: siteBackends.size === 1 ? [...siteBackends][0] : siteBackends.size === 0 ? backend : [...siteBackends].join(','),
+      siteWorkers: siteWorkers.summary(),
       rounds,
       abortedRounds: aborted,
       testAccuracy: last?.testAccuracy ?? null,

@@ -42,6 +42,8 @@ import type { ParticipantServiceClient as _conclave_v1_ParticipantServiceClient,
 import type { PrivacyConfig as _conclave_v1_PrivacyConfig, PrivacyConfig__Output as _conclave_v1_PrivacyConfig__Output } from './conclave/v1/PrivacyConfig.ts';
 import type { ProtectionConfig as _conclave_v1_ProtectionConfig, ProtectionConfig__Output as _conclave_v1_ProtectionConfig__Output } from './conclave/v1/ProtectionConfig.ts';
 import type { ProtectionPlan as _conclave_v1_ProtectionPlan, ProtectionPlan__Output as _conclave_v1_ProtectionPlan__Output } from './conclave/v1/ProtectionPlan.ts';
+import type { ResumeStageRequest as _conclave_v1_ResumeStageRequest, ResumeStageRequest__Output as _conclave_v1_ResumeStageRequest__Output } from './conclave/v1/ResumeStageRequest.ts';
+import type { ResumeStageResponse as _conclave_v1_ResumeStageResponse, ResumeStageResponse__Output as _conclave_v1_ResumeStageResponse__Output } from './conclave/v1/ResumeStageResponse.ts';
 import type { RevokeSiteRequest as _conclave_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _conclave_v1_RevokeSiteRequest__Output } from './conclave/v1/RevokeSiteRequest.ts';
 import type { RevokeSiteResponse as _conclave_v1_RevokeSiteResponse, RevokeSiteResponse__Output as _conclave_v1_RevokeSiteResponse__Output } from './conclave/v1/RevokeSiteResponse.ts';
 import type { RollbackModelRequest as _conclave_v1_RollbackModelRequest, RollbackModelRequest__Output as _conclave_v1_RollbackModelRequest__Output } from './conclave/v1/RollbackModelRequest.ts';
@@ -119,6 +121,8 @@ export interface ProtoGrpcType {
       PrivacyConfig: MessageTypeDefinition<_conclave_v1_PrivacyConfig, _conclave_v1_PrivacyConfig__Output>
       ProtectionConfig: MessageTypeDefinition<_conclave_v1_ProtectionConfig, _conclave_v1_ProtectionConfig__Output>
       ProtectionPlan: MessageTypeDefinition<_conclave_v1_ProtectionPlan, _conclave_v1_ProtectionPlan__Output>
+      ResumeStageRequest: MessageTypeDefinition<_conclave_v1_ResumeStageRequest, _conclave_v1_ResumeStageRequest__Output>
+      ResumeStageResponse: MessageTypeDefinition<_conclave_v1_ResumeStageResponse, _conclave_v1_ResumeStageResponse__Output>
       RevokeSiteRequest: MessageTypeDefinition<_conclave_v1_RevokeSiteRequest, _conclave_v1_RevokeSiteRequest__Output>
       RevokeSiteResponse: MessageTypeDefinition<_conclave_v1_RevokeSiteResponse, _conclave_v1_RevokeSiteResponse__Output>
       RollbackModelRequest: MessageTypeDefinition<_conclave_v1_RollbackModelRequest, _conclave_v1_RollbackModelRequest__Output>

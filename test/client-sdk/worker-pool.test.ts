@@ -6,6 +6,7 @@ import { zooInitialModel } from '../../client-sdk/models/initial-model.ts';
 import type { GlobalModel, LocalTrainer, LocalTrainingResult } from '../../client-sdk/training/local-trainer.ts';
 import { TfjsTrainer } from '../../client-sdk/training/tfjs-trainer.ts';
 import { WorkerPoolTrainer } from '../../client-sdk/training/worker-pool.ts';
+import type { TrainProgress } from '../../client-sdk/training/trainer.ts';
 
 function data(count: number, seed: number): Dataset {
   const features = new Float32Array(count * 784);
@@ -142,6 +143,30 @@ describe('WorkerPoolTrainer devices', () => {
     expect(g.backend).toMatch(/^(tensorflow|wasm) x2 workers$/);
     expect(w.reason).not.toMatch(/CUDA_VISIBLE_DEVICES/);
     expect(w.backend).toBe('wasm x2 workers');
+    // Per worker: its own process, the backend it runs, the devices it sees.
+    expect(w.workers.map((x) => x.index)).toEqual([0, 1]);
+    expect(new Set(w.workers.map((x) => x.pid)).size).toBe(2);
+    expect(w.workers.every((x) => x.backend === 'wasm' && /^cpu:.*wasm, 1 thread/.test(x.devices[0] ?? ''))).toBe(true);
+    for (const [i, x] of g.workers.entries()) {
+      expect(x.devices).toEqual(x.backend === 'tensorflow' ? [`gpu:${i === 0 ? 3 : 5}`] : [expect.stringMatching(/^cpu:/)]);
+    }
+  }, 60_000);
+
+  it('reports each worker\'s share of an epoch and its examples/s', async () => {
+    const ds = data(100, 2);
+    const pool = new WorkerPoolTrainer(ds, { workers: 2 });
+    open.push(pool);
+    const epochs: TrainProgress[] = [];
+    const gen = pool.train(globalModel('cnn'), plan({ batchSize: 25, localEpochs: 2 }));
+    for (let r = await gen.next(); !r.done; r = await gen.next()) if (r.value.kind === 'epoch') epochs.push(r.value);
+    expect(epochs).toHaveLength(2);
+    for (const e of epochs) {
+      expect(e.workers!.map((x) => x.index)).toEqual([0, 1]);
+      // Batches of 25 split 12 / 13: every example is counted once, on the worker that computed it.
+      expect(e.workers!.map((x) => x.examples)).toEqual([48, 52]);
+      expect(e.workers!.every((x) => x.computeS > 0 && x.examplesPerS > 0)).toBe(true);
+      expect(e.examplesPerS).toBeGreaterThan(0);
+    }
   }, 60_000);
 });
 

@@ -12,6 +12,7 @@ export interface StageHeader {
   'update'?: (_conclave_v1_UpdateBody | null);
   'opaque'?: (_conclave_v1_OpaqueBody | null);
   'secagg'?: (_conclave_v1_SecAggBody | null);
+  'resumeFromChunk'?: (number);
   'body'?: "update"|"opaque"|"secagg";
 }
 
@@ -22,5 +23,6 @@ export interface StageHeader__Output {
   'update'?: (_conclave_v1_UpdateBody__Output | null);
   'opaque'?: (_conclave_v1_OpaqueBody__Output | null);
   'secagg'?: (_conclave_v1_SecAggBody__Output | null);
+  'resumeFromChunk': (number);
   'body'?: "update"|"opaque"|"secagg";
 }

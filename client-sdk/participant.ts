@@ -62,7 +62,7 @@ export type ParticipantEvent =
 
 export const BUILT_IN_PROTOCOLS: ReadonlyMap<string, SiteProtocol> = new Map([[noProtection.name, noProtection], [secureAggregation.name, secureAggregation]]);
 
-const RETRYABLE = new Set(['UNAVAILABLE']);
+const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED']);
 /** Refusals that end this round for the site but not its participation. */
 const ROUND_SKIPPING = new Set(['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND']);
 

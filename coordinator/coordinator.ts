@@ -6,7 +6,10 @@ import { Store } from './store.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { Authenticator } from './auth.ts';
 import { Federations } from './federations.ts';
-import { RoundManager } from './rounds.ts';
+import { DEFAULT_PROTOCOLS, RoundManager } from './rounds.ts';
+import { noneProtocol } from './protection/none.ts';
+import type { RateLimits, StreamLimits, UpdateLimits } from './limits.ts';
+import type { ProtectionProtocol } from './protection/protocol.ts';
 import { PrivacyLedger } from './privacy/ledger.ts';
 import { describeProblem } from './privacy/ledger-audit.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
@@ -22,6 +25,11 @@ export interface CoordinatorOptions {
   tls?: { certPem: Buffer; keyPem: Buffer; clientCaPem?: Buffer };
   /** The Ed25519 signing key's file, created there on first start; unset: DATA_DIR/keys/coordinator-ed25519.json. */
   signingKeyFile?: string;
+  /** Per-token call limits for sites and admins, stage-stream deadlines, update bounds (limits.ts defaults). */
+  rateLimits?: RateLimits;
+  adminRateLimits?: RateLimits;
+  streamLimits?: StreamLimits;
+  updateLimits?: UpdateLimits;
 }
 
 export interface RunningCoordinator {
@@ -65,6 +73,10 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const ledger = new PrivacyLedger(store, keys);
   const rounds = new RoundManager({
     store, registry, log, ledger,
+    ...(options.updateLimits ? {
+      updateLimits: options.updateLimits,
+      protocols: new Map([...DEFAULT_PROTOCOLS, ['none', noneProtocol(options.updateLimits) as ProtectionProtocol<never>]]),
+    } : {}),
     getFederation: (id) => federations.get(id), markFinished: (id, reason) => federations.markFinished(id, reason),
   });
   const aborted = rounds.recover();
@@ -74,7 +86,12 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
 
   const server = new grpc.Server(SERVER_OPTIONS);
   const jwksJson = readFileSync(join(options.dataDir, 'keys', 'jwks.json'), 'utf8');
-  const deps = { auth, federations, registry, rounds, ledger, store, log, jwksJson };
+  const deps = {
+    auth, federations, registry, rounds, ledger, store, log, jwksJson,
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.adminRateLimits ? { adminRateLimits: options.adminRateLimits } : {}),
+    ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
+  };
   server.addService(participantServiceDefinition, participantHandlers(deps));
   server.addService(adminServiceDefinition, adminHandlers(deps));
   const host = options.host ?? '127.0.0.1';

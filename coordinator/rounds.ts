@@ -27,7 +27,7 @@ import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTask
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
-import { DEFAULT_UPDATE_LIMITS, noiseNormBound } from './limits.ts';
+import { DEFAULT_UPDATE_LIMITS, noiseNormBound, type UpdateLimits } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
 
 export type { RoundRecord, RoundState, StageLog, RoundPrivacy, FederationView };
@@ -70,6 +70,7 @@ export class RoundManager extends EventEmitter {
   private readonly active = new Map<string, ActiveRound>();
   private readonly getFederation: (id: string) => FederationView;
   private readonly markFinished: (id: string, reason: string) => void;
+  private readonly updateLimits: UpdateLimits;
   readonly ledger: PrivacyLedger;
   readonly rounds: RoundStore;
   readonly privacy: RoundPrivacyPlanner;
@@ -79,6 +80,8 @@ export class RoundManager extends EventEmitter {
     store: Store; registry: ModelRegistry; log: Logger; ledger: PrivacyLedger;
     getFederation: (id: string) => FederationView; markFinished: (id: string, reason: string) => void;
     clock?: Clock; protocols?: ProtocolRegistry;
+    /** The bounds the `none` protocol enforces, which the aggregate check must agree with. */
+    updateLimits?: UpdateLimits;
   }) {
     super();
     this.setMaxListeners(0);
@@ -90,6 +93,7 @@ export class RoundManager extends EventEmitter {
     this.protocols = deps.protocols ?? DEFAULT_PROTOCOLS;
     this.getFederation = deps.getFederation;
     this.markFinished = deps.markFinished;
+    this.updateLimits = deps.updateLimits ?? DEFAULT_UPDATE_LIMITS;
     this.rounds = new RoundStore(deps.store);
     this.privacy = new RoundPrivacyPlanner(deps.store, deps.ledger);
     this.scheduler = new RoundScheduler({
@@ -354,7 +358,7 @@ export class RoundManager extends EventEmitter {
       await round.protocol.unprotect(round.state, round.ctx, survivors);
       // The DP wrapper (when there is one) clips, sums, adds the noise and divides by the expected sites.
       const { delta, measurements } = round.aggregation.finish();
-      checkAggregate(delta, aggregateBound(round, measurements['contributors'] ?? round.aggregation.contributors));
+      checkAggregate(delta, aggregateBound(round, measurements['contributors'] ?? round.aggregation.contributors, this.updateLimits.updateNormBound));
       const baseRecord = this.registry.get(federationId, record.baseVersion);
       const optimizer = serverOptimizerFor(config);
       const { next, state } = optimizer.apply(round.base, delta, this.registry.readOptimizerState(baseRecord));
@@ -456,11 +460,11 @@ export class RoundManager extends EventEmitter {
  * DP the sites' updates are within the clip norm plus the noise they added, and the sum is divided
  * by the expected number of sites, with the central noise on top.
  */
-function aggregateBound(round: ActiveRound, contributors: number): number {
+function aggregateBound(round: ActiveRound, contributors: number, updateNormBound: number): number {
   const p = round.record.privacy;
   // A mean of n updates within B is within B; a coordinate-wise rule (median, trimmed mean) picks or
   // averages each coordinate among the updates', so its square norm is at most Σ‖Δᵢ‖² ≤ n·B².
-  if (!p) return DEFAULT_UPDATE_LIMITS.updateNormBound * Math.sqrt(Math.max(1, contributors));
+  if (!p) return updateNormBound * Math.sqrt(Math.max(1, contributors));
   const size = round.base.length;
   const perSite = p.clipNorm + noiseNormBound(p.siteNoiseStd, size);
   const central = p.mode === 'central' ? noiseNormBound(p.configuredNoiseMultiplier * p.clipNorm, size) : 0;

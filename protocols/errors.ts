@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   NOT_FOUND: GrpcStatus.NOT_FOUND,
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
   MESSAGE_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
+  /** A token's call rate or open calls are over the coordinator's per-token limits: back off and retry. */
+  RATE_LIMITED: GrpcStatus.RESOURCE_EXHAUSTED,
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   INTERNAL: GrpcStatus.INTERNAL,
 } as const satisfies Record<string, GrpcStatus>;

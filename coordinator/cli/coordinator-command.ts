@@ -4,6 +4,7 @@ import { startCoordinator } from '../coordinator.ts';
 import { SIGNING_KEY_ENV, writeAtomic } from '../keys.ts';
 import { CliError, int, parseFlags, str } from '../../protocols/cli.ts';
 import { SERVER_TLS_OPTIONS, serverTlsFromFlags } from './tls-flags.ts';
+import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags } from './limit-flags.ts';
 
 const USAGE = `usage: conclave coordinator start [--host 127.0.0.1] [--port 7070] [--data-dir DIR] [--json]
                                  [--tls-cert CERT.pem --tls-key KEY.pem [--tls-client-ca CA.pem]]
@@ -17,19 +18,22 @@ line {"address","port","adminTokenPath","pid","keyId","keyFingerprint"} on stdou
 privacy ledger outside the data dir; it is created there (0600) on first start. Without it the key
 lives in DATA_DIR/keys, where anyone who can edit the database can also re-sign the ledger.
 With --tls-cert/--tls-key it serves TLS; adding --tls-client-ca requires client certificates signed
-by that CA (mutual TLS). Without them it serves plaintext: keep it on loopback then.`;
+by that CA (mutual TLS). Without them it serves plaintext: keep it on loopback then.
+
+${LIMIT_USAGE}`;
 
 export async function coordinatorCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub !== 'start') throw new CliError(USAGE);
-  const { flags } = parseFlags(rest, { host: { type: 'string' }, port: { type: 'string' }, 'signing-key': { type: 'string' }, ...SERVER_TLS_OPTIONS }, USAGE);
+  const { flags } = parseFlags(rest, { host: { type: 'string' }, port: { type: 'string' }, 'signing-key': { type: 'string' }, ...SERVER_TLS_OPTIONS, ...LIMIT_OPTIONS }, USAGE);
   if (flags['help']) return void process.stdout.write(USAGE + '\n');
   const dataDir = resolve(String(flags['data-dir']));
   const host = str(flags, 'host', '127.0.0.1');
   const port = int(flags, 'port', { min: 0, max: 65535, fallback: 7070 });
   const tls = serverTlsFromFlags(flags);
   const keyFile = str(flags, 'signing-key', process.env[SIGNING_KEY_ENV] ?? '');
-  const running = await startCoordinator({ dataDir, host, port, ...(tls ? { tls } : {}), ...(keyFile ? { signingKeyFile: resolve(keyFile) } : {}) });
+  const limits = limitsFromFlags(flags);
+  const running = await startCoordinator({ dataDir, host, port, ...limits, ...(tls ? { tls } : {}), ...(keyFile ? { signingKeyFile: resolve(keyFile) } : {}) });
   const statePath = join(dataDir, 'coordinator.json');
   const info = {
     address: running.address, port: running.port, adminTokenPath: running.adminTokenPath, pid: process.pid,

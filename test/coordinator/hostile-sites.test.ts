@@ -200,21 +200,34 @@ describe('finding 3: revocation', () => {
 });
 
 describe('finding 4: limits on what one token costs', () => {
-  test('a token bucket refuses a hot loop and lets a well-behaved caller through', () => {
-    let now = 0;
-    const limiter = new TokenLimiter({ callsPerSecond: 10, burst: 5, concurrent: 2 }, () => now);
-    for (let i = 0; i < 5; i++) limiter.acquire('a')();
-    expect(() => limiter.acquire('a')).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+  test('the per-token limiter refuses a hot loop with RATE_LIMITED and lets another token through', async () => {
+    const limiter = new TokenLimiter({ callsPerSecond: 5, burst: 5, concurrent: 2 });
+    // Within one second: 5 sustained + 5 burst calls pass, the 11th does not.
+    for (let i = 0; i < 10; i++) (await limiter.acquire('a'))();
+    await expect(limiter.acquire('a')).rejects.toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/at most 5 calls\/s/) });
     // Another token is not affected.
-    limiter.acquire('b')();
-    now += 100;
-    limiter.acquire('a')();
-    now += 10_000;
-    const r1 = limiter.acquire('a');
-    limiter.acquire('a');
-    expect(() => limiter.acquire('a')).toThrow(/too many open calls/);
+    (await limiter.acquire('b'))();
+  });
+
+  test('the per-token limiter caps open calls, and frees the slot (and its entry) when a call ends', async () => {
+    const limiter = new TokenLimiter({ callsPerSecond: 100, burst: 100, concurrent: 2 });
+    const r1 = await limiter.acquire('a');
+    await limiter.acquire('a');
+    await expect(limiter.acquire('a')).rejects.toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/too many open calls/) });
     r1();
-    expect(() => limiter.acquire('a')).not.toThrow();
+    r1(); // releasing twice frees one slot only
+    const r3 = await limiter.acquire('a');
+    await expect(limiter.acquire('a')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    expect(limiter.openTokens).toBe(1);
+    r3();
+    const r4 = await limiter.acquire('b');
+    r4();
+    expect(limiter.openTokens).toBe(1);
+  });
+
+  test('limits out of range are refused', () => {
+    expect(() => new TokenLimiter({ callsPerSecond: 0, burst: 1, concurrent: 1 })).toThrow(/rate limits must be/);
+    expect(() => new TokenLimiter({ callsPerSecond: 1, burst: 1, concurrent: 1.5 })).toThrow(/rate limits must be/);
   });
 
   test('a stalled upload is closed at the idle deadline, and the retry is accepted', async () => {

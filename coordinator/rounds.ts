@@ -255,10 +255,12 @@ export class RoundManager extends EventEmitter {
     // Site releases are charged before any plan can reach a site: whatever happens to the round
     // afterwards (quorum, restart, a late upload), what the coordinator may see is already paid for.
     const charge: StoredEntry | null = privacy && releasesAtSite(privacy.mode) ? await this.privacy.siteReleaseEntry(record, privacy, selected) : null;
+    record.bounds = { clipped: 0, capped: 0, refused: 0 };
     const ctx: StageRoundContext = {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
       minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null,
+      weightCaps: this.rounds.declaredMaxExamples(selected), bounds: record.bounds,
     };
     // Everything that can refuse the round's set-up runs before the round is written: a round row
     // never exists for a round that could not start.

@@ -157,12 +157,12 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       rounds.assertBudgetRemains(req.federationId);
       return federationMessage(deps, federations.start(req.federationId));
     }),
-    EnrollSite: admin<{ federationId: string; siteName: string; tokenTtlS: number; budgetEpsilon: number; sampleRate: number }, { siteId: string; token: string }>('EnrollSite',
+    EnrollSite: admin<{ federationId: string; siteName: string; tokenTtlS: number; budgetEpsilon: number; sampleRate: number; maxExamples: number }, { siteId: string; token: string }>('EnrollSite',
       (req) => federations.enrollSite(req.federationId, req.siteName, req.tokenTtlS, {
         // proto3 has no "unset" for doubles: 0 means "use the federation's".
         budgetEpsilon: req.budgetEpsilon === 0 ? null : req.budgetEpsilon,
         sampleRate: req.sampleRate === 0 ? null : req.sampleRate,
-      })),
+      }, req.maxExamples === 0 ? null : req.maxExamples)),
     GetLedger: admin<{ federationId: string }, GetLedgerResponseMsg>('GetLedger', (req) => ledgerReport(deps, req.federationId)),
     AbortRound: admin<{ federationId: string; roundId: string; reason: string }, RoundMsg>('AbortRound', (req) => {
       const reason = `aborted by the operator${req.reason ? `: ${req.reason.slice(0, 200)}` : ''}`;
@@ -264,6 +264,7 @@ export function roundMessage(round: RoundRecord): RoundMsg {
     resultVersion: round.resultVersion ?? 0, selectedSites: round.selectedSites, submittedSites: round.submittedSites,
     abortReason: round.abortReason ?? '', openedUnixMs: round.openedMs, closedUnixMs: round.closedMs ?? 0, totalExamples: round.totalExamples,
     stage: round.stage ?? '',
+    clippedUpdates: round.bounds?.clipped ?? 0, cappedWeights: round.bounds?.capped ?? 0, refusedUpdates: round.bounds?.refused ?? 0,
   };
 }
 

@@ -54,7 +54,7 @@ function stalledUpload(roundId: string, values: Float32Array, numExamples = 10) 
 
 describe('finding 1: poisoning by weight', () => {
   test('a site claiming 1e9 examples with Δ = −w is weighted no more than the cap', async () => {
-    // The cap an operator sets to the largest honest site (enrolment declarations are not stored yet).
+    // The coordinator-wide cap (--max-examples-per-update); a site's own enrolment declaration is tested in weight-caps.test.ts.
     c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, maxExamplesPerUpdate: 2000 }) as ProtectionProtocol<never>]]) });
     const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 2 }));
     await openRound(c, fed.sites);

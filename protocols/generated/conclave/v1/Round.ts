@@ -16,6 +16,9 @@ export interface Round {
   'closedUnixMs'?: (number | string | Long);
   'totalExamples'?: (number | string | Long);
   'stage'?: (string);
+  'clippedUpdates'?: (number);
+  'cappedWeights'?: (number);
+  'refusedUpdates'?: (number);
 }
 
 export interface Round__Output {
@@ -32,4 +35,7 @@ export interface Round__Output {
   'closedUnixMs': (number);
   'totalExamples': (number);
   'stage': (string);
+  'clippedUpdates': (number);
+  'cappedWeights': (number);
+  'refusedUpdates': (number);
 }

@@ -14,7 +14,12 @@ export interface UpdateLimits {
    * one round moves the model by at most this much whoever sends what.
    */
   updateNormBound: number;
-  /** Over-bound updates are scaled down to the bound (`clip`) or refused (`refuse`). */
+  /**
+   * Over-bound updates are refused (`refuse`: the site is out of the round) or scaled down to the
+   * bound (`clip`). Refusing is the default: an honest update beyond the bound means a broken site,
+   * and clipping an attack keeps its direction, which is the harmful part. A clipped Δ = ±3.4e38
+   * still moves a plain-FedAvg model by (its weight share) × the bound every round.
+   */
   overNorm: 'clip' | 'refuse';
   /** FedAvg weight cap: a larger declared example count is weighted as this many. */
   maxExamplesPerUpdate: number;
@@ -26,7 +31,7 @@ export interface UpdateLimits {
 // room for larger custom models while keeping float32 sums far from overflow (3.4e38).
 export const DEFAULT_UPDATE_LIMITS: UpdateLimits = Object.freeze({
   updateNormBound: 1e3,
-  overNorm: 'clip',
+  overNorm: 'refuse',
   maxExamplesPerUpdate: 1_000_000,
   maxTrainLoss: 1e6,
 });

@@ -221,7 +221,17 @@ export class RoundManager extends EventEmitter {
       round.live.delete(siteId);
       throw new ConclaveError('TOKEN_REVOKED', 'site has been revoked from the federation');
     }
-    stage.accept(round.state, round.ctx, { siteId, header, tensor });
+    try {
+      stage.accept(round.state, round.ctx, { siteId, header, tensor });
+    } catch (err) {
+      // An update refused by the coordinator's bounds costs its site this round (one try): it cannot
+      // hold the stage open to its deadline or retry forever. Malformed messages may be resent.
+      if (!(err instanceof ConclaveError && err.code === 'UPDATE_REFUSED')) throw err;
+      round.live.delete(siteId);
+      round.inFlight.delete(siteId);
+      this.endStageOnceAllAnswered(federationId, round);
+      throw err;
+    }
     if (header.body === 'update') {
       const u = header.update;
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());

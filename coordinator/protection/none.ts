@@ -59,7 +59,7 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
           if (!(norm <= limits.updateNormBound)) {
             if (limits.overNorm === 'refuse' || !Number.isFinite(norm)) {
               if (ctx.bounds) ctx.bounds.refused++;
-              throw new ConclaveError('INVALID_ARGUMENT', `update norm ${norm.toExponential(3)} exceeds the coordinator's update norm bound ${limits.updateNormBound}`);
+              throw new ConclaveError('UPDATE_REFUSED', `update norm ${norm.toExponential(3)} exceeds the coordinator's update norm bound ${limits.updateNormBound}`);
             }
             // Scaled in float64 then rounded: the result is within the bound up to float32 rounding.
             const scale = (limits.updateNormBound / norm) * (1 - 1e-6);

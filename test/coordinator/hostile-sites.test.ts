@@ -84,8 +84,8 @@ describe('finding 1: poisoning by weight', () => {
 });
 
 describe('finding 2: poisoning by size', () => {
-  test('Δ = 3.4e38 for two rounds leaves a finite model moved by at most the bound, and honest sites go on', async () => {
-    c = await inMemoryCoordinator();
+  test('with overNorm "clip", Δ = 3.4e38 for two rounds leaves a finite model moved by at most the bound, and honest sites go on', async () => {
+    c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, overNorm: 'clip' }) as ProtectionProtocol<never>]]) });
     const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 3 }));
     for (let round = 0; round < 2; round++) {
       await openRound(c, fed.sites);
@@ -104,15 +104,19 @@ describe('finding 2: poisoning by size', () => {
     expect((await sendUpdate(c, fed.sites[0]!, (await planOf(fed.sites[0]!)).roundId, fill(0.01), 10)).received).toBe(1);
   });
 
-  test('with overNorm "refuse" an over-bound update is refused and the round commits without it', async () => {
-    c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, overNorm: 'refuse' }) as ProtectionProtocol<never>]]) });
+  test('under the default overNorm "refuse" an over-bound update is refused, its site leaves the round, and the round commits without it at once', async () => {
+    expect(DEFAULT_UPDATE_LIMITS.overNorm).toBe('refuse');
+    c = await inMemoryCoordinator();
     const fed = await tinyFederation(c, 3);
     await openRound(c, fed.sites);
     const plans = await Promise.all(fed.sites.map(planOf));
-    await expect(sendUpdate(c, fed.sites[2]!, plans[2]!.roundId, fill(1e30), 10)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(sendUpdate(c, fed.sites[2]!, plans[2]!.roundId, fill(1e30), 10)).rejects.toMatchObject({ code: 'UPDATE_REFUSED' });
+    // One try per round: the refused site gets no task and cannot resend.
+    expect((await poll(c, fed.sites[2]!)).task).toBe('wait');
+    await expect(sendUpdate(c, fed.sites[2]!, plans[2]!.roundId, fill(0.5), 10)).rejects.toMatchObject({ code: 'ROUND_CLOSED' });
     await sendUpdate(c, fed.sites[0]!, plans[0]!.roundId, fill(0.5), 10);
     await sendUpdate(c, fed.sites[1]!, plans[1]!.roundId, fill(0.5), 10);
-    await c.clock.advance(1000);
+    // No deadline needed: the refused site is no longer expected.
     expect(c.rounds.listRounds(fed.id)[0]!.state).toBe('committed');
     expect(maxAbs(await latest(fed.id))).toBeCloseTo(0.5, 6);
   });

@@ -79,7 +79,7 @@ test('clipped and refused updates are counted per round and kept in the store af
   c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, overNorm: 'refuse', updateNormBound: 10 }) as ProtectionProtocol<never>]]) });
   const fed = await federation([null, null, null], 1);
   const ids = await roundIds(fed.sites);
-  await expect(sendUpdate(c, fed.sites[0]!, ids[0]!, fill(3.4e38), 10)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  await expect(sendUpdate(c, fed.sites[0]!, ids[0]!, fill(3.4e38), 10)).rejects.toMatchObject({ code: 'UPDATE_REFUSED' });
   await expect(send(c, fed.sites[1]!, { roundId: ids[1]!, stage: 'submit', body: 'update', update: { numExamples: 10, trainLoss: 0, trainAccuracy: 2, unclipped: false } },
     { layout: TINY_LAYOUT, values: fill(0) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   await sendUpdate(c, fed.sites[2]!, ids[2]!, fill(1), 10);
@@ -91,8 +91,8 @@ test('clipped and refused updates are counted per round and kept in the store af
   expect(stored.bounds).toEqual({ clipped: 0, capped: 0, refused: 2 });
 });
 
-test('an over-norm update is clipped and counted under the default "clip"', async () => {
-  c = await inMemoryCoordinator();
+test('an over-norm update is clipped and counted under overNorm "clip"', async () => {
+  c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, overNorm: 'clip' }) as ProtectionProtocol<never>]]) });
   const fed = await federation([null, null], 1);
   const ids = await roundIds(fed.sites);
   await sendUpdate(c, fed.sites[0]!, ids[0]!, fill(3.4e38), 10);

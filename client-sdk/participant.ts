@@ -71,9 +71,9 @@ export type ParticipantEvent =
 
 export const BUILT_IN_PROTOCOLS: ReadonlyMap<string, SiteProtocol> = new Map([[noProtection.name, noProtection], [secureAggregation.name, secureAggregation]]);
 
-const RETRYABLE = new Set(['UNAVAILABLE']);
+const RETRYABLE = new Set(['UNAVAILABLE', 'RATE_LIMITED']);
 /** Refusals that end this round for the site but not its participation. */
-const ROUND_SKIPPING = new Set(['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND']);
+const ROUND_SKIPPING = new Set(['ROUND_CLOSED', 'DUPLICATE_SUBMISSION', 'NOT_SELECTED', 'NOT_FOUND', 'UPDATE_REFUSED']);
 
 /**
  * A site in a federation: connect with its token, then for every round it is selected for,

@@ -6,7 +6,10 @@ import { Store } from './store.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { Authenticator } from './auth.ts';
 import { Federations } from './federations.ts';
-import { RoundManager } from './rounds.ts';
+import { DEFAULT_PROTOCOLS, RoundManager } from './rounds.ts';
+import { noneProtocol } from './protection/none.ts';
+import type { RateLimits, StreamLimits, UpdateLimits } from './limits.ts';
+import type { ProtectionProtocol } from './protection/protocol.ts';
 import { PrivacyLedger } from './privacy/ledger.ts';
 import { describeProblem } from './privacy/ledger-audit.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
@@ -26,6 +29,11 @@ export interface CoordinatorOptions {
   /** Serve Prometheus metrics on http://metricsHost:metricsPort/metrics (0: any free port); unset: no metrics. */
   metricsPort?: number;
   metricsHost?: string;
+  /** Per-token call limits for sites and admins, stage-stream deadlines, update bounds (limits.ts defaults). */
+  rateLimits?: RateLimits;
+  adminRateLimits?: RateLimits;
+  streamLimits?: StreamLimits;
+  updateLimits?: UpdateLimits;
 }
 
 export interface RunningCoordinator {
@@ -71,6 +79,10 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const ledger = new PrivacyLedger(store, keys);
   const rounds = new RoundManager({
     store, registry, log, ledger,
+    ...(options.updateLimits ? {
+      updateLimits: options.updateLimits,
+      protocols: new Map([...DEFAULT_PROTOCOLS, ['none', noneProtocol(options.updateLimits) as ProtectionProtocol<never>]]),
+    } : {}),
     getFederation: (id) => federations.get(id), markFinished: (id, reason) => federations.markFinished(id, reason),
   });
   const aborted = rounds.recover();
@@ -83,9 +95,16 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     rounds.on('round', (record) => metrics.onRound(record));
     rounds.on('aggregated', (seconds: number) => metrics.onAggregated(seconds));
   }
-  const server = new grpc.Server({ ...SERVER_OPTIONS, ...(metrics ? { interceptors: [metrics.interceptor()] } : {}) });
+  // grpc-js nests interceptors from the first (next to the wire) to the last: the metrics' sits
+  // first so it sees every status, including those the protocol's own interceptors send.
+  const server = new grpc.Server({ ...SERVER_OPTIONS, ...(metrics ? { interceptors: [metrics.interceptor(), ...(SERVER_OPTIONS.interceptors ?? [])] } : {}) });
   const jwksJson = readFileSync(join(options.dataDir, 'keys', 'jwks.json'), 'utf8');
-  const deps = { auth, federations, registry, rounds, ledger, store, log, jwksJson };
+  const deps = {
+    auth, federations, registry, rounds, ledger, store, log, jwksJson,
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    ...(options.adminRateLimits ? { adminRateLimits: options.adminRateLimits } : {}),
+    ...(options.streamLimits ? { streamLimits: options.streamLimits } : {}),
+  };
   const counted = <T extends grpc.ServiceDefinition>(definition: T): T => (metrics ? metrics.countBytes(definition) : definition);
   server.addService(counted(participantServiceDefinition), participantHandlers(deps));
   server.addService(counted(adminServiceDefinition), adminHandlers(deps));

@@ -6,6 +6,7 @@ import type { ModelRegistry } from './model-registry.ts';
 import type { Authenticator } from './auth.ts';
 import { parseFederationConfig, type FederationConfig } from './federation-config.ts';
 import { checkTopology, checkWeightsBelong } from './model-topology.ts';
+import { MAX_EXAMPLES_PER_UPDATE } from './protection/none.ts';
 import type { FederationView } from './rounds.ts';
 
 export interface FederationRecord extends FederationView {
@@ -113,8 +114,12 @@ export class Federations {
    * A site may carry its own budget (ε at the federation's δ) and sampling rate; sites that join
    * late or consent to less are accounted on their own terms.
    */
-  async enrollSite(federationId: string, siteName: string, ttlSeconds: number, privacy: { budgetEpsilon: number | null; sampleRate: number | null } = { budgetEpsilon: null, sampleRate: null }): Promise<{ siteId: string; token: string }> {
+  async enrollSite(federationId: string, siteName: string, ttlSeconds: number, privacy: { budgetEpsilon: number | null; sampleRate: number | null } = { budgetEpsilon: null, sampleRate: null },
+    maxExamples: number | null = null): Promise<{ siteId: string; token: string }> {
     const federation = this.get(federationId);
+    if (maxExamples !== null && !(Number.isInteger(maxExamples) && maxExamples >= 1 && maxExamples <= MAX_EXAMPLES_PER_UPDATE)) {
+      throw new ConclaveError('INVALID_ARGUMENT', `a site's declared example count must be an integer in [1, ${MAX_EXAMPLES_PER_UPDATE}]`);
+    }
     if (privacy.budgetEpsilon !== null && !(privacy.budgetEpsilon > 0 && Number.isFinite(privacy.budgetEpsilon))) {
       throw new ConclaveError('INVALID_ARGUMENT', 'site budget must be a positive ε');
     }
@@ -135,8 +140,8 @@ export class Federations {
     const siteId = randomUUID();
     const issued = await issueToken(this.keys, { subject: siteId, role: 'site', federationId, ttlSeconds: ttlSeconds || DEFAULT_SITE_TOKEN_TTL_S });
     this.store.transaction(() => {
-      this.store.db.prepare('INSERT INTO sites (id, federation_id, name, enrolled_ms, budget_epsilon, sample_rate) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(siteId, federationId, siteName, Date.now(), privacy.budgetEpsilon, privacy.sampleRate);
+      this.store.db.prepare('INSERT INTO sites (id, federation_id, name, enrolled_ms, budget_epsilon, sample_rate, max_examples) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(siteId, federationId, siteName, Date.now(), privacy.budgetEpsilon, privacy.sampleRate, maxExamples);
       this.auth.recordIssued(issued, siteId, 'site', federationId);
     });
     return { siteId, token: issued.token };

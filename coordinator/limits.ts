@@ -4,6 +4,7 @@
  * of 1e9), push the model to Infinity (Δ = 3.4e38, which is finite float32 but overflows the sum),
  * or hold the coordinator's CPU and memory with hot polling and idle streams (issue 13).
  */
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ConclaveError } from '../protocols/index.ts';
 
 export interface UpdateLimits {
@@ -13,7 +14,12 @@ export interface UpdateLimits {
    * one round moves the model by at most this much whoever sends what.
    */
   updateNormBound: number;
-  /** Over-bound updates are scaled down to the bound (`clip`) or refused (`refuse`). */
+  /**
+   * Over-bound updates are refused (`refuse`: the site is out of the round) or scaled down to the
+   * bound (`clip`). Refusing is the default: an honest update beyond the bound means a broken site,
+   * and clipping an attack keeps its direction, which is the harmful part. A clipped Δ = ±3.4e38
+   * still moves a plain-FedAvg model by (its weight share) × the bound every round.
+   */
   overNorm: 'clip' | 'refuse';
   /** FedAvg weight cap: a larger declared example count is weighted as this many. */
   maxExamplesPerUpdate: number;
@@ -25,7 +31,7 @@ export interface UpdateLimits {
 // room for larger custom models while keeping float32 sums far from overflow (3.4e38).
 export const DEFAULT_UPDATE_LIMITS: UpdateLimits = Object.freeze({
   updateNormBound: 1e3,
-  overNorm: 'clip',
+  overNorm: 'refuse',
   maxExamplesPerUpdate: 1_000_000,
   maxTrainLoss: 1e6,
 });
@@ -43,7 +49,7 @@ export function quote(value: string, max = 64): string {
 }
 
 export interface RateLimits {
-  /** Sustained calls per second per token, and the burst above it. */
+  /** Sustained calls per second per token, and the extra calls allowed above it per BURST_WINDOW_S. */
   callsPerSecond: number;
   burst: number;
   /** Calls of one token open at the same time (long polls and streams hold theirs until they end). */
@@ -53,6 +59,13 @@ export interface RateLimits {
 // A well-behaved site long-polls GetTask (≤ 1 call per wait) and streams one message at a time;
 // 20 calls/s and 4 open calls leave room for retries, and cap a hot loop at a few percent of a core.
 export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({ callsPerSecond: 20, burst: 40, concurrent: 4 });
+
+/**
+ * An admin token drives a whole federation (enrolling hundreds of sites 16 at a time, watching
+ * rounds), so it gets more room; it is still limited, since a leaked or looping script must not
+ * starve the sites.
+ */
+export const DEFAULT_ADMIN_RATE_LIMITS: RateLimits = Object.freeze({ callsPerSecond: 200, burst: 1000, concurrent: 64 });
 
 /** Tokens and stream deadlines. */
 export interface StreamLimits {
@@ -65,55 +78,64 @@ export interface StreamLimits {
 export const DEFAULT_STREAM_LIMITS: StreamLimits = Object.freeze({ idleMs: 30_000, overallMs: 30 * 60_000 });
 
 /**
- * Per-token token bucket plus an open-call counter. Small enough to need no library: the state
- * is two numbers per active token, and entries of tokens idle for a minute are dropped so a
- * flood of distinct (valid) tokens cannot grow it without bound.
+ * Per-token call rate (rate-limiter-flexible: a sustained rate per second, and a burst allowance
+ * refilled over BURST_WINDOW_S) plus a count of the token's open calls. Both are keyed by the
+ * token id, so one site's hot loop spends only its own allowance. The rate limiter's entries expire
+ * on their own; an open-call entry is dropped when its last call ends, so a flood of distinct
+ * (valid) tokens cannot grow either map without bound.
  */
 export class TokenLimiter {
   private readonly limits: RateLimits;
-  private readonly now: () => number;
-  private readonly buckets = new Map<string, { tokens: number; at: number; open: number }>();
-  private lastSweep = 0;
+  private readonly rate: BurstyRateLimiter;
+  private readonly open = new Map<string, number>();
 
-  constructor(limits: RateLimits = DEFAULT_RATE_LIMITS, now: () => number = Date.now) {
-    if (!(limits.callsPerSecond > 0) || !(limits.burst >= 1) || !(limits.concurrent >= 1)) {
-      throw new ConclaveError('INVALID_ARGUMENT', 'rate limits must be positive');
-    }
+  constructor(limits: RateLimits = DEFAULT_RATE_LIMITS) {
+    checkRateLimits(limits);
     this.limits = limits;
-    this.now = now;
+    this.rate = new BurstyRateLimiter(
+      new RateLimiterMemory({ points: limits.callsPerSecond, duration: 1 }),
+      new RateLimiterMemory({ keyPrefix: 'burst', points: limits.burst, duration: BURST_WINDOW_S }),
+    );
   }
 
-  /** Takes one call's slot or throws UNAVAILABLE (clients back off and retry); release it when the call ends. */
-  acquire(tokenId: string): () => void {
-    const now = this.now();
-    this.sweep(now);
-    let b = this.buckets.get(tokenId);
-    if (!b) {
-      b = { tokens: this.limits.burst, at: now, open: 0 };
-      this.buckets.set(tokenId, b);
+  /** Takes one call's slot or throws RATE_LIMITED (clients back off and retry); release it when the call ends. */
+  async acquire(tokenId: string): Promise<() => void> {
+    const open = this.open.get(tokenId) ?? 0;
+    if (open >= this.limits.concurrent) {
+      throw new ConclaveError('RATE_LIMITED', `too many open calls for this token (at most ${this.limits.concurrent}); retry when one ends`);
     }
-    b.tokens = Math.min(this.limits.burst, b.tokens + ((now - b.at) / 1000) * this.limits.callsPerSecond);
-    b.at = now;
-    if (b.open >= this.limits.concurrent) {
-      throw new ConclaveError('UNAVAILABLE', `too many open calls for this token (at most ${this.limits.concurrent}); retry when one ends`);
-    }
-    if (b.tokens < 1) {
-      throw new ConclaveError('UNAVAILABLE', `rate limit: at most ${this.limits.callsPerSecond} calls/s per token; retry after ${Math.ceil(1000 / this.limits.callsPerSecond)} ms`);
-    }
-    b.tokens -= 1;
-    b.open++;
-    const bucket = b;
+    // Counted before the await: concurrent calls of one token cannot all pass the check above.
+    this.open.set(tokenId, open + 1);
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
-      bucket.open--;
+      const left = (this.open.get(tokenId) ?? 1) - 1;
+      if (left <= 0) this.open.delete(tokenId);
+      else this.open.set(tokenId, left);
     };
+    try {
+      await this.rate.consume(tokenId);
+    } catch (err) {
+      release();
+      if (!(err instanceof RateLimiterRes)) throw err;
+      throw new ConclaveError('RATE_LIMITED', `rate limit: at most ${this.limits.callsPerSecond} calls/s per token (burst ${this.limits.burst}); retry after ${Math.max(1, Math.ceil(err.msBeforeNext))} ms`);
+    }
+    return release;
   }
 
-  private sweep(now: number): void {
-    if (now - this.lastSweep < 60_000) return;
-    this.lastSweep = now;
-    for (const [id, b] of this.buckets) if (b.open === 0 && now - b.at > 60_000) this.buckets.delete(id);
+  /** Tokens with calls open now (for tests and metrics). */
+  get openTokens(): number {
+    return this.open.size;
+  }
+}
+
+/** What the burst allowance refills over: a site that was quiet for this long may make `burst` calls at once. */
+export const BURST_WINDOW_S = 10;
+
+export function checkRateLimits(limits: RateLimits): void {
+  const ok = (v: number, max: number) => Number.isInteger(v) && v >= 1 && v <= max;
+  if (!ok(limits.callsPerSecond, 100_000) || !ok(limits.burst, 1_000_000) || !ok(limits.concurrent, 10_000)) {
+    throw new ConclaveError('INVALID_ARGUMENT', 'rate limits must be integers: calls per second in [1, 100000], burst in [1, 1000000], concurrent calls in [1, 10000]');
   }
 }

@@ -26,6 +26,15 @@ export interface RoundRecord {
   abortReason: string | null;
   totalExamples: number;
   privacy: RoundPrivacy | null;
+  /** What the coordinator's update bounds did to this round's updates (none before the round opens). */
+  bounds?: BoundedUpdates;
+}
+
+/** Updates scaled down to the norm bound, example counts cut to the site's cap, updates refused. */
+export interface BoundedUpdates {
+  clipped: number;
+  capped: number;
+  refused: number;
 }
 
 /** One stage of one round as it ended: who was in it, who answered, who dropped out. */
@@ -42,7 +51,7 @@ export interface StageLog {
 interface RoundRow {
   id: string; federation_id: string; number: number; state: RoundState; stage: string | null; base_version: number; result_version: number | null;
   selected_json: string; seed: number; opened_ms: number; deadline_ms: number; closed_ms: number | null; abort_reason: string | null;
-  total_examples: number; privacy_json: string | null;
+  total_examples: number; privacy_json: string | null; bounds_json?: string | null;
 }
 
 export class RoundStore {
@@ -99,14 +108,15 @@ export class RoundStore {
   }
 
   abort(record: RoundRecord, reason: string, nowMs: number): void {
-    this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ? WHERE id = ?`).run(nowMs, reason, record.id);
+    this.store.db.prepare(`UPDATE rounds SET state = 'aborted', closed_ms = ?, abort_reason = ?, bounds_json = ? WHERE id = ?`)
+      .run(nowMs, reason, record.bounds ? JSON.stringify(record.bounds) : null, record.id);
     Object.assign(record, { state: 'aborted', closedMs: nowMs, abortReason: reason });
   }
 
   /** Must run inside the commit transaction; the new version is the next round's base, so a rollback target is spent. */
   markCommitted(record: RoundRecord, version: number, totalExamples: number, nowMs: number): void {
-    this.store.db.prepare(`UPDATE rounds SET state = 'committed', result_version = ?, closed_ms = ?, total_examples = ? WHERE id = ?`)
-      .run(version, nowMs, totalExamples, record.id);
+    this.store.db.prepare(`UPDATE rounds SET state = 'committed', result_version = ?, closed_ms = ?, total_examples = ?, bounds_json = ? WHERE id = ?`)
+      .run(version, nowMs, totalExamples, record.bounds ? JSON.stringify(record.bounds) : null, record.id);
     this.store.db.prepare('UPDATE federations SET next_base_version = NULL WHERE id = ?').run(record.federationId);
   }
 
@@ -140,6 +150,17 @@ export class RoundStore {
     return (this.store.db.prepare(`SELECT COUNT(*) AS n FROM rounds WHERE federation_id = ? AND state = 'committed'`).get(federationId) as { n: number }).n;
   }
 
+  /** The example counts these sites declared at enrolment, for those that declared one: their FedAvg weight caps. */
+  declaredMaxExamples(siteIds: readonly string[]): Map<string, number> {
+    const query = this.store.db.prepare('SELECT max_examples FROM sites WHERE id = ?');
+    const caps = new Map<string, number>();
+    for (const id of siteIds) {
+      const max = (query.get(id) as { max_examples: number | null } | undefined)?.max_examples;
+      if (typeof max === 'number') caps.set(id, max);
+    }
+    return caps;
+  }
+
   siteName(siteId: string): string | null {
     return (this.store.db.prepare('SELECT name FROM sites WHERE id = ?').get(siteId) as { name: string } | undefined)?.name ?? null;
   }
@@ -151,6 +172,7 @@ export class RoundStore {
       resultVersion: row.result_version, selectedSites: JSON.parse(row.selected_json) as string[], submittedSites: submitted.map((s) => s.site_id),
       seed: row.seed, openedMs: row.opened_ms, deadlineMs: row.deadline_ms, closedMs: row.closed_ms, abortReason: row.abort_reason,
       totalExamples: row.total_examples, privacy: row.privacy_json ? JSON.parse(row.privacy_json) as RoundPrivacy : null,
+      ...(row.bounds_json ? { bounds: JSON.parse(row.bounds_json) as BoundedUpdates } : {}),
     };
   }
 }

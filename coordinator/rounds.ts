@@ -27,7 +27,7 @@ import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTask
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
-import { DEFAULT_UPDATE_LIMITS, noiseNormBound } from './limits.ts';
+import { DEFAULT_UPDATE_LIMITS, noiseNormBound, type UpdateLimits } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
 import { EvaluationAggregate, checkEvaluationReport, evaluationDue, evaluationMetrics } from './evaluation/federated-evaluation.ts';
 
@@ -73,6 +73,7 @@ export class RoundManager extends EventEmitter {
   private readonly active = new Map<string, ActiveRound>();
   private readonly getFederation: (id: string) => FederationView;
   private readonly markFinished: (id: string, reason: string) => void;
+  private readonly updateLimits: UpdateLimits;
   readonly ledger: PrivacyLedger;
   readonly rounds: RoundStore;
   readonly privacy: RoundPrivacyPlanner;
@@ -82,6 +83,8 @@ export class RoundManager extends EventEmitter {
     store: Store; registry: ModelRegistry; log: Logger; ledger: PrivacyLedger;
     getFederation: (id: string) => FederationView; markFinished: (id: string, reason: string) => void;
     clock?: Clock; protocols?: ProtocolRegistry;
+    /** The bounds the `none` protocol enforces, which the aggregate check must agree with. */
+    updateLimits?: UpdateLimits;
   }) {
     super();
     this.setMaxListeners(0);
@@ -93,6 +96,7 @@ export class RoundManager extends EventEmitter {
     this.protocols = deps.protocols ?? DEFAULT_PROTOCOLS;
     this.getFederation = deps.getFederation;
     this.markFinished = deps.markFinished;
+    this.updateLimits = deps.updateLimits ?? DEFAULT_UPDATE_LIMITS;
     this.rounds = new RoundStore(deps.store);
     this.privacy = new RoundPrivacyPlanner(deps.store, deps.ledger);
     this.scheduler = new RoundScheduler({
@@ -221,7 +225,17 @@ export class RoundManager extends EventEmitter {
       round.live.delete(siteId);
       throw new ConclaveError('TOKEN_REVOKED', 'site has been revoked from the federation');
     }
-    stage.accept(round.state, round.ctx, { siteId, header, tensor });
+    try {
+      stage.accept(round.state, round.ctx, { siteId, header, tensor });
+    } catch (err) {
+      // An update refused by the coordinator's bounds costs its site this round (one try): it cannot
+      // hold the stage open to its deadline or retry forever. Malformed messages may be resent.
+      if (!(err instanceof ConclaveError && err.code === 'UPDATE_REFUSED')) throw err;
+      round.live.delete(siteId);
+      round.inFlight.delete(siteId);
+      this.endStageOnceAllAnswered(federationId, round);
+      throw err;
+    }
     if (header.body === 'update') {
       const u = header.update;
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
@@ -256,11 +270,13 @@ export class RoundManager extends EventEmitter {
     // Site releases are charged before any plan can reach a site: whatever happens to the round
     // afterwards (quorum, restart, a late upload), what the coordinator may see is already paid for.
     const charge: StoredEntry | null = privacy && releasesAtSite(privacy.mode) ? await this.privacy.siteReleaseEntry(record, privacy, selected) : null;
+    record.bounds = { clipped: 0, capped: 0, refused: 0 };
     const ctx: StageRoundContext = {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
       minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null,
       compression: config.compression, evaluate: evaluationDue(config, baseVersion, privacy !== null),
+      weightCaps: this.rounds.declaredMaxExamples(selected), bounds: record.bounds,
     };
     // Everything that can refuse the round's set-up runs before the round is written: a round row
     // never exists for a round that could not start.
@@ -361,7 +377,7 @@ export class RoundManager extends EventEmitter {
       await round.protocol.unprotect(round.state, round.ctx, survivors);
       // The DP wrapper (when there is one) clips, sums, adds the noise and divides by the expected sites.
       const { delta, measurements } = round.aggregation.finish();
-      checkAggregate(delta, aggregateBound(round, measurements['contributors'] ?? round.aggregation.contributors));
+      checkAggregate(delta, aggregateBound(round, measurements['contributors'] ?? round.aggregation.contributors, this.updateLimits.updateNormBound));
       const baseRecord = this.registry.get(federationId, record.baseVersion);
       const optimizer = serverOptimizerFor(config);
       const { next, state } = optimizer.apply(round.base, delta, this.registry.readOptimizerState(baseRecord));
@@ -466,11 +482,11 @@ export class RoundManager extends EventEmitter {
  * DP the sites' updates are within the clip norm plus the noise they added, and the sum is divided
  * by the expected number of sites, with the central noise on top.
  */
-function aggregateBound(round: ActiveRound, contributors: number): number {
+function aggregateBound(round: ActiveRound, contributors: number, updateNormBound: number): number {
   const p = round.record.privacy;
   // A mean of n updates within B is within B; a coordinate-wise rule (median, trimmed mean) picks or
   // averages each coordinate among the updates', so its square norm is at most Σ‖Δᵢ‖² ≤ n·B².
-  if (!p) return DEFAULT_UPDATE_LIMITS.updateNormBound * Math.sqrt(Math.max(1, contributors));
+  if (!p) return updateNormBound * Math.sqrt(Math.max(1, contributors));
   const size = round.base.length;
   const perSite = p.clipNorm + noiseNormBound(p.siteNoiseStd, size);
   const central = p.mode === 'central' ? noiseNormBound(p.configuredNoiseMultiplier * p.clipNorm, size) : 0;

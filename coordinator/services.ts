@@ -12,7 +12,7 @@ import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 import { evaluationFromMetrics } from './evaluation/federated-evaluation.ts';
 import type { RoundManager, RoundRecord } from './rounds.ts';
 import { ParticipantEndpoint, type SiteCaller } from './participant-endpoint.ts';
-import { TokenLimiter, quote, type RateLimits } from './limits.ts';
+import { DEFAULT_ADMIN_RATE_LIMITS, TokenLimiter, quote, type RateLimits, type StreamLimits } from './limits.ts';
 import { configMessage } from './federation-config.ts';
 import { receiveFederation, type CreateFederationCall } from './federation-upload.ts';
 import { resumeOffset } from './transfer-resume.ts';
@@ -31,6 +31,10 @@ export interface ServiceDeps {
   jwksJson: string;
   /** Per-token call rate and concurrency on the participant service (limits.ts defaults). */
   rateLimits?: RateLimits;
+  /** The same for admin tokens (limits.ts DEFAULT_ADMIN_RATE_LIMITS). */
+  adminRateLimits?: RateLimits;
+  /** Idle and overall deadlines of stage streams (limits.ts defaults). */
+  streamLimits?: StreamLimits;
 }
 
 
@@ -82,9 +86,16 @@ async function streamModel(deps: ServiceDeps, caller: Caller, call: grpc.ServerW
 }
 
 function serverStream<Req, Res>(deps: ServiceDeps, name: string, role: 'site' | 'admin',
-  fn: (caller: Caller, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>) {
+  fn: (caller: Caller, call: grpc.ServerWritableStream<Req, Res>) => Promise<void>, limiter?: TokenLimiter) {
   return (call: grpc.ServerWritableStream<Req, Res>) => {
-    deps.auth.authenticate(call.metadata, role).then((caller) => fn(caller, call)).catch((err: unknown) => {
+    deps.auth.authenticate(call.metadata, role).then(async (caller) => {
+      const release = await limiter?.acquire(caller.tokenId);
+      try {
+        await fn(caller, call);
+      } finally {
+        release?.();
+      }
+    }).catch((err: unknown) => {
       logFailure(deps.log, name, err);
       // grpc-js turns an 'error' event on a server stream into the call's status; destroy() would leave the client hanging.
       call.emit('error', toServiceError(err));
@@ -99,7 +110,7 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
   /** Authenticates, then holds one of the token's call slots until `fn` settles (issue 13: hot polling, idle streams). */
   const limited = async <T>(metadata: grpc.Metadata, fn: (caller: SiteCaller, raw: Caller) => Promise<T>): Promise<T> => {
     const caller = await auth.authenticate(metadata, 'site');
-    const release = limiter.acquire(caller.tokenId);
+    const release = await limiter.acquire(caller.tokenId);
     try {
       return await fn({ siteId: caller.subject, federationId: caller.federationId! }, caller);
     } finally {
@@ -129,15 +140,20 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
 
 export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementation {
   const { auth, federations, registry, rounds, log } = deps;
+  const limiter = new TokenLimiter(deps.adminRateLimits ?? DEFAULT_ADMIN_RATE_LIMITS);
   const admin = <Req, Res>(name: string, fn: (req: Req) => Promise<Res> | Res): Unary<Req, Res> =>
     unary<Req, Res>(log, name, async (call) => {
-      await auth.authenticate(call.metadata, 'admin');
-      return fn(call.request);
+      const release = await limiter.acquire((await auth.authenticate(call.metadata, 'admin')).tokenId);
+      try {
+        return await fn(call.request);
+      } finally {
+        release();
+      }
     });
   return {
     CreateFederation: (call: CreateFederationCall, callback: grpc.sendUnaryData<FederationMsg>) => respond(log, 'CreateFederation', (async () => {
-      await auth.authenticate(call.metadata, 'admin');
-      const created = await receiveFederation(federations, call);
+      const release = await limiter.acquire((await auth.authenticate(call.metadata, 'admin')).tokenId);
+      const created = await receiveFederation(federations, call).finally(release);
       log.info('federation created', { federation: created.id, name: created.name, model: created.config.model });
       return federationMessage(deps, created);
     })(), callback),
@@ -147,12 +163,12 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       rounds.assertBudgetRemains(req.federationId);
       return federationMessage(deps, federations.start(req.federationId));
     }),
-    EnrollSite: admin<{ federationId: string; siteName: string; tokenTtlS: number; budgetEpsilon: number; sampleRate: number }, { siteId: string; token: string }>('EnrollSite',
+    EnrollSite: admin<{ federationId: string; siteName: string; tokenTtlS: number; budgetEpsilon: number; sampleRate: number; maxExamples: number }, { siteId: string; token: string }>('EnrollSite',
       (req) => federations.enrollSite(req.federationId, req.siteName, req.tokenTtlS, {
         // proto3 has no "unset" for doubles: 0 means "use the federation's".
         budgetEpsilon: req.budgetEpsilon === 0 ? null : req.budgetEpsilon,
         sampleRate: req.sampleRate === 0 ? null : req.sampleRate,
-      })),
+      }, req.maxExamples === 0 ? null : req.maxExamples)),
     GetLedger: admin<{ federationId: string }, GetLedgerResponseMsg>('GetLedger', (req) => ledgerReport(deps, req.federationId)),
     AbortRound: admin<{ federationId: string; roundId: string; reason: string }, RoundMsg>('AbortRound', (req) => {
       const reason = `aborted by the operator${req.reason ? `: ${req.reason.slice(0, 200)}` : ''}`;
@@ -179,7 +195,7 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       federations.get(req.federationId);
       return { models: registry.list(req.federationId).map(modelMessage) };
     }),
-    DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'AdminDownloadModel', 'admin', (caller, call) => streamModel(deps, caller, call)),
+    DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'AdminDownloadModel', 'admin', (caller, call) => streamModel(deps, caller, call), limiter),
     WatchFederation: serverStream<{ federationId: string }, { round?: RoundMsg; federation?: FederationMsg }>(deps, 'WatchFederation', 'admin', async (_caller, call) => {
       const federationId = call.request.federationId;
       federations.get(federationId);
@@ -206,7 +222,7 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       call.write({ federation: federationMessage(deps, federations.get(federationId)) });
       for (const round of rounds.listRounds(federationId)) call.write({ round: roundMessage(round, registry) });
       if (federations.get(federationId).status === 'finished') finish();
-    }),
+    }, limiter),
   };
 }
 
@@ -256,6 +272,7 @@ export function roundMessage(round: RoundRecord, registry?: ModelRegistry): Roun
     abortReason: round.abortReason ?? '', openedUnixMs: round.openedMs, closedUnixMs: round.closedMs ?? 0, totalExamples: round.totalExamples,
     stage: round.stage ?? '',
     federatedEvaluation: registry && round.state === 'committed' ? evaluationFromMetrics(round.baseVersion, registry.get(round.federationId, round.baseVersion).metrics) : null,
+    clippedUpdates: round.bounds?.clipped ?? 0, cappedWeights: round.bounds?.capped ?? 0, refusedUpdates: round.bounds?.refused ?? 0,
   };
 }
 

@@ -178,6 +178,17 @@ export class Store {
         this.db.exec('PRAGMA user_version = 5');
       });
     }
+    if (version < 6) {
+      // What bounds one site (issue 13): the example count a site declared at enrolment caps its
+      // FedAvg weight, and each round keeps how many updates its bounds clipped, capped or refused.
+      this.transaction(() => {
+        const siteColumns = new Set((this.db.prepare(`SELECT name FROM pragma_table_info('sites')`).all() as Array<{ name: string }>).map((c) => c.name));
+        if (!siteColumns.has('max_examples')) this.db.exec('ALTER TABLE sites ADD COLUMN max_examples INTEGER');
+        const roundColumns = new Set((this.db.prepare(`SELECT name FROM pragma_table_info('rounds')`).all() as Array<{ name: string }>).map((c) => c.name));
+        if (!roundColumns.has('bounds_json')) this.db.exec('ALTER TABLE rounds ADD COLUMN bounds_json TEXT');
+        this.db.exec('PRAGMA user_version = 6');
+      });
+    }
   }
 
   /**

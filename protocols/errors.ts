@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   LAYOUT_MISMATCH: GrpcStatus.INVALID_ARGUMENT,
   NON_FINITE_VALUE: GrpcStatus.INVALID_ARGUMENT,
   MALFORMED_STREAM: GrpcStatus.INVALID_ARGUMENT,
+  /** The coordinator's bounds refused this update (norm beyond the bound): the site is out of this round, not the federation. */
+  UPDATE_REFUSED: GrpcStatus.INVALID_ARGUMENT,
   DIGEST_MISMATCH: GrpcStatus.DATA_LOSS,
   /** The privacy ledger does not verify (edited, truncated, re-signed): nothing is admitted until it is restored. */
   LEDGER_INVALID: GrpcStatus.DATA_LOSS,
@@ -27,6 +29,8 @@ export const ERROR_STATUS = {
   RESUME_MISMATCH: GrpcStatus.FAILED_PRECONDITION,
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
   MESSAGE_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
+  /** A token's call rate or open calls are over the coordinator's per-token limits: back off and retry. */
+  RATE_LIMITED: GrpcStatus.RESOURCE_EXHAUSTED,
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   INTERNAL: GrpcStatus.INTERNAL,
 } as const satisfies Record<string, GrpcStatus>;

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type * as http2 from 'node:http2';
 import { CHUNK_BYTES, MAX_MESSAGE_BYTES } from './tensor-codec.ts';
+import { ConclaveError, toServiceError } from './errors.ts';
 import type { ProtoGrpcType } from './generated/conclave.ts';
 import type { ParticipantServiceClient as ParticipantClient } from './generated/conclave/v1/ParticipantService.ts';
 import type { AdminServiceClient as AdminClient } from './generated/conclave/v1/AdminService.ts';
@@ -26,8 +27,53 @@ const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as Proto
 
 export const ParticipantServiceClient = loaded.conclave.v1.ParticipantService;
 export const AdminServiceClient = loaded.conclave.v1.AdminService;
-export const participantServiceDefinition = ParticipantServiceClient.service;
-export const adminServiceDefinition = AdminServiceClient.service;
+/**
+ * A request the server could not decode as its protobuf type. grpc-js answers a throwing
+ * deserializer with INTERNAL before any handler runs, which tells a client "the coordinator broke"
+ * when the client sent garbage; the server's definitions below return this marker instead, and
+ * `refuseUndecodable` (in SERVER_OPTIONS) answers it with INVALID_ARGUMENT.
+ */
+class UndecodableRequest {
+  readonly reason: string;
+  constructor(reason: string) {
+    this.reason = reason;
+  }
+}
+
+function tolerantRequests(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(Object.entries(definition).map(([name, method]) => [name, {
+    ...method,
+    requestDeserialize: (bytes: Buffer) => {
+      try {
+        return method.requestDeserialize(bytes);
+      } catch (err) {
+        return new UndecodableRequest(err instanceof Error ? err.message : String(err));
+      }
+    },
+  }]));
+}
+
+/** What the server serves: the generated services, with requests that do not decode refused as INVALID_ARGUMENT. */
+export const participantServiceDefinition = tolerantRequests(ParticipantServiceClient.service);
+export const adminServiceDefinition = tolerantRequests(AdminServiceClient.service);
+
+/**
+ * Ends a call whose request (or any message of a client stream) did not decode, before its
+ * handler sees it. The decoder's own message is not echoed: it may quote the sender's bytes.
+ */
+export const refuseUndecodable: grpc.ServerInterceptor = (method, call) => {
+  const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
+    start(next) {
+      next({
+        onReceiveMessage(message, nextMessage) {
+          if (!(message instanceof UndecodableRequest)) return nextMessage(message);
+          intercepting.sendStatus(toServiceError(new ConclaveError('INVALID_ARGUMENT', `the request is not a valid ${method.path.split('/').pop()} message (protobuf decoding failed)`)) as grpc.StatusObject);
+        },
+      });
+    },
+  });
+  return intercepting;
+};
 export type { ParticipantClient, AdminClient };
 
 /**
@@ -52,6 +98,7 @@ export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  interceptors: [refuseUndecodable],
 };
 
 export function bearerMetadata(token: string): grpc.Metadata {

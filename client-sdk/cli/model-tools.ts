@@ -39,6 +39,12 @@ export const modelTools = {
     return exportLayersModel(tf, model, outDir);
   },
 
+  async simulationShardSizes(split: { partition: 'iid' | 'dirichlet'; sites: number; alpha: number; seed: number }) {
+    const { simulatedSiteShards } = await import('../data/simulated.ts');
+    const shards = simulatedSiteShards({ dataset: 'mnist', ...split }, Array.from({ length: split.sites }, (_, i) => i));
+    return [...shards.values()].map((d) => d.count);
+  },
+
   /** One model, rebuilt only if the topology changes, scored on the seed's held-out split. */
   async simulationEvaluator(options: { seed: number; backend: TfBackendPreference }) {
     const { tf, backend, reason } = await tfjs(options.backend);

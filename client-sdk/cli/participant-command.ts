@@ -14,6 +14,7 @@ import type { Dataset } from '../data/dataset.ts';
 import type { LocalTrainer } from '../training/local-trainer.ts';
 import { WorkerPoolTrainer } from '../training/worker-pool.ts';
 import type { WorkerInfo, WorkerThroughput } from '../training/worker-report.ts';
+import { ATTACKS, attackingTrainer } from '../simulation/attacker.ts';
 
 export const SITE_USAGE = `usage:
   conclave participant run --coordinator HOST:PORT (--token TOKEN | --token-file FILE)
@@ -29,6 +30,8 @@ export const SITE_USAGE = `usage:
         several simulated sites in this one process (tokens in DIR/site-<i>.token), each with its own
         gRPC channel and model; the data is loaded once; events go to stderr as JSON lines with "site"
         (--privacy-state is per site and so is not taken here)
+        [--attack huge-update|inflated-count|scaled-random --attack-sites I,J]: SIMULATION ONLY, the
+        listed sites attack every round (conclave simulate --attackers; client-sdk/simulation/attacker.ts)
 common: [--data-dir DIR] [--json]`;
 
 const OPTIONS = {
@@ -38,6 +41,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   'min-noise-multiplier': { type: 'string' }, 'max-clip': { type: 'string' }, 'site-budget': { type: 'string' }, 'site-delta': { type: 'string' },
   'require-dp': { type: 'boolean' }, 'allow-modes': { type: 'string' }, 'privacy-state': { type: 'string' },
+  attack: { type: 'string' }, 'attack-sites': { type: 'string' },
 } as const;
 
 type Refusal = Extract<ParticipantEvent, { type: 'round-refused' }>;
@@ -79,6 +83,7 @@ export async function siteCommand(argv: string[]): Promise<void> {
     workers > 1 ? { trainer: new WorkerPoolTrainer(d, { workers, prefer: backend }) } : {};
 
   if (sub === 'run') {
+    if (flags['attack'] !== undefined || flags['attack-sites'] !== undefined) throw new CliError('--attack is for simulated sites only: participant host, as conclave simulate runs it');
     const token = typeof flags['token-file'] === 'string' ? readToken(flags['token-file']) : str(flags, 'token');
     const siteIndex = int(flags, 'site-index', { min: 0, max: sites - 1 });
     const privacyFloor = privacyFloorFromFlags(flags);
@@ -102,12 +107,19 @@ export async function siteCommand(argv: string[]): Promise<void> {
   const tokens = indices.map((i) => readToken(join(tokenDir, `site-${i}.token`)));
   const shards = simulatedSiteShards(split, indices);
   const evalShards = simulatedSiteEvalShards(split, indices);
+  const attack = flags['attack'] === undefined ? null : oneOf(flags, 'attack', ATTACKS);
+  const attackers = attack ? siteIndices(str(flags, 'attack-sites'), sites) : [];
+  if (!attack && flags['attack-sites'] !== undefined) throw new CliError('--attack-sites needs --attack');
+  if (attackers.some((i) => !indices.includes(i))) throw new CliError('--attack-sites must be among --site-indices');
   // tfjs is process-global, but every Participant builds its own LayersModel and trains it with its
   // own optimizer over explicit variable lists: the sites' training interleaves on this one thread
   // at each await, and no site reads or writes another's variables.
-  const results = await Promise.all(indices.map((index, k) => {
+  const results = await Promise.all(indices.map(async (index, k) => {
     const data = shards.get(index)!;
-    const participant = new Participant({ coordinator, token: tokens[k]!, data, evalData: evalShards.get(index)!, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+    // An attacker wraps the trainer the site would have had (tfjs loaded only as the Participant would load it).
+    const honest = async () => trainerFor(data).trainer ?? new (await import('../training/tfjs-trainer.ts')).TfjsTrainer(data, backend);
+    const trainer = attack && attackers.includes(index) ? { trainer: attackingTrainer(await honest(), attack, data.count) } : trainerFor(data);
+    const participant = new Participant({ coordinator, token: tokens[k]!, data, evalData: evalShards.get(index)!, backend, ...trainer, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
     return runSite(participant, index, data);
   }));
   const exhausted = results.filter((r) => r.outcome === 'site-budget-exhausted').length;

@@ -4,6 +4,7 @@ import { startCoordinator } from '../coordinator.ts';
 import { SIGNING_KEY_ENV, writeAtomic } from '../keys.ts';
 import { CliError, int, parseFlags, str } from '../../protocols/cli.ts';
 import { SERVER_TLS_OPTIONS, serverTlsFromFlags } from './tls-flags.ts';
+import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags } from './limit-flags.ts';
 
 const USAGE = `usage: conclave coordinator start [--host 127.0.0.1] [--port 7070] [--data-dir DIR] [--json]
                                  [--tls-cert CERT.pem --tls-key KEY.pem [--tls-client-ca CA.pem]]
@@ -21,12 +22,17 @@ by that CA (mutual TLS). Without them it serves plaintext: keep it on loopback t
 --metrics-port P serves Prometheus metrics at http://HOST:P/metrics (HOST: --metrics-host, default
 the --host): rounds by state and stage, round and stage durations, sites connected, message bytes
 in/out, aggregation time, ε spent per federation, refused RPCs by status.
-example: conclave coordinator start --data-dir ./.conclave --port 7070 --metrics-port 9464`;
+example: conclave coordinator start --data-dir ./.conclave --port 7070 --metrics-port 9464
+
+${LIMIT_USAGE}`;
 
 export async function coordinatorCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub !== 'start') throw new CliError(USAGE);
-  const { flags } = parseFlags(rest, { host: { type: 'string' }, port: { type: 'string' }, 'signing-key': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' }, ...SERVER_TLS_OPTIONS }, USAGE);
+  const { flags } = parseFlags(rest, {
+    host: { type: 'string' }, port: { type: 'string' }, 'signing-key': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' },
+    ...SERVER_TLS_OPTIONS, ...LIMIT_OPTIONS,
+  }, USAGE);
   if (flags['help']) return void process.stdout.write(USAGE + '\n');
   const dataDir = resolve(String(flags['data-dir']));
   const host = str(flags, 'host', '127.0.0.1');
@@ -35,8 +41,9 @@ export async function coordinatorCommand(argv: string[]): Promise<void> {
   const keyFile = str(flags, 'signing-key', process.env[SIGNING_KEY_ENV] ?? '');
   const metricsPort = flags['metrics-port'] === undefined ? undefined : int(flags, 'metrics-port', { min: 0, max: 65535 });
   const metricsHost = str(flags, 'metrics-host', host);
+  const limits = limitsFromFlags(flags);
   const running = await startCoordinator({
-    dataDir, host, port, ...(tls ? { tls } : {}), ...(keyFile ? { signingKeyFile: resolve(keyFile) } : {}),
+    dataDir, host, port, ...limits, ...(tls ? { tls } : {}), ...(keyFile ? { signingKeyFile: resolve(keyFile) } : {}),
     ...(metricsPort !== undefined ? { metricsPort, metricsHost } : {}),
   });
   const statePath = join(dataDir, 'coordinator.json');

@@ -34,6 +34,8 @@ export interface ModelTools {
   /** Writes a version as a tfjs LayersModel: model.json + weights.bin. */
   exportLayersModel(model: ModelArtifacts, outDir: string): Promise<{ modelJson: string; weightsBin: string }>;
   simulationEvaluator(options: { seed: number; backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu' }): Promise<SimulationEvaluator>;
+  /** Each simulated site's number of training examples: what a simulation enrols it with (its FedAvg weight cap). */
+  simulationShardSizes(split: { partition: 'iid' | 'dirichlet'; sites: number; alpha: number; seed: number }): Promise<number[]>;
 }
 
 export type LoadModelTools = () => Promise<ModelTools>;

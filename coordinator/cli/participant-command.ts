@@ -3,8 +3,10 @@ import { CliError, int, num, output, parseFlags, str } from '../../protocols/cli
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 
 const USAGE = `usage:
-  conclave participant enroll --federation ID --name SITE [--ttl-s SECONDS] [--budget EPSILON] [--sample-rate Q]
+  conclave participant enroll --federation ID --name SITE [--ttl-s SECONDS] [--budget EPSILON] [--sample-rate Q] [--max-examples N]
         prints the site token, and on stderr the coordinator's key fingerprint for the site to pin;
+        --max-examples is the site's declared dataset size: its FedAvg weight never exceeds it,
+        whatever it later claims (otherwise the coordinator's --max-examples-per-update caps it);
         with DP, --budget and --sample-rate give this site its own ε budget
         (at the federation's δ) and Poisson sampling rate instead of the federation's
   conclave participant revoke --federation ID --site SITE_ID
@@ -14,7 +16,7 @@ common: [--data-dir DIR] [--json]`;
 const OPTIONS = {
   ...ADMIN_OPTIONS,
   federation: { type: 'string' }, name: { type: 'string' }, 'ttl-s': { type: 'string' }, site: { type: 'string' },
-  budget: { type: 'string' }, 'sample-rate': { type: 'string' },
+  budget: { type: 'string' }, 'sample-rate': { type: 'string' }, 'max-examples': { type: 'string' },
 } as const;
 
 export async function participantCommand(argv: string[]): Promise<void> {
@@ -29,6 +31,7 @@ export async function participantCommand(argv: string[]): Promise<void> {
         // 0 on the wire means "the federation's".
         budgetEpsilon: flags['budget'] === undefined ? 0 : num(flags, 'budget', { test: (v) => v > 0, expect: 'a positive ε' }),
         sampleRate: flags['sample-rate'] === undefined ? 0 : num(flags, 'sample-rate', { test: (v) => v > 0 && v <= 1, expect: 'a number in (0, 1]' }),
+        maxExamples: int(flags, 'max-examples', { min: 1, max: 1_000_000_000, fallback: 0 }),
       }
       : { federationId, siteId: str(flags, 'site') };
     const admin = adminContext(flags);

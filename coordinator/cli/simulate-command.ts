@@ -10,6 +10,7 @@ import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
 import { ROUND_EXTRA_OPTIONS, ROUND_EXTRA_USAGE } from './round-flags.ts';
+import { ATTACK_OPTIONS, ATTACK_USAGE, attackArgs, attackFromFlags } from './attack-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
@@ -40,6 +41,7 @@ MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 ${STRATEGY_USAGE}
 ${ROUND_EXTRA_USAGE}
 ${PRIVACY_USAGE}
+${ATTACK_USAGE}
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
 
 const OPTIONS = {
@@ -51,6 +53,7 @@ const OPTIONS = {
   ...PRIVACY_OPTIONS,
   ...STRATEGY_OPTIONS,
   ...ROUND_EXTRA_OPTIONS,
+  ...ATTACK_OPTIONS,
 } as const;
 
 /** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */
@@ -78,6 +81,8 @@ export interface SimulationRound {
   federatedAccuracy?: number;
   federatedLoss?: number;
   federatedModelVersion?: number;
+  /** What the coordinator's bounds did to this round's updates: scaled to the norm bound, weight capped, refused. */
+  bounded: { clipped: number; capped: number; refused: number };
 }
 
 /**
@@ -97,11 +102,14 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     alpha: num(flags, 'alpha', { fallback: 0.5, test: (v) => v > 0 && v <= 1e6, expect: 'a positive number' }),
     seed: int(flags, 'seed', { min: 0, max: 2 ** 31, fallback: 1 }),
   };
+  const attack = attackFromFlags(flags, sites);
   const source = modelSourceFromFlags(flags, 'mlp');
   const tools = await deps.loadModelTools();
   const config = federationConfigFromFlags({
     ...flags, rounds: flags['rounds'] ?? '3', seed: String(split.seed),
     'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? '300000',
+    // Refused attackers must not take the quorum down with them: by default a round needs its honest sites only.
+    ...(attack && flags['min-sites'] === undefined ? { 'min-sites': String(Math.max(1, Number(flags['sites-per-round'] ?? sites) - attack.sites.length)) } : {}),
     name: flags['name'] ?? `simulation-${split.partition}-${sites}`,
   }, source, tools.trainingDefaults(source));
   if (config.sitesPerRound > sites) throw new CliError(`--sites-per-round (${config.sitesPerRound}) cannot exceed --sites (${sites})`);
@@ -141,11 +149,13 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     mkdirSync(simDir, { recursive: true, mode: 0o700 });
     progress(`federation ${federation.id}: ${source.kind === 'file' ? source.path : config.model}, ${sites} sites (${split.partition}${split.partition === 'dirichlet' ? ` α=${split.alpha}` : ''}) in ${siteProcesses} processes, ${config.rounds} rounds, coordinator ${info.address}`);
 
+    // Each site is enrolled with its shard's size, as an operator would with a site's declared dataset size: its weight cap.
+    const shardSizes = await tools.simulationShardSizes({ partition: split.partition, sites, alpha: split.alpha, seed: split.seed });
     // Tokens go to 0600 files the site processes read (never onto a command line).
     for (let first = 0; first < sites; first += ENROLL_CONCURRENCY) {
       await Promise.all(Array.from({ length: Math.min(ENROLL_CONCURRENCY, sites - first) }, async (_, k) => {
         const i = first + k;
-        const site = await callUnary<{ siteId: string; token: string }>(admin!, 'EnrollSite', { federationId: federation.id, siteName: `site-${i}` }, adminToken);
+        const site = await callUnary<{ siteId: string; token: string }>(admin!, 'EnrollSite', { federationId: federation.id, siteName: `site-${i}`, maxExamples: shardSizes[i] }, adminToken);
         writeFileSync(join(simDir, `site-${i}.token`), site.token + '\n', { mode: 0o600 });
       }));
     }
@@ -164,7 +174,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       const indices = Array.from({ length: Math.ceil((sites - p) / siteProcesses) }, (_, k) => p + k * siteProcesses);
       const args = [BIN, 'participant', 'host', '--coordinator', info.address, '--token-dir', simDir, '--site-indices', indices.join(','),
         '--dataset', 'mnist', '--partition', split.partition, '--alpha', String(split.alpha), '--sites', String(sites),
-        '--seed', String(split.seed), '--backend', backendPreference, ...(workers > 1 ? ['--workers', String(workers)] : [])];
+        '--seed', String(split.seed), '--backend', backendPreference, ...(workers > 1 ? ['--workers', String(workers)] : []), ...attackArgs(attack, indices)];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(child);
       const logPath = join(simDir, siteProcesses === sites ? `site-${p}.log` : `sites-${p}.log`);
@@ -189,7 +199,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     });
 
     const rounds: SimulationRound[] = [];
-    const aborted: Array<{ round: number; reason: string }> = [];
+    const aborted: Array<{ round: number; reason: string; bounded: SimulationRound['bounded'] }> = [];
     const seen = new Set<string>();
     let finishReason = '';
     for await (const event of raceFailure(events, () => failure)) {
@@ -197,7 +207,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       if (round && !seen.has(round.id) && (round.state === 'committed' || round.state === 'aborted')) {
         seen.add(round.id);
         if (round.state === 'aborted') {
-          aborted.push({ round: round.number, reason: round.abortReason });
+          aborted.push({ round: round.number, reason: round.abortReason, bounded: { clipped: round.clippedUpdates, capped: round.cappedWeights, refused: round.refusedUpdates } });
           progress(`round ${round.number} aborted: ${round.abortReason}`);
           continue;
         }
@@ -208,6 +218,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
           ...(round.federatedEvaluation ? {
             federatedAccuracy: round.federatedEvaluation.accuracy, federatedLoss: round.federatedEvaluation.loss, federatedModelVersion: round.federatedEvaluation.modelVersion,
           } : {}),
+          bounded: { clipped: round.clippedUpdates, capped: round.cappedWeights, refused: round.refusedUpdates },
         };
         if (config.privacy) {
           const ledger = await callUnary<GetLedgerResponseMsg>(admin, 'GetLedger', { federationId: federation.id }, adminToken);
@@ -225,7 +236,9 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
         rounds.push(entry);
         const dp = entry.epsilon === undefined ? '' : ` | ε ${entry.epsilon.toFixed(3)} (${entry.accountant}, δ=${config.privacy!.delta})`
           + (entry.federatedAccuracy === undefined ? '' : ` | v${entry.federatedModelVersion} federated acc ${entry.federatedAccuracy.toFixed(4)}`);
-        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.sites}/${round.selectedSites.length} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
+        const { clipped, capped, refused } = entry.bounded;
+        const bounds = clipped + capped + refused ? ` | bounded: ${clipped} clipped, ${capped} capped, ${refused} refused` : '';
+        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.sites}/${round.selectedSites.length} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp}${bounds} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
       }
       if (event.federation?.status === 'finished') {
         finishReason = event.federation.finishReason;
@@ -245,6 +258,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       ...(split.partition === 'dirichlet' ? { alpha: split.alpha } : {}),
       seed: split.seed,
       sites,
+      ...(attack ? { attack } : {}),
       siteProcesses,
       backend: siteBackends.size === 1 ? [...siteBackends][0] : siteBackends.size === 0 ? backend : [...siteBackends].join(','),
       siteWorkers: siteWorkers.summary(),

@@ -46,7 +46,7 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
       name: 'submit',
       expect(_state, ctx, _siteId, header) {
         if (header.body !== 'update') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update body');
-        checkUpdateReport(header.update, ctx.dp, limits);
+        counted(ctx, () => checkUpdateReport(header.update, ctx.dp, limits));
         if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an update needs its tensor');
         return expectEncoding(header.update.encoding ?? '', ctx, header.tensor.layout);
       },
@@ -59,13 +59,20 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
           const norm = l2Norm(update);
           if (!(norm <= limits.updateNormBound)) {
             if (limits.overNorm === 'refuse' || !Number.isFinite(norm)) {
-              throw new ConclaveError('INVALID_ARGUMENT', `update norm ${norm.toExponential(3)} exceeds the coordinator's update norm bound ${limits.updateNormBound}`);
+              if (ctx.bounds) ctx.bounds.refused++;
+              throw new ConclaveError('UPDATE_REFUSED', `update norm ${norm.toExponential(3)} exceeds the coordinator's update norm bound ${limits.updateNormBound}`);
             }
             // Scaled in float64 then rounded: the result is within the bound up to float32 rounding.
             const scale = (limits.updateNormBound / norm) * (1 - 1e-6);
             update = Float32Array.from(update, (x) => x * scale);
+            if (ctx.bounds) ctx.bounds.clipped++;
           }
-          weight = Math.min(weight, limits.maxExamplesPerUpdate);
+          // A site weighs at most what it declared at enrolment, and never more than the coordinator's cap.
+          const cap = Math.min(limits.maxExamplesPerUpdate, ctx.weightCaps?.get(message.siteId) ?? Infinity);
+          if (weight > cap) {
+            weight = cap;
+            if (ctx.bounds) ctx.bounds.capped++;
+          }
         }
         state.aggregation.add(update, weight, { unclipped: message.header.update.unclipped });
       },
@@ -105,4 +112,14 @@ function expectEncoding(encoding: string, ctx: StageRoundContext, layout: Readon
     expectation.maxElements = 2 * allowed;
   }
   return expectation;
+}
+
+/** Runs a bound check, counting a refusal in the round's report before it propagates. */
+function counted(ctx: StageRoundContext, check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    if (ctx.bounds) ctx.bounds.refused++;
+    throw err;
+  }
 }

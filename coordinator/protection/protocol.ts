@@ -8,6 +8,7 @@
  */
 import type { Dtype, OpaqueBodyMsg, ProtectionPlanMsg, SecAggTaskMsg, StageHeaderMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
+import type { BoundedUpdates } from '../round-store.ts';
 
 /** What the pipeline tells a protocol about the round it runs in. */
 export interface StageRoundContext {
@@ -30,6 +31,10 @@ export interface StageRoundContext {
   compression?: { kind: 'none' } | { kind: 'q8' } | { kind: 'topk'; ratio: number };
   /** Whether the plan asked the sites to evaluate the round's base model (evaluation/federated-evaluation.ts). */
   evaluate?: boolean;
+  /** The example counts sites declared at enrolment: a site's FedAvg weight is at most its own (issue 13). */
+  weightCaps?: ReadonlyMap<string, number>;
+  /** Where a protocol counts what its bounds did to the round's updates (reported with the round). */
+  bounds?: BoundedUpdates;
 }
 
 /** A stage message after the envelope checks: typed body, and the tensor it announced (digest verified). */

@@ -54,7 +54,7 @@ function stalledUpload(roundId: string, values: Float32Array, numExamples = 10) 
 
 describe('finding 1: poisoning by weight', () => {
   test('a site claiming 1e9 examples with Δ = −w is weighted no more than the cap', async () => {
-    // The cap an operator sets to the largest honest site (enrolment declarations are not stored yet).
+    // The coordinator-wide cap (--max-examples-per-update); a site's own enrolment declaration is tested in weight-caps.test.ts.
     c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, maxExamplesPerUpdate: 2000 }) as ProtectionProtocol<never>]]) });
     const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 2 }));
     await openRound(c, fed.sites);
@@ -84,8 +84,8 @@ describe('finding 1: poisoning by weight', () => {
 });
 
 describe('finding 2: poisoning by size', () => {
-  test('Δ = 3.4e38 for two rounds leaves a finite model moved by at most the bound, and honest sites go on', async () => {
-    c = await inMemoryCoordinator();
+  test('with overNorm "clip", Δ = 3.4e38 for two rounds leaves a finite model moved by at most the bound, and honest sites go on', async () => {
+    c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, overNorm: 'clip' }) as ProtectionProtocol<never>]]) });
     const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 3 }));
     for (let round = 0; round < 2; round++) {
       await openRound(c, fed.sites);
@@ -104,15 +104,19 @@ describe('finding 2: poisoning by size', () => {
     expect((await sendUpdate(c, fed.sites[0]!, (await planOf(fed.sites[0]!)).roundId, fill(0.01), 10)).received).toBe(1);
   });
 
-  test('with overNorm "refuse" an over-bound update is refused and the round commits without it', async () => {
-    c = await inMemoryCoordinator({ protocols: new Map([['none', noneProtocol({ ...DEFAULT_UPDATE_LIMITS, overNorm: 'refuse' }) as ProtectionProtocol<never>]]) });
+  test('under the default overNorm "refuse" an over-bound update is refused, its site leaves the round, and the round commits without it at once', async () => {
+    expect(DEFAULT_UPDATE_LIMITS.overNorm).toBe('refuse');
+    c = await inMemoryCoordinator();
     const fed = await tinyFederation(c, 3);
     await openRound(c, fed.sites);
     const plans = await Promise.all(fed.sites.map(planOf));
-    await expect(sendUpdate(c, fed.sites[2]!, plans[2]!.roundId, fill(1e30), 10)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(sendUpdate(c, fed.sites[2]!, plans[2]!.roundId, fill(1e30), 10)).rejects.toMatchObject({ code: 'UPDATE_REFUSED' });
+    // One try per round: the refused site gets no task and cannot resend.
+    expect((await poll(c, fed.sites[2]!)).task).toBe('wait');
+    await expect(sendUpdate(c, fed.sites[2]!, plans[2]!.roundId, fill(0.5), 10)).rejects.toMatchObject({ code: 'ROUND_CLOSED' });
     await sendUpdate(c, fed.sites[0]!, plans[0]!.roundId, fill(0.5), 10);
     await sendUpdate(c, fed.sites[1]!, plans[1]!.roundId, fill(0.5), 10);
-    await c.clock.advance(1000);
+    // No deadline needed: the refused site is no longer expected.
     expect(c.rounds.listRounds(fed.id)[0]!.state).toBe('committed');
     expect(maxAbs(await latest(fed.id))).toBeCloseTo(0.5, 6);
   });
@@ -200,21 +204,34 @@ describe('finding 3: revocation', () => {
 });
 
 describe('finding 4: limits on what one token costs', () => {
-  test('a token bucket refuses a hot loop and lets a well-behaved caller through', () => {
-    let now = 0;
-    const limiter = new TokenLimiter({ callsPerSecond: 10, burst: 5, concurrent: 2 }, () => now);
-    for (let i = 0; i < 5; i++) limiter.acquire('a')();
-    expect(() => limiter.acquire('a')).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+  test('the per-token limiter refuses a hot loop with RATE_LIMITED and lets another token through', async () => {
+    const limiter = new TokenLimiter({ callsPerSecond: 5, burst: 5, concurrent: 2 });
+    // Within one second: 5 sustained + 5 burst calls pass, the 11th does not.
+    for (let i = 0; i < 10; i++) (await limiter.acquire('a'))();
+    await expect(limiter.acquire('a')).rejects.toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/at most 5 calls\/s/) });
     // Another token is not affected.
-    limiter.acquire('b')();
-    now += 100;
-    limiter.acquire('a')();
-    now += 10_000;
-    const r1 = limiter.acquire('a');
-    limiter.acquire('a');
-    expect(() => limiter.acquire('a')).toThrow(/too many open calls/);
+    (await limiter.acquire('b'))();
+  });
+
+  test('the per-token limiter caps open calls, and frees the slot (and its entry) when a call ends', async () => {
+    const limiter = new TokenLimiter({ callsPerSecond: 100, burst: 100, concurrent: 2 });
+    const r1 = await limiter.acquire('a');
+    await limiter.acquire('a');
+    await expect(limiter.acquire('a')).rejects.toMatchObject({ code: 'RATE_LIMITED', message: expect.stringMatching(/too many open calls/) });
     r1();
-    expect(() => limiter.acquire('a')).not.toThrow();
+    r1(); // releasing twice frees one slot only
+    const r3 = await limiter.acquire('a');
+    await expect(limiter.acquire('a')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    expect(limiter.openTokens).toBe(1);
+    r3();
+    const r4 = await limiter.acquire('b');
+    r4();
+    expect(limiter.openTokens).toBe(1);
+  });
+
+  test('limits out of range are refused', () => {
+    expect(() => new TokenLimiter({ callsPerSecond: 0, burst: 1, concurrent: 1 })).toThrow(/rate limits must be/);
+    expect(() => new TokenLimiter({ callsPerSecond: 1, burst: 1, concurrent: 1.5 })).toThrow(/rate limits must be/);
   });
 
   test('a stalled upload is closed at the idle deadline, and the retry is accepted', async () => {

@@ -24,21 +24,32 @@ async function rounds(): Promise<RoundMsg[]> {
   return (await callUnary<{ rounds: RoundMsg[] }>(fx!.admin, 'ListRounds', { federationId: fx!.federation.id }, fx!.coordinator.adminToken)).rounds;
 }
 
-test('one token hot-polling GetTask is throttled; another site\'s calls still answer at once', async () => {
+test('one token hot-polling GetTask is refused with RESOURCE_EXHAUSTED / RATE_LIMITED; another site\'s calls are still served', async () => {
   const dir = tempDataDir();
   cleanup = dir.cleanup;
-  fx = await startTestFederation({ dataDir: dir.dir, sites: 2, start: false });
+  fx = await startTestFederation({ dataDir: dir.dir, sites: 3, start: false });
   const hot = participantClient(fx.coordinator.address);
   const calm = participantClient(fx.coordinator.address);
   try {
+    // Rate: 200 calls at once from one token (the default allows 20/s plus a burst of 40).
     const results = await Promise.allSettled(Array.from({ length: 200 }, () => getTask(hot, fx!.sites[0]!.token, 0)));
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused.length).toBeGreaterThan(100);
     const err = await expectGrpcError(Promise.reject((refused[0] as PromiseRejectedResult).reason));
-    expect(err.status).toBe(status.UNAVAILABLE);
-    const t0 = performance.now();
-    expect((await getTask(calm, fx.sites[1]!.token, 0)).task).toBe('wait');
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(err).toMatchObject({ status: status.RESOURCE_EXHAUSTED, code: 'RATE_LIMITED' });
+    // The limited token is still limited, and a calm site is served while it is.
+    expect((await expectGrpcError(getTask(hot, fx.sites[0]!.token, 0))).code).toBe('RATE_LIMITED');
+    expect((await getTask(calm, fx.sites[2]!.token, 0)).task).toBe('wait');
+
+    // Concurrency: a token holding 4 long polls open gets its 5th refused at once, not queued.
+    const polls = Array.from({ length: 4 }, () => getTask(hot, fx!.sites[1]!.token, 3000));
+    await new Promise((r) => setTimeout(r, 300));
+    const fifth = await expectGrpcError(getTask(hot, fx.sites[1]!.token, 3000));
+    expect(fifth).toMatchObject({ status: status.RESOURCE_EXHAUSTED, code: 'RATE_LIMITED' });
+    expect(fifth.details).toMatch(/too many open calls/);
+    const polled = await Promise.race([Promise.all(polls).then(() => 'polls ended'), getTask(calm, fx.sites[2]!.token, 0).then((t) => t.task)]);
+    expect(polled).toBe('wait');
+    expect((await Promise.all(polls)).map((t) => t.task)).toEqual(['wait', 'wait', 'wait', 'wait']);
   } finally {
     hot.close();
     calm.close();

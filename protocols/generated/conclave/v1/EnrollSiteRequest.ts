@@ -1,5 +1,6 @@
 // Original file: protocols/conclave.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface EnrollSiteRequest {
   'federationId'?: (string);
@@ -7,6 +8,7 @@ export interface EnrollSiteRequest {
   'tokenTtlS'?: (number);
   'budgetEpsilon'?: (number | string);
   'sampleRate'?: (number | string);
+  'maxExamples'?: (number | string | Long);
 }
 
 export interface EnrollSiteRequest__Output {
@@ -15,4 +17,5 @@ export interface EnrollSiteRequest__Output {
   'tokenTtlS': (number);
   'budgetEpsilon': (number);
   'sampleRate': (number);
+  'maxExamples': (number);
 }

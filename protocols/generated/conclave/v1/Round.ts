@@ -18,6 +18,9 @@ export interface Round {
   'totalExamples'?: (number | string | Long);
   'stage'?: (string);
   'federatedEvaluation'?: (_conclave_v1_FederatedEvaluation | null);
+  'clippedUpdates'?: (number);
+  'cappedWeights'?: (number);
+  'refusedUpdates'?: (number);
 }
 
 export interface Round__Output {
@@ -35,4 +38,7 @@ export interface Round__Output {
   'totalExamples': (number);
   'stage': (string);
   'federatedEvaluation': (_conclave_v1_FederatedEvaluation__Output | null);
+  'clippedUpdates': (number);
+  'cappedWeights': (number);
+  'refusedUpdates': (number);
 }

@@ -9,12 +9,13 @@ import type { Authenticator, Caller } from './auth.ts';
 import { siteNames, type Federations, type FederationRecord } from './federations.ts';
 import { PrivacyLedger } from './privacy/ledger.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
-import type { RoundManager, RoundRecord } from './rounds.ts';
+import type { RoundManager, RoundProgress, RoundRecord } from './rounds.ts';
+import { recordSiteCall, siteReport } from './site-report.ts';
 import { ParticipantEndpoint, type SiteCaller } from './participant-endpoint.ts';
 import { TokenLimiter, quote, type RateLimits } from './limits.ts';
 import { configMessage } from './federation-config.ts';
 import { receiveFederation, type CreateFederationCall } from './federation-upload.ts';
-import type { EpsilonReportMsg, GetLedgerResponseMsg } from '../protocols/index.ts';
+import type { EpsilonReportMsg, GetLedgerResponseMsg, ListSitesResponseMsg } from '../protocols/index.ts';
 import type { Logger } from './logger.ts';
 import type { Store } from './store.ts';
 
@@ -96,6 +97,7 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
   /** Authenticates, then holds one of the token's call slots until `fn` settles (issue 13: hot polling, idle streams). */
   const limited = async <T>(metadata: grpc.Metadata, fn: (caller: SiteCaller, raw: Caller) => Promise<T>): Promise<T> => {
     const caller = await auth.authenticate(metadata, 'site');
+    recordSiteCall(deps.store, caller.subject, Date.now());
     const release = limiter.acquire(caller.tokenId);
     try {
       return await fn({ siteId: caller.subject, federationId: caller.federationId! }, caller);
@@ -123,6 +125,7 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
 
 export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementation {
   const { auth, federations, registry, rounds, log } = deps;
+  const roundMessage = (round: RoundRecord) => roundMessageWith(round, rounds.progress(round.federationId));
   const admin = <Req, Res>(name: string, fn: (req: Req) => Promise<Res> | Res): Unary<Req, Res> =>
     unary<Req, Res>(log, name, async (call) => {
       await auth.authenticate(call.metadata, 'admin');
@@ -173,6 +176,10 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       federations.get(req.federationId);
       return { models: registry.list(req.federationId).map(modelMessage) };
     }),
+    ListFederations: admin<Record<string, never>, { federations: FederationMsg[] }>('ListFederations', () => ({
+      federations: federations.list().map((f) => federationMessage(deps, f)),
+    })),
+    ListSites: admin<{ federationId: string }, ListSitesResponseMsg>('ListSites', (req) => siteReport(deps.store, ledgerReport(deps, req.federationId))),
     DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'AdminDownloadModel', 'admin', (caller, call) => streamModel(deps, caller, call)),
     WatchFederation: serverStream<{ federationId: string }, { round?: RoundMsg; federation?: FederationMsg }>(deps, 'WatchFederation', 'admin', async (_caller, call) => {
       const federationId = call.request.federationId;
@@ -243,7 +250,14 @@ export function ledgerReport(deps: Pick<ServiceDeps, 'federations' | 'ledger' | 
 }
 
 export function roundMessage(round: RoundRecord): RoundMsg {
+  return roundMessageWith(round, null);
+}
+
+/** With the progress of the round in progress, when `progress` is this round's. */
+function roundMessageWith(round: RoundRecord, progress: RoundProgress | null): RoundMsg {
+  const live = progress?.roundId === round.id && (round.state === 'open' || round.state === 'collecting') ? progress : null;
   return {
+    stageDeadlineUnixMs: live?.stageDeadlineMs ?? 0, stageExpected: live?.expected ?? 0, stageAnswered: live?.answered ?? 0, bytesReceived: live?.bytesReceived ?? 0,
     id: round.id, federationId: round.federationId, number: round.number, state: round.state, baseVersion: round.baseVersion,
     resultVersion: round.resultVersion ?? 0, selectedSites: round.selectedSites, submittedSites: round.submittedSites,
     abortReason: round.abortReason ?? '', openedUnixMs: round.openedMs, closedUnixMs: round.closedMs ?? 0, totalExamples: round.totalExamples,

@@ -38,6 +38,7 @@ import type { PrivacyConfig__Output } from './generated/conclave/v1/PrivacyConfi
 import type { ProtectionConfig__Output } from './generated/conclave/v1/ProtectionConfig.ts';
 import type { ProtectionPlan__Output } from './generated/conclave/v1/ProtectionPlan.ts';
 import type { Round__Output } from './generated/conclave/v1/Round.ts';
+import type { Site__Output } from './generated/conclave/v1/Site.ts';
 import type { RoundPlan__Output } from './generated/conclave/v1/RoundPlan.ts';
 import type { ServerOptimizerConfig__Output } from './generated/conclave/v1/ServerOptimizerConfig.ts';
 import type { StageHeader__Output } from './generated/conclave/v1/StageHeader.ts';
@@ -121,6 +122,8 @@ export type CreateFederationStreamMsg = { part: 'header'; header: CreateFederati
 export type RoundMsg = Round__Output;
 export type ModelVersionMsg = ModelVersion__Output;
 export type FederationEventMsg = With<FederationEvent__Output, { federation: FederationMsg | null }>;
+export type SiteMsg = With<Site__Output, { epsilon: EpsilonReportMsg }>;
+export interface ListSitesResponseMsg { federationId: string; delta: number; sites: SiteMsg[] }
 
 /** Compile-time checks that the stream unions above match the generated ones they stand for. */
 type Assignable<A, B extends A> = B;

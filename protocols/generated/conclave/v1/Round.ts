@@ -16,6 +16,10 @@ export interface Round {
   'closedUnixMs'?: (number | string | Long);
   'totalExamples'?: (number | string | Long);
   'stage'?: (string);
+  'stageDeadlineUnixMs'?: (number | string | Long);
+  'stageExpected'?: (number);
+  'stageAnswered'?: (number);
+  'bytesReceived'?: (number | string | Long);
 }
 
 export interface Round__Output {
@@ -32,4 +36,8 @@ export interface Round__Output {
   'closedUnixMs': (number);
   'totalExamples': (number);
   'stage': (string);
+  'stageDeadlineUnixMs': (number);
+  'stageExpected': (number);
+  'stageAnswered': (number);
+  'bytesReceived': (number);
 }

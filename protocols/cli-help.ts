@@ -42,6 +42,13 @@ export function parseCommandLine(argv: string[], options: FlagOptions, help: Com
   }
   const flags: Flags = {};
   for (const [flag, spec] of declared) flags[flag] = command.getOptionValue(attribute(flag)) as string | boolean | undefined ?? spec.default;
+  // commander hands a string flag the next word whatever it is: "--federation --json" would be a federation named "--json".
+  for (const [flag, spec] of declared) {
+    const value = flags[flag];
+    if (spec.type === 'string' && typeof value === 'string' && value.startsWith('--') && declared.some(([other]) => value.split('=')[0] === `--${other}`)) {
+      throw new CliError(`--${flag} needs a value (got the flag ${value.split('=')[0]}); run "${name} --help"`);
+    }
+  }
   if (flags['help']) {
     process.stdout.write(`${command.helpInformation()}${trailer(leaf)}\n`);
     throw new HelpShown();

@@ -38,8 +38,12 @@ const HELPS: Record<string, () => Promise<CommandHelp>> = {
   simulate: async () => (await import('./simulate-command.ts')).SIMULATE_HELP,
 };
 
+export async function commandHelps(): Promise<Array<{ name: string; help: CommandHelp }>> {
+  return Promise.all(Object.entries(HELPS).map(async ([name, help]) => ({ name, help: await help() })));
+}
+
 export async function usage(): Promise<string> {
-  return topHelp(await Promise.all(Object.entries(HELPS).map(async ([name, help]) => ({ name, help: await help() }))));
+  return topHelp(await commandHelps());
 }
 
 /** What an operator should do about the failures every admin command can meet. */

@@ -106,7 +106,9 @@ export function watchView(mode: WatchMode, stream: NodeJS.WriteStream): WatchVie
           bars.log(describeRoundLine(e.round) + '\n');
           if (e.round.state === 'committed') committedSeen++;
         }
-        if (!state.round || e.round.number >= state.round.number) state.round = e.round;
+        // Progress fields are only sent while a round is in progress: an ended round keeps the bytes it last showed.
+        const bytes = state.round?.id === e.round.id && Number(e.round.bytesReceived) === 0 ? state.round.bytesReceived : e.round.bytesReceived;
+        if (!state.round || e.round.number >= state.round.number) state.round = { ...e.round, bytesReceived: bytes };
       }
       state.committed = Math.max(committedBefore, committedSeen);
       update();

@@ -58,7 +58,8 @@ export function barLine(state: BarState, bar: string, nowMs: number): string {
     + ` | deadline ${live ? timeLeft(Number(r.stageDeadlineUnixMs), nowMs) : '-'} | ${state.committed} committed`;
 }
 
-export function watchView(mode: WatchMode, stream: NodeJS.WriteStream): WatchView {
+/** `endedRounds: false` leaves the line of each ended round to the caller (simulate prints its own, with test accuracy). */
+export function watchView(mode: WatchMode, stream: NodeJS.WriteStream, options: { endedRounds?: boolean } = {}): WatchView {
   if (mode === 'json') {
     return { event: (e) => void stream.write(JSON.stringify(e) + '\n'), log: () => {}, stop: () => {} };
   }
@@ -103,7 +104,7 @@ export function watchView(mode: WatchMode, stream: NodeJS.WriteStream): WatchVie
         // A round that ended leaves its line in the scrollback; the bar moves on to the next one.
         if ((e.round.state === 'committed' || e.round.state === 'aborted') && !ended.has(e.round.id)) {
           ended.add(e.round.id);
-          bars.log(describeRoundLine(e.round) + '\n');
+          if (options.endedRounds !== false) bars.log(describeRoundLine(e.round) + '\n');
           if (e.round.state === 'committed') committedSeen++;
         }
         // Progress fields are only sent while a round is in progress: an ended round keeps the bytes it last showed.

@@ -11,7 +11,7 @@ import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './fed
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
-import { watchView } from './progress.ts';
+import { watchView, type WatchView } from './progress.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 
 const ONE_PROCESS_PER_SITE_UP_TO = 8;
@@ -123,8 +123,8 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
   const initialModel = await tools.initialModel(source, { seed: config.seed, fits: 'mnist' });
   const dataDir = resolve(String(flags['data-dir']));
   const started = Date.now();
-  // On a terminal, the same live bar as "round watch" (stderr: stdout keeps the --json summary); piped, plain lines as before.
-  const view = process.stderr.isTTY ? watchView('bar', process.stderr) : null;
+  // On a terminal, once rounds run, the same live bar as "round watch" (stderr: stdout keeps the --json summary); piped, plain lines as before.
+  let view: WatchView | null = null;
   const progress = (line: string) => (view ? view.log(`[simulate] ${line}`) : void process.stderr.write(`[simulate] ${line}\n`));
 
   const children: ChildProcess[] = [];
@@ -203,6 +203,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     const aborted: Array<{ round: number; reason: string }> = [];
     const seen = new Set<string>();
     let finishReason = '';
+    if (process.stderr.isTTY) view = watchView('bar', process.stderr, { endedRounds: false });
     for await (const event of raceFailure(events, () => failure)) {
       view?.event(event);
       const round: RoundMsg | null | undefined = event.round;

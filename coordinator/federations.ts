@@ -87,6 +87,12 @@ export class Federations {
     return config;
   }
 
+  /** Every federation, oldest first. */
+  list(): FederationRecord[] {
+    const ids = this.store.db.prepare('SELECT id FROM federations ORDER BY created_ms, id').all() as Array<{ id: string }>;
+    return ids.map((row) => this.get(row.id));
+  }
+
   start(id: string): FederationRecord {
     const federation = this.get(id);
     if (federation.status === 'finished') throw new ConclaveError('FEDERATION_STATE', `federation ${id} has finished: ${federation.finishReason ?? 'all rounds done'}`);

@@ -57,6 +57,17 @@ interface ActiveRound {
   inFlight: Set<string>;
   timer: Timer | null;
   closing: boolean;
+  /** Tensor bytes accepted in this round, all stages: the operator's progress, never a decision. */
+  bytesReceived: number;
+}
+
+/** A round in progress as the operator's "round watch" shows it. */
+export interface RoundProgress {
+  roundId: string;
+  stageDeadlineMs: number;
+  expected: number;
+  answered: number;
+  bytesReceived: number;
 }
 
 export const DEFAULT_PROTOCOLS: ProtocolRegistry = new Map([
@@ -139,6 +150,16 @@ export class RoundManager extends EventEmitter {
     if (!stored) return null;
     const live = this.active.get(stored.federationId);
     return live && live.record.id === roundId ? live.record : stored;
+  }
+
+  /** The federation's round in progress, if any: its stage's deadline, live and answered sites, bytes in. */
+  progress(federationId: string): RoundProgress | null {
+    const round = this.active.get(federationId);
+    if (!round) return null;
+    return {
+      roundId: round.record.id, stageDeadlineMs: round.stageDeadlineMs, expected: round.live.size,
+      answered: [...round.answered].filter((id) => round.live.has(id)).length, bytesReceived: round.bytesReceived,
+    };
   }
 
   listRounds(federationId: string): RoundRecord[] {
@@ -244,6 +265,7 @@ export class RoundManager extends EventEmitter {
     }
     round.answered.add(siteId);
     round.inFlight.delete(siteId);
+    round.bytesReceived += tensor?.byteLength ?? 0;
     this.log.info('stage message accepted', { federation: federationId, round: round.record.number, stage: stage.name, site: siteId });
     this.emit('round', round.record);
     this.endStageOnceAllAnswered(federationId, round);
@@ -288,7 +310,7 @@ export class RoundManager extends EventEmitter {
     });
     const round: ActiveRound = {
       record, config, layout: baseRecord.layout, base, protocol, state, ctx, aggregation, evaluation: ctx.evaluate ? new EvaluationAggregate(baseVersion) : null, stageIndex: 0, stageDeadlineMs: record.deadlineMs,
-      live: new Set(selected), answered: new Set(), inFlight: new Set(), timer: null, closing: false,
+      live: new Set(selected), answered: new Set(), inFlight: new Set(), timer: null, closing: false, bytesReceived: 0,
     };
     this.active.set(federationId, round);
     this.log.info('round opened', { federation: federationId, round: record.number, baseVersion, sites: selected.length, dp: privacy ? privacy.mode : 'off', protection: protocol.name });

@@ -10,13 +10,14 @@ import { siteNames, type Federations, type FederationRecord } from './federation
 import { PrivacyLedger } from './privacy/ledger.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 import { evaluationFromMetrics } from './evaluation/federated-evaluation.ts';
-import type { RoundManager, RoundRecord } from './rounds.ts';
+import type { RoundManager, RoundProgress, RoundRecord } from './rounds.ts';
+import { recordSiteCall, siteReport } from './site-report.ts';
 import { ParticipantEndpoint, type SiteCaller } from './participant-endpoint.ts';
 import { DEFAULT_ADMIN_RATE_LIMITS, TokenLimiter, quote, type RateLimits, type StreamLimits } from './limits.ts';
 import { configMessage } from './federation-config.ts';
 import { receiveFederation, type CreateFederationCall } from './federation-upload.ts';
 import { resumeOffset } from './transfer-resume.ts';
-import type { EpsilonReportMsg, GetLedgerResponseMsg } from '../protocols/index.ts';
+import type { EpsilonReportMsg, GetLedgerResponseMsg, ListSitesResponseMsg } from '../protocols/index.ts';
 import type { Logger } from './logger.ts';
 import type { Store } from './store.ts';
 
@@ -110,6 +111,7 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
   /** Authenticates, then holds one of the token's call slots until `fn` settles (issue 13: hot polling, idle streams). */
   const limited = async <T>(metadata: grpc.Metadata, fn: (caller: SiteCaller, raw: Caller) => Promise<T>): Promise<T> => {
     const caller = await auth.authenticate(metadata, 'site');
+    recordSiteCall(deps.store, caller.subject, Date.now());
     const release = await limiter.acquire(caller.tokenId);
     try {
       return await fn({ siteId: caller.subject, federationId: caller.federationId! }, caller);
@@ -141,6 +143,7 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
 export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementation {
   const { auth, federations, registry, rounds, log } = deps;
   const limiter = new TokenLimiter(deps.adminRateLimits ?? DEFAULT_ADMIN_RATE_LIMITS);
+  const roundMessage = (round: RoundRecord) => roundMessageWith(round, rounds.progress(round.federationId), registry);
   const admin = <Req, Res>(name: string, fn: (req: Req) => Promise<Res> | Res): Unary<Req, Res> =>
     unary<Req, Res>(log, name, async (call) => {
       const release = await limiter.acquire((await auth.authenticate(call.metadata, 'admin')).tokenId);
@@ -189,18 +192,22 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
     }),
     ListRounds: admin<{ federationId: string }, { rounds: RoundMsg[] }>('ListRounds', (req) => {
       federations.get(req.federationId);
-      return { rounds: rounds.listRounds(req.federationId).map((r) => roundMessage(r, registry)) };
+      return { rounds: rounds.listRounds(req.federationId).map((r) => roundMessage(r)) };
     }),
     ListModels: admin<{ federationId: string }, { models: ModelVersionMsg[] }>('ListModels', (req) => {
       federations.get(req.federationId);
       return { models: registry.list(req.federationId).map(modelMessage) };
     }),
+    ListFederations: admin<Record<string, never>, { federations: FederationMsg[] }>('ListFederations', () => ({
+      federations: federations.list().map((f) => federationMessage(deps, f)),
+    })),
+    ListSites: admin<{ federationId: string }, ListSitesResponseMsg>('ListSites', (req) => siteReport(deps.store, ledgerReport(deps, req.federationId))),
     DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'AdminDownloadModel', 'admin', (caller, call) => streamModel(deps, caller, call), limiter),
     WatchFederation: serverStream<{ federationId: string }, { round?: RoundMsg; federation?: FederationMsg }>(deps, 'WatchFederation', 'admin', async (_caller, call) => {
       const federationId = call.request.federationId;
       federations.get(federationId);
       const onRound = (round: RoundRecord) => {
-        if (round.federationId === federationId) call.write({ round: roundMessage(round, registry) });
+        if (round.federationId === federationId) call.write({ round: roundMessage(round) });
       };
       const onFederation = (id: string) => {
         if (id !== federationId) return;
@@ -220,7 +227,7 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
       rounds.on('federation', onFederation);
       call.on('cancelled', finish);
       call.write({ federation: federationMessage(deps, federations.get(federationId)) });
-      for (const round of rounds.listRounds(federationId)) call.write({ round: roundMessage(round, registry) });
+      for (const round of rounds.listRounds(federationId)) call.write({ round: roundMessage(round) });
       if (federations.get(federationId).status === 'finished') finish();
     }, limiter),
   };
@@ -266,7 +273,14 @@ export function ledgerReport(deps: Pick<ServiceDeps, 'federations' | 'ledger' | 
 
 /** With the registry, a committed round carries its sites' evaluation of its base model (stored with that version), if any. */
 export function roundMessage(round: RoundRecord, registry?: ModelRegistry): RoundMsg {
+  return roundMessageWith(round, null, registry);
+}
+
+/** With the progress of the round in progress, when `progress` is this round's. */
+function roundMessageWith(round: RoundRecord, progress: RoundProgress | null, registry?: ModelRegistry): RoundMsg {
+  const live = progress?.roundId === round.id && (round.state === 'open' || round.state === 'collecting') ? progress : null;
   return {
+    stageDeadlineUnixMs: live?.stageDeadlineMs ?? 0, stageExpected: live?.expected ?? 0, stageAnswered: live?.answered ?? 0, bytesReceived: live?.bytesReceived ?? 0,
     id: round.id, federationId: round.federationId, number: round.number, state: round.state, baseVersion: round.baseVersion,
     resultVersion: round.resultVersion ?? 0, selectedSites: round.selectedSites, submittedSites: round.submittedSites,
     abortReason: round.abortReason ?? '', openedUnixMs: round.openedMs, closedUnixMs: round.closedMs ?? 0, totalExamples: round.totalExamples,

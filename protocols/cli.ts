@@ -4,9 +4,9 @@
  * clients, so they are decided here, next to the gRPC status table, in one place.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ConclaveError, type ErrorCode } from './errors.ts';
 import type { ClientTls } from './client.ts';
+import { parseCommandLine } from './cli-help.ts';
 
 /** Exit codes, one per failure family, so scripts can branch without parsing messages. */
 export const EXIT = {
@@ -23,6 +23,21 @@ export const EXIT = {
   /** The coordinator's per-token rate or concurrency limit refused the call: retry later. */
   RATE_LIMITED: 10,
 } as const;
+
+/** What each exit code means, for every command's help (the top-level help lists them all). */
+export const EXIT_MEANING: Readonly<Record<number, string>> = {
+  [EXIT.OK]: 'success',
+  [EXIT.FAILURE]: 'unexpected failure (set CONCLAVE_DEBUG=1 for the stack)',
+  [EXIT.USAGE]: 'usage: unknown command, subcommand or flag, a missing or malformed flag',
+  [EXIT.INVALID_INPUT]: 'invalid input: a value, file or model that the CLI or the coordinator refuses',
+  [EXIT.NOT_FOUND]: 'not found: unknown federation, round, model version or site',
+  [EXIT.AUTH]: 'authentication: a wrong, expired, revoked or missing token',
+  [EXIT.UNAVAILABLE]: 'unavailable: the coordinator cannot be reached (or none is recorded in the data dir)',
+  [EXIT.CONFLICT]: 'conflict: already exists, wrong federation state, no round in progress',
+  [EXIT.BUDGET]: 'privacy budget exhausted',
+  [EXIT.LEDGER_INVALID]: 'the privacy ledger does not verify',
+  [EXIT.RATE_LIMITED]: 'rate limited: the coordinator\'s per-token call limit refused the call; retry later',
+};
 
 export class CliError extends Error {
   readonly exitCode: number;
@@ -49,20 +64,70 @@ export function exitCodeFor(err: unknown): number {
   return EXIT.FAILURE;
 }
 
+/**
+ * A flag as commands declare it: node:util parseArgs' option shape, plus what its help line says.
+ * Commands spread these objects into one another (ADMIN_OPTIONS, STRATEGY_OPTIONS, …), so new flags
+ * merge as new keys; the help is generated from them (cli-help.ts), never written by hand.
+ */
+export interface FlagSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  default?: string | boolean;
+  description?: string;
+  /** The placeholder in help: `--federation <ID>`; default: the flag's name in capitals. */
+  value?: string;
+}
+export type FlagOptions = Readonly<Record<string, FlagSpec>>;
+
 export const COMMON_OPTIONS = {
-  'data-dir': { type: 'string', default: './.conclave' },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const satisfies ParseArgsOptionsConfig;
+  'data-dir': { type: 'string', default: './.conclave', value: 'DIR', description: 'the coordinator\'s data directory: its database, keys, admin token and address' },
+  json: { type: 'boolean', default: false, description: 'print the result (or the error) as JSON on stdout' },
+  help: { type: 'boolean', short: 'h', default: false, description: 'show this help' },
+} as const satisfies FlagOptions;
 
 export type Flags = Record<string, string | boolean | undefined>;
 
-export function parseFlags<T extends ParseArgsOptionsConfig>(argv: string[], options: T, usage: string): { flags: Flags; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
-    return { flags: values as Flags, positionals };
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n\n${usage}`);
+/** One subcommand's help: what it does, its positionals, which of the command's flags it takes, and examples. */
+export interface SubcommandHelp {
+  summary: string;
+  /** Positional arguments, e.g. "ID"; a subcommand without them refuses stray arguments. */
+  args?: string;
+  /** The command's flags this subcommand takes (the common ones always); absent: all of them. */
+  flags?: readonly string[];
+  examples: readonly string[];
+  /** Prose after the flags: what a flag list cannot say (defaults that depend on each other, caveats). */
+  details?: string;
+  /** Exit codes with a meaning of their own here (the rest are every command's: "conclave --help"). */
+  exitCodes?: Readonly<Partial<Record<number, string>>>;
+}
+
+/** A command's help: with subcommands (conclave round list|show|…), or one leaf (conclave simulate). */
+export interface CommandHelp extends Omit<SubcommandHelp, 'examples'> {
+  /** The words after "conclave": "round", "participant". */
+  command: string;
+  examples?: readonly string[];
+  subcommands?: Readonly<Record<string, SubcommandHelp>>;
+}
+
+/**
+ * Parses a command's flags (commander, over the declared options), and handles --help itself: the
+ * help is printed and HelpShown thrown, which the dispatcher turns into exit 0. `sub` is the
+ * subcommand the caller split off argv (undefined for a command without subcommands).
+ */
+export function parseFlags(argv: string[], options: FlagOptions, help: CommandHelp, sub?: string): { flags: Flags; positionals: string[] } {
+  return parseCommandLine(argv, { ...COMMON_OPTIONS, ...options }, help, sub);
+}
+
+/** The options with a help line added to each flag that has none (for commands that keep their lines elsewhere). */
+export function described<T extends FlagOptions>(options: T, lines: Readonly<Record<string, string>>): T {
+  return Object.fromEntries(Object.entries(options).map(([flag, spec]) => [flag, spec.description || !lines[flag] ? spec : { ...spec, description: lines[flag] }])) as T;
+}
+
+/** Thrown once --help was printed: nothing went wrong, there is just nothing more to do. */
+export class HelpShown extends CliError {
+  constructor() {
+    super('help shown', EXIT.OK);
+    this.name = 'HelpShown';
   }
 }
 
@@ -121,8 +186,10 @@ export function output(flags: Flags, result: CommandResult): void {
 }
 
 export const CLIENT_TLS_OPTIONS = {
-  'tls-ca': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
-} as const;
+  'tls-ca': { type: 'string', value: 'CA.pem', description: 'TLS: the CA that signed the coordinator\'s certificate (none of the --tls-* flags: plaintext)' },
+  'tls-cert': { type: 'string', value: 'CERT.pem', description: 'mutual TLS: this client\'s certificate (with --tls-key)' },
+  'tls-key': { type: 'string', value: 'KEY.pem', description: 'mutual TLS: this client\'s private key (with --tls-cert)' },
+} as const satisfies FlagOptions;
 
 /** A PEM file named by --NAME, read and roughly checked; unset: undefined. */
 export function pemFlag(flags: Flags, name: string): Buffer | undefined {

@@ -40,6 +40,7 @@ import type { ProtectionPlan__Output } from './generated/conclave/v1/ProtectionP
 import type { ResumeStageRequest__Output } from './generated/conclave/v1/ResumeStageRequest.ts';
 import type { ResumeStageResponse__Output } from './generated/conclave/v1/ResumeStageResponse.ts';
 import type { Round__Output } from './generated/conclave/v1/Round.ts';
+import type { Site__Output } from './generated/conclave/v1/Site.ts';
 import type { RoundPlan__Output } from './generated/conclave/v1/RoundPlan.ts';
 import type { ServerOptimizerConfig__Output } from './generated/conclave/v1/ServerOptimizerConfig.ts';
 import type { StageHeader__Output } from './generated/conclave/v1/StageHeader.ts';
@@ -133,6 +134,8 @@ export type CreateFederationStreamMsg = { part: 'header'; header: CreateFederati
 export type RoundMsg = Omit<Round__Output, 'federatedEvaluation'> & Partial<Pick<Round__Output, 'federatedEvaluation'>>;
 export type ModelVersionMsg = ModelVersion__Output;
 export type FederationEventMsg = With<FederationEvent__Output, { federation: FederationMsg | null }>;
+export type SiteMsg = With<Site__Output, { epsilon: EpsilonReportMsg }>;
+export interface ListSitesResponseMsg { federationId: string; delta: number; sites: SiteMsg[] }
 
 /** Compile-time checks that the stream unions above match the generated ones they stand for. */
 type Assignable<A, B extends A> = B;

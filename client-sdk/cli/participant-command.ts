@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
+import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, described, int, num, oneOf, output, parseFlags, str, type CommandHelp, type Flags } from '../../protocols/cli.ts';
 import { Participant, type ParticipantEvent } from '../participant.ts';
 import { DP_MODES, parsePrivacyFloor, type PrivacyFloorOptions } from '../privacy-policy.ts';
 import { simulatedSiteEvalShards, simulatedSiteShards, type SimulatedSplit } from '../data/simulated.ts';
@@ -16,23 +16,54 @@ import { WorkerPoolTrainer } from '../training/worker-pool.ts';
 import type { WorkerInfo, WorkerThroughput } from '../training/worker-report.ts';
 import { ATTACKS, attackingTrainer } from '../simulation/attacker.ts';
 
-export const SITE_USAGE = `usage:
-  conclave participant run --coordinator HOST:PORT (--token TOKEN | --token-file FILE)
-                           --dataset mnist --partition iid|dirichlet [--alpha 0.5] --sites N --site-index I [--seed 1]
-                           [--backend auto|tensorflow|wasm|cpu] [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
-                           [--workers N]: train on N worker processes (one core each), one update per round
-                           [--min-noise-multiplier S] [--max-clip C] [--site-budget E --site-delta D] [--require-dp]
-                           [--allow-modes central,distributed,local] [--privacy-state FILE]
-        the site's own privacy floor: rounds below it are refused before training; under local and
-        distributed DP the site keeps its own ε budget (persisted in --privacy-state) and stops when spent
-  conclave participant host --coordinator HOST:PORT --token-dir DIR --site-indices I,J,…
-                           --dataset mnist --partition iid|dirichlet [--alpha 0.5] --sites N [--seed 1] [--backend …] [TLS and floor flags]
-        several simulated sites in this one process (tokens in DIR/site-<i>.token), each with its own
-        gRPC channel and model; the data is loaded once; events go to stderr as JSON lines with "site"
-        (--privacy-state is per site and so is not taken here)
-        [--attack huge-update|inflated-count|scaled-random --attack-sites I,J]: SIMULATION ONLY, the
-        listed sites attack every round (conclave simulate --attackers; client-sdk/simulation/attacker.ts)
-common: [--data-dir DIR] [--json]`;
+const FLOOR_DETAILS = `The site's own privacy floor (--min-noise-multiplier, --max-clip, --site-budget/--site-delta, --require-dp,
+--allow-modes): rounds below it are refused before training; under local and distributed DP the site keeps its own
+ε budget (persisted in --privacy-state) and stops when it is spent.`;
+
+export const SITE_HELP: CommandHelp = {
+  command: 'participant',
+  summary: 'a site\'s own process',
+  subcommands: {
+    run: {
+      summary: 'one site, one process: what an organisation runs; trains on its data in every round it is selected for',
+      examples: [
+        'conclave participant run --coordinator coord.example.org:7070 --token-file site.token --tls-ca ca.pem --dataset mnist --sites 4 --site-index 0',
+        'conclave participant run --coordinator 127.0.0.1:7070 --token-file site.token --dataset mnist --sites 2 --site-index 1 --min-noise-multiplier 0.8 --site-budget 10',
+      ],
+      details: FLOOR_DETAILS,
+    },
+    host: {
+      summary: 'several simulated sites in this one process (tokens in DIR/site-<i>.token), each with its own gRPC channel and model; the data is loaded once',
+      examples: ['conclave participant host --coordinator 127.0.0.1:7070 --token-dir ./tokens --site-indices 0,2,4 --dataset mnist --sites 6'],
+      details: `Events go to stderr as JSON lines with "site". --privacy-state is per site and so is not taken here. ${FLOOR_DETAILS}`,
+    },
+  },
+};
+
+const SITE_FLAG_HELP: Record<string, string> = {
+  coordinator: 'the coordinator\'s participant address, HOST:PORT',
+  token: 'the site\'s token (printed by "participant enroll"); prefer --token-file, which stays off the process list',
+  'token-file': 'a file holding the site\'s token',
+  'token-dir': 'host: the directory of site-<i>.token files',
+  dataset: 'the simulated dataset: mnist',
+  partition: 'iid (default) or dirichlet',
+  alpha: 'dirichlet: the concentration (default 0.5)',
+  sites: 'how many sites the dataset is split over',
+  'site-index': 'run: which shard is this site\'s, in [0, sites)',
+  'site-indices': 'host: the shards of the sites hosted here, comma-separated',
+  seed: 'seeds the split (default 1)',
+  backend: 'auto (default), tensorflow, wasm or cpu',
+  workers: 'train on N worker processes (one core each), one update per round (default 1)',
+  'min-noise-multiplier': 'refuse DP rounds with a smaller noise multiplier',
+  'max-clip': 'refuse DP rounds with a larger clip norm',
+  'site-budget': 'this site\'s own ε budget (with --site-delta)',
+  'site-delta': 'the δ of --site-budget',
+  'require-dp': 'refuse rounds without differential privacy',
+  'allow-modes': 'the DP modes accepted, comma-separated: central,distributed,local',
+  'privacy-state': 'run: the file the site\'s own ε spend is persisted in',
+  attack: 'host, SIMULATION ONLY: huge-update, inflated-count or scaled-random; the --attack-sites attack every round (client-sdk/simulation/attacker.ts)',
+  'attack-sites': 'host, with --attack: the attacking sites\' indices, comma-separated, among --site-indices',
+};
 
 const OPTIONS = {
   coordinator: { type: 'string' }, token: { type: 'string' }, ...CLIENT_TLS_OPTIONS,
@@ -62,9 +93,7 @@ interface SiteOutcome {
 
 export async function siteCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { flags } = parseFlags(rest, OPTIONS, SITE_USAGE);
-  if (flags['help']) return void process.stdout.write(SITE_USAGE + '\n');
-  if (sub !== 'run' && sub !== 'host') throw new CliError(SITE_USAGE);
+  const { flags } = parseFlags(rest, described(OPTIONS, SITE_FLAG_HELP), SITE_HELP, sub);
   const coordinator = str(flags, 'coordinator');
   oneOf(flags, 'dataset', ['mnist'] as const, 'mnist');
   const sites = int(flags, 'sites', { min: 1, max: 100_000 });

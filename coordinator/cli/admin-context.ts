@@ -2,13 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { adminClient, callUnary } from '../../protocols/client.ts';
 import type { AdminClient } from '../../protocols/index.ts';
-import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, type Flags } from '../../protocols/cli.ts';
+import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, type FlagOptions, type Flags } from '../../protocols/cli.ts';
 
 export const ADMIN_OPTIONS = {
-  coordinator: { type: 'string' },
-  token: { type: 'string' },
+  coordinator: { type: 'string', value: 'HOST:PORT', description: 'the coordinator\'s admin address (default: the one recorded in the data dir by "coordinator start")' },
+  token: { type: 'string', description: 'the admin token (default: DATA_DIR/admin.token)' },
   ...CLIENT_TLS_OPTIONS,
-} as const;
+} as const satisfies FlagOptions;
+
+/** The flags every admin subcommand takes, for the `flags` lists of help specs. */
+export const ADMIN_FLAGS = Object.keys(ADMIN_OPTIONS);
 
 export interface AdminContext {
   address: string;

@@ -3,21 +3,19 @@
  * simulated sites follow the protocol but send what an attacker would. Their behaviour lives on the
  * site side (client-sdk/simulation/attacker.ts), reached through `participant host --attack`.
  */
-import { CliError, int, oneOf, type Flags } from '../../protocols/cli.ts';
+import { CliError, int, oneOf, type FlagOptions, type Flags } from '../../protocols/cli.ts';
 
 export const ATTACK_KINDS = ['huge-update', 'inflated-count', 'scaled-random'] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
 
 export const ATTACK_OPTIONS = {
-  attackers: { type: 'string' }, attack: { type: 'string' }, byzantine: { type: 'string' },
-} as const;
-
-export const ATTACK_USAGE = `hostile sites (simulation only):
-  [--attackers K --attack huge-update|inflated-count|scaled-random]   sites 0..K-1 attack every round:
-              huge-update: Δ = ±3.4e38; inflated-count: Δ = −w claiming 1e9 examples;
-              scaled-random: a random direction at 100× the norm of the site's honest update
-  [--byzantine K]                  the same as --attackers K --attack scaled-random
-  The JSON reports per round the updates the coordinator clipped, capped (weight) or refused.`;
+  attackers: { type: 'string', value: 'K', description: 'SIMULATION ONLY: sites 0..K-1 attack every round (with --attack); the JSON reports per round the updates the coordinator clipped, capped (weight) or refused' },
+  attack: {
+    type: 'string', value: 'huge-update|inflated-count|scaled-random',
+    description: 'huge-update: Δ = ±3.4e38; inflated-count: Δ = −w claiming 1e9 examples; scaled-random: a random direction at 100× the norm of the site\'s honest update',
+  },
+  byzantine: { type: 'string', value: 'K', description: 'the same as --attackers K --attack scaled-random' },
+} as const satisfies FlagOptions;
 
 export interface SimulatedAttack {
   kind: AttackKind;

@@ -1,33 +1,37 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { CliError, EXIT, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
+import { CliError, EXIT, output, parseFlags, str, type CommandHelp, type Flags } from '../../protocols/cli.ts';
 import type { LedgerPayload } from '../privacy/ledger.ts';
 import { recomputeLedger } from '../audit/recompute.ts';
 import { buildAuditReport, type AuditSources } from '../audit/report.ts';
-import { ADMIN_OPTIONS } from './admin-context.ts';
-import { readSource, verifyPinned, type Source } from './ledger-command.ts';
+import { LEDGER_SOURCE_DETAILS, LEDGER_SOURCE_OPTIONS, readSource, verifyPinned, type Source } from './ledger-command.ts';
 
-const USAGE = `usage:
-  conclave audit verify --federation ID [--jwks JWKS.json | --key-fingerprint FP] [--file LEDGER.json | --coordinator HOST:PORT]
-        everything "ledger verify" checks, and ε recomputed from the recorded events alone with both
-        accountants (RDP and PLD), compared with what each entry claims: an entry claiming less than
-        its events give is named. Offline on DATA_DIR (read-only) by default.
-  conclave audit report --federation ID --out DIR [--jwks JWKS.json | --key-fingerprint FP]
-        writes DIR/report.html (one self-contained file, charts as inline SVG) and DIR/report.json
-        from the data dir's ledger, configuration and model lineage, with the verification result.
-example: conclave audit report --data-dir ./.conclave --federation 3f2… --out ./audit --jwks ./jwks.json
-common: [--data-dir DIR] [--json]
-exit codes: 0 verified; 9 the ledger does not verify or under-reports ε; others as for every command`;
+export const AUDIT_HELP: CommandHelp = {
+  command: 'audit',
+  summary: 'for auditors: verify the ledger and recompute ε; an HTML + JSON privacy report',
+  subcommands: {
+    verify: {
+      summary: 'everything "ledger verify" checks, and ε recomputed from the recorded events with both accountants (RDP and PLD)',
+      flags: Object.keys(LEDGER_SOURCE_OPTIONS),
+      examples: ['conclave audit verify --data-dir ./.conclave --federation 3f2c… --key-fingerprint 5c1a…', 'conclave audit verify --file ledger.json --jwks jwks.json --json'],
+      details: `An entry claiming less ε than its events give is named. ${LEDGER_SOURCE_DETAILS}`,
+      exitCodes: { 0: 'verified', 9: 'the ledger does not verify or under-reports ε' },
+    },
+    report: {
+      summary: 'write DIR/report.html (one self-contained file, charts as inline SVG) and DIR/report.json, with the verification result',
+      examples: ['conclave audit report --data-dir ./.conclave --federation 3f2c… --out ./audit --jwks ./jwks.json'],
+      details: 'From the data dir\'s ledger, configuration and model lineage (read-only; no coordinator needed).',
+      exitCodes: { 0: 'written, the ledger verifies', 9: 'written, but the ledger does not verify' },
+    },
+  },
+};
 
 export async function auditCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   const { flags } = parseFlags(rest, {
-    ...ADMIN_OPTIONS, federation: { type: 'string' }, file: { type: 'string' }, jwks: { type: 'string' }, 'key-fingerprint': { type: 'string' },
-    out: { type: 'string' },
-  }, USAGE);
-  if (flags['help']) return void process.stdout.write(USAGE + '\n');
-  if (sub !== 'verify' && sub !== 'report') throw new CliError(USAGE);
+    ...LEDGER_SOURCE_OPTIONS, out: { type: 'string', value: 'DIR', description: 'report: where report.html and report.json go' },
+  }, AUDIT_HELP, sub);
   const source = await readSource(flags);
   const verification = verifyPinned(flags, source);
   const payloads = parsePayloads(source);

@@ -2,38 +2,45 @@ import { resolve, join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { startCoordinator } from '../coordinator.ts';
 import { SIGNING_KEY_ENV, writeAtomic } from '../keys.ts';
-import { CliError, int, parseFlags, str } from '../../protocols/cli.ts';
+import { int, parseFlags, str, type CommandHelp } from '../../protocols/cli.ts';
 import { SERVER_TLS_OPTIONS, serverTlsFromFlags } from './tls-flags.ts';
 import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags } from './limit-flags.ts';
 
-const USAGE = `usage: conclave coordinator start [--host 127.0.0.1] [--port 7070] [--data-dir DIR] [--json]
-                                 [--tls-cert CERT.pem --tls-key KEY.pem [--tls-client-ca CA.pem]]
-                                 [--signing-key FILE] [--metrics-port P [--metrics-host HOST]]
+const OPTIONS = {
+  host: { type: 'string', default: '127.0.0.1', description: 'the interface to listen on' },
+  port: { type: 'string', default: '7070', description: '0 picks any free port (printed, and recorded in DATA_DIR/coordinator.json)' },
+  'signing-key': {
+    type: 'string', value: 'FILE',
+    description: `the Ed25519 key that signs tokens and the privacy ledger, kept outside the data dir (or ${SIGNING_KEY_ENV}=FILE); created (0600) on first start`,
+  },
+  'metrics-port': { type: 'string', value: 'P', description: 'serve Prometheus metrics at http://HOST:P/metrics (0: any free port, printed in the --json line)' },
+  'metrics-host': { type: 'string', value: 'HOST', description: 'the interface for --metrics-port (default: --host)' },
+  ...SERVER_TLS_OPTIONS,
+  ...LIMIT_OPTIONS,
+} as const;
 
-Serves the participant and admin gRPC services until SIGINT/SIGTERM. With --json, prints one
-line {"address","port","adminTokenPath","pid","keyId","keyFingerprint"} on stdout once listening
-(use --port 0 for any free port). The key fingerprint is what sites and auditors pin
-("conclave ledger verify --key-fingerprint FP").
---signing-key FILE (or ${SIGNING_KEY_ENV}=FILE) keeps the Ed25519 key that signs tokens and the
-privacy ledger outside the data dir; it is created there (0600) on first start. Without it the key
-lives in DATA_DIR/keys, where anyone who can edit the database can also re-sign the ledger.
-With --tls-cert/--tls-key it serves TLS; adding --tls-client-ca requires client certificates signed
-by that CA (mutual TLS). Without them it serves plaintext: keep it on loopback then.
---metrics-port P serves Prometheus metrics at http://HOST:P/metrics (HOST: --metrics-host, default
-the --host): rounds by state and stage, round and stage durations, sites connected, message bytes
-in/out, aggregation time, ε spent per federation, refused RPCs by status.
-example: conclave coordinator start --data-dir ./.conclave --port 7070 --metrics-port 9464
+export const COORDINATOR_HELP: CommandHelp = {
+  command: 'coordinator',
+  summary: 'run the coordinator: the participant and admin gRPC services',
+  subcommands: {
+    start: {
+      summary: 'serve until SIGINT/SIGTERM; the address and the admin token are written to the data dir for the other commands',
+      examples: ['conclave coordinator start --data-dir ./.conclave --port 7070', 'conclave coordinator start --port 7070 --metrics-port 9464   # Prometheus scrapes http://127.0.0.1:9464/metrics', 'conclave coordinator start --port 0 --json   # one line {"address","port","adminTokenPath","pid","keyId","keyFingerprint"}'],
+      details: `With --json, prints one line {"address","port","adminTokenPath","pid","keyId","keyFingerprint"} once listening.
+The key fingerprint is what sites and auditors pin ("conclave ledger verify --key-fingerprint FP").
+Without --signing-key the key lives in DATA_DIR/keys, where anyone who can edit the database can also re-sign the ledger.
+Without --tls-cert/--tls-key it serves plaintext: keep it on loopback then.
+The metrics: rounds by state and stage, round and stage durations, sites connected, message bytes in/out,
+aggregation time, ε spent per federation, RPCs by status (refused ones apart), and the process's own.
 
-${LIMIT_USAGE}`;
+${LIMIT_USAGE}`,
+    },
+  },
+};
 
 export async function coordinatorCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub !== 'start') throw new CliError(USAGE);
-  const { flags } = parseFlags(rest, {
-    host: { type: 'string' }, port: { type: 'string' }, 'signing-key': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' },
-    ...SERVER_TLS_OPTIONS, ...LIMIT_OPTIONS,
-  }, USAGE);
-  if (flags['help']) return void process.stdout.write(USAGE + '\n');
+  const { flags } = parseFlags(rest, OPTIONS, COORDINATOR_HELP, sub);
   const dataDir = resolve(String(flags['data-dir']));
   const host = str(flags, 'host', '127.0.0.1');
   const port = int(flags, 'port', { min: 0, max: 65535, fallback: 7070 });

@@ -1,44 +1,31 @@
 import type { FederationMsg } from '../../protocols/index.ts';
 import { createFederation } from '../../protocols/client.ts';
-import { configMessage, type TrainingConfig } from '../federation-config.ts';
-import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
-import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import { configMessage, type FederationConfigInput, type TrainingConfig } from '../federation-config.ts';
+import { CliError, int, num, oneOf, output, parseFlags, str, type CommandHelp, type FlagOptions, type Flags } from '../../protocols/cli.ts';
+import { ADMIN_FLAGS, ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import { checkConfig, flagsOnlyNames, mergeConfig, modelOfFile, readConfigFile } from './federation-file.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags, proxMuFromFlags } from './strategy-flags.ts';
-import { ROUND_EXTRA_OPTIONS, ROUND_EXTRA_USAGE, roundExtrasFromFlags } from './round-flags.ts';
+import { ROUND_EXTRA_OPTIONS, roundExtrasFromFlags } from './round-flags.ts';
 
 export const PRIVACY_OPTIONS = {
-  dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
-  'adaptive-clip': { type: 'boolean' }, 'target-quantile': { type: 'string' }, 'clip-lr': { type: 'string' }, 'count-noise-std': { type: 'string' },
-  budget: { type: 'string' }, delta: { type: 'string' },
-} as const;
+  dp: { type: 'string', value: 'central|distributed|local', description: 'client-level differential privacy (DP-FedAvg; sites are Poisson-sampled); none without it' },
+  'noise-multiplier': { type: 'string', value: 'S', description: 'central: the coordinator adds N(0, (S·C)²) to the sum; distributed: each site adds its share S·C/√(expected sites)' },
+  'local-epsilon': { type: 'string', value: 'E', description: '--dp local: each site\'s update is (E, δ)-DP on its own, every round (analytic Gaussian, sensitivity 2C)' },
+  clip: { type: 'string', value: 'C', description: 'L2 clip norm of each site\'s update' },
+  'sample-rate': { type: 'string', value: 'Q', description: 'Poisson sampling rate of each site per round, accounted with amplification (central; default 1)' },
+  'adaptive-clip': { type: 'boolean', description: 'central only: the clip norm tracks a quantile of update norms (Andrew et al. 2021); needs --count-noise-std' },
+  'target-quantile': { type: 'string', value: 'QUANTILE', description: 'adaptive clipping: the quantile tracked (default 0.5)' },
+  'clip-lr': { type: 'string', value: 'LR', description: 'adaptive clipping: the clip norm\'s learning rate (default 0.2)' },
+  'count-noise-std': { type: 'string', value: 'SB', description: 'adaptive clipping: noise std on the count of unclipped updates' },
+  budget: { type: 'string', value: 'EPSILON', description: 'refuse rounds that would spend more than EPSILON at δ (the federation\'s and each site\'s)' },
+  delta: { type: 'string', value: 'D', description: 'the δ of the (ε, δ) guarantee (default 1e-5; below 1/sites-per-round)' },
+} as const satisfies FlagOptions;
 
-export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; sites are Poisson-sampled):
-  --dp central --noise-multiplier S --clip C [--sample-rate Q (default 1)] [--delta D (default 1e-5)]
-                 the coordinator adds N(0, (S*C)^2) to the sum; accounted with Poisson amplification at Q
-  --dp distributed --noise-multiplier S --clip C   each site adds its share S*C/sqrt(expected sites); until secure
-                 aggregation hides single updates, each update is accounted as the coordinator sees it
-                 (sensitivity 2C, no amplification), which costs far more than central
-  --dp local --local-epsilon E --clip C      each site's update is (E, delta)-DP on its own, every round
-                                             (analytic Gaussian, sensitivity 2C; accounted without sampling amplification)
-  [--budget EPSILON]   refuse rounds that would spend more than EPSILON at delta (federation and each site)
-  [--adaptive-clip [--target-quantile 0.5] [--clip-lr 0.2] --count-noise-std SB]   central only: clip norm tracks a quantile (Andrew et al. 2021)`;
-
-const USAGE = `usage:
-  conclave federation create --name NAME --model mlp|cnn|PATH/model.json [--rounds 3] [--sites-per-round 2] [--min-sites N]
-                             [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
-                             [--seed 0] [--protection none] [--strategy S and its flags, below]
-                             [differential privacy flags, below]
-  conclave federation start ID
-  conclave federation show ID
---model: a zoo architecture (seeded with --seed), or your own tfjs LayersModel: a model.json and the weight
-  files its weightsManifest lists (what "conclave model export" and model.save write); its weights are the
-  starting point. It needs one input, a softmax output, and only trainable weights. Training flags default
-  to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
-common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
-${STRATEGY_USAGE}
-${ROUND_EXTRA_USAGE}
-${PRIVACY_USAGE}`;
+export const PRIVACY_USAGE = `Differential privacy: --dp central adds the noise at the coordinator and is accounted with Poisson
+amplification at --sample-rate; --dp distributed has each site add its share, and until secure aggregation
+hides single updates each update is accounted as the coordinator sees it (sensitivity 2C, no amplification),
+which costs far more than central; --dp local makes each update (--local-epsilon, δ)-DP on its own.`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
 export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?: number } = {}) {
@@ -76,13 +63,50 @@ export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?:
 
 const CREATE_OPTIONS = {
   ...ADMIN_OPTIONS,
-  name: { type: 'string' }, model: { type: 'string' }, rounds: { type: 'string' }, 'sites-per-round': { type: 'string' },
-  'min-sites': { type: 'string' }, 'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' },
-  lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
+  config: { type: 'string', value: 'FILE', description: 'the federation\'s config as JSON or YAML (the schema\'s keys: name, model, rounds, sitesPerRound, …); flags given too override it' },
+  name: { type: 'string', description: 'the federation\'s name (default MODEL-federation)' },
+  model: { type: 'string', value: 'mlp|cnn|PATH/model.json', description: 'a zoo architecture (seeded with --seed), or your own tfjs LayersModel and its weights (version 0)' },
+  rounds: { type: 'string', value: 'N', description: 'rounds to run (default 3)' },
+  'sites-per-round': { type: 'string', value: 'N', description: 'sites selected per round (default 2)' },
+  'min-sites': { type: 'string', value: 'N', description: 'quorum: fewer updates abort the round (default: sites per round)' },
+  'deadline-ms': { type: 'string', value: 'MS', description: 'each stage\'s deadline (default 120000)' },
+  'local-epochs': { type: 'string', value: 'E', description: 'local training epochs per round (default: the model\'s measured value)' },
+  'batch-size': { type: 'string', value: 'B', description: 'local batch size (default: the model\'s)' },
+  lr: { type: 'string', value: 'LR', description: 'local learning rate (default: the model\'s)' },
+  optimizer: { type: 'string', value: 'sgd|adam', description: 'local optimizer (default: the model\'s)' },
+  seed: { type: 'string', value: 'N', description: 'seed of the zoo model\'s initial weights and of the sites\' training (default 0)' },
+  protection: { type: 'string', value: 'none', description: 'how updates travel to the aggregate (default none)' },
   ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
   ...ROUND_EXTRA_OPTIONS,
-} as const;
+} as const satisfies FlagOptions;
+
+export const FEDERATION_HELP: CommandHelp = {
+  command: 'federation',
+  summary: 'create, start, list and show federations',
+  subcommands: {
+    create: {
+      summary: 'create a federation and its model version 0 (built here, uploaded to the coordinator)',
+      examples: [
+        'conclave federation create --config examples/federation.yaml',
+        'conclave federation create --name mnist --model mlp --rounds 5 --sites-per-round 4 --dp central --noise-multiplier 1 --clip 1 --budget 8',
+        'conclave federation create --config federation.json --rounds 10   # flags override the file',
+      ],
+      details: `--config FILE: JSON (*.json) or YAML, with the keys of the federation schema (name, model, rounds, sitesPerRound, minSites,
+roundDeadlineMs, training, seed, protection, aggregation, privacy, evaluation, compression); what it leaves out takes the flags'
+defaults, and a "model" ending in .json is a path relative to the file. Flags given with --config override it: a plain flag
+replaces its one key; any privacy flag (--dp …) replaces the whole privacy section, any strategy flag the whole aggregation section.
+Both forms are checked by the same schema before the coordinator is called; problems name the flag or FILE and key path.
+--model PATH/model.json: its weights are the starting point; it needs one input, a softmax output and only trainable
+weights; training defaults to 1 epoch of Adam at lr 0.001.
+${STRATEGY_USAGE}
+${PRIVACY_USAGE}`,
+    },
+    start: { summary: 'start running rounds', args: 'ID', flags: ADMIN_FLAGS, examples: ['conclave federation start 3f2c…'] },
+    show: { summary: 'one federation: config, status, rounds, latest model', args: 'ID', flags: ADMIN_FLAGS, examples: ['conclave federation show 3f2c… --json'] },
+    list: { summary: 'every federation on the coordinator', flags: ADMIN_FLAGS, examples: ['conclave federation list', 'conclave federation list --json'] },
+  },
+};
 
 /** The config as the admin client sends it: `defaults` (the model's training defaults) fill the training flags not given. */
 export function federationConfigFromFlags(flags: Flags, source: ModelSource, defaults: TrainingConfig) {
@@ -118,20 +142,31 @@ export function describeFederation(f: FederationMsg): string {
 }
 
 async function federationToCreate(flags: Flags, loadModelTools: LoadModelTools) {
-  const source = modelSourceFromFlags(flags);
+  const file = typeof flags['config'] === 'string' ? readConfigFile(flags['config']) : null;
+  const fileModel = file ? modelOfFile(file) : undefined;
+  const source = modelSourceFromFlags(file && flags['model'] === undefined && fileModel !== undefined ? { ...flags, model: fileModel } : flags);
   const tools = await loadModelTools();
-  const config = federationConfigFromFlags(flags, source, tools.trainingDefaults(source));
+  const defaults = tools.trainingDefaults(source);
+  let config: FederationConfigInput;
+  if (file) {
+    // The flags' own config, sized by the file's sites per round (a quorum flag is checked against it).
+    const sitesPerRound = file.raw['sitesPerRound'];
+    const sized = { ...flags, 'sites-per-round': flags['sites-per-round'] ?? (typeof sitesPerRound === 'number' ? String(sitesPerRound) : undefined) };
+    const merged = mergeConfig(file, flags, federationConfigFromFlags(sized, source, defaults), modelLabel(source), defaults);
+    config = checkConfig(merged.config, { file: file.path, flagFor: merged.flagFor });
+  } else {
+    config = checkConfig(federationConfigFromFlags(flags, source, defaults), { flagFor: flagsOnlyNames(flags) });
+  }
   return { config: configMessage(config), model: await tools.initialModel(source, { seed: config.seed }) };
 }
 
 /** `loadModelTools` is injected by the dispatcher: building or reading version 0 needs tfjs, which this room never imports. */
 export async function federationCommand(argv: string[], deps: { loadModelTools: LoadModelTools }): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub !== 'create' && sub !== 'start' && sub !== 'show') throw new CliError(USAGE);
-  const { flags, positionals } = parseFlags(rest, CREATE_OPTIONS, USAGE);
-  if (flags['help']) return void process.stdout.write(USAGE + '\n');
+  const { flags, positionals } = parseFlags(rest, CREATE_OPTIONS, FEDERATION_HELP, sub);
+  if (sub === 'list') return listFederations(flags);
   const id = sub === 'create' ? '' : positionals[0];
-  if (sub !== 'create' && !id) throw new CliError(`federation ${sub} needs the federation id\n\n${USAGE}`);
+  if (sub !== 'create' && !id) throw new CliError(`federation ${sub} needs the federation id; run "conclave federation list" for them`);
   // Version 0 is built (or read and checked) before the coordinator is contacted: a bad model file costs no call.
   const creating = sub === 'create' ? await federationToCreate(flags, deps.loadModelTools) : null;
   const admin = adminContext(flags);
@@ -140,6 +175,16 @@ export async function federationCommand(argv: string[], deps: { loadModelTools: 
       ? await createFederation(admin.client, admin.token, creating)
       : await admin.call<FederationMsg>(sub === 'start' ? 'StartFederation' : 'GetFederation', { federationId: id });
     output(flags, { json: federation, text: describeFederation(federation) });
+  } finally {
+    admin.close();
+  }
+}
+
+async function listFederations(flags: Flags): Promise<void> {
+  const admin = adminContext(flags);
+  try {
+    const { federations } = await admin.call<{ federations: FederationMsg[] }>('ListFederations', {});
+    output(flags, { json: federations, text: federations.map(describeFederation).join('\n') || 'no federations yet; create one with "conclave federation create --config FILE"' });
   } finally {
     admin.close();
   }

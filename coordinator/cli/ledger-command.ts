@@ -4,34 +4,44 @@ import { DatabaseSync } from 'node:sqlite';
 import type { GetLedgerResponseMsg } from '../../protocols/index.ts';
 import { ledgerKeyFromJwks } from '../../crypto/ledger-signing.ts';
 import { auditLedger, describeProblem, readAuditInput, type AuditInput } from '../privacy/ledger-audit.ts';
-import { CliError, EXIT, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
-import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import { CliError, EXIT, output, parseFlags, str, type CommandHelp, type FlagOptions, type Flags } from '../../protocols/cli.ts';
+import { ADMIN_FLAGS, ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 
-const USAGE = `usage:
-  conclave ledger show --federation ID          entries, and ε per federation and per participant (from the ledger alone)
-  conclave ledger verify --federation ID [--jwks JWKS.json | --key-fingerprint FP] [--file LEDGER.json | --coordinator HOST:PORT]
-        checks, under a key you pinned: every entry's Ed25519 signature and key id, that each signed
-        payload names this federation and its own seq, and the hash chain from the federation's
-        genesis; from a data dir also that every committed DP round has its entry and that model
-        versions anchor the ledger head, so deleting the newest entries (or all) is detected.
-        Where from: DATA_DIR/conclave.db, opened read-only, no coordinator needed (the default);
-        --file, a saved "ledger show --json"; --coordinator, a running coordinator (GetLedger).
-        The last two carry no rounds or anchors; the result lists what could not be checked.
-        Pin the key with --jwks (a JWKS you saved) or --key-fingerprint (printed by "coordinator
-        start" and "participant enroll"). Without either, the key is read from the ledger's own
-        source, which whoever rewrites the ledger can replace too: the result says so.
-common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
-exit codes: 0 intact; 9 the ledger does not verify or is not signed by the pinned key; others as for every command`;
+/** Where a ledger is read from and the key it is checked under: ledger verify, audit verify and audit report. */
+export const LEDGER_SOURCE_OPTIONS = {
+  ...ADMIN_OPTIONS,
+  federation: { type: 'string', value: 'ID', description: 'the federation (with --file: default the file\'s)' },
+  file: { type: 'string', value: 'LEDGER.json', description: 'a saved "conclave ledger show --json" instead of the data dir' },
+  jwks: { type: 'string', value: 'JWKS.json', description: 'pin the signing key: a JWKS you saved' },
+  'key-fingerprint': { type: 'string', value: 'FP', description: 'pin the signing key by its fingerprint (printed by "coordinator start" and "participant enroll")' },
+} as const satisfies FlagOptions;
 
+export const LEDGER_SOURCE_DETAILS = `Where the ledger comes from: DATA_DIR/conclave.db, opened read-only, no coordinator needed (the default);
+--file, a saved "ledger show --json"; --coordinator, a running coordinator (GetLedger). The last two carry no rounds or
+anchors; the result lists what could not be checked. Pin the key with --jwks or --key-fingerprint: without either, the
+key is read from the ledger's own source, which whoever rewrites the ledger can replace too; the result says so.`;
+
+export const LEDGER_HELP: CommandHelp = {
+  command: 'ledger',
+  summary: 'the privacy-budget ledger: ε per federation and participant; its chain and signatures',
+  subcommands: {
+    show: {
+      summary: 'entries, and ε per federation and per participant (from the ledger alone)', flags: [...ADMIN_FLAGS, 'federation'],
+      examples: ['conclave ledger show --federation 3f2c…', 'conclave ledger show --federation 3f2c… --json > ledger.json'],
+    },
+    verify: {
+      summary: 'check every entry\'s signature under a pinned key, the hash chain from the genesis, and (data dir) the rounds and model anchors',
+      examples: ['conclave ledger verify --federation 3f2c… --key-fingerprint 5c1a…', 'conclave ledger verify --file ledger.json --jwks jwks.json'],
+      details: LEDGER_SOURCE_DETAILS,
+      exitCodes: { 0: 'the ledger verifies', 9: 'it does not verify, or is not signed by the pinned key' },
+    },
+  },
+};
 
 export async function ledgerCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { flags } = parseFlags(rest, {
-    ...ADMIN_OPTIONS, federation: { type: 'string' }, file: { type: 'string' }, jwks: { type: 'string' }, 'key-fingerprint': { type: 'string' },
-  }, USAGE);
-  if (flags['help']) return void process.stdout.write(USAGE + '\n');
+  const { flags } = parseFlags(rest, LEDGER_SOURCE_OPTIONS, LEDGER_HELP, sub);
   if (sub === 'verify') return verify(flags);
-  if (sub !== 'show') throw new CliError(USAGE);
   const ledger = await fetchLedger(flags, str(flags, 'federation'));
   const f = ledger.federation;
   const lines = [

@@ -1,21 +1,7 @@
-import { CliError, EXIT, exitCodeFor } from '../../protocols/cli.ts';
+import { CliError, EXIT, HelpShown, exitCodeFor, type CommandHelp } from '../../protocols/cli.ts';
+import { topHelp } from '../../protocols/cli-help.ts';
+import { ConclaveError } from '../../protocols/errors.ts';
 import type { LoadModelTools } from './model-tools.ts';
-
-const USAGE = `conclave — federated learning with privacy guarantees
-
-usage: conclave <command> [subcommand] [flags]
-
-  coordinator start                 run the coordinator (gRPC)
-  federation create|start|show      manage federations
-  participant enroll|revoke|run|host  enroll sites, revoke them, run a site (or many simulated ones in one process)
-  round list|watch                  inspect rounds
-  model list|export                 the versioned model registry; export to tfjs LayersModel
-  ledger show|verify                the privacy-budget ledger: ε per federation and participant; chain and signatures
-  audit verify|report               for auditors: verify the ledger and recompute ε; an HTML + JSON privacy report
-  privacy epsilon|calibrate         (ε, δ) of the subsampled Gaussian (RDP or PLD); calibrate the noise multiplier
-  simulate                          a whole federation on this machine: coordinator + site processes
-
-Every command takes --data-dir DIR (default ./.conclave) and --json. Run "conclave <command> --help" for flags.`;
 
 /**
  * The one place that may import every room (ARCHITECTURE.md; checked by `npm run lint:layers`):
@@ -39,21 +25,51 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   simulate: async (argv) => (await import('./simulate-command.ts')).simulateCommand(argv, { loadModelTools }),
 };
 
+/** Each command's help spec, for "conclave --help": the list is generated from what the commands declare. */
+const HELPS: Record<string, () => Promise<CommandHelp>> = {
+  coordinator: async () => (await import('./coordinator-command.ts')).COORDINATOR_HELP,
+  federation: async () => (await import('./federation-command.ts')).FEDERATION_HELP,
+  participant: async () => (await import('./participant-command.ts')).PARTICIPANT_HELP,
+  round: async () => (await import('./round-model-commands.ts')).ROUND_HELP,
+  model: async () => (await import('./round-model-commands.ts')).MODEL_HELP,
+  ledger: async () => (await import('./ledger-command.ts')).LEDGER_HELP,
+  audit: async () => (await import('./audit-command.ts')).AUDIT_HELP,
+  privacy: async () => (await import('./privacy-command.ts')).PRIVACY_HELP,
+  simulate: async () => (await import('./simulate-command.ts')).SIMULATE_HELP,
+};
+
+export async function commandHelps(): Promise<Array<{ name: string; help: CommandHelp }>> {
+  return Promise.all(Object.entries(HELPS).map(async ([name, help]) => ({ name, help: await help() })));
+}
+
+export async function usage(): Promise<string> {
+  return topHelp(await commandHelps());
+}
+
+/** What an operator should do about the failures every admin command can meet. */
+function explain(err: unknown, message: string): string {
+  if (!(err instanceof ConclaveError)) return message;
+  if (err.code === 'UNAVAILABLE') return `cannot reach the coordinator: ${message} (is "conclave coordinator start" running there, and is --coordinator right?)`;
+  if (err.code === 'UNAUTHENTICATED') return `the coordinator refused the token: ${message} (pass the admin token with --token, or run where DATA_DIR/admin.token is)`;
+  return message;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(await usage());
     return command ? EXIT.OK : EXIT.USAGE;
   }
   const run = COMMANDS[command];
   try {
-    if (!run) throw new CliError(`unknown command "${command}"\n\n${USAGE}`);
+    if (!run) throw new CliError(`unknown command "${command}" (one of ${Object.keys(COMMANDS).join(', ')}); run "conclave --help"`);
     await run(rest);
     // A command that completed but has a verdict to report (e.g. a ledger that does not verify) sets exitCode.
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (err) {
+    if (err instanceof HelpShown) return EXIT.OK;
     const code = exitCodeFor(err);
-    const message = err instanceof Error ? err.message : String(err);
+    const message = explain(err, err instanceof Error ? err.message : String(err));
     const errorCode = (err as { code?: unknown } | null)?.code;
     if (argv.includes('--json')) process.stdout.write(JSON.stringify({ error: { message, code: typeof errorCode === 'string' ? errorCode : 'CLI_ERROR', exitCode: code } }) + '\n');
     process.stderr.write(`conclave: ${message}\n`);

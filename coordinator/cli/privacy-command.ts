@@ -7,35 +7,8 @@ import {
   type AccountantKind,
   type GaussianEvent,
 } from '../../crypto/dp/index.ts';
-import { CliError, EXIT, oneOf, output, parseFlags, type Flags } from '../../protocols/cli.ts';
-import { DISCRETE_OPTIONS, DISCRETE_USAGE, DISCRETE_VALUE_FLAGS, discreteEpsilonCommand } from './privacy-discrete.ts';
-
-const USAGE = `usage:
-  conclave privacy epsilon --noise-multiplier S --sample-rate Q --rounds T --delta D [--sampling poisson|without-replacement]
-                           [--accountant rdp|pld|best] [--json]
-${DISCRETE_USAGE}
-  conclave privacy epsilon --events FILE --delta D [--accountant rdp|pld|best] [--json]
-  conclave privacy calibrate --target-epsilon E --delta D --sample-rate Q --rounds T [--sampling poisson|without-replacement]
-                             [--accountant rdp|pld|best] [--json]
-
-  epsilon     the (ε, δ) guarantee of T rounds of the subsampled Gaussian mechanism (noise multiplier S, sample rate Q),
-              or of the events in FILE composed in order: a JSON array of
-              {"noiseMultiplier": S, "sampleRate": Q, "count": T[, "sampling": "poisson"|"without-replacement"]}
-              (FILE "-" reads standard input)
-  calibrate   the smallest noise multiplier whose T rounds at sample rate Q stay within ε ≤ E at δ = D
-
-  values: S > 0, Q in (0, 1], T a positive integer, D in (0, 1), E > 0
-  --accountant  rdp (Rényi DP), pld (privacy loss distribution, Poisson sampling only) or best (default): run both and
-                report the tighter (smaller ε, or smaller noise multiplier for calibrate) and which one won
-  --sampling    poisson (default): each record joins a round independently with probability Q (add/remove-one
-                adjacency); without-replacement: a uniformly random batch of Q·n records (replace-one adjacency,
-                under which one record moves the clipped sum by up to 2C, twice the clip norm C the noise
-                multiplier is relative to: accounted at sensitivity 2C, rdp only)
-  ε = ∞ (exit 3) when the noise is 0 or too small for any finite guarantee (σ below ~1e-154)
-  exit codes: 0 ok; 2 usage error (unknown subcommand or flag, missing flag, --events together with
-              --noise-multiplier/--sample-rate/--rounds); 3 invalid value (out of range or not a number, unreadable or
-              malformed events file, unbounded ε, calibration target not reachable)
-  With --json the result (or the error) is printed as JSON on stdout.`;
+import { CliError, EXIT, oneOf, output, parseFlags, type CommandHelp, type FlagOptions, type Flags } from '../../protocols/cli.ts';
+import { DISCRETE_OPTIONS, discreteEpsilonCommand } from './privacy-discrete.ts';
 
 const ACCOUNTANTS = ['rdp', 'pld', 'best'] as const;
 type AccountantChoice = (typeof ACCOUNTANTS)[number];
@@ -43,33 +16,53 @@ const SAMPLINGS = ['poisson', 'without-replacement'] as const;
 type Sampling = (typeof SAMPLINGS)[number];
 
 const SHARED_OPTIONS = {
-  delta: { type: 'string' },
-  accountant: { type: 'string' },
-  'sample-rate': { type: 'string' },
-  rounds: { type: 'string' },
-  sampling: { type: 'string' },
-} as const;
-const EPSILON_OPTIONS = { ...SHARED_OPTIONS, 'noise-multiplier': { type: 'string' }, events: { type: 'string' }, ...DISCRETE_OPTIONS } as const;
-const CALIBRATE_OPTIONS = { ...SHARED_OPTIONS, 'target-epsilon': { type: 'string' } } as const;
+  delta: { type: 'string', value: 'D', description: 'the δ of the guarantee, in (0, 1)' },
+  accountant: { type: 'string', value: 'rdp|pld|best', description: 'rdp (Rényi DP), pld (privacy loss distribution, Poisson sampling only) or best (default): run both and report the tighter and which won' },
+  'sample-rate': { type: 'string', value: 'Q', description: 'the sample rate, in (0, 1]' },
+  rounds: { type: 'string', value: 'T', description: 'the number of rounds, a positive integer' },
+  sampling: {
+    type: 'string', value: 'poisson|without-replacement',
+    description: 'poisson (default): each record joins a round independently with probability Q (add/remove-one adjacency); without-replacement: a uniformly random batch of Q·n records (replace-one adjacency, under which one record moves the clipped sum by up to 2C, twice the clip norm C the noise multiplier is relative to: accounted at sensitivity 2C, rdp only)',
+  },
+} as const satisfies FlagOptions;
+const EPSILON_OPTIONS = {
+  ...SHARED_OPTIONS,
+  'noise-multiplier': { type: 'string', value: 'S', description: 'the noise multiplier σ, > 0' },
+  events: { type: 'string', value: 'FILE', description: 'a JSON array of {"noiseMultiplier": S, "sampleRate": Q, "count": T[, "sampling": …]} composed in order ("-" reads standard input); instead of --noise-multiplier/--sample-rate/--rounds' },
+  ...DISCRETE_OPTIONS,
+} as const satisfies FlagOptions;
+const CALIBRATE_OPTIONS = { ...SHARED_OPTIONS, 'target-epsilon': { type: 'string', value: 'E', description: 'the ε to stay within, > 0' } } as const satisfies FlagOptions;
 
-const VALUE_FLAGS = new Set(['--delta', '--accountant', '--sample-rate', '--rounds', '--sampling', '--noise-multiplier', '--events', '--target-epsilon', ...DISCRETE_VALUE_FLAGS]);
+const PRIVACY_EXIT_CODES = {
+  2: 'usage error (unknown subcommand or flag, missing flag, --events together with --noise-multiplier/--sample-rate/--rounds)',
+  3: 'invalid value (out of range or not a number, unreadable or malformed events file, unbounded ε, calibration target not reachable)',
+};
 
-/**
- * `--rounds -5` would make node's parseArgs complain that the value is "ambiguous"; rewrite such a pair to
- * `--rounds=-5` so that a negative value reaches the range checks and gets a precise message (exit 3).
- */
-function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const next = argv[i + 1];
-    if (VALUE_FLAGS.has(arg) && next !== undefined && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else out.push(arg);
-  }
-  return out;
-}
+export const PRIVACY_HELP: CommandHelp = {
+  command: 'privacy',
+  summary: '(ε, δ) of the subsampled Gaussian (RDP or PLD); calibrate the noise multiplier',
+  subcommands: {
+    epsilon: {
+      summary: 'the (ε, δ) guarantee of T rounds of the subsampled Gaussian mechanism (noise multiplier S, sample rate Q), or of the events in FILE composed in order',
+      examples: [
+        'conclave privacy epsilon --noise-multiplier 1.5 --sample-rate 0.04 --rounds 2250 --delta 1e-5',
+        'conclave privacy epsilon --events events.json --delta 1e-6 --accountant rdp --json',
+        'conclave privacy epsilon --mechanism ddg --clip 1 --local-stddev 0.05 --clients-per-round 100 --dim 101770 --granularity 1e-4 --beta 0.6065 --sample-rate 0.1 --rounds 100 --delta 1e-5 --json',
+      ],
+      details: `ε = ∞ (exit 3) when the noise is 0 or too small for any finite guarantee (σ below ~1e-154).
+--mechanism ddg|skellam: distributed discrete DP under secure aggregation: each of the N sites adds discrete Gaussian (ddg,
+Kairouz-Liu-Steinke 2021) or Skellam (Agarwal-Kairouz-Liu 2021) noise of std S to its update clipped to L2 norm C, quantized
+with step G by conditional randomized rounding (B), D coordinates; the sites are Poisson-sampled at rate Q for T rounds;
+RDP accountant (rdp only).`,
+      exitCodes: PRIVACY_EXIT_CODES,
+    },
+    calibrate: {
+      summary: 'the smallest noise multiplier whose T rounds at sample rate Q stay within ε ≤ E at δ = D',
+      examples: ['conclave privacy calibrate --target-epsilon 2 --delta 1e-5 --sample-rate 0.01 --rounds 1000'],
+      exitCodes: PRIVACY_EXIT_CODES,
+    },
+  },
+};
 
 const HINT = 'run "conclave privacy --help" for usage';
 
@@ -317,12 +310,7 @@ async function calibrateCommand(flags: Flags): Promise<void> {
 
 export async function privacyCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h' || sub === 'help') return void process.stdout.write(USAGE + '\n');
-  if (sub !== 'epsilon' && sub !== 'calibrate') {
-    throw new CliError(`${sub === undefined || sub.startsWith('-') ? 'privacy needs a subcommand' : `unknown privacy subcommand "${sub}"`}\n\n${USAGE}`, EXIT.USAGE);
-  }
-  const { flags, positionals } = parseFlags(joinNegativeValues(rest), sub === 'epsilon' ? EPSILON_OPTIONS : CALIBRATE_OPTIONS, USAGE);
-  if (flags['help']) return void process.stdout.write(USAGE + '\n');
+  const { flags, positionals } = parseFlags(rest, sub === 'epsilon' ? EPSILON_OPTIONS : CALIBRATE_OPTIONS, PRIVACY_HELP, sub);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (${HINT})`, EXIT.USAGE);
   if (sub === 'epsilon') await epsilonCommand(flags);
   else await calibrateCommand(flags);

@@ -1,4 +1,4 @@
-import { CliError, int, num, oneOf, type Flags } from '../../protocols/cli.ts';
+import { CliError, int, num, oneOf, type FlagOptions, type Flags } from '../../protocols/cli.ts';
 import type { FederationConfigInput } from '../federation-config.ts';
 
 /**
@@ -6,15 +6,16 @@ import type { FederationConfigInput } from '../federation-config.ts';
  * compression. The config schema checks the same combinations; these messages name the flags.
  */
 export const ROUND_EXTRA_OPTIONS = {
-  'eval-every': { type: 'string' }, compress: { type: 'string' }, 'topk-ratio': { type: 'string' },
-} as const;
-
-export const ROUND_EXTRA_USAGE = `federated evaluation and update compression:
-  [--eval-every K]          every K-th model version is scored by the sites on their held-out split (0: off, the default);
-                            the example-weighted mean is stored with the version (model list, round watch); not with --dp
-  [--compress none|q8|topk] plain updates only (--protection none, no --dp): q8 = 8-bit stochastic quantization with a
-                            per-tensor scale; topk = the largest coordinates, the rest kept at the site for its next update
-  [--topk-ratio R]          topk: the fraction of coordinates sent, in (0, 1] (default 0.1)`;
+  'eval-every': {
+    type: 'string', value: 'K',
+    description: 'every K-th model version is scored by the sites on their held-out split (0: off, the default); the example-weighted mean is stored with the version (model list, round watch); not with --dp',
+  },
+  compress: {
+    type: 'string', value: 'none|q8|topk',
+    description: 'plain updates only (--protection none, no --dp): q8 = 8-bit stochastic quantization with a per-tensor scale; topk = the largest coordinates, the rest kept at the site for its next update',
+  },
+  'topk-ratio': { type: 'string', value: 'R', description: 'topk: the fraction of coordinates sent, in (0, 1] (default 0.1)' },
+} as const satisfies FlagOptions;
 
 export const DEFAULT_TOPK_RATIO = 0.1;
 

@@ -1,26 +1,74 @@
 import { resolve } from 'node:path';
 import { bearerMetadata, fromServiceError, type AdminClient, type FederationEventMsg, type FederationMsg, type TensorSpec, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
 import { downloadModel } from '../../protocols/client.ts';
-import { CliError, EXIT, int, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
-import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import { CliError, EXIT, int, output, parseFlags, str, type CommandHelp, type FlagOptions, type Flags } from '../../protocols/cli.ts';
+import { ADMIN_FLAGS, ADMIN_OPTIONS, adminContext } from './admin-context.ts';
+import { describeRoundLine, watchView } from './progress.ts';
 import type { LoadModelTools } from './model-tools.ts';
 
-const ROUND_USAGE = `usage:
-  conclave round list --federation ID
-  conclave round show --federation ID --round N     one round: state, stage, sites, outcome
-  conclave round abort --federation ID [--reason TEXT]   end the round in progress; nothing is committed
-  conclave round watch --federation ID      (streams round transitions until the federation finishes)
-example: conclave round abort --federation 3f2… --reason "bad data at site-3"
-common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]`;
+const FEDERATION = { federation: { type: 'string', value: 'ID', description: 'the federation' } } as const satisfies FlagOptions;
 
-const MODEL_USAGE = `usage:
-  conclave model list --federation ID
-  conclave model show --federation ID --version N                 one version: parent, digest, layout, metrics
-  conclave model export --federation ID [--version N] --out DIR   (tfjs LayersModel: model.json + weights.bin)
-  conclave model rollback --federation ID --version N             the next round starts from vN (a new version; history and ledger kept)
-  conclave model diff --federation ID --from A --to B             per-tensor L2 norm of vB − vA, and of vA
-example: conclave model rollback --federation 3f2… --version 1
-common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]`;
+const ROUND_OPTIONS = {
+  ...ADMIN_OPTIONS, ...FEDERATION,
+  round: { type: 'string', value: 'N', description: 'show: the round\'s number' },
+  reason: { type: 'string', value: 'TEXT', description: 'abort: why, recorded with the round' },
+} as const satisfies FlagOptions;
+
+export const ROUND_HELP: CommandHelp = {
+  command: 'round',
+  summary: 'inspect, watch and abort rounds',
+  subcommands: {
+    list: { summary: 'every round of a federation', flags: [...ADMIN_FLAGS, 'federation'], examples: ['conclave round list --federation 3f2c…'] },
+    show: {
+      summary: 'one round: state, stage, sites, outcome', flags: [...ADMIN_FLAGS, 'federation', 'round'],
+      examples: ['conclave round show --federation 3f2c… --round 2 --json'],
+    },
+    abort: {
+      summary: 'end the round in progress; nothing is committed', flags: [...ADMIN_FLAGS, 'federation', 'reason'],
+      examples: ['conclave round abort --federation 3f2c… --reason "bad data at site-3"'],
+      exitCodes: { 7: 'no round in progress' },
+    },
+    watch: {
+      summary: 'follow the federation until it finishes: a live progress bar on a terminal, one line per change when piped',
+      flags: [...ADMIN_FLAGS, 'federation'],
+      examples: ['conclave round watch --federation 3f2c…', 'conclave round watch --federation 3f2c… --json | jq .round.state'],
+      details: 'The bar shows the round\'s stage, the sites that answered of those still live in it, the bytes received and the time to the stage\'s deadline. With --json, one event per line (JSON lines).',
+    },
+  },
+};
+
+const MODEL_OPTIONS = {
+  ...ADMIN_OPTIONS, ...FEDERATION,
+  version: { type: 'string', value: 'N', description: 'the model version (export: default the latest)' },
+  out: { type: 'string', value: 'DIR', description: 'export: where model.json and weights.bin go' },
+  from: { type: 'string', value: 'A', description: 'diff: the version subtracted' },
+  to: { type: 'string', value: 'B', description: 'diff: the version compared' },
+} as const satisfies FlagOptions;
+
+export const MODEL_HELP: CommandHelp = {
+  command: 'model',
+  summary: 'the versioned model registry: list, show, diff, export, roll back',
+  subcommands: {
+    list: { summary: 'every version with its parent, size, digest and time', flags: [...ADMIN_FLAGS, 'federation'], examples: ['conclave model list --federation 3f2c…'] },
+    show: {
+      summary: 'one version: parent, digest, layout, metrics', flags: [...ADMIN_FLAGS, 'federation', 'version'],
+      examples: ['conclave model show --federation 3f2c… --version 2'],
+    },
+    export: {
+      summary: 'write a version as a tfjs LayersModel (model.json + weights.bin)', flags: [...ADMIN_FLAGS, 'federation', 'version', 'out'],
+      examples: ['conclave model export --federation 3f2c… --out ./model'],
+    },
+    rollback: {
+      summary: 'the next round starts from vN (a new version; every version and the ledger are kept)', flags: [...ADMIN_FLAGS, 'federation', 'version'],
+      examples: ['conclave model rollback --federation 3f2c… --version 1'],
+    },
+    diff: {
+      summary: 'per-tensor L2 norm of vB − vA, and of vA', flags: [...ADMIN_FLAGS, 'federation', 'from', 'to'],
+      examples: ['conclave model diff --federation 3f2c… --from 1 --to 3'],
+      exitCodes: { 3: 'the versions have different layouts' },
+    },
+  },
+};
 
 /** show, rollback and diff: nothing here needs tfjs, only the registry's flat weights and layouts. */
 async function modelTools(sub: 'show' | 'rollback' | 'diff', flags: Flags, federationId: string): Promise<void> {
@@ -89,18 +137,11 @@ function federatedAccuracyText(m: ModelVersionMsg): string {
   return metrics['federatedAccuracy'] === undefined ? '' : `  federated acc ${metrics['federatedAccuracy'].toFixed(4)} (${metrics['federatedExamples'] ?? 0} examples)`;
 }
 
-export function describeRound(r: RoundMsg): string {
-  const outcome = r.state === 'committed' ? `→ v${r.resultVersion}` : r.state === 'aborted' ? `(${r.abortReason})` : '';
-  const e = r.federatedEvaluation;
-  const evaluated = e ? `; v${e.modelVersion} federated acc ${e.accuracy.toFixed(4)} loss ${e.loss.toFixed(4)} (${e.examples} held-out examples, ${e.sites} sites)` : '';
-  return `round ${r.number} ${r.state} on v${r.baseVersion} ${outcome}: ${r.submittedSites.length}/${r.selectedSites.length} sites, ${r.totalExamples} examples${evaluated}`;
-}
+export const describeRound: (r: RoundMsg) => string = describeRoundLine;
 
 export async function roundCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { flags } = parseFlags(rest, { ...ADMIN_OPTIONS, federation: { type: 'string' }, round: { type: 'string' }, reason: { type: 'string' } }, ROUND_USAGE);
-  if (flags['help']) return void process.stdout.write(ROUND_USAGE + '\n');
-  if (!['list', 'show', 'abort', 'watch'].includes(sub ?? '')) throw new CliError(ROUND_USAGE);
+  const { flags } = parseFlags(rest, ROUND_OPTIONS, ROUND_HELP, sub);
   const federationId = str(flags, 'federation');
   const admin = adminContext(flags);
   try {
@@ -125,10 +166,11 @@ export async function roundCommand(argv: string[]): Promise<void> {
       output(flags, { json: rounds, text: rounds.map(describeRound).join('\n') || 'no rounds yet' });
       return;
     }
-    for await (const event of watchFederation(admin.client, admin.token, federationId)) {
-      if (flags['json']) process.stdout.write(JSON.stringify(event) + '\n');
-      else if (event.round) process.stdout.write(describeRound(event.round) + '\n');
-      else if (event.federation) process.stdout.write(`federation ${event.federation.status}: ${event.federation.committedRounds}/${event.federation.config.rounds} rounds\n`);
+    const view = watchView(flags['json'] ? 'json' : process.stdout.isTTY ? 'bar' : 'lines', process.stdout);
+    try {
+      for await (const event of watchFederation(admin.client, admin.token, federationId)) view.event(event);
+    } finally {
+      view.stop();
     }
   } finally {
     admin.close();
@@ -149,11 +191,7 @@ export async function* watchFederation(client: AdminClient, token: string, feder
 /** `loadModelTools` is injected by the dispatcher: writing a LayersModel needs tfjs, which this room never imports. */
 export async function modelCommand(argv: string[], deps: { loadModelTools: LoadModelTools }): Promise<void> {
   const [sub, ...rest] = argv;
-  const { flags } = parseFlags(rest, {
-    ...ADMIN_OPTIONS, federation: { type: 'string' }, version: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
-  }, MODEL_USAGE);
-  if (flags['help']) return void process.stdout.write(MODEL_USAGE + '\n');
-  if (!['list', 'show', 'export', 'rollback', 'diff'].includes(sub ?? '')) throw new CliError(MODEL_USAGE);
+  const { flags } = parseFlags(rest, MODEL_OPTIONS, MODEL_HELP, sub);
   const federationId = str(flags, 'federation');
   if (sub === 'show' || sub === 'rollback' || sub === 'diff') return modelTools(sub, flags, federationId);
   const version = flags['version'] === undefined ? null : int(flags, 'version', { min: 0 });

@@ -6,13 +6,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FederationMsg, GetLedgerResponseMsg, RoundMsg } from '../../protocols/index.ts';
 import { adminClient, callUnary, createFederation, downloadModel } from '../../protocols/client.ts';
-import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli.ts';
+import { CliError, EXIT, described, int, num, oneOf, parseFlags, type CommandHelp } from '../../protocols/cli.ts';
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
-import { ROUND_EXTRA_OPTIONS, ROUND_EXTRA_USAGE } from './round-flags.ts';
-import { ATTACK_OPTIONS, ATTACK_USAGE, attackArgs, attackFromFlags } from './attack-flags.ts';
+import { ROUND_EXTRA_OPTIONS } from './round-flags.ts';
+import { ATTACK_OPTIONS, attackArgs, attackFromFlags } from './attack-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
+import { watchView, type WatchView } from './progress.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 import { SiteWorkerReport } from './site-workers.ts';
 
@@ -20,29 +21,46 @@ const ONE_PROCESS_PER_SITE_UP_TO = 8;
 /** Enrollments in flight at once: each signs a token and commits a row. */
 const ENROLL_CONCURRENCY = 16;
 
-const USAGE = `usage: conclave simulate [--sites 4] [--site-processes P] [--rounds 3] [--model mlp|cnn|PATH/model.json]
-                         [--partition iid|dirichlet] [--alpha 0.5]
-                         [--seed 1] [--protection none] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
-                         [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
-                         [--backend auto|wasm|cpu] [--timeout-s 3600] [--data-dir DIR] [--json]
-                         [--workers N (worker processes per site, data-parallel, one update per round)]
-                         [--dp central|distributed --noise-multiplier S --clip C [--adaptive-clip (central)] [--budget E --delta D]]
-                         [--strategy S and its flags, below]
-
-Starts a coordinator and the sites' OS processes, all talking gRPC on 127.0.0.1, runs the rounds,
-evaluates every new global model on the held-out test split and prints one line per round
-(stderr). With --json, stdout gets the summary. Process logs go to DATA_DIR/simulations/<federation>/.
-Every site has its own token and gRPC channel; --site-processes P spreads the N sites over P
-processes ("participant host"; default: one process per site up to ${ONE_PROCESS_PER_SITE_UP_TO} sites, else one per
-CPU core), each loading the data once, so hundreds of sites run on a few cores.
---model PATH/model.json starts from your own tfjs LayersModel (and its weights): it must take an
-MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
-
+export const SIMULATE_HELP: CommandHelp = {
+  command: 'simulate',
+  summary: 'a whole federation on this machine: a coordinator and the sites\' processes over gRPC on 127.0.0.1',
+  examples: [
+    'conclave simulate --sites 4 --rounds 3 --model mlp --seed 1',
+    'conclave simulate --sites 4 --rounds 3 --dp central --noise-multiplier 1 --clip 1 --budget 8 --json --data-dir ./sim',
+    'conclave simulate --sites 200 --site-processes 4 --partition dirichlet --alpha 0.3 --rounds 5',
+  ],
+  details: `Runs the rounds, evaluates every new global model on the held-out test split and reports each round on stderr:
+a live progress bar on a terminal, one line per round otherwise. With --json, stdout gets the summary. Process logs go
+to DATA_DIR/simulations/<federation>/. Every site has its own token and gRPC channel; --site-processes P spreads the N
+sites over P processes ("participant host"), each loading the data once, so hundreds of sites run on a few cores.
+--model PATH/model.json must take an MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
+With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.
 ${STRATEGY_USAGE}
-${ROUND_EXTRA_USAGE}
-${PRIVACY_USAGE}
-${ATTACK_USAGE}
-With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
+${PRIVACY_USAGE}`,
+};
+
+/** The help line of each of simulate's own flags (the federation's flags carry theirs). */
+const SIMULATE_FLAG_HELP: Record<string, string> = {
+  sites: 'simulated sites (default 4), each with its own MNIST shard, token and channel',
+  rounds: 'rounds to run (default 3)',
+  model: 'mlp (default), cnn, or PATH/model.json (your own tfjs LayersModel)',
+  partition: 'iid (default) or dirichlet: how MNIST is split over the sites',
+  alpha: 'dirichlet: the concentration (default 0.5; smaller is more skewed)',
+  seed: 'seeds the split, the model and training (default 1)',
+  protection: 'how updates travel to the aggregate (default none)',
+  'sites-per-round': 'sites selected per round (default all)',
+  'min-sites': 'quorum per round (default: sites per round)',
+  'deadline-ms': 'each stage\'s deadline (default 300000)',
+  'local-epochs': 'local epochs (default: the model\'s)',
+  'batch-size': 'local batch size (default: the model\'s)',
+  lr: 'local learning rate (default: the model\'s)',
+  optimizer: 'sgd or adam (default: the model\'s)',
+  backend: 'auto (default), tensorflow, wasm or cpu: the tfjs backend of the sites and the evaluation',
+  'timeout-s': 'give up after this long (default 3600)',
+  name: 'the federation\'s name (default simulation-PARTITION-SITES)',
+  'site-processes': `OS processes the sites are spread over (default: one per site up to ${ONE_PROCESS_PER_SITE_UP_TO} sites, else one per CPU core)`,
+  workers: 'worker processes per site, data-parallel, one update per round (default 1)',
+};
 
 const OPTIONS = {
   sites: { type: 'string' }, rounds: { type: 'string' }, model: { type: 'string' }, partition: { type: 'string' }, alpha: { type: 'string' },
@@ -90,8 +108,7 @@ export interface SimulationRound {
  * model need tfjs, which this room never imports; the sites run in their own processes.
  */
 export async function simulateCommand(argv: string[], deps: { loadModelTools: LoadModelTools }): Promise<void> {
-  const { flags } = parseFlags(argv, OPTIONS, USAGE);
-  if (flags['help']) return void process.stdout.write(USAGE + '\n');
+  const { flags } = parseFlags(argv, described(OPTIONS, SIMULATE_FLAG_HELP), SIMULATE_HELP);
   const sites = int(flags, 'sites', { min: 1, max: MAX_SITES, fallback: 4 });
   const siteProcesses = int(flags, 'site-processes', {
     min: 1, max: sites, fallback: sites <= ONE_PROCESS_PER_SITE_UP_TO ? sites : Math.min(sites, availableParallelism()),
@@ -120,7 +137,9 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
   const initialModel = await tools.initialModel(source, { seed: config.seed, fits: 'mnist' });
   const dataDir = resolve(String(flags['data-dir']));
   const started = Date.now();
-  const progress = (line: string) => process.stderr.write(`[simulate] ${line}\n`);
+  // On a terminal, once rounds run, the same live bar as "round watch" (stderr: stdout keeps the --json summary); piped, plain lines as before.
+  let view: WatchView | null = null;
+  const progress = (line: string) => (view ? view.log(`[simulate] ${line}`) : void process.stderr.write(`[simulate] ${line}\n`));
 
   const children: ChildProcess[] = [];
   let failure: Error | null = null;
@@ -202,7 +221,9 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     const aborted: Array<{ round: number; reason: string; bounded: SimulationRound['bounded'] }> = [];
     const seen = new Set<string>();
     let finishReason = '';
+    if (process.stderr.isTTY) view = watchView('bar', process.stderr, { endedRounds: false });
     for await (const event of raceFailure(events, () => failure)) {
+      view?.event(event);
       const round: RoundMsg | null | undefined = event.round;
       if (round && !seen.has(round.id) && (round.state === 'committed' || round.state === 'aborted')) {
         seen.add(round.id);
@@ -277,6 +298,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     progress(`done in ${(summary.wallTimeMs / 1000).toFixed(1)}s: final test accuracy ${last?.testAccuracy.toFixed(4) ?? 'n/a'}`);
     if (flags['json']) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   } finally {
+    view?.stop();
     clearTimeout(deadline);
     evaluator?.dispose();
     admin?.close();

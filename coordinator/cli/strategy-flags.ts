@@ -1,4 +1,4 @@
-import { CliError, int, num, oneOf, type Flags } from '../../protocols/cli.ts';
+import { CliError, int, num, oneOf, type FlagOptions, type Flags } from '../../protocols/cli.ts';
 import type { FederationConfigInput } from '../federation-config.ts';
 
 /**
@@ -9,25 +9,24 @@ export const STRATEGIES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagra
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const STRATEGY_OPTIONS = {
-  strategy: { type: 'string' }, weighting: { type: 'string' }, 'server-lr': { type: 'string' }, 'server-momentum': { type: 'string' },
-  beta1: { type: 'string' }, beta2: { type: 'string' }, tau: { type: 'string' }, 'trim-ratio': { type: 'string' },
-  'krum-byzantine': { type: 'string' }, 'krum-select': { type: 'string' }, 'prox-mu': { type: 'string' },
-} as const;
+  strategy: { type: 'string', value: 'NAME', description: `the aggregator and server optimizer: ${STRATEGIES.join(', ')} (default fedavg)` },
+  weighting: { type: 'string', value: 'examples|uniform', description: 'fedavg and the server optimizers: weight by example count (default without DP) or uniformly (with DP)' },
+  'server-lr': { type: 'string', value: 'LR', description: 'server learning rate (fedavg 1, fedavgm 0.1, adaptive 0.01)' },
+  'server-momentum': { type: 'string', value: 'M', description: 'fedavgm: server momentum (default 0.9; Hsu et al. 2019)' },
+  beta1: { type: 'string', value: 'B1', description: 'fedadam, fedyogi, fedadagrad: first-moment decay (default 0.9)' },
+  beta2: { type: 'string', value: 'B2', description: 'fedadam, fedyogi: second-moment decay (default 0.99; Reddi et al. 2021)' },
+  tau: { type: 'string', value: 'TAU', description: 'fedadam, fedyogi, fedadagrad: adaptivity (default 1e-3)' },
+  'trim-ratio': { type: 'string', value: 'R', description: 'trimmed-mean: fraction trimmed from each end per coordinate (default 0.1)' },
+  'krum-byzantine': { type: 'string', value: 'F', description: 'krum: Byzantine sites tolerated (default 1; needs --min-sites >= 2F+3)' },
+  'krum-select': { type: 'string', value: 'M', description: 'krum: updates averaged (1: Krum, >1: Multi-Krum)' },
+  'prox-mu': { type: 'string', value: 'MU', description: 'fedprox: the sites add (mu/2)*||w - w_global||^2 to their loss (default 0.01; Li et al. 2020)' },
+} as const satisfies FlagOptions;
 
 /** FedProx's μ when --strategy fedprox leaves --prox-mu out: the middle of Li et al. 2020's grid {0.001, 0.01, 0.1, 1}. */
 export const DEFAULT_PROX_MU = 0.01;
 
-export const STRATEGY_USAGE = `aggregation strategy (default fedavg):
-  [--strategy fedavg|fedprox|fedavgm|fedadam|fedyogi|fedadagrad|median|trimmed-mean|krum]
-  [--server-lr LR]                 server learning rate (fedavg 1, fedavgm 0.1, adaptive 0.01)
-  [--weighting examples|uniform]   fedavg and the server optimizers: weight by example count (default without DP) or uniformly
-  fedprox:    [--prox-mu ${DEFAULT_PROX_MU}]                            FedAvg whose sites add (mu/2)*||w - w_global||^2 to their loss (Li et al. 2020)
-  fedavgm:    [--server-momentum 0.9]                       server momentum (Hsu et al. 2019)
-  fedadam, fedyogi: [--beta1 0.9] [--beta2 0.99] [--tau 1e-3]   adaptive server optimizers (Reddi et al. 2021)
-  fedadagrad: [--beta1 0.9] [--tau 1e-3]
-  median, trimmed-mean [--trim-ratio 0.1], krum [--krum-byzantine F (1)] [--krum-select M (1: Krum, >1: Multi-Krum)]:
-              robust aggregators; they need each update, so only with --protection none and without --dp,
-              and Krum needs --min-sites >= 2F+3`;
+export const STRATEGY_USAGE = `Aggregation strategies: median, trimmed-mean and krum are robust aggregators; they need each update, so
+they run only with --protection none and without --dp. A strategy flag that does not apply to --strategy is refused.`;
 
 /** Which flags each strategy reads; any other strategy flag is refused, so a typo is not silently ignored. */
 const FLAGS_OF: Record<Strategy, readonly string[]> = {

@@ -1,8 +1,10 @@
-import { CliError, pemFlag, type Flags } from '../../protocols/cli.ts';
+import { CliError, pemFlag, type FlagOptions, type Flags } from '../../protocols/cli.ts';
 
 export const SERVER_TLS_OPTIONS = {
-  'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-client-ca': { type: 'string' },
-} as const;
+  'tls-cert': { type: 'string', value: 'CERT.pem', description: 'serve TLS with this certificate (with --tls-key)' },
+  'tls-key': { type: 'string', value: 'KEY.pem', description: 'the certificate\'s private key' },
+  'tls-client-ca': { type: 'string', value: 'CA.pem', description: 'mutual TLS: require client certificates signed by this CA' },
+} as const satisfies FlagOptions;
 
 export function serverTlsFromFlags(flags: Flags): { certPem: Buffer; keyPem: Buffer; clientCaPem?: Buffer } | undefined {
   const certPem = pemFlag(flags, 'tls-cert');

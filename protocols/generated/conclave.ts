@@ -26,10 +26,14 @@ import type { GetTaskRequest as _conclave_v1_GetTaskRequest, GetTaskRequest__Out
 import type { GetTaskResponse as _conclave_v1_GetTaskResponse, GetTaskResponse__Output as _conclave_v1_GetTaskResponse__Output } from './conclave/v1/GetTaskResponse.ts';
 import type { KrumConfig as _conclave_v1_KrumConfig, KrumConfig__Output as _conclave_v1_KrumConfig__Output } from './conclave/v1/KrumConfig.ts';
 import type { LedgerEntry as _conclave_v1_LedgerEntry, LedgerEntry__Output as _conclave_v1_LedgerEntry__Output } from './conclave/v1/LedgerEntry.ts';
+import type { ListFederationsRequest as _conclave_v1_ListFederationsRequest, ListFederationsRequest__Output as _conclave_v1_ListFederationsRequest__Output } from './conclave/v1/ListFederationsRequest.ts';
+import type { ListFederationsResponse as _conclave_v1_ListFederationsResponse, ListFederationsResponse__Output as _conclave_v1_ListFederationsResponse__Output } from './conclave/v1/ListFederationsResponse.ts';
 import type { ListModelsRequest as _conclave_v1_ListModelsRequest, ListModelsRequest__Output as _conclave_v1_ListModelsRequest__Output } from './conclave/v1/ListModelsRequest.ts';
 import type { ListModelsResponse as _conclave_v1_ListModelsResponse, ListModelsResponse__Output as _conclave_v1_ListModelsResponse__Output } from './conclave/v1/ListModelsResponse.ts';
 import type { ListRoundsRequest as _conclave_v1_ListRoundsRequest, ListRoundsRequest__Output as _conclave_v1_ListRoundsRequest__Output } from './conclave/v1/ListRoundsRequest.ts';
 import type { ListRoundsResponse as _conclave_v1_ListRoundsResponse, ListRoundsResponse__Output as _conclave_v1_ListRoundsResponse__Output } from './conclave/v1/ListRoundsResponse.ts';
+import type { ListSitesRequest as _conclave_v1_ListSitesRequest, ListSitesRequest__Output as _conclave_v1_ListSitesRequest__Output } from './conclave/v1/ListSitesRequest.ts';
+import type { ListSitesResponse as _conclave_v1_ListSitesResponse, ListSitesResponse__Output as _conclave_v1_ListSitesResponse__Output } from './conclave/v1/ListSitesResponse.ts';
 import type { MedianConfig as _conclave_v1_MedianConfig, MedianConfig__Output as _conclave_v1_MedianConfig__Output } from './conclave/v1/MedianConfig.ts';
 import type { ModelHeader as _conclave_v1_ModelHeader, ModelHeader__Output as _conclave_v1_ModelHeader__Output } from './conclave/v1/ModelHeader.ts';
 import type { ModelStreamMessage as _conclave_v1_ModelStreamMessage, ModelStreamMessage__Output as _conclave_v1_ModelStreamMessage__Output } from './conclave/v1/ModelStreamMessage.ts';
@@ -58,6 +62,7 @@ import type { SecAggSealedShare as _conclave_v1_SecAggSealedShare, SecAggSealedS
 import type { SecAggTask as _conclave_v1_SecAggTask, SecAggTask__Output as _conclave_v1_SecAggTask__Output } from './conclave/v1/SecAggTask.ts';
 import type { ServerOptimizerConfig as _conclave_v1_ServerOptimizerConfig, ServerOptimizerConfig__Output as _conclave_v1_ServerOptimizerConfig__Output } from './conclave/v1/ServerOptimizerConfig.ts';
 import type { SgdConfig as _conclave_v1_SgdConfig, SgdConfig__Output as _conclave_v1_SgdConfig__Output } from './conclave/v1/SgdConfig.ts';
+import type { Site as _conclave_v1_Site, Site__Output as _conclave_v1_Site__Output } from './conclave/v1/Site.ts';
 import type { StageHeader as _conclave_v1_StageHeader, StageHeader__Output as _conclave_v1_StageHeader__Output } from './conclave/v1/StageHeader.ts';
 import type { StageStreamMessage as _conclave_v1_StageStreamMessage, StageStreamMessage__Output as _conclave_v1_StageStreamMessage__Output } from './conclave/v1/StageStreamMessage.ts';
 import type { StageTask as _conclave_v1_StageTask, StageTask__Output as _conclave_v1_StageTask__Output } from './conclave/v1/StageTask.ts';
@@ -105,10 +110,14 @@ export interface ProtoGrpcType {
       GetTaskResponse: MessageTypeDefinition<_conclave_v1_GetTaskResponse, _conclave_v1_GetTaskResponse__Output>
       KrumConfig: MessageTypeDefinition<_conclave_v1_KrumConfig, _conclave_v1_KrumConfig__Output>
       LedgerEntry: MessageTypeDefinition<_conclave_v1_LedgerEntry, _conclave_v1_LedgerEntry__Output>
+      ListFederationsRequest: MessageTypeDefinition<_conclave_v1_ListFederationsRequest, _conclave_v1_ListFederationsRequest__Output>
+      ListFederationsResponse: MessageTypeDefinition<_conclave_v1_ListFederationsResponse, _conclave_v1_ListFederationsResponse__Output>
       ListModelsRequest: MessageTypeDefinition<_conclave_v1_ListModelsRequest, _conclave_v1_ListModelsRequest__Output>
       ListModelsResponse: MessageTypeDefinition<_conclave_v1_ListModelsResponse, _conclave_v1_ListModelsResponse__Output>
       ListRoundsRequest: MessageTypeDefinition<_conclave_v1_ListRoundsRequest, _conclave_v1_ListRoundsRequest__Output>
       ListRoundsResponse: MessageTypeDefinition<_conclave_v1_ListRoundsResponse, _conclave_v1_ListRoundsResponse__Output>
+      ListSitesRequest: MessageTypeDefinition<_conclave_v1_ListSitesRequest, _conclave_v1_ListSitesRequest__Output>
+      ListSitesResponse: MessageTypeDefinition<_conclave_v1_ListSitesResponse, _conclave_v1_ListSitesResponse__Output>
       MedianConfig: MessageTypeDefinition<_conclave_v1_MedianConfig, _conclave_v1_MedianConfig__Output>
       ModelHeader: MessageTypeDefinition<_conclave_v1_ModelHeader, _conclave_v1_ModelHeader__Output>
       ModelStreamMessage: MessageTypeDefinition<_conclave_v1_ModelStreamMessage, _conclave_v1_ModelStreamMessage__Output>
@@ -137,6 +146,7 @@ export interface ProtoGrpcType {
       SecAggTask: MessageTypeDefinition<_conclave_v1_SecAggTask, _conclave_v1_SecAggTask__Output>
       ServerOptimizerConfig: MessageTypeDefinition<_conclave_v1_ServerOptimizerConfig, _conclave_v1_ServerOptimizerConfig__Output>
       SgdConfig: MessageTypeDefinition<_conclave_v1_SgdConfig, _conclave_v1_SgdConfig__Output>
+      Site: MessageTypeDefinition<_conclave_v1_Site, _conclave_v1_Site__Output>
       StageHeader: MessageTypeDefinition<_conclave_v1_StageHeader, _conclave_v1_StageHeader__Output>
       StageStreamMessage: MessageTypeDefinition<_conclave_v1_StageStreamMessage, _conclave_v1_StageStreamMessage__Output>
       StageTask: MessageTypeDefinition<_conclave_v1_StageTask, _conclave_v1_StageTask__Output>

@@ -162,15 +162,20 @@ describe.concurrent('conclave privacy calibrate', () => {
 });
 
 describe('conclave privacy: help', () => {
-  it('--help prints the usage with the exit codes and exits 0', async () => {
-    const run = await cli(['--help']);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/conclave privacy epsilon --noise-multiplier S/);
-    expect(run.stdout).toMatch(/conclave privacy calibrate --target-epsilon E/);
-    expect(run.stdout).toMatch(/2 usage error/);
-    expect(run.stdout).toMatch(/3 invalid value/);
-    expect(run.stdout).toMatch(/replace-one adjacency[^]*2C/);
-    expect(run.stdout).toMatch(/ε = ∞ \(exit 3\)/);
+  it('--help lists the subcommands with examples; each subcommand\'s --help its flags and exit codes; all exit 0', async () => {
+    const [group, epsilon, calibrate] = await Promise.all([cli(['--help']), cli(['epsilon', '--help']), cli(['calibrate', '--help'])]);
+    for (const run of [group, epsilon, calibrate]) expect(run.code).toBe(0);
+    expect(group.stdout).toMatch(/^ +epsilon +the \(ε, δ\) guarantee/m);
+    expect(group.stdout).toMatch(/^ +calibrate +the smallest noise multiplier/m);
+    expect(group.stdout).toMatch(/conclave privacy epsilon --noise-multiplier 1\.5/);
+    expect(epsilon.stdout).toMatch(/--noise-multiplier <S>/);
+    expect(epsilon.stdout).toMatch(/--events <FILE>/);
+    expect(epsilon.stdout).not.toMatch(/--target-epsilon/);
+    expect(calibrate.stdout).toMatch(/--target-epsilon <E>/);
+    expect(epsilon.stdout).toMatch(/2 +usage error/);
+    expect(epsilon.stdout).toMatch(/3 +invalid value/);
+    expect(epsilon.stdout).toMatch(/replace-one adjacency[^]*2C/);
+    expect(epsilon.stdout).toMatch(/ε = ∞ \(exit 3\)/);
   });
 });
 

@@ -12,10 +12,14 @@ import type { FederationEvent as _conclave_v1_FederationEvent, FederationEvent__
 import type { GetFederationRequest as _conclave_v1_GetFederationRequest, GetFederationRequest__Output as _conclave_v1_GetFederationRequest__Output } from '../../conclave/v1/GetFederationRequest.ts';
 import type { GetLedgerRequest as _conclave_v1_GetLedgerRequest, GetLedgerRequest__Output as _conclave_v1_GetLedgerRequest__Output } from '../../conclave/v1/GetLedgerRequest.ts';
 import type { GetLedgerResponse as _conclave_v1_GetLedgerResponse, GetLedgerResponse__Output as _conclave_v1_GetLedgerResponse__Output } from '../../conclave/v1/GetLedgerResponse.ts';
+import type { ListFederationsRequest as _conclave_v1_ListFederationsRequest, ListFederationsRequest__Output as _conclave_v1_ListFederationsRequest__Output } from '../../conclave/v1/ListFederationsRequest.ts';
+import type { ListFederationsResponse as _conclave_v1_ListFederationsResponse, ListFederationsResponse__Output as _conclave_v1_ListFederationsResponse__Output } from '../../conclave/v1/ListFederationsResponse.ts';
 import type { ListModelsRequest as _conclave_v1_ListModelsRequest, ListModelsRequest__Output as _conclave_v1_ListModelsRequest__Output } from '../../conclave/v1/ListModelsRequest.ts';
 import type { ListModelsResponse as _conclave_v1_ListModelsResponse, ListModelsResponse__Output as _conclave_v1_ListModelsResponse__Output } from '../../conclave/v1/ListModelsResponse.ts';
 import type { ListRoundsRequest as _conclave_v1_ListRoundsRequest, ListRoundsRequest__Output as _conclave_v1_ListRoundsRequest__Output } from '../../conclave/v1/ListRoundsRequest.ts';
 import type { ListRoundsResponse as _conclave_v1_ListRoundsResponse, ListRoundsResponse__Output as _conclave_v1_ListRoundsResponse__Output } from '../../conclave/v1/ListRoundsResponse.ts';
+import type { ListSitesRequest as _conclave_v1_ListSitesRequest, ListSitesRequest__Output as _conclave_v1_ListSitesRequest__Output } from '../../conclave/v1/ListSitesRequest.ts';
+import type { ListSitesResponse as _conclave_v1_ListSitesResponse, ListSitesResponse__Output as _conclave_v1_ListSitesResponse__Output } from '../../conclave/v1/ListSitesResponse.ts';
 import type { ModelStreamMessage as _conclave_v1_ModelStreamMessage, ModelStreamMessage__Output as _conclave_v1_ModelStreamMessage__Output } from '../../conclave/v1/ModelStreamMessage.ts';
 import type { RevokeSiteRequest as _conclave_v1_RevokeSiteRequest, RevokeSiteRequest__Output as _conclave_v1_RevokeSiteRequest__Output } from '../../conclave/v1/RevokeSiteRequest.ts';
 import type { RevokeSiteResponse as _conclave_v1_RevokeSiteResponse, RevokeSiteResponse__Output as _conclave_v1_RevokeSiteResponse__Output } from '../../conclave/v1/RevokeSiteResponse.ts';
@@ -75,6 +79,15 @@ export interface AdminServiceClient extends grpc.Client {
   getLedger(argument: _conclave_v1_GetLedgerRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_GetLedgerResponse__Output>): grpc.ClientUnaryCall;
   getLedger(argument: _conclave_v1_GetLedgerRequest, callback: grpc.requestCallback<_conclave_v1_GetLedgerResponse__Output>): grpc.ClientUnaryCall;
   
+  ListFederations(argument: _conclave_v1_ListFederationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederations(argument: _conclave_v1_ListFederationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederations(argument: _conclave_v1_ListFederationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  ListFederations(argument: _conclave_v1_ListFederationsRequest, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _conclave_v1_ListFederationsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _conclave_v1_ListFederationsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _conclave_v1_ListFederationsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  listFederations(argument: _conclave_v1_ListFederationsRequest, callback: grpc.requestCallback<_conclave_v1_ListFederationsResponse__Output>): grpc.ClientUnaryCall;
+  
   ListModels(argument: _conclave_v1_ListModelsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
   ListModels(argument: _conclave_v1_ListModelsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
   ListModels(argument: _conclave_v1_ListModelsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListModelsResponse__Output>): grpc.ClientUnaryCall;
@@ -92,6 +105,15 @@ export interface AdminServiceClient extends grpc.Client {
   listRounds(argument: _conclave_v1_ListRoundsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
   listRounds(argument: _conclave_v1_ListRoundsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
   listRounds(argument: _conclave_v1_ListRoundsRequest, callback: grpc.requestCallback<_conclave_v1_ListRoundsResponse__Output>): grpc.ClientUnaryCall;
+  
+  ListSites(argument: _conclave_v1_ListSitesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  ListSites(argument: _conclave_v1_ListSitesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  ListSites(argument: _conclave_v1_ListSitesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  ListSites(argument: _conclave_v1_ListSitesRequest, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _conclave_v1_ListSitesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _conclave_v1_ListSitesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _conclave_v1_ListSitesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
+  listSites(argument: _conclave_v1_ListSitesRequest, callback: grpc.requestCallback<_conclave_v1_ListSitesResponse__Output>): grpc.ClientUnaryCall;
   
   RevokeSite(argument: _conclave_v1_RevokeSiteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_conclave_v1_RevokeSiteResponse__Output>): grpc.ClientUnaryCall;
   RevokeSite(argument: _conclave_v1_RevokeSiteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_conclave_v1_RevokeSiteResponse__Output>): grpc.ClientUnaryCall;
@@ -140,9 +162,13 @@ export interface AdminServiceHandlers extends grpc.UntypedServiceImplementation 
   
   GetLedger: grpc.handleUnaryCall<_conclave_v1_GetLedgerRequest__Output, _conclave_v1_GetLedgerResponse>;
   
+  ListFederations: grpc.handleUnaryCall<_conclave_v1_ListFederationsRequest__Output, _conclave_v1_ListFederationsResponse>;
+  
   ListModels: grpc.handleUnaryCall<_conclave_v1_ListModelsRequest__Output, _conclave_v1_ListModelsResponse>;
   
   ListRounds: grpc.handleUnaryCall<_conclave_v1_ListRoundsRequest__Output, _conclave_v1_ListRoundsResponse>;
+  
+  ListSites: grpc.handleUnaryCall<_conclave_v1_ListSitesRequest__Output, _conclave_v1_ListSitesResponse>;
   
   RevokeSite: grpc.handleUnaryCall<_conclave_v1_RevokeSiteRequest__Output, _conclave_v1_RevokeSiteResponse>;
   
@@ -161,8 +187,10 @@ export interface AdminServiceDefinition extends grpc.ServiceDefinition {
   EnrollSite: MethodDefinition<_conclave_v1_EnrollSiteRequest, _conclave_v1_EnrollSiteResponse, _conclave_v1_EnrollSiteRequest__Output, _conclave_v1_EnrollSiteResponse__Output>
   GetFederation: MethodDefinition<_conclave_v1_GetFederationRequest, _conclave_v1_Federation, _conclave_v1_GetFederationRequest__Output, _conclave_v1_Federation__Output>
   GetLedger: MethodDefinition<_conclave_v1_GetLedgerRequest, _conclave_v1_GetLedgerResponse, _conclave_v1_GetLedgerRequest__Output, _conclave_v1_GetLedgerResponse__Output>
+  ListFederations: MethodDefinition<_conclave_v1_ListFederationsRequest, _conclave_v1_ListFederationsResponse, _conclave_v1_ListFederationsRequest__Output, _conclave_v1_ListFederationsResponse__Output>
   ListModels: MethodDefinition<_conclave_v1_ListModelsRequest, _conclave_v1_ListModelsResponse, _conclave_v1_ListModelsRequest__Output, _conclave_v1_ListModelsResponse__Output>
   ListRounds: MethodDefinition<_conclave_v1_ListRoundsRequest, _conclave_v1_ListRoundsResponse, _conclave_v1_ListRoundsRequest__Output, _conclave_v1_ListRoundsResponse__Output>
+  ListSites: MethodDefinition<_conclave_v1_ListSitesRequest, _conclave_v1_ListSitesResponse, _conclave_v1_ListSitesRequest__Output, _conclave_v1_ListSitesResponse__Output>
   RevokeSite: MethodDefinition<_conclave_v1_RevokeSiteRequest, _conclave_v1_RevokeSiteResponse, _conclave_v1_RevokeSiteRequest__Output, _conclave_v1_RevokeSiteResponse__Output>
   RollbackModel: MethodDefinition<_conclave_v1_RollbackModelRequest, _conclave_v1_Federation, _conclave_v1_RollbackModelRequest__Output, _conclave_v1_Federation__Output>
   StartFederation: MethodDefinition<_conclave_v1_StartFederationRequest, _conclave_v1_Federation, _conclave_v1_StartFederationRequest__Output, _conclave_v1_Federation__Output>

@@ -21,6 +21,10 @@ export interface Round {
   'clippedUpdates'?: (number);
   'cappedWeights'?: (number);
   'refusedUpdates'?: (number);
+  'stageDeadlineUnixMs'?: (number | string | Long);
+  'stageExpected'?: (number);
+  'stageAnswered'?: (number);
+  'bytesReceived'?: (number | string | Long);
 }
 
 export interface Round__Output {
@@ -41,4 +45,8 @@ export interface Round__Output {
   'clippedUpdates': (number);
   'cappedWeights': (number);
   'refusedUpdates': (number);
+  'stageDeadlineUnixMs': (number);
+  'stageExpected': (number);
+  'stageAnswered': (number);
+  'bytesReceived': (number);
 }

@@ -21,6 +21,7 @@ export const SITE_USAGE = `usage:
                            [--workers N]: train on N worker processes (one core each), one update per round
                            [--min-noise-multiplier S] [--max-clip C] [--site-budget E --site-delta D] [--require-dp]
                            [--allow-modes central,distributed,local] [--privacy-state FILE]
+        a simulated site holds out its share of the test split for federated evaluation (--eval-every)
         the site's own privacy floor: rounds below it are refused before training; under local and
         distributed DP the site keeps its own ε budget (persisted in --privacy-state) and stops when spent
   conclave participant host --coordinator HOST:PORT --token-dir DIR --site-indices I,J,…

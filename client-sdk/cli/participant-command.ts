@@ -30,7 +30,7 @@ export const SITE_HELP: CommandHelp = {
         'conclave participant run --coordinator coord.example.org:7070 --token-file site.token --tls-ca ca.pem --dataset mnist --sites 4 --site-index 0',
         'conclave participant run --coordinator 127.0.0.1:7070 --token-file site.token --dataset mnist --sites 2 --site-index 1 --min-noise-multiplier 0.8 --site-budget 10',
       ],
-      details: FLOOR_DETAILS,
+      details: `${FLOOR_DETAILS} A simulated site (--dataset mnist) holds out its share of the test split for federated evaluation (--eval-every).`,
     },
     host: {
       summary: 'several simulated sites in this one process (tokens in DIR/site-<i>.token), each with its own gRPC channel and model; the data is loaded once',

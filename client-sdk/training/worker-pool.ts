@@ -13,6 +13,9 @@
  * The price is one synchronisation per step: few bytes, but a process wake-up each, measured at
  * ~8 ms a step on a loaded 2-core machine (BENCHMARKS.md, bench/train-throughput.ts --pool).
  *
+ * FedProx: every replica adds the proximal gradient μ(w − w_global) to the averaged data gradient
+ * itself (its centre is the round's global model), so the step is the one-worker step there too.
+ *
  * Each worker holds the whole site dataset (N copies in memory), which is what lets every step use
  * the one-worker batch. A worker that dies or fails fails the round: `train` throws, no delta is
  * returned, the pool refuses further rounds, and the Participant submits nothing.

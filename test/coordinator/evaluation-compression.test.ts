@@ -4,11 +4,12 @@
  * protocol on both sides. Hand-computable deltas and metrics, so every aggregate is known exactly.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeTopK, quantize8, type UpdateBodyMsg } from '../../protocols/index.ts';
+import { encodeTopK, participantServiceDefinition, quantize8, type StageStreamMsg, type UpdateBodyMsg } from '../../protocols/index.ts';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import type { Dataset } from '../../client-sdk/data/dataset.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { roundMessage } from '../../coordinator/services.ts';
+import { describeRound } from '../../coordinator/cli/round-model-commands.ts';
 import {
   TINY_LAYOUT, inMemoryCoordinator, inMemoryTransport, openRound, send, sendUpdate, tinyConfig, tinyFederation, type InMemoryCoordinator,
 } from '../helpers/in-memory-coordinator.ts';
@@ -77,6 +78,8 @@ describe('federated evaluation', () => {
     const rounds = c.rounds.listRounds(fed.id).map((r) => roundMessage(r, c.registry));
     expect(rounds.map((r) => r.federatedEvaluation?.modelVersion ?? null)).toEqual([0, null, 2]);
     expect(rounds[0]!.federatedEvaluation).toMatchObject({ examples: 60, sites: 3 });
+    expect(describeRound(rounds[0]!)).toMatch(/; v0 federated acc 0\.7333 loss 0\.5000 \(60 held-out examples, 3 sites\)$/);
+    expect(describeRound(rounds[1]!)).not.toMatch(/federated/);
     expect(events[0]!.filter((e) => e.type === 'evaluated')).toHaveLength(2);
   });
 
@@ -174,5 +177,13 @@ describe('update compression', () => {
     await expect(send(c, site, header('topk'), nan)).rejects.toThrow(/not finite/);
     // The well-formed one goes through.
     await expect(send(c, site, header('topk'), encodeTopK(v, Uint32Array.from([0, 7])))).resolves.toMatchObject({ received: 1 });
+  });
+
+  it('the encoding, q8 scales and evaluation survive protobuf (what gRPC carries)', () => {
+    const method = participantServiceDefinition['SubmitStage']!;
+    const update = { numExamples: 3, trainLoss: 0.5, trainAccuracy: 0.25, unclipped: false, evalExamples: 7, evalLoss: 0.125, evalAccuracy: 0.75, encoding: 'q8', q8Scales: [0.0625, 0] };
+    const sent: StageStreamMsg = { part: 'header', header: { roundId: 'r', stage: 'submit', tensor: null, body: 'update', update } };
+    const received = method.requestDeserialize(method.requestSerialize(sent)) as StageStreamMsg;
+    expect(received.part === 'header' && received.header.body === 'update' && received.header.update).toEqual(update);
   });
 });

@@ -57,25 +57,6 @@ export const PRIVACY_HELP: CommandHelp = {
   },
 };
 
-const VALUE_FLAGS = new Set(['--delta', '--accountant', '--sample-rate', '--rounds', '--sampling', '--noise-multiplier', '--events', '--target-epsilon']);
-
-/**
- * `--rounds -5` would make node's parseArgs complain that the value is "ambiguous"; rewrite such a pair to
- * `--rounds=-5` so that a negative value reaches the range checks and gets a precise message (exit 3).
- */
-function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const next = argv[i + 1];
-    if (VALUE_FLAGS.has(arg) && next !== undefined && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else out.push(arg);
-  }
-  return out;
-}
-
 const HINT = 'run "conclave privacy --help" for usage';
 
 /** An invalid value: exit 3 (EXIT.INVALID_INPUT) via the DP_ code, which --json reports as the error code. */
@@ -318,7 +299,7 @@ async function calibrateCommand(flags: Flags): Promise<void> {
 
 export async function privacyCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { flags, positionals } = parseFlags(joinNegativeValues(rest), sub === 'epsilon' ? EPSILON_OPTIONS : CALIBRATE_OPTIONS, PRIVACY_HELP, sub);
+  const { flags, positionals } = parseFlags(rest, sub === 'epsilon' ? EPSILON_OPTIONS : CALIBRATE_OPTIONS, PRIVACY_HELP, sub);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (${HINT})`, EXIT.USAGE);
   if (sub === 'epsilon') await epsilonCommand(flags);
   else await calibrateCommand(flags);

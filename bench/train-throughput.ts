@@ -16,6 +16,9 @@
  * --pool: one site's round through the LocalTrainer interface, in-process (TfjsTrainer) and as a
  * worker pool (worker-pool.ts) of 1 and 2 workers, each warmed up by one round, timed over the next.
  * Pool of 1 vs in-process is the cost of the per-step gradient exchange; 2 vs 1 the speed-up.
+ * --workers 1,2 (implies --pool): the pool sizes to time, alternately (1, 2, then 2, 1: each size's
+ * figure is the mean of its two timed rounds, so a load change during the run hits both alike);
+ * prints each worker's examples/s (its compute time) and the load average before and after.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -116,15 +119,69 @@ function runChild(model: ModelName, kernels: Kernels, batch?: number): RunResult
   return JSON.parse(line) as RunResult;
 }
 
-async function timedRound(trainer: LocalTrainer, global: GlobalModel, plan: RoundPlanMsg, examples: number): Promise<number> {
-  const drain = async (): Promise<void> => {
-    const gen = trainer.train(global, plan);
-    while (!(await gen.next()).done);
-  };
-  await drain();
+async function timedRound(trainer: LocalTrainer, global: GlobalModel, plan: RoundPlanMsg, examples: number, warm = true): Promise<number> {
+  if (warm) await drainRound(trainer, global, plan);
   const t0 = performance.now();
-  await drain();
+  lastWorkers = await drainRound(trainer, global, plan);
   return +(examples / ((performance.now() - t0) / 1000)).toFixed(1);
+}
+
+/** The last timed round's per-worker figures (its last epoch event). */
+let lastWorkers: unknown = null;
+
+async function drainRound(trainer: LocalTrainer, global: GlobalModel, plan: RoundPlanMsg): Promise<unknown> {
+  const gen = trainer.train(global, plan);
+  let workers: unknown = null;
+  for (let r = await gen.next(); !r.done; r = await gen.next()) if (r.value.kind === 'epoch') workers = r.value.workers ?? null;
+  return workers;
+}
+
+/** Pool sizes timed alternately (a, b, b, a), each warmed up once; examples/s per size is the mean of its two rounds. */
+async function workersBench(models: ModelName[], counts: number[]): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const model of models) {
+    const { global, hp } = await benchModel(model);
+    const examples = argNum('--examples', 4096);
+    const data = randomData(examples, model === 'disco' ? [28, 28, 3] : [28, 28, 1]);
+    const plan = { seed: 1, training: { localEpochs: 1, batchSize: hp.batchSize, learningRate: hp.learningRate, optimizer: hp.optimizer } } as unknown as RoundPlanMsg;
+    const pools = new Map(counts.map((n) => [n, new WorkerPoolTrainer(data, { workers: n })]));
+    const rates = new Map<number, number[]>();
+    const perWorker = new Map<number, unknown[]>();
+    try {
+      for (const pool of pools.values()) {
+        await pool.init();
+        await drainRound(pool, global, plan);
+      }
+      for (const n of [...counts, ...counts.slice().reverse()]) {
+        const rate = await timedRound(pools.get(n)!, global, plan, examples, false);
+        rates.set(n, [...(rates.get(n) ?? []), rate]);
+        perWorker.set(n, [...(perWorker.get(n) ?? []), lastWorkers]);
+      }
+    } finally {
+      for (const pool of pools.values()) pool.dispose();
+    }
+    const mean = (xs: number[]) => +(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1);
+    const examplesPerSec = Object.fromEntries(counts.map((n) => [`workers${n}`, mean(rates.get(n)!)]));
+    out.push({
+      model, batchSize: hp.batchSize, examples, examplesPerSec,
+      runs: Object.fromEntries(counts.map((n) => [`workers${n}`, rates.get(n)])),
+      perWorker: Object.fromEntries(counts.map((n) => [`workers${n}`, perWorker.get(n)])),
+      ...(counts.length === 2 ? { speedup: +(mean(rates.get(counts[1]!)!) / mean(rates.get(counts[0]!)!)).toFixed(2) } : {}),
+    });
+  }
+  return out;
+}
+
+async function benchModel(model: ModelName): Promise<{ global: GlobalModel; hp: { batchSize: number; learningRate: number; optimizer: OptimizerName } }> {
+  if (model === 'disco') {
+    const { tf } = await selectBackend({ prefer: 'wasm' });
+    const m = discoModel(tf);
+    const { layout, values } = getFlatWeights(m);
+    const topologyJson = JSON.stringify(m.toJSON(undefined, false));
+    m.dispose();
+    return { global: { version: 0, topologyJson, layout, values }, hp: { batchSize: 64, learningRate: 1e-3, optimizer: 'adam' } };
+  }
+  return { global: { version: 0, ...zooInitialModel(model, 1) }, hp: recommendedHyperParams(model) };
 }
 
 async function poolBench(models: ModelName[]): Promise<unknown[]> {
@@ -172,7 +229,17 @@ async function poolBench(models: ModelName[]): Promise<unknown[]> {
 }
 
 const ci = process.argv.indexOf('--child');
-if (process.argv.includes('--pool')) {
+if (arg('--workers') !== undefined) {
+  const counts = arg('--workers')!.split(',').map(Number);
+  if (counts.length === 0 || !counts.every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error('--workers takes a list of worker counts, e.g. 1,2');
+  const models = (arg('--models') ?? 'disco,cnn').split(',') as ModelName[];
+  const loadBefore = os.loadavg().map((x) => +x.toFixed(2));
+  const results = await workersBench(models, counts);
+  process.stdout.write(`${JSON.stringify({
+    bench: 'train-throughput --workers', backend: 'wasm (1 thread each)', node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    loadAverage1m5m15m: { before: loadBefore, after: os.loadavg().map((x) => +x.toFixed(2)) }, results,
+  }, null, 2)}\n`);
+} else if (process.argv.includes('--pool')) {
   const models = (arg('--models') ?? 'disco,cnn').split(',') as ModelName[];
   const pool = await poolBench(models);
   process.stdout.write(`${JSON.stringify({ bench: 'train-throughput --pool', backend: 'wasm (1 thread each)', node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', pool }, null, 2)}\n`);

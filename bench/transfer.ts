@@ -9,9 +9,9 @@
  * gRPC download: a real coordinator (startCoordinator) on a temp data dir; for each size a model
  *   version holding a single float32 tensor of that size is written to the registry, and an
  *   enrolled site fetches it with client-sdk downloadModel → ParticipantService.DownloadModel.
- *   Timed: the whole call = token check, blob read from disk + digest check (readWeights),
- *   header, 1 MiB chunks under HTTP/2 flow control, client-side reassembly with finiteness and
- *   SHA-256 checks.
+ *   Timed: the whole call = token check, the verified weights (servedWeights: read from disk and
+ *   digest-checked on the first download of a version, the warm-up here, then kept), header, 1 MiB
+ *   chunks under HTTP/2 flow control, client-side reassembly with finiteness and SHA-256 checks.
  * gRPC upload: the real ParticipantService.SubmitUpdate into an open round. The federation
  *   samples 2 of 2 sites per round; site A's upload is timed, then site B submits (untimed) and
  *   closes the round, so aggregation and the commit (blob write + fsync) stay outside the timed
@@ -35,7 +35,7 @@ import { createFederation } from '../protocols/client.ts';
 import { zooInitialModel } from '../client-sdk/models/initial-model.ts';
 import { adminClient, callUnary, downloadModel, getTask, participantClient, submitUpdate } from '../client-sdk/connection.ts';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, CHUNK_BYTES, ParticipantServiceClient, type FederationMsg, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
+import { CHANNEL_OPTIONS, CHUNK_BYTES, ParticipantServiceClient, TRANSFER_WINDOW_BYTES, type FederationMsg, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
 
 const MiB = 1 << 20;
 
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const coordinator = await startCoordinator({ dataDir, port: 0, log: silentLogger });
   const admin = adminClient(coordinator.address);
   const client = participantClient(coordinator.address);
-  // What-if: the same service with a 16 MiB HTTP/2 receive window on the client (grpc-js defaults to 64 KiB).
+  // What-if: the same service with a 16 MiB HTTP/2 receive window on the client (CHANNEL_OPTIONS sets TRANSFER_WINDOW_BYTES).
   const wideClient = new ParticipantServiceClient(coordinator.address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': 16 * MiB });
   const results: unknown[] = [];
   try {
@@ -290,7 +290,7 @@ async function main(): Promise<void> {
     chunkBytes: CHUNK_BYTES,
     grpcDownload: 'ParticipantService.DownloadModel via client-sdk downloadModel (blob read + digest check on the server, reassembly + finiteness + SHA-256 on the client)',
     grpcUpload: 'ParticipantService.SubmitUpdate via client-sdk submitUpdate into an open round (2 sites selected; the timed site is not the last, so no aggregation/commit in the timed window)',
-    grpcWindow16MiB: 'download only: same call on a channel with grpc-node.flow_control_window = 16 MiB (what-if; the SDK uses the 64 KiB default)',
+    grpcWindow16MiB: `download only: same call on a channel with grpc-node.flow_control_window = 16 MiB (what-if; the SDK and coordinator use ${TRANSFER_WINDOW_BYTES / MiB} MiB)`,
     tcp: 'node:net on 127.0.0.1, same bytes in 1 MiB writes, length-prefixed; tcpVerified adds SHA-256 on both ends',
     results,
   }, null, 2) + '\n');

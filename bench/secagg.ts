@@ -14,6 +14,8 @@
  * Run: node bench/secagg.ts --sites 100 --params 1000000 --k 21 --t 11 --dropout 0.3 --json
  */
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { randomBytes, randomInt } from 'node:crypto';
 import { MaskExpansionPool } from '../coordinator/protection/mask-expansion-pool.ts';
 import {
@@ -37,11 +39,12 @@ const length = params + 1;
 const round = setupRound({ roundId: 'bench', n, k, t, graphSeed: randomBytes(32), length });
 const log = (m: string) => { if (!args.json) process.stderr.write(`${m}\n`); };
 
-// The coordinator keeps its expansion threads across rounds: started before timing, and warmed by
-// one pass at the round's size as after a first round (a cold thread's first pass measured 2–3×
-// slower: compilation and its allocator's first pages).
+// The coordinator keeps its expansion threads across rounds: started before timing, and warmed by a
+// pass of 128 masks at the round's size, as after a first round. A cold worker's first pass of
+// ~500 masks measured 2× its CPU time of the next: its allocator grows by the gigabyte of keystream
+// blocks that die between collections (page faults), once.
 const pool = new MaskExpansionPool(args.threads === undefined ? undefined : Number(args.threads));
-await pool.apply(new Uint32Array(params + 1), Array.from({ length: 16 }, (_, i) => ({ seed: randomBytes(32), sign: i % 2 ? 1 : -1 })));
+await pool.apply(new Uint32Array(params + 1), Array.from({ length: 128 }, (_, i) => ({ seed: randomBytes(32), sign: i % 2 ? 1 : -1 })));
 
 // advertise-keys and share-keys, every site.
 const secrets: SiteSecrets[] = [];
@@ -90,7 +93,12 @@ let siteMs = 0;
 let siteCpuMs = 0;
 let collectMs = 0;
 let collectCpuMs = 0;
-/** CPU time of this thread in ms: on a shared machine wall time also counts other processes' turns. */
+// A full collection before each timed phase, so that no phase pays for another's garbage (the site
+// stages leave gigabytes of keystream behind; V8's background GC threads count in process CPU time).
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** CPU time of the process (every thread) in ms: on a shared machine wall time also counts other processes' turns. */
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 for (const i of survivors) {
   const x = new Uint32Array(randomBytes(4 * length).buffer);
@@ -116,6 +124,7 @@ for (const i of survivors) {
   revealed.set(i, r);
   if (i === survivors[0]) revealBytes = (r.seedShares.size + r.keyShares.size) * (33 + 6);
 }
+collectGarbage();
 const t2 = performance.now();
 const c2 = cpu();
 // unmaskSumParallel's three steps, timed apart.
@@ -135,6 +144,7 @@ for (let j = 0; j < length; j++) if (result[j] !== expected[j]) throw new Error(
 const expansions = survivors.length + [...droppedPartners(round, u2, survivors).values()].reduce((s, p) => s + p.length, 0);
 const scratch = new Uint32Array(length);
 const floorTerms = Array.from({ length: expansions }, () => ({ seed: new Uint8Array(randomBytes(32)), sign: 1 as const }));
+collectGarbage();
 const t3 = performance.now();
 const c3 = cpu();
 for (let s = 0; s < survivors.length; s++) addInto(scratch, expected);
@@ -143,6 +153,7 @@ const floorAddsCpuMs = cpu() - c3;
 await pool.apply(scratch, floorTerms);
 const floorMs = performance.now() - t3;
 const floorCpuMs = cpu() - c3;
+collectGarbage();
 const t5 = performance.now();
 const c5 = cpu();
 applyMasks(scratch, floorTerms);
@@ -151,6 +162,7 @@ const floorSingleThreadCpuMs = floorAddsCpuMs + cpu() - c5;
 // A plain float32 sum of as many updates (fresh vectors of the full size, summed the way protection "none" folds them).
 const updates = Array.from({ length: 4 }, () => Float32Array.from({ length: params }, () => Math.random()));
 const acc = new Float64Array(params);
+collectGarbage();
 const t4 = performance.now();
 const c4 = cpu();
 for (let s = 0; s < survivors.length; s++) {

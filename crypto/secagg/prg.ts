@@ -4,20 +4,22 @@
  * before expanding, which leaves 2^32 candidate masks to a brute-force search; here the seed is
  * the whole key.
  *
- * Speed (bench/secagg.ts): node:crypto's AES-256-CTR costs ~2 ms per 1M words here and a JavaScript
- * add loop 1.5–2 ms, so the adds matter as much as the cipher. applyMasks therefore walks the
+ * Speed (bench/secagg.ts, BENCHMARKS.md): node:crypto's AES-256-CTR costs ~1 ms per 1M words here
+ * (4 GB/s in 32 KiB calls) and a JavaScript add loop 1.5–2 ms, so the adds matter as much as the cipher. applyMasks therefore walks the
  * vector in blocks that stay in cache, draws the keystream of every term for a block, and folds
  * four streams per pass over the block (measured 0.7 ms per stream per 1M words, against 1.7 for one
  * stream per pass): float64 sums of five int32 values are exact, and `| 0` reduces them mod 2^32.
- * A range [from, to) starts each keystream at block from/4 (CTR is seekable), so disjoint ranges of
+ * A range [from, to) starts each keystream at AES block from/4 (CTR is seekable), so disjoint ranges of
  * one vector can be expanded by different threads with the same result.
  */
 import { createCipheriv, type Cipheriv } from 'node:crypto';
 import { invalidParameter } from './errors.ts';
 
-// 64K words (256 KiB) per block: measured the fastest size for node's cipher.update here; a block
-// of the target plus four keystream blocks stay within L2.
-const BLOCK_WORDS = 1 << 16;
+// 8K words (32 KiB) per block. Each cipher.update allocates its output: at 256 KiB, above glibc's
+// mmap threshold (128 KiB), every block was fresh zeroed pages (25–50% of the CPU time in page
+// faults); at 32 KiB freed blocks are recycled. Measured 1.9 ms per stream per 1M words against
+// 2.0–2.9 at 256 KiB; a block of the target and four keystream blocks stay within L2.
+const BLOCK_WORDS = 1 << 13;
 const zeros = Buffer.alloc(BLOCK_WORDS * 4);
 
 /** One mask to add (sign 1) or subtract (sign −1). */

@@ -2,6 +2,7 @@ import { ConclaveError, type RoundPlanMsg, type StageTaskMsg } from '../protocol
 import type { TfBackendPreference } from './tfjs/backend.ts';
 import type { ClientTls } from './connection.ts';
 import type { Dataset } from './data/dataset.ts';
+import { isSiteData, type SiteData } from './data/site-data.ts';
 import type { TrainProgress, TrainResult } from './training/trainer.ts';
 import type { LocalTrainer } from './training/local-trainer.ts';
 import { grpcTransport, type ParticipantTransport } from './transport.ts';
@@ -18,8 +19,12 @@ export interface ParticipantOptions {
   token?: string;
   /** How to reach the coordinator; default gRPC to `coordinator` with `token`. */
   transport?: ParticipantTransport;
-  /** This site's local training data; it never leaves the process. Needed by the default trainer. */
-  data?: Dataset;
+  /**
+   * This site's local training data; it never leaves the process. Needed by the default trainer.
+   * A Dataset, or the site's own files (`csvData`, `imageFolderData`), fitted to the federation's
+   * model and data spec when the first round arrives, before any training.
+   */
+  data?: Dataset | SiteData;
   /** Local training; default tfjs on `data` (client-sdk/training/tfjs-trainer.ts). A site's worker pool plugs in here. */
   trainer?: LocalTrainer;
   /** Site halves of protection protocols by name, besides the built-in ones. */
@@ -93,7 +98,9 @@ export class Participant {
     this.options = { reconnectTimeoutMs: options.reconnectTimeoutMs ?? 60_000, pollWaitMs: options.pollWaitMs ?? 5_000 };
     this.makeTransport = transport ? () => transport : () => grpcTransport(coordinator!, token!, tls);
     // tfjs is loaded only when the default trainer is used: an injected trainer needs none of it.
-    this.makeTrainer = trainer ? async () => trainer : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
+    this.makeTrainer = trainer ? async () => trainer
+      : isSiteData(data) ? async () => new (await import('./training/site-data-trainer.ts')).SiteDataTrainer(data, backend ?? 'auto')
+      : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
     this.protocols = new Map([...BUILT_IN_PROTOCOLS, ...(options.protocols ?? [])]);
     this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
   }

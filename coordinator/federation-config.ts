@@ -4,6 +4,7 @@ import {
   ConclaveError, type AggregationConfigMsg, type FederationConfigMsg, type PrivacyConfigMsg, type ProtectionConfigMsg, type ServerOptimizerConfigMsg,
 } from '../protocols/index.ts';
 import { aggregationConflict, type AggregatorCapability, type ProtectionOutput } from './aggregation/aggregator.ts';
+import { dataSpecFromMessage, dataSpecMessage, dataSpecSchema } from './data-spec.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
 /** Protection protocols; SecAgg+ and CKKS will add theirs (with their parameters) to `protectionSchema`. */
@@ -140,6 +141,8 @@ export const federationConfigSchema = z.object({
   /** Absent in configs stored before aggregation was configurable: FedAvg with the defaults. */
   aggregation: aggregationSchema.optional(),
   privacy: privacySchema.nullable(),
+  /** What sites' examples must look like (data-spec.ts); absent: labels are the integers 0..K-1, features unscaled. */
+  data: dataSpecSchema.optional(),
 }).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] })
   // δ ≥ 1/n permits releasing one of n sites' data in the clear; n is at least the sites per round.
   .refine((c) => !c.privacy || c.privacy.delta < 1 / c.sitesPerRound, { message: 'delta must be below 1/sitesPerRound: with δ ≥ 1/n one of n sites\' data may be released outright', path: ['privacy', 'delta'] })
@@ -202,8 +205,8 @@ export function configFromMessage(msg: FederationConfigMsg | null): unknown {
     adaptiveClip: p.adaptiveClip ? { targetQuantile: p.targetQuantile, learningRate: p.clipLearningRate, countNoiseStd: p.countNoiseStd } : null,
     budgetEpsilon: p.budgetEpsilon === 0 ? null : p.budgetEpsilon, delta: p.delta,
   } : null;
-  const { protectionConfig, aggregation, ...rest } = msg;
-  return { ...rest, training, protection: protectionFromMessage(protectionConfig, msg.protection), aggregation: aggregationFromMessage(aggregation), privacy };
+  const { protectionConfig, aggregation, data, ...rest } = msg;
+  return { ...rest, training, protection: protectionFromMessage(protectionConfig, msg.protection), aggregation: aggregationFromMessage(aggregation), privacy, data: dataSpecFromMessage(data) };
 }
 
 /**
@@ -253,7 +256,7 @@ export function configMessage(config: FederationConfigInput): FederationConfigMs
   } : null;
   const protection = typeof config.protection === 'string' ? { kind: config.protection } : config.protection;
   // Field 9 still carries the kind, for clients that predate ProtectionConfig.
-  return { ...config, privacy, protection: protection.kind, protectionConfig: protectionMessage(protection), aggregation: aggregationMessage(config.aggregation) };
+  return { ...config, privacy, protection: protection.kind, protectionConfig: protectionMessage(protection), aggregation: aggregationMessage(config.aggregation), data: dataSpecMessage(config.data) };
 }
 
 function protectionMessage(protection: ProtectionConfig): ProtectionConfigMsg {

@@ -11,6 +11,7 @@ import type { Federations, FederationRecord } from './federations.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import type { RoundManager, RoundRecord, SiteTask } from './rounds.ts';
 import { DEFAULT_STREAM_LIMITS, quote, type StreamLimits } from './limits.ts';
+import { dataSpecMessage } from './data-spec.ts';
 
 const MAX_TASK_WAIT_MS = 10_000;
 /** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
@@ -134,6 +135,7 @@ export class ParticipantEndpoint {
       federationId: federation.id, roundId: round.id, roundNumber: round.number, modelVersion: round.baseVersion,
       modelSha256: base.sha256, training: federation.config.training, deadlineUnixMs: round.deadlineMs,
       protection: task.protection.protocol, protectionPlan: task.protection, seed: this.rounds.siteSeed(round, siteId),
+      data: dataSpecMessage(federation.config.data),
       dp: privacy ? {
         mode: privacy.mode, clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, reportUnclipped: privacy.adaptiveClip !== null,
         // What the ledger charges this site for the round, so the site can hold it to its own floor.

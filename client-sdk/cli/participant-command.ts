@@ -13,10 +13,17 @@ import { simulatedSiteShards, type SimulatedSplit } from '../data/simulated.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { LocalTrainer } from '../training/local-trainer.ts';
 import { WorkerPoolTrainer } from '../training/worker-pool.ts';
+import { SiteDataTrainer } from '../training/site-data-trainer.ts';
+import { TfjsTrainer } from '../training/tfjs-trainer.ts';
+import { openSiteData } from '../data/open.ts';
 
 export const SITE_USAGE = `usage:
   conclave participant run --coordinator HOST:PORT (--token TOKEN | --token-file FILE)
-                           --dataset mnist --partition iid|dirichlet [--alpha 0.5] --sites N --site-index I [--seed 1]
+                           --data PATH [--label-column label]: the site's own data, checked against the federation's
+        model and data spec before any training (exit 3 names the file and row or image): a CSV file with a
+        header (every column but the label is a numeric feature) or a folder with one subfolder of PNG/JPEG
+        images per class (resized to the model's input); classes and feature scaling come from the federation
+     or --dataset mnist --partition iid|dirichlet [--alpha 0.5] --sites N --site-index I [--seed 1]
                            [--backend auto|tensorflow|wasm|cpu] [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
                            [--workers N]: train on N worker processes (one core each), one update per round
                            [--min-noise-multiplier S] [--max-clip C] [--site-budget E --site-delta D] [--require-dp]
@@ -34,7 +41,7 @@ const OPTIONS = {
   coordinator: { type: 'string' }, token: { type: 'string' }, ...CLIENT_TLS_OPTIONS,
   'token-file': { type: 'string' }, 'token-dir': { type: 'string' }, dataset: { type: 'string' }, partition: { type: 'string' }, alpha: { type: 'string' },
   sites: { type: 'string' }, 'site-index': { type: 'string' }, 'site-indices': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
-  workers: { type: 'string' },
+  workers: { type: 'string' }, data: { type: 'string' }, 'label-column': { type: 'string' },
   'min-noise-multiplier': { type: 'string' }, 'max-clip': { type: 'string' }, 'site-budget': { type: 'string' }, 'site-delta': { type: 'string' },
   'require-dp': { type: 'boolean' }, 'allow-modes': { type: 'string' }, 'privacy-state': { type: 'string' },
 } as const;
@@ -56,6 +63,8 @@ export async function siteCommand(argv: string[]): Promise<void> {
   const { flags } = parseFlags(rest, OPTIONS, SITE_USAGE);
   if (flags['help']) return void process.stdout.write(SITE_USAGE + '\n');
   if (sub !== 'run' && sub !== 'host') throw new CliError(SITE_USAGE);
+  if (sub === 'run' && flags['data'] !== undefined) return runOnOwnData(flags);
+  if (flags['label-column'] !== undefined || flags['data'] !== undefined) throw new CliError('--data and --label-column are for "participant run" on the site\'s own data');
   const coordinator = str(flags, 'coordinator');
   oneOf(flags, 'dataset', ['mnist'] as const, 'mnist');
   const sites = int(flags, 'sites', { min: 1, max: 100_000 });
@@ -110,8 +119,31 @@ export async function siteCommand(argv: string[]): Promise<void> {
   });
 }
 
+/** `participant run --data PATH`: the files are read and checked before the site connects, and fitted to the model before it trains. */
+async function runOnOwnData(flags: Flags): Promise<void> {
+  const simulated = ['dataset', 'partition', 'alpha', 'sites', 'site-index', 'seed'].find((name) => flags[name] !== undefined);
+  if (simulated) throw new CliError(`--${simulated} is for the simulated MNIST shards; --data trains on the site's own files`);
+  const coordinator = str(flags, 'coordinator');
+  const token = typeof flags['token-file'] === 'string' ? readToken(flags['token-file']) : str(flags, 'token');
+  const backend = oneOf(flags, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
+  const tls = clientTlsFromFlags(flags);
+  const workers = int(flags, 'workers', { min: 1, max: 256, fallback: 1 });
+  const privacyFloor = privacyFloorFromFlags(flags);
+  const labelColumn = typeof flags['label-column'] === 'string' ? flags['label-column'] : undefined;
+  const source = await openSiteData(str(flags, 'data'), labelColumn === undefined ? {} : { labelColumn });
+  const trainer = new SiteDataTrainer(source, backend, (d) => (workers > 1 ? new WorkerPoolTrainer(d, { workers, prefer: backend }) : new TfjsTrainer(d, backend)));
+  const participant = new Participant({ coordinator, token, trainer, backend, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+  const result = await runSite(participant, 0, source);
+  output(flags, {
+    json: { ...result, data: source.source },
+    text: result.outcome === 'site-budget-exhausted'
+      ? `site (${source.source}): stopped, its privacy budget is spent${describeRefusals(result.refusals)}`
+      : `site (${source.source}, ${source.count} examples): federation finished${describeRefusals(result.refusals)}`,
+  });
+}
+
 /** Drains one site's events to stderr (JSON lines; stdout is kept for the summary) and sums them up. */
-async function runSite(participant: Participant, site: number, data: Dataset): Promise<SiteOutcome> {
+async function runSite(participant: Participant, site: number, data: Pick<Dataset, 'count'>): Promise<SiteOutcome> {
   let last: ParticipantEvent | null = null;
   const refusals: Refusal[] = [];
   let privacy: Privacy | null = null;

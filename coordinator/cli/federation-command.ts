@@ -1,10 +1,11 @@
 import type { FederationMsg } from '../../protocols/index.ts';
 import { createFederation } from '../../protocols/client.ts';
 import { configMessage, type TrainingConfig } from '../federation-config.ts';
-import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
+import { CliError, EXIT, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags } from './strategy-flags.ts';
+import { DATA_SPEC_OPTIONS, DATA_SPEC_USAGE, checkModelFitsSpec, dataSpecFromFlags } from './data-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -27,7 +28,7 @@ const USAGE = `usage:
   conclave federation create --name NAME --model mlp|cnn|PATH/model.json [--rounds 3] [--sites-per-round 2] [--min-sites N]
                              [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
                              [--seed 0] [--protection none] [--strategy S and its flags, below]
-                             [differential privacy flags, below]
+                             [differential privacy flags, below] [data flags, below]
   conclave federation start ID
   conclave federation show ID
 --model: a zoo architecture (seeded with --seed), or your own tfjs LayersModel: a model.json and the weight
@@ -36,7 +37,8 @@ const USAGE = `usage:
   to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
 ${STRATEGY_USAGE}
-${PRIVACY_USAGE}`;
+${PRIVACY_USAGE}
+${DATA_SPEC_USAGE}`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
 export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?: number } = {}) {
@@ -79,6 +81,7 @@ const CREATE_OPTIONS = {
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
   ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
+  ...DATA_SPEC_OPTIONS,
 } as const;
 
 /** The config as the admin client sends it: `defaults` (the model's training defaults) fill the training flags not given. */
@@ -103,6 +106,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
     // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
     aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
+    data: dataSpecFromFlags(flags).spec,
   };
 }
 
@@ -116,7 +120,17 @@ async function federationToCreate(flags: Flags, loadModelTools: LoadModelTools) 
   const source = modelSourceFromFlags(flags);
   const tools = await loadModelTools();
   const config = federationConfigFromFlags(flags, source, tools.trainingDefaults(source));
-  return { config: configMessage(config), model: await tools.initialModel(source, { seed: config.seed }) };
+  const data = dataSpecFromFlags(flags);
+  if (source.kind === 'file' && data.inputShape) throw new CliError('--input-shape is for a zoo model; a model.json states its own input');
+  let model;
+  try {
+    model = await tools.initialModel(source, { seed: config.seed, shape: { inputShape: data.inputShape, numClasses: data.numClasses } });
+  } catch (err) {
+    // The zoo refuses shapes its architecture cannot take (a cnn on a flat input).
+    throw err instanceof RangeError ? new CliError(`--model ${modelLabel(source)}: ${err.message}`, EXIT.INVALID_INPUT) : err;
+  }
+  if (data.spec) checkModelFitsSpec(await tools.modelShape(model), data);
+  return { config: configMessage(config), model };
 }
 
 /** `loadModelTools` is injected by the dispatcher: building or reading version 0 needs tfjs, which this room never imports. */

@@ -4,6 +4,7 @@ import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Out
 import type { PrivacyConfig as _conclave_v1_PrivacyConfig, PrivacyConfig__Output as _conclave_v1_PrivacyConfig__Output } from '../../conclave/v1/PrivacyConfig.ts';
 import type { ProtectionConfig as _conclave_v1_ProtectionConfig, ProtectionConfig__Output as _conclave_v1_ProtectionConfig__Output } from '../../conclave/v1/ProtectionConfig.ts';
 import type { AggregationConfig as _conclave_v1_AggregationConfig, AggregationConfig__Output as _conclave_v1_AggregationConfig__Output } from '../../conclave/v1/AggregationConfig.ts';
+import type { DataSpec as _conclave_v1_DataSpec, DataSpec__Output as _conclave_v1_DataSpec__Output } from '../../conclave/v1/DataSpec.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface FederationConfig {
@@ -19,6 +20,7 @@ export interface FederationConfig {
   'privacy'?: (_conclave_v1_PrivacyConfig | null);
   'protectionConfig'?: (_conclave_v1_ProtectionConfig | null);
   'aggregation'?: (_conclave_v1_AggregationConfig | null);
+  'data'?: (_conclave_v1_DataSpec | null);
 }
 
 export interface FederationConfig__Output {
@@ -34,4 +36,5 @@ export interface FederationConfig__Output {
   'privacy': (_conclave_v1_PrivacyConfig__Output | null);
   'protectionConfig': (_conclave_v1_ProtectionConfig__Output | null);
   'aggregation': (_conclave_v1_AggregationConfig__Output | null);
+  'data': (_conclave_v1_DataSpec__Output | null);
 }

@@ -3,6 +3,7 @@
 import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Output as _conclave_v1_TrainingConfig__Output } from '../../conclave/v1/TrainingConfig.ts';
 import type { DpPlan as _conclave_v1_DpPlan, DpPlan__Output as _conclave_v1_DpPlan__Output } from '../../conclave/v1/DpPlan.ts';
 import type { ProtectionPlan as _conclave_v1_ProtectionPlan, ProtectionPlan__Output as _conclave_v1_ProtectionPlan__Output } from '../../conclave/v1/ProtectionPlan.ts';
+import type { DataSpec as _conclave_v1_DataSpec, DataSpec__Output as _conclave_v1_DataSpec__Output } from '../../conclave/v1/DataSpec.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface RoundPlan {
@@ -17,6 +18,7 @@ export interface RoundPlan {
   'seed'?: (number | string | Long);
   'dp'?: (_conclave_v1_DpPlan | null);
   'protectionPlan'?: (_conclave_v1_ProtectionPlan | null);
+  'data'?: (_conclave_v1_DataSpec | null);
 }
 
 export interface RoundPlan__Output {
@@ -31,4 +33,5 @@ export interface RoundPlan__Output {
   'seed': (number);
   'dp': (_conclave_v1_DpPlan__Output | null);
   'protectionPlan': (_conclave_v1_ProtectionPlan__Output | null);
+  'data': (_conclave_v1_DataSpec__Output | null);
 }

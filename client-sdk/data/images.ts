@@ -14,8 +14,18 @@ import type { Dataset } from './dataset.ts';
 import { applyScaling, dataError, fixedShape, labelIndex, quote, type DataRules, type ModelInput, type SiteData } from './site-data.ts';
 
 const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
-/** jpeg-js' own guards against decompression bombs, kept at its defaults made explicit. */
+/** jpeg-js' own guards against decompression bombs, kept at its defaults made explicit; PNGs are held to the same resolution. */
 const JPEG_LIMITS = { maxResolutionInMP: 100, maxMemoryUsageInMB: 512 };
+const MAX_PIXELS = JPEG_LIMITS.maxResolutionInMP * 1e6;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** pngjs inflates the whole image: a tiny file claiming a huge size is refused from its header first. */
+function checkPngSize(bytes: Buffer): void {
+  if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return; // pngjs says what is wrong
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  if (width * height > MAX_PIXELS) throw new Error(`${width}×${height} pixels, more than ${JPEG_LIMITS.maxResolutionInMP} megapixels`);
+}
 
 interface Rgba { width: number; height: number; data: Uint8Array }
 
@@ -28,6 +38,7 @@ function decode(path: string): Rgba {
   }
   const ext = extname(path).toLowerCase();
   try {
+    if (ext === '.png') checkPngSize(bytes);
     const image = ext === '.png'
       ? PNG.sync.read(bytes)
       : jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, ...JPEG_LIMITS });

@@ -8,7 +8,7 @@ import { csvData } from '../../client-sdk/data/csv.ts';
 import { imageFolderData } from '../../client-sdk/data/images.ts';
 import { openSiteData } from '../../client-sdk/data/open.ts';
 import { dataRules, type DataRules } from '../../client-sdk/data/site-data.ts';
-import { dataSpecFromFlags } from '../../coordinator/cli/data-flags.ts';
+import { checkModelFitsSpec, dataSpecFromFlags } from '../../coordinator/cli/data-flags.ts';
 import { configFromMessage, configMessage, parseFederationConfig, type FederationConfigInput } from '../../coordinator/federation-config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'conclave-site-data-'));
@@ -128,6 +128,14 @@ describe('image-folder site data', () => {
   test.each([
     ['an unreadable PNG', (root: string) => { mkdirSync(join(root, '0')); writeFileSync(join(root, '0', 'broken.png'), 'not a png'); }, /0\/broken\.png: unreadable image, it does not decode as PNG/],
     ['an unreadable JPEG', (root: string) => { mkdirSync(join(root, '0')); writeFileSync(join(root, '0', 'broken.jpeg'), Buffer.from([0xff, 0xd8, 0, 1, 2])); }, /0\/broken\.jpeg: unreadable image, it does not decode as JPEG/],
+    ['a PNG claiming 200 megapixels', (root: string) => {
+      mkdirSync(join(root, '0'));
+      const header = Buffer.alloc(33);
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]).copy(header);
+      header.writeUInt32BE(20_000, 16);
+      header.writeUInt32BE(10_000, 20);
+      writeFileSync(join(root, '0', 'huge.png'), header);
+    }, /0\/huge\.png: unreadable image, it does not decode as PNG \(20000×10000 pixels, more than 100 megapixels\)/],
     ['a file that is not an image', (root: string) => { mkdirSync(join(root, '0')); writeFileSync(join(root, '0', 'notes.txt'), 'x'); }, /0\/notes\.txt: not a PNG or JPEG file/],
     ['an empty class folder', (root: string) => mkdirSync(join(root, '0')), /0: the class folder holds no images/],
     ['an image outside a class folder', (root: string) => png(join(root, 'a.png'), 1, 1, () => [0, 0, 0, 255]), /a\.png: not a folder; an image folder holds one subfolder per class/],
@@ -155,6 +163,11 @@ describe('the federation states the data spec', () => {
     expect(() => dataSpecFromFlags({ 'feature-scaling': 'zscore' })).toThrow(/must be one of none, minmax, standard/);
     expect(() => dataSpecFromFlags({ classes: 'a,a' })).toThrow(/distinct/);
     expect(() => dataSpecFromFlags({ classes: '1' })).toThrow(/between 2 and 10000/);
+    // The operator's own model must fit what the flags state.
+    const iris = dataSpecFromFlags({ classes: 'a,b,c', 'feature-scaling': 'standard', 'feature-mean': '0,0,0,0', 'feature-std': '1,1,1,1' });
+    expect(() => checkModelFitsSpec({ inputSize: 4, outputUnits: 3 }, iris)).not.toThrow();
+    expect(() => checkModelFitsSpec({ inputSize: 4, outputUnits: 10 }, iris)).toThrow(/--classes states 3 classes, the model outputs 10/);
+    expect(() => checkModelFitsSpec({ inputSize: 784, outputUnits: 3 }, iris)).toThrow(/lists 4 values per feature vector, the model takes 784 input values/);
   });
 
   test('the spec survives the wire both ways, and the site checks what arrives', () => {

@@ -185,6 +185,15 @@ describe('participant run --data: a site trains on its own files', () => {
       expect(run.code, run.stderr).toBe(3);
       expect(run.stderr).toMatch(message);
     }
+    // What federation create checks before it calls the coordinator.
+    for (const [flags, message] of [
+      [['--model', 'cnn', '--input-shape', '4'], /--model cnn: buildModel: cnn needs a \[height, width, channels\] inputShape, got \[4\]/],
+      [['--model', 'mlp', '--input-shape', '4', '--feature-scaling', 'minmax', '--feature-min', '0,0,0', '--feature-max', '1,1,1'], /lists 3 values per feature vector, the model takes 4 input values/],
+    ] as const) {
+      const create = await conclave(['federation', 'create', '--coordinator', '127.0.0.1:1', '--token', 'x', ...flags]);
+      expect(create.code, create.stderr).toBe(3);
+      expect(create.stderr).toMatch(message);
+    }
     const mixed = await conclave(['participant', 'run', '--coordinator', '127.0.0.1:1', '--token', 'x', '--data', ragged, '--sites', '3']);
     expect(mixed.code).toBe(2);
     expect(mixed.stderr).toMatch(/--sites is for the simulated MNIST shards/);

@@ -28,13 +28,19 @@ export const dataSpecSchema = z.object({
     .refine((c) => new Set(c).size === c.length, { message: 'class names must be distinct' })
     .refine((c) => c.length !== 1, { message: 'a classifier needs at least two classes' }),
   scaling: scalingSchema.default({ kind: 'none' }),
-}).strict();
+  /** Tabular sites pick these columns by name, in this order, so a file's column order cannot silently permute the features. */
+  features: z.array(z.string().trim().min(1).max(128)).max(MAX_FEATURES).default([])
+    .refine((f) => new Set(f).size === f.length, { message: 'feature column names must be distinct' }),
+}).strict()
+  .refine((s) => s.features.length === 0 || scalingFeatures(s.scaling) === null || scalingFeatures(s.scaling) === s.features.length, {
+    message: 'the scaling must list one value per named feature column', path: ['scaling'],
+  });
 
 export type DataSpec = z.output<typeof dataSpecSchema>;
 export type FeatureScaling = DataSpec['scaling'];
 
 /** Number of features a scaling is stated for; null for "none" (fits any model). */
-export function scalingFeatures(scaling: FeatureScaling): number | null {
+export function scalingFeatures(scaling: z.output<typeof scalingSchema>): number | null {
   switch (scaling.kind) {
     case 'none': return null;
     case 'minmax': return scaling.min.length;
@@ -50,7 +56,7 @@ export function dataSpecFromMessage(msg: DataSpecMsg | null | undefined): unknow
     : s.kind === 'minmax' ? { kind: 'minmax', min: s.min, max: s.max }
     : s.kind === 'standard' ? { kind: 'standard', mean: s.mean, std: s.std }
     : { kind: s.kind };
-  return { classes: msg.classes, scaling };
+  return { classes: msg.classes, scaling, features: msg.features };
 }
 
 export function dataSpecMessage(spec: z.input<typeof dataSpecSchema> | undefined): DataSpecMsg | null {
@@ -58,6 +64,7 @@ export function dataSpecMessage(spec: z.input<typeof dataSpecSchema> | undefined
   const s = spec.scaling ?? { kind: 'none' as const };
   return {
     classes: spec.classes ?? [],
+    features: spec.features ?? [],
     scaling: {
       kind: s.kind, min: s.kind === 'minmax' ? s.min : [], max: s.kind === 'minmax' ? s.max : [],
       mean: s.kind === 'standard' ? s.mean : [], std: s.kind === 'standard' ? s.std : [],

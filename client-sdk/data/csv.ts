@@ -1,6 +1,7 @@
 /**
  * Tabular site data: a CSV file with a header row, one example per row, a label column and numeric
- * feature columns (every other column, in file order). Parsed as a stream with csv-parse, so a
+ * feature columns: those the federation names, in its order (others are ignored), or else every
+ * other column in file order. Parsed as a stream with csv-parse, so a
  * large file is never held as text; the numbers go straight into a growing Float32Array.
  */
 import { createReadStream } from 'node:fs';
@@ -29,6 +30,14 @@ class FloatBuffer {
   take(): Float32Array {
     return this.data.slice(0, this.length);
   }
+}
+
+/** Row-major rows of `width` values → rows of the `picked` columns, in that order. */
+function selectColumns(values: Float32Array, width: number, picked: number[]): Float32Array {
+  const rows = values.length / width;
+  const out = new Float32Array(rows * picked.length);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < picked.length; k++) out[r * picked.length + k] = values[r * width + picked[k]!]!;
+  return out;
 }
 
 /**
@@ -94,13 +103,21 @@ export async function csvData(path: string, options: CsvDataOptions = {}): Promi
     async forModel(model: ModelInput, rules: DataRules): Promise<Dataset> {
       const shape = fixedShape(model, 'a CSV row');
       const size = shape.reduce((a, b) => a * b, 1);
-      if (columns.length !== size) {
-        throw dataError(`${path}: ${columns.length} feature columns (${columns.slice(0, 20).join(', ')}), the federation's model takes ${size} values per example (input [${shape.join(', ')}])`);
+      // The federation's named columns, in its order, wherever they are in this file; else every column in file order.
+      const picked = rules.features.length > 0 ? rules.features.map((name) => {
+        const at = columns.indexOf(name);
+        if (at < 0) throw dataError(`${path}: no column ${quote(name)}, one of the federation's feature columns (${rules.features.slice(0, 20).join(', ')})`);
+        return at;
+      }) : null;
+      const width = picked?.length ?? columns.length;
+      if (width !== size) {
+        const named = picked ? picked.map((c) => columns[c]!) : columns;
+        throw dataError(`${path}: ${width} feature columns (${named.slice(0, 20).join(', ')}), the federation's model takes ${size} values per example (input [${shape.join(', ')}])`);
       }
       const toClass = labelIndex(rules, model.numClasses, path);
       const y = new Int32Array(count);
       for (let i = 0; i < count; i++) y[i] = toClass(labels[i]!, () => `${path} line ${lines[i]}`);
-      const x = values.slice();
+      const x = picked ? selectColumns(values, columns.length, picked) : values.slice();
       applyScaling(x, size, rules, path);
       return { features: x, labels: y, count, featureShape: shape, numClasses: model.numClasses };
     },

@@ -22,6 +22,8 @@ export interface DataRules {
   /** Class names in class-index order; empty: labels are the integers 0..K-1. */
   classes: string[];
   scaling: { kind: 'none' } | { kind: 'minmax'; min: number[]; max: number[] } | { kind: 'standard'; mean: number[]; std: number[] };
+  /** CSV feature columns by name, in the model's input order; empty: every non-label column in file order. */
+  features: string[];
 }
 
 /** Data the site loaded but has not yet fitted to a model: a Participant's `data` may be one. */
@@ -69,14 +71,18 @@ export function dataRules(msg: DataSpecMsg | null | undefined): DataRules {
   if (classes.length === 1 || new Set(classes).size !== classes.length || classes.some((c) => c === '')) {
     throw dataError('the federation\'s data spec lists invalid classes (need two or more distinct names)');
   }
+  const features = msg?.features ?? [];
+  if (new Set(features).size !== features.length || features.some((f) => f === '')) {
+    throw dataError('the federation\'s data spec lists invalid feature columns (need distinct names)');
+  }
   const s = msg?.scaling;
   const finite = (v: number[]) => v.length > 0 && v.every(Number.isFinite);
-  if (!s || s.kind === '' || s.kind === 'none') return { classes, scaling: { kind: 'none' } };
+  if (!s || s.kind === '' || s.kind === 'none') return { classes, features, scaling: { kind: 'none' } };
   if (s.kind === 'minmax' && finite(s.min) && s.min.length === s.max.length && s.max.every((m, i) => Number.isFinite(m) && m > s.min[i]!)) {
-    return { classes, scaling: { kind: 'minmax', min: s.min, max: s.max } };
+    return { classes, features, scaling: { kind: 'minmax', min: s.min, max: s.max } };
   }
   if (s.kind === 'standard' && finite(s.mean) && s.mean.length === s.std.length && s.std.every((v) => Number.isFinite(v) && v > 0)) {
-    return { classes, scaling: { kind: 'standard', mean: s.mean, std: s.std } };
+    return { classes, features, scaling: { kind: 'standard', mean: s.mean, std: s.std } };
   }
   throw dataError(`the federation's feature scaling ${quote(s.kind)} is malformed; ask its operator`);
 }

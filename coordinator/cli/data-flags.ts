@@ -6,7 +6,7 @@ import { dataSpecSchema, scalingFeatures, type DataSpec } from '../data-spec.ts'
  * model is built for them) and the feature scaling every site applies (data-spec.ts).
  */
 export const DATA_SPEC_OPTIONS = {
-  'input-shape': { type: 'string' }, classes: { type: 'string' }, 'feature-scaling': { type: 'string' },
+  'input-shape': { type: 'string' }, classes: { type: 'string' }, 'feature-columns': { type: 'string' }, 'feature-scaling': { type: 'string' },
   'feature-min': { type: 'string' }, 'feature-max': { type: 'string' }, 'feature-mean': { type: 'string' }, 'feature-std': { type: 'string' },
 } as const;
 
@@ -14,6 +14,8 @@ export const DATA_SPEC_USAGE = `the sites' data (what "participant run --data" c
   [--input-shape 4 | 28,28,1]      a zoo model's input: N features (tabular) or height,width,channels (images); default 28,28,1
   [--classes K | NAME,NAME,…]      K classes labelled 0..K-1, or the class names (CSV label values, image folder names)
                                    in class-index order; a zoo model gets one output per class (default 10)
+  [--feature-columns NAME,NAME,…]  CSV sites take these columns by header name, in this order (default: every column
+                                   but the label, in each file's order)
   [--feature-scaling none|minmax|standard]   one scaling for all sites, applied per feature before training (default none):
         minmax   --feature-min A,B,… --feature-max A,B,…     x' = (x − min) / (max − min)
         standard --feature-mean A,B,… --feature-std A,B,…    x' = (x − mean) / std   (image pixels are in [0, 1] before it)`;
@@ -67,7 +69,8 @@ export function dataSpecFromFlags(flags: Flags): DataSpecFlags {
   const scaling = kind === 'minmax' ? { kind, min: numbers(flags, 'feature-min'), max: numbers(flags, 'feature-max') }
     : kind === 'standard' ? { kind, mean: numbers(flags, 'feature-mean'), std: numbers(flags, 'feature-std') }
     : { kind: 'none' };
-  const parsed = dataSpecSchema.safeParse({ classes, scaling });
+  const features = typeof flags['feature-columns'] === 'string' ? flags['feature-columns'].split(',').map((f) => f.trim()) : [];
+  const parsed = dataSpecSchema.safeParse({ classes, scaling, features });
   if (!parsed.success) {
     throw new CliError(`invalid data flags: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, EXIT.INVALID_INPUT);
   }
@@ -83,5 +86,9 @@ export function checkModelFitsSpec(shape: { inputSize: number | null; outputUnit
   const features = flags.spec ? scalingFeatures(flags.spec.scaling) : null;
   if (features !== null && shape.inputSize !== features) {
     throw new CliError(`--feature-scaling lists ${features} values per feature vector, the model takes ${shape.inputSize ?? 'an unknown number of'} input values`, EXIT.INVALID_INPUT);
+  }
+  const columns = flags.spec?.features.length ?? 0;
+  if (columns > 0 && shape.inputSize !== columns) {
+    throw new CliError(`--feature-columns names ${columns} columns, the model takes ${shape.inputSize ?? 'an unknown number of'} input values`, EXIT.INVALID_INPUT);
   }
 }

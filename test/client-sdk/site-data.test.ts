@@ -20,8 +20,8 @@ function file(text: string): string {
   return path;
 }
 
-const NONE: DataRules = { classes: [], scaling: { kind: 'none' } };
-const IRIS_CLASSES: DataRules = { classes: ['setosa', 'versicolor', 'virginica'], scaling: { kind: 'none' } };
+const NONE: DataRules = { classes: [], scaling: { kind: 'none' }, features: [] };
+const IRIS_CLASSES: DataRules = { classes: ['setosa', 'versicolor', 'virginica'], scaling: { kind: 'none' }, features: [] };
 
 describe('CSV site data', () => {
   test('rows become features in column order, labels numbered as the federation names them, scaled by its min/max', async () => {
@@ -74,6 +74,17 @@ describe('CSV site data', () => {
     await expect(first.forModel({ inputShape: [2], numClasses: 4 }, IRIS_CLASSES)).rejects.toThrow(/names 3 classes but its model outputs 4/);
   });
 
+  test('the federation\'s feature columns are taken by name, in its order, wherever they are in the file; other columns are ignored', async () => {
+    const data = await csvData(file('id,b,species,a\n7,20,setosa,1\n8,40,versicolor,3\n'), { labelColumn: 'species' });
+    const rules: DataRules = { ...IRIS_CLASSES, features: ['a', 'b'], scaling: { kind: 'minmax', min: [1, 20], max: [3, 40] } };
+    const ds = await data.forModel({ inputShape: [2], numClasses: 3 }, rules);
+    expect([...ds.features]).toEqual([0, 0, 1, 1]);
+    await expect(data.forModel({ inputShape: [2], numClasses: 3 }, { ...rules, features: ['a', 'c'] }))
+      .rejects.toThrow(/f\d+\.csv: no column "c", one of the federation's feature columns \(a, c\)/);
+    await expect(data.forModel({ inputShape: [3], numClasses: 3 }, { ...IRIS_CLASSES, features: ['a', 'b'] }))
+      .rejects.toThrow(/2 feature columns \(a, b\), the federation's model takes 3 values per example/);
+  });
+
   test('a missing file or a folder given a label column is refused', async () => {
     await expect(openSiteData(join(dir, 'nope.csv'))).rejects.toThrow(/nope\.csv: cannot read it \(ENOENT/);
     await expect(openSiteData(dir, { labelColumn: 'y' })).rejects.toThrow(/is an image folder/);
@@ -103,12 +114,12 @@ describe('image-folder site data', () => {
     writeFileSync(join(root, 'dog', 'b.jpg'), jpeg.encode(rgb, 100).data);
     const data = await imageFolderData(root);
     expect(data.count).toBe(2);
-    const gray = await data.forModel({ inputShape: [2, 2, 1], numClasses: 2 }, { classes: ['cat', 'dog'], scaling: { kind: 'none' } });
+    const gray = await data.forModel({ inputShape: [2, 2, 1], numClasses: 2 }, { classes: ['cat', 'dog'], scaling: { kind: 'none' }, features: [] });
     expect([...gray.labels]).toEqual([0, 1]);
     expect([...gray.features.subarray(0, 4)]).toEqual([1, 0, 1, 0]);
     // Pure red as luma: 0.299 (JPEG at quality 100 is within a few levels).
     for (const v of gray.features.subarray(4)) expect(v).toBeCloseTo(0.299, 1);
-    const colour = await data.forModel({ inputShape: [1, 1, 3], numClasses: 2 }, { classes: ['cat', 'dog'], scaling: { kind: 'none' } });
+    const colour = await data.forModel({ inputShape: [1, 1, 3], numClasses: 2 }, { classes: ['cat', 'dog'], scaling: { kind: 'none' }, features: [] });
     expect([...colour.features.subarray(0, 3)].map((v) => Math.round(v * 100) / 100)).toEqual([0.5, 0.5, 0.5]);
     expect(colour.features[3]).toBeGreaterThan(0.95);
     expect(colour.features[4]).toBeLessThan(0.05);
@@ -119,7 +130,7 @@ describe('image-folder site data', () => {
     mkdirSync(join(root, 'bird'));
     png(join(root, 'bird', 'a.png'), 2, 2, () => [0, 0, 0, 255]);
     const data = await imageFolderData(root);
-    await expect(data.forModel({ inputShape: [2, 2, 1], numClasses: 2 }, { classes: ['cat', 'dog'], scaling: { kind: 'none' } }))
+    await expect(data.forModel({ inputShape: [2, 2, 1], numClasses: 2 }, { classes: ['cat', 'dog'], scaling: { kind: 'none' }, features: [] }))
       .rejects.toThrow(/named\/bird \(class folder\): label "bird" is not one of the federation's classes \(cat, dog\)/);
     await expect(data.forModel({ inputShape: [2, 2, 1], numClasses: 2 }, NONE)).rejects.toThrow(/label "bird" is not a class of the federation's model/);
     await expect(data.forModel({ inputShape: [4], numClasses: 2 }, NONE)).rejects.toThrow(/model takes input \[4\]; images need a model input of \[height, width, 1 or 3 channels\]/);
@@ -152,9 +163,10 @@ describe('the federation states the data spec', () => {
   test('federation create flags: input shape, classes by name or count, scaling; bad combinations refused', () => {
     expect(dataSpecFromFlags({})).toEqual({ spec: undefined });
     expect(dataSpecFromFlags({ 'input-shape': '4', classes: 'a,b,c', 'feature-scaling': 'minmax', 'feature-min': '0,0,0,0', 'feature-max': '1,2,3,4' })).toEqual({
-      inputShape: [4], numClasses: 3, spec: { classes: ['a', 'b', 'c'], scaling: { kind: 'minmax', min: [0, 0, 0, 0], max: [1, 2, 3, 4] } },
+      inputShape: [4], numClasses: 3, spec: { classes: ['a', 'b', 'c'], scaling: { kind: 'minmax', min: [0, 0, 0, 0], max: [1, 2, 3, 4] }, features: [] },
     });
-    expect(dataSpecFromFlags({ classes: '3' })).toMatchObject({ numClasses: 3, spec: { classes: [], scaling: { kind: 'none' } } });
+    expect(dataSpecFromFlags({ classes: '3', 'feature-columns': 'x, y' })).toMatchObject({ numClasses: 3, spec: { classes: [], scaling: { kind: 'none' }, features: ['x', 'y'] } });
+    expect(() => dataSpecFromFlags({ 'feature-columns': 'x,x' })).toThrow(/feature column names must be distinct/);
     expect(() => dataSpecFromFlags({ 'input-shape': '4,x' })).toThrow(/--input-shape must be 1 to 3 positive integers/);
     expect(() => dataSpecFromFlags({ 'feature-scaling': 'minmax', 'feature-min': '0' })).toThrow(/--feature-max is required/);
     expect(() => dataSpecFromFlags({ 'feature-scaling': 'minmax', 'feature-min': '0,1', 'feature-max': '1,1' })).toThrow(/every max must be above its min/);
@@ -168,13 +180,14 @@ describe('the federation states the data spec', () => {
     expect(() => checkModelFitsSpec({ inputSize: 4, outputUnits: 3 }, iris)).not.toThrow();
     expect(() => checkModelFitsSpec({ inputSize: 4, outputUnits: 10 }, iris)).toThrow(/--classes states 3 classes, the model outputs 10/);
     expect(() => checkModelFitsSpec({ inputSize: 784, outputUnits: 3 }, iris)).toThrow(/lists 4 values per feature vector, the model takes 784 input values/);
+    expect(() => checkModelFitsSpec({ inputSize: 4, outputUnits: 2 }, dataSpecFromFlags({ 'feature-columns': 'a,b,c' }))).toThrow(/--feature-columns names 3 columns, the model takes 4 input values/);
   });
 
   test('the spec survives the wire both ways, and the site checks what arrives', () => {
     const config: FederationConfigInput = {
       name: 'iris', model: 'mlp', rounds: 1, sitesPerRound: 1, minSites: 1, roundDeadlineMs: 1000, seed: 0, protection: 'none', privacy: null,
       training: { localEpochs: 1, batchSize: 8, learningRate: 0.01, optimizer: 'adam' },
-      data: { classes: ['a', 'b'], scaling: { kind: 'standard', mean: [1, 2], std: [3, 4] } },
+      data: { classes: ['a', 'b'], scaling: { kind: 'standard', mean: [1, 2], std: [3, 4] }, features: ['x', 'y'] },
     };
     const msg = configMessage(config);
     expect(parseFederationConfig(configFromMessage(msg)).data).toEqual(config.data);
@@ -183,7 +196,9 @@ describe('the federation states the data spec', () => {
     const { data: _, ...old } = config;
     expect(parseFederationConfig(configFromMessage(configMessage(old))).data).toBeUndefined();
     expect(dataRules(null)).toEqual(NONE);
-    expect(() => dataRules({ classes: [], scaling: { kind: 'minmax', min: [1], max: [0], mean: [], std: [] } })).toThrow(/feature scaling "minmax" is malformed/);
+    expect(() => dataRules({ classes: [], features: [], scaling: { kind: 'minmax', min: [1], max: [0], mean: [], std: [] } })).toThrow(/feature scaling "minmax" is malformed/);
     expect(() => parseFederationConfig({ ...config, data: { classes: [], scaling: { kind: 'minmax', min: [0, 0], max: [1] } } })).toThrow(/min and max must list one value per feature/);
+    expect(() => parseFederationConfig({ ...config, data: { classes: [], scaling: { kind: 'minmax', min: [0], max: [1] }, features: ['x', 'y'] } })).toThrow(/one value per named feature column/);
+    expect(() => dataRules({ classes: [], features: ['x', 'x'], scaling: null })).toThrow(/invalid feature columns/);
   });
 });

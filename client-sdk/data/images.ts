@@ -92,7 +92,13 @@ export async function imageFolderData(dir: string): Promise<SiteData> {
   const images: { path: string; label: string }[] = [];
   for (const folder of folders) {
     const classDir = join(dir, folder);
-    if (!statSync(classDir).isDirectory()) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(classDir).isDirectory();
+    } catch (err) {
+      throw dataError(`${classDir}: cannot read it (${(err as Error).message})`);
+    }
+    if (!isDir) {
       throw dataError(`${classDir}: not a folder; an image folder holds one subfolder per class (${join(dir, '<class>', '<image>.png')})`);
     }
     const files = list(classDir);

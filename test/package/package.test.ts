@@ -152,6 +152,7 @@ describe('the packed package, installed into a fresh project', () => {
         })(), 60_000, coordinator.tail);
         const admin = (args: string[]) => run(bin, [...args, '--data-dir', dataDir, '--json'], app, 120_000);
         const created = await admin(['federation', 'create', '--name', 'iris', '--model', 'mlp', '--input-shape', '4', '--classes', iris.classes.join(','),
+          '--feature-columns', 'sepal_length,sepal_width,petal_length,petal_width',
           '--feature-scaling', 'minmax', '--feature-min', iris.min.join(','), '--feature-max', iris.max.join(','),
           '--rounds', '2', '--sites-per-round', '2', '--local-epochs', '2', '--batch-size', '16', '--lr', '0.01', '--optimizer', 'adam']);
         ok(created, 'federation create');

@@ -2,6 +2,7 @@ import { ConclaveError, type RoundPlanMsg, type StageTaskMsg } from '../protocol
 import type { TfBackendPreference } from './tfjs/backend.ts';
 import type { ClientTls } from './connection.ts';
 import type { Dataset } from './data/dataset.ts';
+import { isSiteData, type SiteData } from './data/site-data.ts';
 import type { TrainProgress, TrainResult } from './training/trainer.ts';
 import type { LocalTrainer } from './training/local-trainer.ts';
 import { grpcTransport, type ParticipantTransport } from './transport.ts';
@@ -20,8 +21,12 @@ export interface ParticipantOptions {
   token?: string;
   /** How to reach the coordinator; default gRPC to `coordinator` with `token`. */
   transport?: ParticipantTransport;
-  /** This site's local training data; it never leaves the process. Needed by the default trainer. */
-  data?: Dataset;
+  /**
+   * This site's local training data; it never leaves the process. Needed by the default trainer.
+   * A Dataset, or the site's own files (`csvData`, `imageFolderData`), fitted to the federation's
+   * model and data spec when the first round arrives, before any training.
+   */
+  data?: Dataset | SiteData;
   /**
    * The site's held-out split, for federated evaluation: when a round plan asks, the site reports
    * the round's base model's loss and accuracy on it (aggregates only). Omitted: never evaluates.
@@ -105,7 +110,9 @@ export class Participant {
     this.options = { reconnectTimeoutMs: options.reconnectTimeoutMs ?? 60_000, pollWaitMs: options.pollWaitMs ?? 5_000 };
     this.makeTransport = transport ? () => transport : () => grpcTransport(coordinator!, token!, tls);
     // tfjs is loaded only when the default trainer is used: an injected trainer needs none of it.
-    this.makeTrainer = trainer ? async () => trainer : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
+    this.makeTrainer = trainer ? async () => trainer
+      : isSiteData(data) ? async () => new (await import('./training/site-data-trainer.ts')).SiteDataTrainer(data, backend ?? 'auto')
+      : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
     this.protocols = new Map([...BUILT_IN_PROTOCOLS, ...(options.protocols ?? [])]);
     this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
     this.evalData = options.evalData && options.evalData.count > 0 ? options.evalData : null;

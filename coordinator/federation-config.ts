@@ -4,6 +4,7 @@ import {
   ConclaveError, type AggregationConfigMsg, type UpdateCompressionMsg, type FederationConfigMsg, type PrivacyConfigMsg, type ProtectionConfigMsg, type ServerOptimizerConfigMsg,
 } from '../protocols/index.ts';
 import { aggregationConflict, type AggregatorCapability, type ProtectionOutput } from './aggregation/aggregator.ts';
+import { dataSpecFromMessage, dataSpecMessage, dataSpecSchema } from './data-spec.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
 /** Protection protocols; SecAgg+ and CKKS will add theirs (with their parameters) to `protectionSchema`. */
@@ -159,6 +160,8 @@ export const federationConfigSchema = z.object({
   privacy: privacySchema.nullable(),
   evaluation: evaluationSchema.default({ everyRounds: 0 }),
   compression: compressionSchema.default({ kind: 'none' }),
+  /** What sites' examples must look like (data-spec.ts); absent: labels are the integers 0..K-1, features unscaled. */
+  data: dataSpecSchema.optional(),
 }).strict().refine((c) => c.minSites <= c.sitesPerRound, { message: 'minSites (quorum) cannot exceed sitesPerRound', path: ['minSites'] })
   // δ ≥ 1/n permits releasing one of n sites' data in the clear; n is at least the sites per round.
   .refine((c) => !c.privacy || c.privacy.delta < 1 / c.sitesPerRound, { message: 'delta must be below 1/sitesPerRound: with δ ≥ 1/n one of n sites\' data may be released outright', path: ['privacy', 'delta'] })
@@ -236,10 +239,10 @@ export function configFromMessage(msg: FederationConfigMsg | null): unknown {
     adaptiveClip: p.adaptiveClip ? { targetQuantile: p.targetQuantile, learningRate: p.clipLearningRate, countNoiseStd: p.countNoiseStd } : null,
     budgetEpsilon: p.budgetEpsilon === 0 ? null : p.budgetEpsilon, delta: p.delta,
   } : null;
-  const { protectionConfig, aggregation, evalEveryRounds, compression, ...rest } = msg;
+  const { protectionConfig, aggregation, evalEveryRounds, compression, data, ...rest } = msg;
   return {
     ...rest, training, protection: protectionFromMessage(protectionConfig, msg.protection), aggregation: aggregationFromMessage(aggregation), privacy,
-    evaluation: { everyRounds: evalEveryRounds }, compression: compressionFromMessage(compression),
+    evaluation: { everyRounds: evalEveryRounds }, compression: compressionFromMessage(compression), data: dataSpecFromMessage(data),
   };
 }
 
@@ -300,6 +303,7 @@ export function configMessage(config: FederationConfigInput): FederationConfigMs
   return {
     ...rest, training: { ...config.training, proxMu: config.training.proxMu ?? 0 }, privacy, protection: protection.kind, protectionConfig: protectionMessage(protection), aggregation: aggregationMessage(config.aggregation),
     evalEveryRounds: evaluation?.everyRounds ?? 0, compression: compression ? { kind: compression.kind, topkRatio: compression.kind === 'topk' ? compression.ratio : 0 } : null,
+    data: dataSpecMessage(config.data),
   };
 }
 

@@ -14,6 +14,7 @@ import { DEFAULT_STREAM_LIMITS, quote, type StreamLimits } from './limits.ts';
 import { evaluationDue } from './evaluation/federated-evaluation.ts';
 import { compressionPlan } from './protection/none.ts';
 import { ParkedUploads } from './transfer-resume.ts';
+import { dataSpecMessage } from './data-spec.ts';
 
 const MAX_TASK_WAIT_MS = 10_000;
 /** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
@@ -179,6 +180,7 @@ export class ParticipantEndpoint {
       federationId: federation.id, roundId: round.id, roundNumber: round.number, modelVersion: round.baseVersion,
       modelSha256: base.sha256, training: federation.config.training, deadlineUnixMs: round.deadlineMs,
       protection: task.protection.protocol, protectionPlan: task.protection, seed: this.rounds.siteSeed(round, siteId),
+      data: dataSpecMessage(federation.config.data),
       dp: privacy ? {
         mode: privacy.mode, clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, reportUnclipped: privacy.adaptiveClip !== null,
         // What the ledger charges this site for the round, so the site can hold it to its own floor.

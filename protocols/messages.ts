@@ -15,6 +15,7 @@ import type { AggregationConfig__Output } from './generated/conclave/v1/Aggregat
 import type { CreateFederationHeader__Output } from './generated/conclave/v1/CreateFederationHeader.ts';
 import type { CreateFederationMessage__Output } from './generated/conclave/v1/CreateFederationMessage.ts';
 import type { DownloadModelRequest__Output } from './generated/conclave/v1/DownloadModelRequest.ts';
+import type { DataSpec__Output } from './generated/conclave/v1/DataSpec.ts';
 import type { DpPlan__Output } from './generated/conclave/v1/DpPlan.ts';
 import type { EpsilonReport__Output } from './generated/conclave/v1/EpsilonReport.ts';
 import type { FedAvgConfig__Output } from './generated/conclave/v1/FedAvgConfig.ts';
@@ -119,6 +120,8 @@ type AggregationConfigFields = With<AggregationConfig__Output, {
 export type AggregationConfigMsg = Oneof<AggregationConfigFields, 'kind'> | Unset<AggregationConfigFields, 'kind'>;
 export type ProtectionConfigMsg = Oneof<ProtectionConfig__Output, 'kind'> | Unset<ProtectionConfig__Output, 'kind'>;
 export type PrivacyConfigMsg = PrivacyConfig__Output;
+/** What a site's examples must look like (classes, feature scaling); the site validates it on arrival. */
+export type DataSpecMsg = DataSpec__Output;
 export type FederationConfigMsg = With<FederationConfig__Output, {
   training: TrainingConfigMsg; protectionConfig: ProtectionConfigMsg | null; aggregation: AggregationConfigMsg | null;
 }>;

@@ -25,12 +25,25 @@ export const modelTools = {
     return trainingOf(source.kind === 'zoo' ? recommendedHyperParams(source.architecture) : CUSTOM_MODEL_HYPERPARAMS);
   },
 
-  async initialModel(source: Source, options: { seed: number; fits?: 'mnist' }): Promise<ModelArtifacts> {
+  async initialModel(source: Source, options: { seed: number; fits?: 'mnist'; shape?: { inputShape?: number[]; numClasses?: number } }): Promise<ModelArtifacts> {
     await tfjs();
     const { fileInitialModel, zooInitialModel } = await import('../models/initial-model.ts');
-    if (source.kind === 'zoo') return zooInitialModel(source.architecture, options.seed);
+    if (source.kind === 'zoo') return zooInitialModel(source.architecture, options.seed, options.shape);
     const { MNIST_SHAPE } = await import('../data/mnist.ts');
     return fileInitialModel(source.path, options.fits === 'mnist' ? { fits: MNIST_SHAPE } : {});
+  },
+
+  async modelShape(model: ModelArtifacts) {
+    const { tf } = await tfjs();
+    const { modelFromTopology } = await import('../models/export.ts');
+    const { modelInput } = await import('../data/site-data.ts');
+    const built = await modelFromTopology(tf, model.topologyJson);
+    try {
+      const { inputShape, numClasses } = modelInput(built);
+      return { inputSize: inputShape.every((d) => d !== null) ? (inputShape as number[]).reduce((a, b) => a * b, 1) : null, outputUnits: numClasses };
+    } finally {
+      built.dispose();
+    }
   },
 
   async exportLayersModel(model: ModelArtifacts, outDir: string) {

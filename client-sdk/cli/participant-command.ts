@@ -15,6 +15,9 @@ import type { LocalTrainer } from '../training/local-trainer.ts';
 import { WorkerPoolTrainer } from '../training/worker-pool.ts';
 import type { WorkerInfo, WorkerThroughput } from '../training/worker-report.ts';
 import { ATTACKS, attackingTrainer } from '../simulation/attacker.ts';
+import { SiteDataTrainer } from '../training/site-data-trainer.ts';
+import { TfjsTrainer } from '../training/tfjs-trainer.ts';
+import { openSiteData } from '../data/open.ts';
 
 const FLOOR_DETAILS = `The site's own privacy floor (--min-noise-multiplier, --max-clip, --site-budget/--site-delta, --require-dp,
 --allow-modes): rounds below it are refused before training; under local and distributed DP the site keeps its own
@@ -29,6 +32,8 @@ export const SITE_HELP: CommandHelp = {
       examples: [
         'conclave participant run --coordinator coord.example.org:7070 --token-file site.token --tls-ca ca.pem --dataset mnist --sites 4 --site-index 0',
         'conclave participant run --coordinator 127.0.0.1:7070 --token-file site.token --dataset mnist --sites 2 --site-index 1 --min-noise-multiplier 0.8 --site-budget 10',
+        'conclave participant run --coordinator coord.example.org:7070 --token-file site.token --tls-ca ca.pem --data ./train.csv --label-column species',
+        'conclave participant run --coordinator coord.example.org:7070 --token-file site.token --tls-ca ca.pem --data ./images/',
       ],
       details: `${FLOOR_DETAILS} A simulated site (--dataset mnist) holds out its share of the test split for federated evaluation (--eval-every).`,
     },
@@ -61,6 +66,8 @@ const SITE_FLAG_HELP: Record<string, string> = {
   'require-dp': 'refuse rounds without differential privacy',
   'allow-modes': 'the DP modes accepted, comma-separated: central,distributed,local',
   'privacy-state': 'run: the file the site\'s own ε spend is persisted in',
+  data: 'run: the site\'s own data instead of --dataset, checked against the federation\'s model and data spec before any training (exit 3 names the file and row or image): a CSV file with a header (every column but the label a numeric feature) or a folder with one subfolder of PNG/JPEG images per class (resized to the model\'s input)',
+  'label-column': 'run --data FILE.csv: the label\'s column (default label)',
   attack: 'host, SIMULATION ONLY: huge-update, inflated-count or scaled-random; the --attack-sites attack every round (client-sdk/simulation/attacker.ts)',
   'attack-sites': 'host, with --attack: the attacking sites\' indices, comma-separated, among --site-indices',
 };
@@ -69,7 +76,7 @@ const OPTIONS = {
   coordinator: { type: 'string' }, token: { type: 'string' }, ...CLIENT_TLS_OPTIONS,
   'token-file': { type: 'string' }, 'token-dir': { type: 'string' }, dataset: { type: 'string' }, partition: { type: 'string' }, alpha: { type: 'string' },
   sites: { type: 'string' }, 'site-index': { type: 'string' }, 'site-indices': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
-  workers: { type: 'string' },
+  workers: { type: 'string' }, data: { type: 'string' }, 'label-column': { type: 'string' },
   'min-noise-multiplier': { type: 'string' }, 'max-clip': { type: 'string' }, 'site-budget': { type: 'string' }, 'site-delta': { type: 'string' },
   'require-dp': { type: 'boolean' }, 'allow-modes': { type: 'string' }, 'privacy-state': { type: 'string' },
   attack: { type: 'string' }, 'attack-sites': { type: 'string' },
@@ -94,6 +101,8 @@ interface SiteOutcome {
 export async function siteCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   const { flags } = parseFlags(rest, described(OPTIONS, SITE_FLAG_HELP), SITE_HELP, sub);
+  if (sub === 'run' && flags['data'] !== undefined) return runOnOwnData(flags);
+  if (flags['label-column'] !== undefined || flags['data'] !== undefined) throw new CliError('--data and --label-column are for "participant run" on the site\'s own data');
   const coordinator = str(flags, 'coordinator');
   oneOf(flags, 'dataset', ['mnist'] as const, 'mnist');
   const sites = int(flags, 'sites', { min: 1, max: 100_000 });
@@ -158,8 +167,31 @@ export async function siteCommand(argv: string[]): Promise<void> {
   });
 }
 
+/** `participant run --data PATH`: the files are read and checked before the site connects, and fitted to the model before it trains. */
+async function runOnOwnData(flags: Flags): Promise<void> {
+  const simulated = ['dataset', 'partition', 'alpha', 'sites', 'site-index', 'seed'].find((name) => flags[name] !== undefined);
+  if (simulated) throw new CliError(`--${simulated} is for the simulated MNIST shards; --data trains on the site's own files`);
+  const coordinator = str(flags, 'coordinator');
+  const token = typeof flags['token-file'] === 'string' ? readToken(flags['token-file']) : str(flags, 'token');
+  const backend = oneOf(flags, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
+  const tls = clientTlsFromFlags(flags);
+  const workers = int(flags, 'workers', { min: 1, max: 256, fallback: 1 });
+  const privacyFloor = privacyFloorFromFlags(flags);
+  const labelColumn = typeof flags['label-column'] === 'string' ? flags['label-column'] : undefined;
+  const source = await openSiteData(str(flags, 'data'), labelColumn === undefined ? {} : { labelColumn });
+  const trainer = new SiteDataTrainer(source, backend, (d) => (workers > 1 ? new WorkerPoolTrainer(d, { workers, prefer: backend }) : new TfjsTrainer(d, backend)));
+  const participant = new Participant({ coordinator, token, trainer, backend, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+  const result = await runSite(participant, 0, source);
+  output(flags, {
+    json: { ...result, data: source.source },
+    text: result.outcome === 'site-budget-exhausted'
+      ? `site (${source.source}): stopped, its privacy budget is spent${describeRefusals(result.refusals)}`
+      : `site (${source.source}, ${source.count} examples): federation finished${describeRefusals(result.refusals)}`,
+  });
+}
+
 /** Drains one site's events to stderr (JSON lines; stdout is kept for the summary) and sums them up. */
-async function runSite(participant: Participant, site: number, data: Dataset): Promise<SiteOutcome> {
+async function runSite(participant: Participant, site: number, data: Pick<Dataset, 'count'>): Promise<SiteOutcome> {
   let last: ParticipantEvent | null = null;
   const refusals: Refusal[] = [];
   let privacy: Privacy | null = null;

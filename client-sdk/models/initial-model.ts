@@ -16,8 +16,8 @@ import { getFlatWeights } from './weights.ts';
  * bytes do not depend on the backend (checked: cpu and wasm give the same SHA-256): version 0 of a
  * seed is the same wherever it is built.
  */
-export function zooInitialModel(arch: ModelArchitecture, seed: number): ModelArtifacts {
-  const built = buildModel(arch, { seed, compile: false });
+export function zooInitialModel(arch: ModelArchitecture, seed: number, shape: { inputShape?: number[]; numClasses?: number } = {}): ModelArtifacts {
+  const built = buildModel(arch, { seed, compile: false, ...shape });
   try {
     return artifactsOf(built);
   } finally {

@@ -51,7 +51,8 @@ interface Worker {
   fail: ((e: Error) => void) | null;
 }
 
-const WORKER_ENTRY = fileURLToPath(new URL('./worker-pool-worker.ts', import.meta.url));
+// Beside this module: .ts in a checkout (type stripping), .js in the built package (dist/).
+const WORKER_ENTRY = fileURLToPath(new URL(`./worker-pool-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
 export class WorkerPoolTrainer implements LocalTrainer {
   private readonly data: Dataset;

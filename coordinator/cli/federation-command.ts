@@ -1,12 +1,13 @@
 import type { FederationMsg } from '../../protocols/index.ts';
 import { createFederation } from '../../protocols/client.ts';
 import { configMessage, type FederationConfigInput, type TrainingConfig } from '../federation-config.ts';
-import { CliError, int, num, oneOf, output, parseFlags, str, type CommandHelp, type FlagOptions, type Flags } from '../../protocols/cli.ts';
+import { CliError, EXIT, int, num, oneOf, output, parseFlags, str, type CommandHelp, type FlagOptions, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_FLAGS, ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { checkConfig, flagsOnlyNames, mergeConfig, modelOfFile, readConfigFile } from './federation-file.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags, proxMuFromFlags } from './strategy-flags.ts';
 import { ROUND_EXTRA_OPTIONS, roundExtrasFromFlags } from './round-flags.ts';
+import { DATA_SPEC_OPTIONS, DATA_SPEC_USAGE, checkModelFitsSpec, dataSpecFromFlags } from './data-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string', value: 'central|distributed|local', description: 'client-level differential privacy (DP-FedAvg; sites are Poisson-sampled); none without it' },
@@ -79,6 +80,7 @@ const CREATE_OPTIONS = {
   ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
   ...ROUND_EXTRA_OPTIONS,
+  ...DATA_SPEC_OPTIONS,
 } as const satisfies FlagOptions;
 
 export const FEDERATION_HELP: CommandHelp = {
@@ -100,7 +102,8 @@ Both forms are checked by the same schema before the coordinator is called; prob
 --model PATH/model.json: its weights are the starting point; it needs one input, a softmax output and only trainable
 weights; training defaults to 1 epoch of Adam at lr 0.001.
 ${STRATEGY_USAGE}
-${PRIVACY_USAGE}`,
+${PRIVACY_USAGE}
+${DATA_SPEC_USAGE}`,
     },
     start: { summary: 'start running rounds', args: 'ID', flags: ADMIN_FLAGS, examples: ['conclave federation start 3f2c…'] },
     show: { summary: 'one federation: config, status, rounds, latest model', args: 'ID', flags: ADMIN_FLAGS, examples: ['conclave federation show 3f2c… --json'] },
@@ -132,6 +135,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
     aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
     ...roundExtrasFromFlags(flags),
+    data: dataSpecFromFlags(flags).spec,
   };
 }
 
@@ -157,7 +161,17 @@ async function federationToCreate(flags: Flags, loadModelTools: LoadModelTools) 
   } else {
     config = checkConfig(federationConfigFromFlags(flags, source, defaults), { flagFor: flagsOnlyNames(flags) });
   }
-  return { config: configMessage(config), model: await tools.initialModel(source, { seed: config.seed }) };
+  const data = dataSpecFromFlags(flags);
+  if (source.kind === 'file' && data.inputShape) throw new CliError('--input-shape is for a zoo model; a model.json states its own input');
+  let model;
+  try {
+    model = await tools.initialModel(source, { seed: config.seed, shape: { inputShape: data.inputShape, numClasses: data.numClasses } });
+  } catch (err) {
+    // The zoo refuses shapes its architecture cannot take (a cnn on a flat input).
+    throw err instanceof RangeError ? new CliError(`--model ${modelLabel(source)}: ${err.message}`, EXIT.INVALID_INPUT) : err;
+  }
+  if (data.spec) checkModelFitsSpec(await tools.modelShape(model), data);
+  return { config: configMessage(config), model };
 }
 
 /** `loadModelTools` is injected by the dispatcher: building or reading version 0 needs tfjs, which this room never imports. */

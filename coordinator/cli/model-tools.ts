@@ -30,12 +30,20 @@ export interface ModelTools {
   /** Local training defaults for the model (the admin client fills them in; the coordinator requires them). */
   trainingDefaults(source: ModelSource): TrainingConfig;
   /** Version 0: the zoo model with seeded weights, or the file's model with its own; `fits: 'mnist'` refuses a model MNIST cannot train. */
-  initialModel(source: ModelSource, options: { seed: number; fits?: 'mnist' }): Promise<ModelArtifacts>;
+  initialModel(source: ModelSource, options: { seed: number; fits?: 'mnist'; shape?: ZooShape }): Promise<ModelArtifacts>;
+  /** A model's input size (values per example; null when not fixed) and output units, for checks against the federation's data flags. */
+  modelShape(model: ModelArtifacts): Promise<{ inputSize: number | null; outputUnits: number | null }>;
   /** Writes a version as a tfjs LayersModel: model.json + weights.bin. */
   exportLayersModel(model: ModelArtifacts, outDir: string): Promise<{ modelJson: string; weightsBin: string }>;
   simulationEvaluator(options: { seed: number; backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu' }): Promise<SimulationEvaluator>;
   /** Each simulated site's number of training examples: what a simulation enrols it with (its FedAvg weight cap). */
   simulationShardSizes(split: { partition: 'iid' | 'dirichlet'; sites: number; alpha: number; seed: number }): Promise<number[]>;
+}
+
+/** A zoo model's input and classes, when not MNIST's [28, 28, 1] and 10 (`--input-shape`, `--classes`). */
+export interface ZooShape {
+  inputShape?: number[];
+  numClasses?: number;
 }
 
 export type LoadModelTools = () => Promise<ModelTools>;

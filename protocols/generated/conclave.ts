@@ -7,11 +7,13 @@ import type { AdminServiceClient as _conclave_v1_AdminServiceClient, AdminServic
 import type { AggregationConfig as _conclave_v1_AggregationConfig, AggregationConfig__Output as _conclave_v1_AggregationConfig__Output } from './conclave/v1/AggregationConfig.ts';
 import type { CreateFederationHeader as _conclave_v1_CreateFederationHeader, CreateFederationHeader__Output as _conclave_v1_CreateFederationHeader__Output } from './conclave/v1/CreateFederationHeader.ts';
 import type { CreateFederationMessage as _conclave_v1_CreateFederationMessage, CreateFederationMessage__Output as _conclave_v1_CreateFederationMessage__Output } from './conclave/v1/CreateFederationMessage.ts';
+import type { DataSpec as _conclave_v1_DataSpec, DataSpec__Output as _conclave_v1_DataSpec__Output } from './conclave/v1/DataSpec.ts';
 import type { DownloadModelRequest as _conclave_v1_DownloadModelRequest, DownloadModelRequest__Output as _conclave_v1_DownloadModelRequest__Output } from './conclave/v1/DownloadModelRequest.ts';
 import type { DpPlan as _conclave_v1_DpPlan, DpPlan__Output as _conclave_v1_DpPlan__Output } from './conclave/v1/DpPlan.ts';
 import type { EnrollSiteRequest as _conclave_v1_EnrollSiteRequest, EnrollSiteRequest__Output as _conclave_v1_EnrollSiteRequest__Output } from './conclave/v1/EnrollSiteRequest.ts';
 import type { EnrollSiteResponse as _conclave_v1_EnrollSiteResponse, EnrollSiteResponse__Output as _conclave_v1_EnrollSiteResponse__Output } from './conclave/v1/EnrollSiteResponse.ts';
 import type { EpsilonReport as _conclave_v1_EpsilonReport, EpsilonReport__Output as _conclave_v1_EpsilonReport__Output } from './conclave/v1/EpsilonReport.ts';
+import type { FeatureScaling as _conclave_v1_FeatureScaling, FeatureScaling__Output as _conclave_v1_FeatureScaling__Output } from './conclave/v1/FeatureScaling.ts';
 import type { FedAvgConfig as _conclave_v1_FedAvgConfig, FedAvgConfig__Output as _conclave_v1_FedAvgConfig__Output } from './conclave/v1/FedAvgConfig.ts';
 import type { FedAvgMConfig as _conclave_v1_FedAvgMConfig, FedAvgMConfig__Output as _conclave_v1_FedAvgMConfig__Output } from './conclave/v1/FedAvgMConfig.ts';
 import type { FederatedEvaluation as _conclave_v1_FederatedEvaluation, FederatedEvaluation__Output as _conclave_v1_FederatedEvaluation__Output } from './conclave/v1/FederatedEvaluation.ts';
@@ -91,11 +93,13 @@ export interface ProtoGrpcType {
       AggregationConfig: MessageTypeDefinition<_conclave_v1_AggregationConfig, _conclave_v1_AggregationConfig__Output>
       CreateFederationHeader: MessageTypeDefinition<_conclave_v1_CreateFederationHeader, _conclave_v1_CreateFederationHeader__Output>
       CreateFederationMessage: MessageTypeDefinition<_conclave_v1_CreateFederationMessage, _conclave_v1_CreateFederationMessage__Output>
+      DataSpec: MessageTypeDefinition<_conclave_v1_DataSpec, _conclave_v1_DataSpec__Output>
       DownloadModelRequest: MessageTypeDefinition<_conclave_v1_DownloadModelRequest, _conclave_v1_DownloadModelRequest__Output>
       DpPlan: MessageTypeDefinition<_conclave_v1_DpPlan, _conclave_v1_DpPlan__Output>
       EnrollSiteRequest: MessageTypeDefinition<_conclave_v1_EnrollSiteRequest, _conclave_v1_EnrollSiteRequest__Output>
       EnrollSiteResponse: MessageTypeDefinition<_conclave_v1_EnrollSiteResponse, _conclave_v1_EnrollSiteResponse__Output>
       EpsilonReport: MessageTypeDefinition<_conclave_v1_EpsilonReport, _conclave_v1_EpsilonReport__Output>
+      FeatureScaling: MessageTypeDefinition<_conclave_v1_FeatureScaling, _conclave_v1_FeatureScaling__Output>
       FedAvgConfig: MessageTypeDefinition<_conclave_v1_FedAvgConfig, _conclave_v1_FedAvgConfig__Output>
       FedAvgMConfig: MessageTypeDefinition<_conclave_v1_FedAvgMConfig, _conclave_v1_FedAvgMConfig__Output>
       FederatedEvaluation: MessageTypeDefinition<_conclave_v1_FederatedEvaluation, _conclave_v1_FederatedEvaluation__Output>

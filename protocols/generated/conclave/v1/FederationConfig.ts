@@ -5,6 +5,7 @@ import type { PrivacyConfig as _conclave_v1_PrivacyConfig, PrivacyConfig__Output
 import type { ProtectionConfig as _conclave_v1_ProtectionConfig, ProtectionConfig__Output as _conclave_v1_ProtectionConfig__Output } from '../../conclave/v1/ProtectionConfig.ts';
 import type { AggregationConfig as _conclave_v1_AggregationConfig, AggregationConfig__Output as _conclave_v1_AggregationConfig__Output } from '../../conclave/v1/AggregationConfig.ts';
 import type { UpdateCompression as _conclave_v1_UpdateCompression, UpdateCompression__Output as _conclave_v1_UpdateCompression__Output } from '../../conclave/v1/UpdateCompression.ts';
+import type { DataSpec as _conclave_v1_DataSpec, DataSpec__Output as _conclave_v1_DataSpec__Output } from '../../conclave/v1/DataSpec.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface FederationConfig {
@@ -22,6 +23,7 @@ export interface FederationConfig {
   'aggregation'?: (_conclave_v1_AggregationConfig | null);
   'evalEveryRounds'?: (number);
   'compression'?: (_conclave_v1_UpdateCompression | null);
+  'data'?: (_conclave_v1_DataSpec | null);
 }
 
 export interface FederationConfig__Output {
@@ -39,4 +41,5 @@ export interface FederationConfig__Output {
   'aggregation': (_conclave_v1_AggregationConfig__Output | null);
   'evalEveryRounds': (number);
   'compression': (_conclave_v1_UpdateCompression__Output | null);
+  'data': (_conclave_v1_DataSpec__Output | null);
 }

@@ -4,6 +4,7 @@ import type { TrainingConfig as _conclave_v1_TrainingConfig, TrainingConfig__Out
 import type { DpPlan as _conclave_v1_DpPlan, DpPlan__Output as _conclave_v1_DpPlan__Output } from '../../conclave/v1/DpPlan.ts';
 import type { ProtectionPlan as _conclave_v1_ProtectionPlan, ProtectionPlan__Output as _conclave_v1_ProtectionPlan__Output } from '../../conclave/v1/ProtectionPlan.ts';
 import type { UpdateCompression as _conclave_v1_UpdateCompression, UpdateCompression__Output as _conclave_v1_UpdateCompression__Output } from '../../conclave/v1/UpdateCompression.ts';
+import type { DataSpec as _conclave_v1_DataSpec, DataSpec__Output as _conclave_v1_DataSpec__Output } from '../../conclave/v1/DataSpec.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface RoundPlan {
@@ -20,6 +21,7 @@ export interface RoundPlan {
   'protectionPlan'?: (_conclave_v1_ProtectionPlan | null);
   'evaluate'?: (boolean);
   'compression'?: (_conclave_v1_UpdateCompression | null);
+  'data'?: (_conclave_v1_DataSpec | null);
 }
 
 export interface RoundPlan__Output {
@@ -36,4 +38,5 @@ export interface RoundPlan__Output {
   'protectionPlan': (_conclave_v1_ProtectionPlan__Output | null);
   'evaluate': (boolean);
   'compression': (_conclave_v1_UpdateCompression__Output | null);
+  'data': (_conclave_v1_DataSpec__Output | null);
 }

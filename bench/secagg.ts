@@ -88,11 +88,9 @@ log(`n=${n} P=${params} k=${k} t=${t}: ${survivors.length} survivors (${infeasib
 // masked-input: each survivor masks a random quantized update; the coordinator only ever holds the running sum.
 const sum = new Uint32Array(length);
 const expected = new Uint32Array(length);
-const plain: Float32Array[] = [];
+const masked: Uint32Array[] = [];
 let siteMs = 0;
 let siteCpuMs = 0;
-let collectMs = 0;
-let collectCpuMs = 0;
 // A full collection before each timed phase, so that no phase pays for another's garbage (the site
 // stages leave gigabytes of keystream behind; V8's background GC threads count in process CPU time).
 setFlagsFromString('--expose-gc');
@@ -104,17 +102,19 @@ for (const i of survivors) {
   const x = new Uint32Array(randomBytes(4 * length).buffer);
   const t0 = performance.now();
   const c0 = cpu();
-  const y = maskInput(round, secrets[i]!, ads, inbox.get(i)!, x);
+  masked.push(maskInput(round, secrets[i]!, ads, inbox.get(i)!, x));
   siteMs += performance.now() - t0;
   siteCpuMs += cpu() - c0;
-  const t1 = performance.now();
-  const c1 = cpu();
-  addInto(sum, y);
-  collectMs += performance.now() - t1;
-  collectCpuMs += cpu() - c1;
   addInto(expected, x);
-  if (plain.length < survivors.length) plain.push(Float32Array.from(x.subarray(0, 1024), (v) => v / 2 ** 32));
 }
+// The coordinator's running sum, timed apart from the sites' work (whose garbage would land in it).
+collectGarbage();
+const t1 = performance.now();
+const c1 = cpu();
+for (const y of masked) addInto(sum, y);
+const collectMs = performance.now() - t1;
+const collectCpuMs = cpu() - c1;
+masked.length = 0;
 
 // unmask: survivors reveal; the coordinator reconstructs and removes the masks.
 const revealed = new Map<number, Revealed>();

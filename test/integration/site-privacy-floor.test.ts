@@ -11,6 +11,7 @@ import { analyticGaussianSigma, gaussianEpsilon } from '../../crypto/dp/index.ts
 import type { FederationConfigInput } from '../../coordinator/federation-config.ts';
 import type { RoundMsg, RoundPlanMsg } from '../../protocols/index.ts';
 import { startTestFederation, tempDataDir, type TestFederation } from '../helpers/coordinator.ts';
+import { until } from '../helpers/wait.ts';
 
 type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
 const DELTA = 1e-5;
@@ -211,6 +212,12 @@ describe('participant run: the floor on the command line', () => {
     });
     const run = cli(['participant', 'run', '--coordinator', fx.coordinator.address, '--token', fx.sites[0]!.token, '--dataset', 'mnist',
       '--sites', '2', '--site-index', '0', '--backend', 'cpu', '--max-clip', '0.5', '--json']);
+    // The round opens once both sites have called (or, after its 3 s deadline, with the quorum of
+    // one): wait for the site process, which loads tfjs and MNIST first, so round 1 includes it.
+    await until('the site process to call the coordinator', async () => {
+      const { sites } = await callUnary<{ sites: Array<{ siteId: string; lastSeenUnixMs: number }> }>(fx.admin, 'ListSites', { federationId: fx.federation.id }, fx.coordinator.adminToken);
+      return sites.find((s) => s.siteId === fx.sites[0]!.siteId && s.lastSeenUnixMs > 0);
+    }, 60_000);
     const plan = await planFor(fx.coordinator.address, fx.sites[1]!.token);
     const client = participantClient(fx.coordinator.address);
     try {

@@ -121,7 +121,7 @@ describe('the packed package, installed into a fresh project', () => {
       // 3. The installed bin.
       const help = await run('npx', ['--no-install', 'conclave', '--help'], app, 60_000);
       ok(help, 'npx conclave --help');
-      expect(help.stdout).toMatch(/^conclave — federated learning/);
+      expect(help.stdout).toMatch(/Federated learning with privacy guarantees/);
       expect(help.stdout).toContain('participant enroll|revoke|run|host');
 
       // 4. The shipped .d.ts: the example type-checks; a wrong option type is an error (so the types are real, not any).

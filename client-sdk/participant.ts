@@ -9,6 +9,7 @@ import { privatize } from './privatize.ts';
 import type { SiteProtocol, SiteRoundContext } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
+import { heSiteProtocol } from './protection/he.ts';
 import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
 
 export interface ParticipantOptions {
@@ -94,7 +95,8 @@ export class Participant {
     this.makeTransport = transport ? () => transport : () => grpcTransport(coordinator!, token!, tls);
     // tfjs is loaded only when the default trainer is used: an injected trainer needs none of it.
     this.makeTrainer = trainer ? async () => trainer : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
-    this.protocols = new Map([...BUILT_IN_PROTOCOLS, ...(options.protocols ?? [])]);
+    // Protection "he" keeps the federation's CKKS key between rounds: one instance per site.
+    this.protocols = new Map([...BUILT_IN_PROTOCOLS, ['he', heSiteProtocol()], ...(options.protocols ?? [])]);
     this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
   }
 

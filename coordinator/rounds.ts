@@ -26,6 +26,7 @@ import { RoundScheduler, type FederationView } from './round-scheduler.ts';
 import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTaskBody, TensorExpectation } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
+import { heProtection } from './protection/he.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
 import { DEFAULT_UPDATE_LIMITS, noiseNormBound } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
@@ -59,6 +60,7 @@ interface ActiveRound {
 export const DEFAULT_PROTOCOLS: ProtocolRegistry = new Map([
   [noProtection.name, noProtection as ProtectionProtocol<never>],
   ['secagg', secureAggregation() as ProtectionProtocol<never>],
+  ['he', heProtection() as ProtectionProtocol<never>],
 ]);
 
 export class RoundManager extends EventEmitter {
@@ -241,6 +243,7 @@ export class RoundManager extends EventEmitter {
     const base = this.registry.readWeights(baseRecord);
     const protocol = this.protocols.get(config.protection.kind) as ProtectionProtocol<unknown> | undefined;
     if (!protocol) throw new ConclaveError('FEDERATION_STATE', `no protection protocol "${config.protection.kind}" in this coordinator`);
+    await protocol.prepare?.();
     const now = this.clock.now();
     const record: RoundRecord = {
       id: randomUUID(), federationId, number: this.rounds.nextNumber(federationId), state: 'open', stage: null, baseVersion, resultVersion: null,
@@ -254,7 +257,7 @@ export class RoundManager extends EventEmitter {
     const ctx: StageRoundContext = {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
-      minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null,
+      minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null, protection: config.protection,
     };
     // Everything that can refuse the round's set-up runs before the round is written: a round row
     // never exists for a round that could not start.
@@ -330,9 +333,12 @@ export class RoundManager extends EventEmitter {
       this.abort(federationId, round, outcome.abort);
       return;
     }
-    if (round.stageIndex + 1 < round.protocol.stages.length) {
+    const stages = round.protocol.stages;
+    let next = round.stageIndex + 1;
+    while (next < stages.length && stages[next]!.skip?.(round.state)) next++;
+    if (next < stages.length) {
       round.live = new Set(outcome.survivors);
-      round.stageIndex++;
+      round.stageIndex = next;
       this.log.info('round stage', { federation: federationId, round: round.record.number, stage: round.protocol.stages[round.stageIndex]!.name, sites: round.live.size, why });
       this.startStage(federationId, round, round.config.roundDeadlineMs);
       this.emit('round', round.record);
@@ -421,6 +427,7 @@ export class RoundManager extends EventEmitter {
    * every remaining site answered instead of waiting for its deadline.
    */
   siteRevoked(federationId: string, siteId: string): void {
+    for (const protocol of this.protocols.values()) protocol.siteRevoked?.(federationId, siteId);
     const round = this.active.get(federationId);
     if (!round || round.closing || !round.live.delete(siteId)) return;
     round.answered.delete(siteId);

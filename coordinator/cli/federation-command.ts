@@ -5,6 +5,7 @@ import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags } from './strategy-flags.ts';
+import { PROTECTION_OPTIONS, PROTECTION_USAGE, protectionFromFlags } from './protection-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -26,7 +27,7 @@ export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; site
 const USAGE = `usage:
   conclave federation create --name NAME --model mlp|cnn|PATH/model.json [--rounds 3] [--sites-per-round 2] [--min-sites N]
                              [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
-                             [--seed 0] [--protection none] [--strategy S and its flags, below]
+                             [--seed 0] [--protection none|he] [--strategy S and its flags, below]
                              [differential privacy flags, below]
   conclave federation start ID
   conclave federation show ID
@@ -36,6 +37,7 @@ const USAGE = `usage:
   to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
 ${STRATEGY_USAGE}
+${PROTECTION_USAGE}
 ${PRIVACY_USAGE}`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
@@ -79,6 +81,7 @@ const CREATE_OPTIONS = {
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
   ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
+  ...PROTECTION_OPTIONS,
 } as const;
 
 /** The config as the admin client sends it: `defaults` (the model's training defaults) fill the training flags not given. */
@@ -99,7 +102,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
       optimizer: oneOf(flags, 'optimizer', ['sgd', 'adam'] as const, defaults.optimizer),
     },
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
-    protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
+    protection: protectionFromFlags(flags),
     // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
     aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),

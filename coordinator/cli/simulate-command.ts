@@ -9,6 +9,7 @@ import { adminClient, callUnary, createFederation, downloadModel } from '../../p
 import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli.ts';
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
+import { PROTECTION_OPTIONS, PROTECTION_USAGE } from './protection-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
@@ -19,7 +20,7 @@ const ENROLL_CONCURRENCY = 16;
 
 const USAGE = `usage: conclave simulate [--sites 4] [--site-processes P] [--rounds 3] [--model mlp|cnn|PATH/model.json]
                          [--partition iid|dirichlet] [--alpha 0.5]
-                         [--seed 1] [--protection none] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
+                         [--seed 1] [--protection none|he] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
                          [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
                          [--backend auto|wasm|cpu] [--timeout-s 3600] [--data-dir DIR] [--json]
                          [--workers N (worker processes per site, data-parallel, one update per round)]
@@ -36,6 +37,7 @@ CPU core), each loading the data once, so hundreds of sites run on a few cores.
 MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 
 ${STRATEGY_USAGE}
+${PROTECTION_USAGE}
 ${PRIVACY_USAGE}
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
 
@@ -47,6 +49,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   ...PRIVACY_OPTIONS,
   ...STRATEGY_OPTIONS,
+  ...PROTECTION_OPTIONS,
 } as const;
 
 /** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */

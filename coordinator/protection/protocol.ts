@@ -8,6 +8,7 @@
  */
 import type { Dtype, OpaqueBodyMsg, ProtectionPlanMsg, SecAggTaskMsg, StageHeaderMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
+import type { ProtectionConfig } from '../federation-config.ts';
 
 /** What the pipeline tells a protocol about the round it runs in. */
 export interface StageRoundContext {
@@ -26,6 +27,8 @@ export interface StageRoundContext {
   minSurvivors: number;
   /** Under DP, weights are uniform and a withheld example count (0) is accepted. */
   dp: boolean;
+  /** The federation's protection config, with the protocol's parameters (absent in tests that build a context by hand). */
+  protection?: ProtectionConfig;
 }
 
 /** A stage message after the envelope checks: typed body, and the tensor it announced (digest verified). */
@@ -51,6 +54,8 @@ export type StageOutcome = { survivors: string[] } | { abort: string };
 
 export interface Stage<S> {
   readonly name: string;
+  /** True when the stage has nothing to do this round (asked as the previous stage ends): its survivors go straight on. */
+  skip?(state: S): boolean;
   /** A later stage's task for a live site; the first stage's task is the round plan. */
   task?(state: S, siteId: string): StageTaskBody;
   /**
@@ -71,6 +76,10 @@ export interface Stage<S> {
 export interface ProtectionProtocol<S = unknown> {
   readonly name: string;
   readonly stages: ReadonlyArray<Stage<S>>;
+  /** Awaited before begin() at each round's set-up: loads what the protocol needs (a WebAssembly runtime). */
+  prepare?(): Promise<void>;
+  /** A site of the federation was revoked (whether or not a round is running): drop what it was trusted with. */
+  siteRevoked?(federationId: string, siteId: string): void;
   /** The typed protection plan each selected site receives in its round plan. */
   plan(ctx: StageRoundContext): ProtectionPlanMsg;
   /**

@@ -39,6 +39,9 @@ export const MAX_ABS_SUM = 2 ** 18;
  */
 export const MAX_FULL_CIPHERTEXT_BYTES = 2 * POLY_MODULUS_DEGREE * 8 + 256;
 export const MAX_SEEDED_CIPHERTEXT_BYTES = POLY_MODULUS_DEGREE * 8 + 512;
+/** Serialized key bounds (measured: 262,257 and 131,160 bytes): a public key is 2 polynomials over both primes, a secret key 1. */
+export const MAX_PUBLIC_KEY_BYTES = 4 * POLY_MODULUS_DEGREE * 8 + 256;
+export const MAX_SECRET_KEY_BYTES = 2 * POLY_MODULUS_DEGREE * 8 + 256;
 
 export type CiphertextMode = 'full' | 'seeded';
 
@@ -165,6 +168,15 @@ export class Ckks {
       const pub = own(keygen.createPublicKey());
       const none = this.seal.ComprModeType.none;
       return { publicKey: copyOut(pub.saveToArray(none)), secretKey: copyOut(secret.saveToArray(none)) };
+    });
+  }
+
+  /** Checks that `bytes` is a public key of these parameters (the coordinator's check on a key ceremony's result). */
+  checkPublicKey(bytes: Uint8Array): void {
+    if (bytes.length > MAX_PUBLIC_KEY_BYTES) throw new HeError('HE_KEY', `a public key of ${bytes.length} bytes exceeds the ${MAX_PUBLIC_KEY_BYTES}-byte bound of these parameters`);
+    scoped((own) => {
+      const pub = own(new this.seal.PublicKey());
+      this.load(() => pub.loadFromArray(this.context, plainBytes(bytes)), 'HE_KEY', 'public key');
     });
   }
 

@@ -23,6 +23,7 @@ import type { GetLedgerRequest as _conclave_v1_GetLedgerRequest, GetLedgerReques
 import type { GetLedgerResponse as _conclave_v1_GetLedgerResponse, GetLedgerResponse__Output as _conclave_v1_GetLedgerResponse__Output } from './conclave/v1/GetLedgerResponse.ts';
 import type { GetTaskRequest as _conclave_v1_GetTaskRequest, GetTaskRequest__Output as _conclave_v1_GetTaskRequest__Output } from './conclave/v1/GetTaskRequest.ts';
 import type { GetTaskResponse as _conclave_v1_GetTaskResponse, GetTaskResponse__Output as _conclave_v1_GetTaskResponse__Output } from './conclave/v1/GetTaskResponse.ts';
+import type { HeProtectionConfig as _conclave_v1_HeProtectionConfig, HeProtectionConfig__Output as _conclave_v1_HeProtectionConfig__Output } from './conclave/v1/HeProtectionConfig.ts';
 import type { KrumConfig as _conclave_v1_KrumConfig, KrumConfig__Output as _conclave_v1_KrumConfig__Output } from './conclave/v1/KrumConfig.ts';
 import type { LedgerEntry as _conclave_v1_LedgerEntry, LedgerEntry__Output as _conclave_v1_LedgerEntry__Output } from './conclave/v1/LedgerEntry.ts';
 import type { ListModelsRequest as _conclave_v1_ListModelsRequest, ListModelsRequest__Output as _conclave_v1_ListModelsRequest__Output } from './conclave/v1/ListModelsRequest.ts';
@@ -98,6 +99,7 @@ export interface ProtoGrpcType {
       GetLedgerResponse: MessageTypeDefinition<_conclave_v1_GetLedgerResponse, _conclave_v1_GetLedgerResponse__Output>
       GetTaskRequest: MessageTypeDefinition<_conclave_v1_GetTaskRequest, _conclave_v1_GetTaskRequest__Output>
       GetTaskResponse: MessageTypeDefinition<_conclave_v1_GetTaskResponse, _conclave_v1_GetTaskResponse__Output>
+      HeProtectionConfig: MessageTypeDefinition<_conclave_v1_HeProtectionConfig, _conclave_v1_HeProtectionConfig__Output>
       KrumConfig: MessageTypeDefinition<_conclave_v1_KrumConfig, _conclave_v1_KrumConfig__Output>
       LedgerEntry: MessageTypeDefinition<_conclave_v1_LedgerEntry, _conclave_v1_LedgerEntry__Output>
       ListModelsRequest: MessageTypeDefinition<_conclave_v1_ListModelsRequest, _conclave_v1_ListModelsRequest__Output>

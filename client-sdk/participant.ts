@@ -206,7 +206,8 @@ export class Participant {
       // This site holds no context for that round (it restarted, or never took part): it cannot answer.
       throw new ConclaveError('ROUND_CLOSED', `no context for round ${task.roundNumber}; this site cannot take part in its stage "${task.stage.slice(0, 64)}"`);
     }
-    const message = await round.protocol.stage(round.ctx, task);
+    const tensor = task.tensor ? yield* this.withReconnect(() => transport.downloadStageTensor(task)) : null;
+    const message = await round.protocol.stage(round.ctx, task, tensor);
     yield* this.withReconnect(() => transport.submitStage(message));
     yield { type: 'stage-sent', round: task.roundNumber, stage: task.stage };
   }

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createHash, randomUUID } from 'node:crypto';
-import { ConclaveError, type StageHeaderMsg, type TensorSpec, type TypedTensor } from '../protocols/index.ts';
+import { ConclaveError, makeHeader, type StageHeaderMsg, type TensorHeaderMsg, type TensorSpec, type TypedTensor } from '../protocols/index.ts';
 import type { Store } from './store.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import type { FederationConfig } from './federation-config.ts';
@@ -36,7 +36,18 @@ export type { RoundRecord, RoundState, StageLog, RoundPrivacy, FederationView };
 /** What a site is asked to do next in a round. */
 export type SiteTask =
   | { kind: 'plan'; round: RoundRecord; protection: ReturnType<ProtectionProtocol['plan']> }
-  | { kind: 'stage'; round: RoundRecord; stage: string; deadlineMs: number; task: StageTaskBody };
+  | { kind: 'stage'; round: RoundRecord; stage: string; deadlineMs: number; task: StageTaskBody; tensor: TensorHeaderMsg | null };
+
+/** Each stage tensor's header, digest included, computed once however many sites fetch it. */
+const stageTensorHeaders = new WeakMap<object, TensorHeaderMsg>();
+function stageTensorHeader(tensor: { layout: TensorSpec[]; values: TypedTensor }): TensorHeaderMsg {
+  let header = stageTensorHeaders.get(tensor.values);
+  if (!header) {
+    header = makeHeader(tensor.layout, tensor.values);
+    stageTensorHeaders.set(tensor.values, header);
+  }
+  return header;
+}
 
 interface ActiveRound {
   record: RoundRecord;
@@ -171,7 +182,23 @@ export class RoundManager extends EventEmitter {
     if (!round.live.has(siteId) || round.answered.has(siteId) || round.inFlight.has(siteId)) return null;
     if (round.stageIndex === 0) return { kind: 'plan', round: round.record, protection: round.protocol.plan(round.ctx) };
     const stage = round.protocol.stages[round.stageIndex]!;
-    return { kind: 'stage', round: round.record, stage: stage.name, deadlineMs: round.stageDeadlineMs, task: stage.task?.(round.state, siteId) ?? {} };
+    const tensor = stage.taskTensor?.(round.state, siteId) ?? null;
+    return {
+      kind: 'stage', round: round.record, stage: stage.name, deadlineMs: round.stageDeadlineMs, task: stage.task?.(round.state, siteId) ?? {},
+      tensor: tensor ? stageTensorHeader(tensor) : null,
+    };
+  }
+
+  /** The tensor of this site's task in the round's current stage (DownloadStageTensor), with the header its task announced. */
+  stageTensor(federationId: string, siteId: string, roundId: string, stageName: string): { header: TensorHeaderMsg; values: TypedTensor } {
+    const round = this.active.get(federationId);
+    if (!round || round.record.id !== roundId) throw new ConclaveError('NOT_FOUND', `round ${roundId.slice(0, 64)} is not in progress in this federation`);
+    const stage = round.protocol.stages[round.stageIndex]!;
+    if (round.stageIndex === 0 || stage.name !== stageName || round.closing) throw new ConclaveError('ROUND_CLOSED', `round ${round.record.number} is not in stage "${stageName.slice(0, 64)}"`);
+    if (!round.live.has(siteId)) throw new ConclaveError('NOT_SELECTED', `site has no task in stage "${stage.name}" of round ${round.record.number}`);
+    const tensor = stage.taskTensor?.(round.state, siteId) ?? null;
+    if (!tensor) throw new ConclaveError('NOT_FOUND', `stage "${stage.name}" gives this site no tensor`);
+    return { header: stageTensorHeader(tensor), values: tensor.values };
   }
 
   // --- a stage message arrives ---------------------------------------------------------------------

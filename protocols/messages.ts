@@ -15,6 +15,7 @@ import type { AggregationConfig__Output } from './generated/conclave/v1/Aggregat
 import type { CreateFederationHeader__Output } from './generated/conclave/v1/CreateFederationHeader.ts';
 import type { CreateFederationMessage__Output } from './generated/conclave/v1/CreateFederationMessage.ts';
 import type { DownloadModelRequest__Output } from './generated/conclave/v1/DownloadModelRequest.ts';
+import type { DownloadStageTensorRequest__Output } from './generated/conclave/v1/DownloadStageTensorRequest.ts';
 import type { DpPlan__Output } from './generated/conclave/v1/DpPlan.ts';
 import type { EpsilonReport__Output } from './generated/conclave/v1/EpsilonReport.ts';
 import type { FedAvgConfig__Output } from './generated/conclave/v1/FedAvgConfig.ts';
@@ -77,7 +78,11 @@ export type SecAggBodyMsg = SecAggBody__Output;
 
 export type ProtectionPlanMsg = Oneof<ProtectionPlan__Output, 'params'> | Unset<ProtectionPlan__Output, 'params'>;
 export type RoundPlanMsg = With<RoundPlan__Output, { training: TrainingConfigMsg; protectionPlan: ProtectionPlanMsg | null }>;
-export type StageTaskMsg = Oneof<StageTask__Output, 'body'> | Unset<StageTask__Output, 'body'>;
+type StageTaskFields = With<StageTask__Output, { tensor: TensorHeaderMsg | null }>;
+export type StageTaskMsg = Oneof<StageTaskFields, 'body'> | Unset<StageTaskFields, 'body'>;
+export type DownloadStageTensorRequestMsg = DownloadStageTensorRequest__Output;
+/** A stage task's tensor, streamed: its header (which must equal the one in the task), then chunks. */
+export type StageTensorMsg = { part: 'header'; header: TensorHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
 
 export type GetTaskRequestMsg = GetTaskRequest__Output;
 export type GetTaskResponseMsg =

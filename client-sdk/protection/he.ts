@@ -101,7 +101,7 @@ export function heSiteProtocol(options: HeSiteOptions = {}): SiteProtocol {
       }
       return ciphertextMessage(ctx.plan.roundId, 'submit', plan.keyId, await encrypt(plan, held, values), report);
     },
-    async stage(ctx, task) {
+    async stage(ctx, task, tensor) {
       if (task.body !== 'opaque') throw new ConclaveError('INVALID_ARGUMENT', `protection "he" has no stage "${task.stage.slice(0, 64)}" with that body`);
       const plan = planOf(ctx);
       const federationId = ctx.plan.federationId;
@@ -153,7 +153,9 @@ export function heSiteProtocol(options: HeSiteOptions = {}): SiteProtocol {
         case 'decrypt': {
           let sum: Float64Array;
           try {
-            const { head, packed } = decodeFramed(HE_DECRYPT_TASK_SCHEMA, task.opaque.data, 'decrypt task');
+            const head = decodeJson(HE_DECRYPT_TASK_SCHEMA, task.opaque.data, 'decrypt task');
+            if (!(tensor instanceof Uint8Array)) throw new Error('the decrypt task carries no aggregate tensor');
+            const packed = tensor;
             const pair = keys.get(federationId);
             if (!pair || keyIdOf(pair.publicKey) !== head.keyId) throw new Error(`the aggregate is under key ${head.keyId.slice(0, 12)}…, which this site does not hold`);
             if (head.length !== plan.length) throw new Error('the aggregate is not of this round\'s size');

@@ -19,7 +19,8 @@
  * 3. `encrypt` (skipped with `keys`): each recipient opens its sealed key and sends its update
  *    encrypted, folded like stage 1.
  * 4. `decrypt`: d ≥ 2 of the contributors, chosen by a hash of the round id, each receive the
- *    aggregate ciphertexts and return the decrypted sum (float64, as bytes). The coordinator
+ *    aggregate ciphertexts (the task's tensor, fetched in ~1 MiB chunks: no message-size limit on
+ *    the model; the coordinator holds one serialized aggregate for all of them) and return the decrypted sum (float64, as bytes). The coordinator
  *    accepts the sum only if every designated decryptor returned the same bytes: decryption and
  *    decoding are deterministic, so a lying decryptor is caught unless all d collude.
  *
@@ -44,7 +45,7 @@ import { SEALED_OVERHEAD_BYTES } from '../../crypto/he/key-wrap.ts';
 import {
   HE_KEYS_SCHEMA, HE_SUBMIT_SCHEMA, decodeJson, encodeFramed, encodeJson, keyIdOf, type HeKeysTask, type HePlan,
 } from '../../crypto/he/wire.ts';
-import type { StageHeaderMsg } from '../../protocols/index.ts';
+import type { StageHeaderMsg, TensorSpec } from '../../protocols/index.ts';
 import type { RoundAggregation, SumAggregation } from '../aggregation/aggregator.ts';
 import { checkUpdateReport } from './none.ts';
 import type { ProtectionProtocol, StageOutcome, StageRoundContext } from './protocol.ts';
@@ -91,7 +92,8 @@ interface HeState {
   folded: Set<string>;
   ceremony: Ceremony | null;
   chosen: string[];
-  aggregate: Buffer | null;
+  /** The aggregate ciphertexts, as the decrypt task's tensor (chunked to the decryptors: any model size). */
+  aggregate: { layout: TensorSpec[]; values: Uint8Array } | null;
   results: Map<string, Buffer>;
 }
 
@@ -182,7 +184,8 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
     if (contributors.length < state.decryptors) return { abort: `protection "he" needs ${state.decryptors} contributing sites to decrypt the aggregate, ${contributors.length} contributed` };
     state.chosen = byRank(ctx.roundId, contributors).slice(0, state.decryptors);
     try {
-      state.aggregate = encodeFramed({ keyId: state.plan.keyId, length: state.plan.length, count: ciphertextCount(state.plan.length) }, packCiphertexts(state.accumulator.serialize()));
+      const packed = packCiphertexts(state.accumulator.serialize());
+      state.aggregate = { layout: [{ name: 'ckks/aggregate', shape: [packed.length], dtype: 'bytes' }], values: packed };
     } finally {
       state.accumulator.delete();
     }
@@ -330,7 +333,8 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
       },
       {
         name: 'decrypt',
-        task: (state) => ({ body: 'opaque', opaque: { data: state.aggregate! } }),
+        task: (state) => ({ body: 'opaque', opaque: { data: encodeJson({ keyId: state.plan.keyId, length: state.plan.length, count: ciphertextCount(state.plan.length) }) } }),
+        taskTensor: (state) => state.aggregate,
         expect(state, _ctx, siteId, header) {
           if (!state.chosen.includes(siteId)) throw new ConclaveError('FORBIDDEN', 'this site is not a designated decryptor of the round');
           if (header.body !== 'opaque') throw new ConclaveError('INVALID_ARGUMENT', 'stage "decrypt" takes an opaque body');

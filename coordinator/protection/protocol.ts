@@ -59,6 +59,11 @@ export interface Stage<S> {
   /** A later stage's task for a live site; the first stage's task is the round plan. */
   task?(state: S, siteId: string): StageTaskBody;
   /**
+   * A tensor the task carries, of any size (an aggregate ciphertext): sites fetch it chunked with
+   * DownloadStageTensor. Return the same object for the whole stage (its digest is computed once).
+   */
+  taskTensor?(state: S, siteId: string): { layout: TensorSpec[]; values: TypedTensor } | null;
+  /**
    * Checks a header against this stage before its tensor is read: the body kind, the counts, the
    * tensor's dtype and size. Throws a ConclaveError to refuse; returns null for a message without
    * a tensor.

@@ -8,6 +8,7 @@ import type { AggregationConfig as _conclave_v1_AggregationConfig, AggregationCo
 import type { CreateFederationHeader as _conclave_v1_CreateFederationHeader, CreateFederationHeader__Output as _conclave_v1_CreateFederationHeader__Output } from './conclave/v1/CreateFederationHeader.ts';
 import type { CreateFederationMessage as _conclave_v1_CreateFederationMessage, CreateFederationMessage__Output as _conclave_v1_CreateFederationMessage__Output } from './conclave/v1/CreateFederationMessage.ts';
 import type { DownloadModelRequest as _conclave_v1_DownloadModelRequest, DownloadModelRequest__Output as _conclave_v1_DownloadModelRequest__Output } from './conclave/v1/DownloadModelRequest.ts';
+import type { DownloadStageTensorRequest as _conclave_v1_DownloadStageTensorRequest, DownloadStageTensorRequest__Output as _conclave_v1_DownloadStageTensorRequest__Output } from './conclave/v1/DownloadStageTensorRequest.ts';
 import type { DpPlan as _conclave_v1_DpPlan, DpPlan__Output as _conclave_v1_DpPlan__Output } from './conclave/v1/DpPlan.ts';
 import type { EnrollSiteRequest as _conclave_v1_EnrollSiteRequest, EnrollSiteRequest__Output as _conclave_v1_EnrollSiteRequest__Output } from './conclave/v1/EnrollSiteRequest.ts';
 import type { EnrollSiteResponse as _conclave_v1_EnrollSiteResponse, EnrollSiteResponse__Output as _conclave_v1_EnrollSiteResponse__Output } from './conclave/v1/EnrollSiteResponse.ts';
@@ -59,6 +60,7 @@ import type { SgdConfig as _conclave_v1_SgdConfig, SgdConfig__Output as _conclav
 import type { StageHeader as _conclave_v1_StageHeader, StageHeader__Output as _conclave_v1_StageHeader__Output } from './conclave/v1/StageHeader.ts';
 import type { StageStreamMessage as _conclave_v1_StageStreamMessage, StageStreamMessage__Output as _conclave_v1_StageStreamMessage__Output } from './conclave/v1/StageStreamMessage.ts';
 import type { StageTask as _conclave_v1_StageTask, StageTask__Output as _conclave_v1_StageTask__Output } from './conclave/v1/StageTask.ts';
+import type { StageTensorMessage as _conclave_v1_StageTensorMessage, StageTensorMessage__Output as _conclave_v1_StageTensorMessage__Output } from './conclave/v1/StageTensorMessage.ts';
 import type { StartFederationRequest as _conclave_v1_StartFederationRequest, StartFederationRequest__Output as _conclave_v1_StartFederationRequest__Output } from './conclave/v1/StartFederationRequest.ts';
 import type { SubmitStageResponse as _conclave_v1_SubmitStageResponse, SubmitStageResponse__Output as _conclave_v1_SubmitStageResponse__Output } from './conclave/v1/SubmitStageResponse.ts';
 import type { TensorChunk as _conclave_v1_TensorChunk, TensorChunk__Output as _conclave_v1_TensorChunk__Output } from './conclave/v1/TensorChunk.ts';
@@ -84,6 +86,7 @@ export interface ProtoGrpcType {
       CreateFederationHeader: MessageTypeDefinition<_conclave_v1_CreateFederationHeader, _conclave_v1_CreateFederationHeader__Output>
       CreateFederationMessage: MessageTypeDefinition<_conclave_v1_CreateFederationMessage, _conclave_v1_CreateFederationMessage__Output>
       DownloadModelRequest: MessageTypeDefinition<_conclave_v1_DownloadModelRequest, _conclave_v1_DownloadModelRequest__Output>
+      DownloadStageTensorRequest: MessageTypeDefinition<_conclave_v1_DownloadStageTensorRequest, _conclave_v1_DownloadStageTensorRequest__Output>
       DpPlan: MessageTypeDefinition<_conclave_v1_DpPlan, _conclave_v1_DpPlan__Output>
       EnrollSiteRequest: MessageTypeDefinition<_conclave_v1_EnrollSiteRequest, _conclave_v1_EnrollSiteRequest__Output>
       EnrollSiteResponse: MessageTypeDefinition<_conclave_v1_EnrollSiteResponse, _conclave_v1_EnrollSiteResponse__Output>
@@ -135,6 +138,7 @@ export interface ProtoGrpcType {
       StageHeader: MessageTypeDefinition<_conclave_v1_StageHeader, _conclave_v1_StageHeader__Output>
       StageStreamMessage: MessageTypeDefinition<_conclave_v1_StageStreamMessage, _conclave_v1_StageStreamMessage__Output>
       StageTask: MessageTypeDefinition<_conclave_v1_StageTask, _conclave_v1_StageTask__Output>
+      StageTensorMessage: MessageTypeDefinition<_conclave_v1_StageTensorMessage, _conclave_v1_StageTensorMessage__Output>
       StartFederationRequest: MessageTypeDefinition<_conclave_v1_StartFederationRequest, _conclave_v1_StartFederationRequest__Output>
       SubmitStageResponse: MessageTypeDefinition<_conclave_v1_SubmitStageResponse, _conclave_v1_SubmitStageResponse__Output>
       TensorChunk: MessageTypeDefinition<_conclave_v1_TensorChunk, _conclave_v1_TensorChunk__Output>

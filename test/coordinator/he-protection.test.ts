@@ -219,8 +219,8 @@ describe('protection he', () => {
       const inner = honest(i);
       return {
         ...inner,
-        async stage(ctx, task) {
-          const answer = await inner.stage(ctx, task);
+        async stage(ctx, task, tensor) {
+          const answer = await inner.stage(ctx, task, tensor);
           if (task.stage !== 'decrypt') return answer;
           const values = new Float64Array(Uint8Array.from(answer.tensor!.values as Uint8Array).buffer);
           values[0] = values[0]! + 0.5;
@@ -296,7 +296,14 @@ describe('protection he', () => {
       expect(decryptors).toHaveLength(2);
       const only = decryptors[0]!;
       if (only.task.task !== 'stage' || only.task.stage.body !== 'opaque') throw new Error('expected an opaque decrypt task');
-      const answer = await heSiteProtocol({ he, keys: stores[only.i]! }).stage({ plan, layout: [], secrets: new Map() }, only.task.stage);
+      // The aggregate travels as the task's tensor, fetched in chunks; only a live decryptor may fetch it.
+      expect(only.task.stage.tensor).not.toBeNull();
+      const other = tasks.find((t) => t.task.task !== 'stage')!;
+      expect(() => [...c!.endpoint.stageTensor(other.site, roundId, 'decrypt')]).toThrow(expect.objectContaining({ code: 'NOT_SELECTED' }));
+      expect(() => [...c!.endpoint.stageTensor(only.site, roundId, 'submit')]).toThrow(expect.objectContaining({ code: 'ROUND_CLOSED' }));
+      expect(() => [...c!.endpoint.stageTensor(only.site, 'no-such-round', 'decrypt')]).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+      const aggregate = await inMemoryTransport(c!, only.site).downloadStageTensor(only.task.stage);
+      const answer = await heSiteProtocol({ he, keys: stores[only.i]! }).stage({ plan, layout: [], secrets: new Map() }, only.task.stage, aggregate);
       const { tensor, ...envelope } = answer;
       await send(c!, only.site, envelope, tensor);
       await c!.clock.advance(1001);

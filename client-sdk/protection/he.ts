@@ -13,6 +13,7 @@ import {
   HE_DECRYPT_TASK_SCHEMA, HE_ENCRYPT_TASK_SCHEMA, HE_KEYS_TASK_SCHEMA, HE_PLAN_SCHEMA, MAX_KEYS_TASK_BYTES, decodeFramed, decodeJson, encodeJson, keyIdOf, type HePlan,
 } from '../../crypto/he/wire.ts';
 import type { StageSubmission } from '../connection.ts';
+import { HeEncryptPool } from './he-encrypt-pool.ts';
 import type { SiteProtocol, SiteRoundContext } from './protocol.ts';
 
 export interface HeSiteOptions {
@@ -23,6 +24,8 @@ export interface HeSiteOptions {
    * key again in a ceremony). Pass a map to share it between protocol objects of the same site.
    */
   keys?: Map<string, CkksKeyPair>;
+  /** Worker threads that encrypt an update together (he-encrypt-pool.ts); 1 (default): this thread. */
+  encryptWorkers?: number;
 }
 
 let shared: Promise<Ckks> | undefined;
@@ -49,6 +52,8 @@ function ciphertextMessage(roundId: string, stage: string, keyId: string, packed
 export function heSiteProtocol(options: HeSiteOptions = {}): SiteProtocol {
   const keys = options.keys ?? new Map<string, CkksKeyPair>();
   const context = async (): Promise<Ckks> => options.he ?? (shared ??= Ckks.create());
+  const workers = options.encryptWorkers ?? 1;
+  let pool: HeEncryptPool | undefined;
 
   function planOf(ctx: SiteRoundContext): HePlan {
     const p = ctx.plan.protectionPlan;
@@ -68,6 +73,7 @@ export function heSiteProtocol(options: HeSiteOptions = {}): SiteProtocol {
 
   async function encrypt(plan: HePlan, pair: CkksKeyPair, values: Float64Array): Promise<Uint8Array> {
     try {
+      if (workers > 1) return packCiphertexts(await (pool ??= new HeEncryptPool(workers)).encrypt(pair, values, plan.mode));
       return packCiphertexts((await context()).encrypt(pair, values, plan.mode));
     } catch (err) {
       return invalid('encrypting the update failed', err);

@@ -16,7 +16,7 @@ import { heProtection } from '../../coordinator/protection/he.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
 import { Ckks, MAX_FULL_CIPHERTEXT_BYTES, packCiphertexts, type CiphertextMode, type CkksKeyPair } from '../../crypto/he/ckks.ts';
-import { HE_PLAN_SCHEMA, decodeJson, encodeJson, keyIdOf } from '../../crypto/he/wire.ts';
+import { HE_PLAN_SCHEMA, decodeJson, encodeFramed, encodeJson, keyIdOf } from '../../crypto/he/wire.ts';
 import { createLogger } from '../../coordinator/logger.ts';
 import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
@@ -310,6 +310,50 @@ describe('protection he', () => {
       const aborted = c!.rounds.listRounds(fed.id).find((r) => r.id === roundId);
       expect(aborted).toMatchObject({ state: 'aborted' });
       expect(aborted!.abortReason).toMatch(/decryption incomplete: 1 of 2 designated decryptors answered/);
+    });
+
+    test('the key ceremony: a wrong key id, a key of other parameters, missing sealed keys or a non-custodian are refused; a silent custodian aborts the round', async () => {
+      ({ c, dataRoot } = await heCoordinator());
+      const fed = await tinyFederation(c, 3);
+      await openRound(c, fed.sites);
+      const plans = await Promise.all(fed.sites.map((s) => poll(c!, s)));
+      const first = plans[0]!;
+      if (first.task !== 'round') throw new Error('expected a round plan');
+      const roundId = first.round.roundId;
+      // No key yet: every site sends its exchange key and no ciphertext.
+      for (const s of fed.sites) await send(c!, s, { roundId, stage: 'submit', ...body('') });
+      const tasks = await Promise.all(fed.sites.map(async (s) => ({ site: s, task: await poll(c!, s) })));
+      const custodian = tasks.filter((t) => t.task.task === 'stage');
+      expect(custodian).toHaveLength(1);
+      const { site, task } = custodian[0]!;
+      if (task.task !== 'stage' || task.stage.body !== 'opaque') throw new Error('expected the keys task');
+      expect(task.stage.stage).toBe('keys');
+      const other = fed.sites.find((s) => s.siteId !== site.siteId)!;
+      const keys = he.generateKeys();
+      const answer = (items: Uint8Array[], keyId = keyIdOf(keys.publicKey)) => {
+        const packed = packCiphertexts(items);
+        return send(c!, site, { roundId, stage: 'keys', body: 'opaque', opaque: { data: encodeJson({ keyId }) } },
+          { layout: [{ name: 'ckks/keys', shape: [packed.length], dtype: 'bytes' }], values: packed });
+      };
+      const sealed = new Uint8Array(1000);
+      await expect(answer([keys.publicKey, sealed, sealed], '0'.repeat(64))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/not the SHA-256 of the public key/) });
+      const notAKey = new Uint8Array(2000).fill(7);
+      await expect(answer([notAKey, sealed, sealed], keyIdOf(notAKey))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('HE_KEY') });
+      await expect(answer([keys.publicKey, sealed])).rejects.toMatchObject({ code: 'MALFORMED_STREAM', message: expect.stringContaining('HE_WRONG_COUNT') });
+      const packed = packCiphertexts([keys.publicKey]);
+      await expect(send(c!, other, { roundId, stage: 'keys', body: 'opaque', opaque: { data: encodeJson({ keyId: keyIdOf(keys.publicKey) }) } },
+        { layout: [{ name: 'ckks/keys', shape: [packed.length], dtype: 'bytes' }], values: packed })).rejects.toMatchObject({ code: 'ROUND_CLOSED' });
+      // A recipient refuses a sealed key that does not open for it (altered, or sealed to another site).
+      const recipient = heSiteProtocol({ he });
+      const ctx = { plan: first.round, layout: [], secrets: new Map<string, unknown>() };
+      await recipient.first(ctx, { delta: new Float32Array(8).fill(0.1), numExamples: 10, trainLoss: 0, trainAccuracy: 0, unclipped: true });
+      const encryptTask = { ...task.stage, stage: 'encrypt', opaque: { data: encodeFramed({ keyId: keyIdOf(keys.publicKey), siteId: other.siteId, sealed: true }, packCiphertexts([keys.publicKey, new Uint8Array(200).fill(1)])) } };
+      await expect(recipient.stage(ctx, encryptTask)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('HE_KEY_WRAP') });
+      // A silent custodian ends the round, naming why.
+      await c!.clock.advance(1001);
+      const round = c!.rounds.listRounds(fed.id).find((r) => r.id === roundId);
+      expect(round).toMatchObject({ state: 'aborted' });
+      expect(round!.abortReason).toMatch(/key ceremony: the custodian site .* did not answer/);
     });
   });
 });

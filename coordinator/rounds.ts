@@ -246,9 +246,9 @@ export class RoundManager extends EventEmitter {
       round.live.delete(siteId);
       throw new ConclaveError('TOKEN_REVOKED', 'site has been revoked from the federation');
     }
-    stage.accept(round.state, round.ctx, { siteId, header, tensor });
-    if (header.body === 'update') {
-      const u = header.update;
+    const reported = stage.accept(round.state, round.ctx, { siteId, header, tensor });
+    const u = header.body === 'update' ? header.update : reported ?? null;
+    if (u) {
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
       round.record.submittedSites.push(siteId);
     }

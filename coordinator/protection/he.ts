@@ -236,6 +236,7 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
           const body = opaqueJson(message.header, HE_SUBMIT_SCHEMA, 'stage "submit" of protection "he"');
           if (body.keyId !== '') fold(state, message.siteId, message.tensor);
           state.reports.set(message.siteId, { weight: ctx.dp ? 1 : body.numExamples, exchangeKey: body.exchangeKey });
+          return { numExamples: body.numExamples, trainLoss: body.trainLoss, trainAccuracy: body.trainAccuracy };
         },
         finish(state, ctx, answered) {
           if (answered.length < ctx.minSurvivors) {

@@ -10,6 +10,13 @@ import type { Dtype, OpaqueBodyMsg, ProtectionPlanMsg, SecAggTaskMsg, StageHeade
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
 import type { ProtectionConfig } from '../federation-config.ts';
 
+/** The clear-text side of an update: what a round records per submitting site. */
+export interface UpdateReport {
+  numExamples: number;
+  trainLoss: number;
+  trainAccuracy: number;
+}
+
 /** What the pipeline tells a protocol about the round it runs in. */
 export interface StageRoundContext {
   federationId: string;
@@ -69,8 +76,12 @@ export interface Stage<S> {
    * a tensor.
    */
   expect(state: S, ctx: StageRoundContext, siteId: string, header: StageHeaderMsg): TensorExpectation | null;
-  /** Takes in one complete message. Throws to refuse it (nothing of it is kept). */
-  accept(state: S, ctx: StageRoundContext, message: StageMessage): void;
+  /**
+   * Takes in one complete message. Throws to refuse it (nothing of it is kept). A protocol whose
+   * update travels in its own body returns the update's clear-text report, recorded as the site's
+   * submission (protocol none's `update` body is recorded as it is).
+   */
+  accept(state: S, ctx: StageRoundContext, message: StageMessage): void | UpdateReport;
   /**
    * Which sites move on once the stage is over (every live site answered, or the deadline passed):
    * the others are this stage's dropouts. An abort ends the round with that reason.

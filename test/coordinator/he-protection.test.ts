@@ -147,6 +147,8 @@ describe('protection he', () => {
     for (const p of pairs) expect(Buffer.from(p.secretKey).equals(Buffer.from(pairs[0]!.secretKey))).toBe(true);
     const [round] = c.rounds.listRounds(fed.id);
     expect(round).toMatchObject({ state: 'committed', stage: 'decrypt' });
+    // Each site's clear-text report is recorded as its submission, as under protection none.
+    expect([...round!.submittedSites].sort()).toEqual(fed.sites.map((s) => s.siteId).sort());
     const expected = (0.1 * 10 + 0.35 * 30 + 0.6 * 60) / 100;
     const next = c.registry.readWeights(c.registry.get(fed.id, 1));
     for (const v of next) expect(Math.abs(v - expected)).toBeLessThan(1e-6);

@@ -6,7 +6,7 @@ import {
 import { aggregationConflict, type AggregatorCapability, type ProtectionOutput } from './aggregation/aggregator.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
-/** Protection protocols; SecAgg+ and CKKS will add theirs (with their parameters) to `protectionSchema`. */
+/** Protection protocols; SecAgg+ will add its own (with its parameters) to `protectionSchema`. */
 export const PROTECTIONS = ['none', 'he'] as const;
 export type ProtectionKind = (typeof PROTECTIONS)[number];
 export const AGGREGATIONS = ['fedavg', 'median', 'trimmed-mean', 'krum'] as const;

@@ -1,6 +1,6 @@
 /**
- * Protection `he` over real gRPC on 127.0.0.1: a model whose aggregate ciphertexts (44 × 128 KiB,
- * 5.8 MB) are larger than one gRPC message (4 MiB) goes through the key ceremony, encryption and
+ * Protection `he` over real gRPC on 127.0.0.1: a model whose aggregate ciphertexts (35 × 128 KiB,
+ * 4.6 MB) are larger than one gRPC message (4 MiB) goes through the key ceremony, encryption and
  * decryption, the aggregate reaching the decryptors as a chunked stage tensor.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -14,8 +14,8 @@ import { createFederation } from '../../protocols/client.ts';
 import { MAX_MESSAGE_BYTES, type FederationMsg, type TensorSpec } from '../../protocols/index.ts';
 import { tempDataDir } from '../helpers/coordinator.ts';
 
-const INPUTS = 600;
-const UNITS = 300;
+const INPUTS = 500;
+const UNITS = 280;
 const TOPOLOGY = JSON.stringify({
   class_name: 'Sequential',
   config: { name: 'wide', layers: [{ class_name: 'Dense', config: { name: 'dense', units: UNITS, batch_input_shape: [null, INPUTS], activation: 'linear', use_bias: true } }] },
@@ -49,7 +49,7 @@ function fixedTrainer(value: number, numExamples: number): LocalTrainer {
 }
 
 test('an aggregate larger than a gRPC message reaches the decryptors in chunks, and the round commits the weighted mean', async () => {
-  // 45 ciphertexts of the full form: the aggregate is larger than one message may be.
+  // 35 ciphertexts of the full form: the aggregate is larger than one message may be.
   expect(Math.ceil((PARAMETERS + 1) / 4096) * 131_000).toBeGreaterThan(MAX_MESSAGE_BYTES);
   const admin = adminClient(coordinator.address);
   try {

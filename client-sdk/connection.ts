@@ -3,6 +3,6 @@
  * protocols/client.ts; they are re-exported here for SDK users.
  */
 export {
-  DownloadProgress, UploadProgress, adminClient, callUnary, downloadModel, getTask, participantClient, submitStage, submitUpdate,
+  DownloadProgress, UploadProgress, adminClient, callUnary, downloadModel, downloadStageTensor, getTask, participantClient, submitStage, submitUpdate,
   type ClientTls, type DownloadedModel, type StageSubmission,
 } from '../protocols/client.ts';

@@ -11,6 +11,7 @@ import type { SiteContribution, SiteProtocol, SiteRoundContext } from './protect
 import { UpdateCompressor } from './compression.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
+import { heSiteProtocol } from './protection/he.ts';
 import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
 import type { WorkerInfo } from './training/worker-report.ts';
 
@@ -113,7 +114,8 @@ export class Participant {
     this.makeTrainer = trainer ? async () => trainer
       : isSiteData(data) ? async () => new (await import('./training/site-data-trainer.ts')).SiteDataTrainer(data, backend ?? 'auto')
       : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
-    this.protocols = new Map([...BUILT_IN_PROTOCOLS, ...(options.protocols ?? [])]);
+    // Protection "he" keeps the federation's CKKS key between rounds: one instance per site.
+    this.protocols = new Map([...BUILT_IN_PROTOCOLS, ['he', heSiteProtocol()], ...(options.protocols ?? [])]);
     this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
     this.evalData = options.evalData && options.evalData.count > 0 ? options.evalData : null;
   }
@@ -231,7 +233,8 @@ export class Participant {
       // This site holds no context for that round (it restarted, or never took part): it cannot answer.
       throw new ConclaveError('ROUND_CLOSED', `no context for round ${task.roundNumber}; this site cannot take part in its stage "${task.stage.slice(0, 64)}"`);
     }
-    const message = await round.protocol.stage(round.ctx, task);
+    const tensor = task.tensor ? yield* this.withReconnect(() => transport.downloadStageTensor(task)) : null;
+    const message = await round.protocol.stage(round.ctx, task, tensor);
     yield* this.withReconnect(() => transport.submitStage(message));
     yield { type: 'stage-sent', round: task.roundNumber, stage: task.stage };
   }

@@ -7,8 +7,8 @@ import { aggregationConflict, type AggregatorCapability, type ProtectionOutput }
 import { dataSpecFromMessage, dataSpecMessage, dataSpecSchema } from './data-spec.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
-/** Protection protocols; SecAgg+ and CKKS will add theirs (with their parameters) to `protectionSchema`. */
-export const PROTECTIONS = ['none'] as const;
+/** Protection protocols; SecAgg+ will add its own (with its parameters) to `protectionSchema`. */
+export const PROTECTIONS = ['none', 'he'] as const;
 export type ProtectionKind = (typeof PROTECTIONS)[number];
 export const AGGREGATIONS = ['fedavg', 'median', 'trimmed-mean', 'krum'] as const;
 export type AggregationKind = (typeof AGGREGATIONS)[number];
@@ -16,7 +16,9 @@ export const WEIGHTINGS = ['examples', 'uniform'] as const;
 export const SERVER_OPTIMIZERS = ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
 
 /** What each protection protocol hands the aggregation stage: a protocol module declares this with its stages. */
-export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates' };
+export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates', he: 'sum' };
+/** Protection "he": CKKS ciphertext forms (BENCHMARKS.md, "CKKS", explains the default). */
+export const HE_CIPHERTEXTS = ['seeded', 'full'] as const;
 /** What each aggregation kind needs to see (aggregation/aggregator.ts). */
 export const AGGREGATION_CAPABILITY: Record<AggregationKind, AggregatorCapability> = {
   fedavg: 'streaming-sum', median: 'individual', 'trimmed-mean': 'individual', krum: 'individual',
@@ -91,6 +93,13 @@ const protectionSchema = z.union([
   z.literal('none').transform(() => ({ kind: 'none' as const })),
   z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('none') }).strict(),
+    // Homomorphic aggregation (coordinator/protection/he.ts): at least 2 decryptors so that one
+    // lying decryptor is caught by the others' disagreement.
+    z.object({
+      kind: z.literal('he'),
+      decryptors: z.number().int().min(2, 'protection "he" needs at least 2 decryptors: one lying decryptor is caught only by another').max(100).default(2),
+      ciphertexts: z.enum(HE_CIPHERTEXTS).default('seeded'),
+    }).strict(),
   ]),
 ], { error: `protection must be one of ${PROTECTIONS.map((p) => `{ kind: "${p}" }`).join(', ')}` });
 
@@ -174,6 +183,9 @@ export const federationConfigSchema = z.object({
     const kind = c.aggregation?.kind ?? 'fedavg';
     const problem = aggregationConflict(AGGREGATION_CAPABILITY[kind], { kind: c.protection.kind, output: PROTECTION_OUTPUT[c.protection.kind] }, c.privacy !== null);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['aggregation'] });
+    if (c.protection.kind === 'he' && c.protection.decryptors > c.minSites) {
+      ctx.addIssue({ code: 'custom', message: `protection "he" has ${c.protection.decryptors} decryptors, more than the ${c.minSites} sites a round may end with; lower protection.decryptors or raise minSites`, path: ['protection', 'decryptors'] });
+    }
     const a = c.aggregation;
     if (a?.kind === 'krum' && c.minSites < 2 * a.byzantine + 3) {
       ctx.addIssue({ code: 'custom', message: `Krum tolerating ${a.byzantine} Byzantine sites needs at least ${2 * a.byzantine + 3} updates a round; raise minSites (now ${c.minSites}) or lower aggregation.byzantine`, path: ['aggregation', 'byzantine'] });
@@ -259,6 +271,7 @@ function compressionFromMessage(msg: UpdateCompressionMsg | null | undefined): u
  */
 function protectionFromMessage(msg: ProtectionConfigMsg | null | undefined, legacy: string | undefined): unknown {
   if (!msg) return legacy || 'none';
+  if (msg.kind === 'he') return { kind: 'he', decryptors: msg.he.decryptors || undefined, ciphertexts: msg.he.ciphertexts || undefined };
   return msg.kind === undefined ? { kind: legacy || undefined } : { kind: msg.kind };
 }
 
@@ -307,9 +320,10 @@ export function configMessage(config: FederationConfigInput): FederationConfigMs
   };
 }
 
-function protectionMessage(protection: ProtectionConfig): ProtectionConfigMsg {
+function protectionMessage(protection: Exclude<FederationConfigInput['protection'], string>): ProtectionConfigMsg {
   switch (protection.kind) {
     case 'none': return { kind: 'none', none: {} };
+    case 'he': return { kind: 'he', he: { decryptors: protection.decryptors ?? 0, ciphertexts: protection.ciphertexts ?? '' } };
   }
 }
 

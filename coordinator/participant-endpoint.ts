@@ -4,8 +4,8 @@
  * these after authenticating (services.ts); tests call them directly as an in-memory transport.
  */
 import {
-  ConclaveError, TensorAssembler,
-  type GetTaskResponseMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg, type TypedTensor,
+  ConclaveError, TensorAssembler, chunksOf,
+  type GetTaskResponseMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg, type StageTensorMsg, type SubmitStageResponseMsg, type TypedTensor,
 } from '../protocols/index.ts';
 import type { Federations, FederationRecord } from './federations.ts';
 import type { ModelRegistry } from './model-registry.ts';
@@ -64,6 +64,16 @@ export class ParticipantEndpoint {
     return { nextChunk: this.parked.nextChunk(caller.siteId, request.roundId, request.stage, request.tensorSha256) };
   }
 
+  /** A stage task's tensor as a stream: its header, then ~1 MiB chunks (zero-copy views). */
+  *stageTensor(caller: SiteCaller, roundId: string, stage: string): Generator<StageTensorMsg> {
+    if (typeof roundId !== 'string' || !roundId || roundId.length > MAX_ID_LENGTH || typeof stage !== 'string' || !stage || stage.length > MAX_ID_LENGTH) {
+      throw new ConclaveError('INVALID_ARGUMENT', `a stage tensor request names a round and a stage of at most ${MAX_ID_LENGTH} characters`);
+    }
+    const { header, values } = this.rounds.stageTensor(caller.federationId, caller.siteId, roundId, stage);
+    yield { part: 'header', header };
+    for (const chunk of chunksOf(values)) yield { part: 'chunk', chunk };
+  }
+
   /** Long-polls up to waitMs for the site's next task: a round plan, a later stage's task, wait, or finished. */
   async getTask(caller: SiteCaller, waitMs: number, cancelled: () => boolean = () => false): Promise<GetTaskResponseMsg> {
     const deadline = Date.now() + Math.min(Math.max(0, waitMs || 0), MAX_TASK_WAIT_MS);
@@ -78,7 +88,7 @@ export class ParticipantEndpoint {
       if (task?.kind === 'stage') {
         return {
           task: 'stage',
-          stage: { roundId: task.round.id, roundNumber: task.round.number, stage: task.stage, deadlineUnixMs: task.deadlineMs, ...task.task },
+          stage: { roundId: task.round.id, roundNumber: task.round.number, stage: task.stage, deadlineUnixMs: task.deadlineMs, ...task.task, tensor: task.tensor },
         };
       }
       const remaining = deadline - Date.now();

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createHash, randomUUID } from 'node:crypto';
-import { ConclaveError, type StageHeaderMsg, type TensorSpec, type TypedTensor } from '../protocols/index.ts';
+import { ConclaveError, makeHeader, type StageHeaderMsg, type TensorHeaderMsg, type TensorSpec, type TypedTensor } from '../protocols/index.ts';
 import type { Store } from './store.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import type { FederationConfig } from './federation-config.ts';
@@ -26,6 +26,7 @@ import { RoundScheduler, type FederationView } from './round-scheduler.ts';
 import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTaskBody, TensorExpectation } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
+import { heProtection } from './protection/he.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
 import { DEFAULT_UPDATE_LIMITS, noiseNormBound, type UpdateLimits } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
@@ -36,7 +37,18 @@ export type { RoundRecord, RoundState, StageLog, RoundPrivacy, FederationView };
 /** What a site is asked to do next in a round. */
 export type SiteTask =
   | { kind: 'plan'; round: RoundRecord; protection: ReturnType<ProtectionProtocol['plan']> }
-  | { kind: 'stage'; round: RoundRecord; stage: string; deadlineMs: number; task: StageTaskBody };
+  | { kind: 'stage'; round: RoundRecord; stage: string; deadlineMs: number; task: StageTaskBody; tensor: TensorHeaderMsg | null };
+
+/** Each stage tensor's header, digest included, computed once however many sites fetch it. */
+const stageTensorHeaders = new WeakMap<object, TensorHeaderMsg>();
+function stageTensorHeader(tensor: { layout: TensorSpec[]; values: TypedTensor }): TensorHeaderMsg {
+  let header = stageTensorHeaders.get(tensor.values);
+  if (!header) {
+    header = makeHeader(tensor.layout, tensor.values);
+    stageTensorHeaders.set(tensor.values, header);
+  }
+  return header;
+}
 
 interface ActiveRound {
   record: RoundRecord;
@@ -73,6 +85,7 @@ export interface RoundProgress {
 export const DEFAULT_PROTOCOLS: ProtocolRegistry = new Map([
   [noProtection.name, noProtection as ProtectionProtocol<never>],
   ['secagg', secureAggregation() as ProtectionProtocol<never>],
+  ['he', heProtection() as ProtectionProtocol<never>],
 ]);
 
 export class RoundManager extends EventEmitter {
@@ -197,7 +210,23 @@ export class RoundManager extends EventEmitter {
     if (!round.live.has(siteId) || round.answered.has(siteId) || round.inFlight.has(siteId)) return null;
     if (round.stageIndex === 0) return { kind: 'plan', round: round.record, protection: round.protocol.plan(round.ctx) };
     const stage = round.protocol.stages[round.stageIndex]!;
-    return { kind: 'stage', round: round.record, stage: stage.name, deadlineMs: round.stageDeadlineMs, task: stage.task?.(round.state, siteId) ?? {} };
+    const tensor = stage.taskTensor?.(round.state, siteId) ?? null;
+    return {
+      kind: 'stage', round: round.record, stage: stage.name, deadlineMs: round.stageDeadlineMs, task: stage.task?.(round.state, siteId) ?? {},
+      tensor: tensor ? stageTensorHeader(tensor) : null,
+    };
+  }
+
+  /** The tensor of this site's task in the round's current stage (DownloadStageTensor), with the header its task announced. */
+  stageTensor(federationId: string, siteId: string, roundId: string, stageName: string): { header: TensorHeaderMsg; values: TypedTensor } {
+    const round = this.active.get(federationId);
+    if (!round || round.record.id !== roundId) throw new ConclaveError('NOT_FOUND', `round ${roundId.slice(0, 64)} is not in progress in this federation`);
+    const stage = round.protocol.stages[round.stageIndex]!;
+    if (round.stageIndex === 0 || stage.name !== stageName || round.closing) throw new ConclaveError('ROUND_CLOSED', `round ${round.record.number} is not in stage "${stageName.slice(0, 64)}"`);
+    if (!round.live.has(siteId)) throw new ConclaveError('NOT_SELECTED', `site has no task in stage "${stage.name}" of round ${round.record.number}`);
+    const tensor = stage.taskTensor?.(round.state, siteId) ?? null;
+    if (!tensor) throw new ConclaveError('NOT_FOUND', `stage "${stage.name}" gives this site no tensor`);
+    return { header: stageTensorHeader(tensor), values: tensor.values };
   }
 
   // --- a stage message arrives ---------------------------------------------------------------------
@@ -246,8 +275,9 @@ export class RoundManager extends EventEmitter {
       round.live.delete(siteId);
       throw new ConclaveError('TOKEN_REVOKED', 'site has been revoked from the federation');
     }
+    let reported;
     try {
-      stage.accept(round.state, round.ctx, { siteId, header, tensor });
+      reported = stage.accept(round.state, round.ctx, { siteId, header, tensor });
     } catch (err) {
       // An update refused by the coordinator's bounds costs its site this round (one try): it cannot
       // hold the stage open to its deadline or retry forever. Malformed messages may be resent.
@@ -257,11 +287,11 @@ export class RoundManager extends EventEmitter {
       this.endStageOnceAllAnswered(federationId, round);
       throw err;
     }
-    if (header.body === 'update') {
-      const u = header.update;
+    const u = header.body === 'update' ? header.update : reported ?? null;
+    if (u) {
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
       round.record.submittedSites.push(siteId);
-      round.evaluation?.add(header.update);
+      if (header.body === 'update') round.evaluation?.add(header.update);
     }
     round.answered.add(siteId);
     round.inFlight.delete(siteId);
@@ -282,6 +312,7 @@ export class RoundManager extends EventEmitter {
     const base = this.registry.readWeights(baseRecord);
     const protocol = this.protocols.get(config.protection.kind) as ProtectionProtocol<unknown> | undefined;
     if (!protocol) throw new ConclaveError('FEDERATION_STATE', `no protection protocol "${config.protection.kind}" in this coordinator`);
+    await protocol.prepare?.();
     const now = this.clock.now();
     const record: RoundRecord = {
       id: randomUUID(), federationId, number: this.rounds.nextNumber(federationId), state: 'open', stage: null, baseVersion, resultVersion: null,
@@ -296,7 +327,7 @@ export class RoundManager extends EventEmitter {
     const ctx: StageRoundContext = {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
-      minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null,
+      minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null, protection: config.protection,
       compression: config.compression, evaluate: evaluationDue(config, baseVersion, privacy !== null),
       weightCaps: this.rounds.declaredMaxExamples(selected), bounds: record.bounds,
     };
@@ -374,9 +405,12 @@ export class RoundManager extends EventEmitter {
       this.abort(federationId, round, outcome.abort);
       return;
     }
-    if (round.stageIndex + 1 < round.protocol.stages.length) {
+    const stages = round.protocol.stages;
+    let next = round.stageIndex + 1;
+    while (next < stages.length && stages[next]!.skip?.(round.state)) next++;
+    if (next < stages.length) {
       round.live = new Set(outcome.survivors);
-      round.stageIndex++;
+      round.stageIndex = next;
       this.log.info('round stage', { federation: federationId, round: round.record.number, stage: round.protocol.stages[round.stageIndex]!.name, sites: round.live.size, why });
       this.startStage(federationId, round, round.config.roundDeadlineMs);
       this.emit('round', round.record);
@@ -469,6 +503,7 @@ export class RoundManager extends EventEmitter {
    * every remaining site answered instead of waiting for its deadline.
    */
   siteRevoked(federationId: string, siteId: string): void {
+    for (const protocol of this.protocols.values()) protocol.siteRevoked?.(federationId, siteId);
     const round = this.active.get(federationId);
     if (!round || round.closing || !round.live.delete(siteId)) return;
     round.answered.delete(siteId);

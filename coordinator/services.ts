@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import {
   ConclaveError, TensorAssembler, chunkCount, chunksOf, toServiceError,
-  type DownloadModelRequestMsg, type FederationConfigMsg, type FederationMsg, type GetTaskResponseMsg, type ModelStreamMsg,
+  type DownloadModelRequestMsg, type DownloadStageTensorRequestMsg, type StageTensorMsg, type FederationConfigMsg, type FederationMsg, type GetTaskResponseMsg, type ModelStreamMsg,
   type ModelVersionMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundMsg, type StageStreamMsg, type SubmitStageResponseMsg,
 } from '../protocols/index.ts';
 import type { Authenticator, Caller } from './auth.ts';
@@ -135,6 +135,19 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
 
     ResumeStage: unary<ResumeStageRequestMsg, ResumeStageResponseMsg>(log, 'ResumeStage', (call) =>
       limited(call.metadata, async (caller) => endpoint.resumeStage(caller, call.request))),
+    DownloadStageTensor: (call: grpc.ServerWritableStream<DownloadStageTensorRequestMsg, StageTensorMsg>) => {
+      limited(call.metadata, async (caller) => {
+        for (const msg of endpoint.stageTensor(caller, call.request.roundId, call.request.stage)) {
+          if (call.cancelled) return;
+          // Respect HTTP/2 flow control: a slow reader never makes the coordinator queue the whole tensor.
+          if (!call.write(msg)) await once(call, 'drain');
+        }
+        call.end();
+      }).catch((err: unknown) => {
+        logFailure(deps.log, 'DownloadStageTensor', err);
+        call.emit('error', toServiceError(err));
+      });
+    },
   };
 }
 

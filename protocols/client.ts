@@ -9,6 +9,7 @@ import {
   fromServiceError, makeHeader, sameLayout,
   type ResumeStageResponseMsg, type TensorHeader,
   type GetTaskResponseMsg, type ModelHeaderMsg, type ModelStreamMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg,
+  type StageTaskMsg, type StageTensorMsg,
   type TensorSpec, type TypedTensor,
   type FederationConfigMsg, type FederationMsg, type AdminClient, type ParticipantClient,
 } from './index.ts';
@@ -145,6 +146,36 @@ export async function downloadModel(
     federationId: header.federationId, version: header.version, topologyJson: header.topologyJson,
     layout: assembler.header.layout, values, sha256: Buffer.from(header.tensor.sha256),
   };
+}
+
+/**
+ * Receives a stage task's tensor (DownloadStageTensor), refusing a stream whose header is not the
+ * one the task announced, and checking order, size and digest as chunks arrive.
+ */
+export async function downloadStageTensor(client: ParticipantClient, token: string, task: StageTaskMsg): Promise<TypedTensor> {
+  const expected = task.tensor;
+  if (!expected) throw new ConclaveError('INVALID_ARGUMENT', 'this stage task carries no tensor');
+  const stream = client.DownloadStageTensor({ roundId: task.roundId, stage: task.stage }, bearerMetadata(token));
+  let assembler: TensorAssembler<TypedTensor> | null = null;
+  try {
+    for await (const msg of stream as AsyncIterable<StageTensorMsg>) {
+      if (msg.part === 'header' && !assembler) {
+        if (!Buffer.from(msg.header.sha256).equals(Buffer.from(expected.sha256)) || msg.header.totalElements !== expected.totalElements) {
+          throw new ConclaveError('DIGEST_MISMATCH', `the tensor of stage "${task.stage.slice(0, 64)}" is not the one its task announced`);
+        }
+        assembler = new TensorAssembler<TypedTensor>(msg.header, { expectedLayout: expected.layout, expectedDtype: expected.layout[0]?.dtype, maxElements: expected.totalElements });
+      } else if (msg.part === 'chunk' && assembler) {
+        assembler.push(msg.chunk);
+      } else {
+        throw new ConclaveError('MALFORMED_STREAM', 'a stage tensor stream starts with one header, then chunks');
+      }
+    }
+  } catch (err) {
+    stream.cancel();
+    throw fromServiceError(err);
+  }
+  if (!assembler) throw new ConclaveError('MALFORMED_STREAM', 'the stage tensor stream was empty');
+  return assembler.finish();
 }
 
 /** What a site sends for one stage: the envelope's typed body, and the tensor it describes (if any). */

@@ -16,6 +16,7 @@ import type { CreateFederationHeader__Output } from './generated/conclave/v1/Cre
 import type { CreateFederationMessage__Output } from './generated/conclave/v1/CreateFederationMessage.ts';
 import type { DownloadModelRequest__Output } from './generated/conclave/v1/DownloadModelRequest.ts';
 import type { DataSpec__Output } from './generated/conclave/v1/DataSpec.ts';
+import type { DownloadStageTensorRequest__Output } from './generated/conclave/v1/DownloadStageTensorRequest.ts';
 import type { DpPlan__Output } from './generated/conclave/v1/DpPlan.ts';
 import type { EpsilonReport__Output } from './generated/conclave/v1/EpsilonReport.ts';
 import type { FedAvgConfig__Output } from './generated/conclave/v1/FedAvgConfig.ts';
@@ -85,7 +86,11 @@ export type SecAggBodyMsg = SecAggBody__Output;
 
 export type ProtectionPlanMsg = Oneof<ProtectionPlan__Output, 'params'> | Unset<ProtectionPlan__Output, 'params'>;
 export type RoundPlanMsg = With<RoundPlan__Output, { training: TrainingConfigMsg; protectionPlan: ProtectionPlanMsg | null }>;
-export type StageTaskMsg = Oneof<StageTask__Output, 'body'> | Unset<StageTask__Output, 'body'>;
+type StageTaskFields = With<StageTask__Output, { tensor: TensorHeaderMsg | null }>;
+export type StageTaskMsg = Oneof<StageTaskFields, 'body'> | Unset<StageTaskFields, 'body'>;
+export type DownloadStageTensorRequestMsg = DownloadStageTensorRequest__Output;
+/** A stage task's tensor, streamed: its header (which must equal the one in the task), then chunks. */
+export type StageTensorMsg = { part: 'header'; header: TensorHeaderMsg } | { part: 'chunk'; chunk: TensorChunkMsg };
 
 export type GetTaskRequestMsg = GetTaskRequest__Output;
 export type GetTaskResponseMsg =

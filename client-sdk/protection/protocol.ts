@@ -3,7 +3,7 @@
  * training and privatizing) and for each later stage's task. A round's context, with any secrets
  * a protocol keeps between stages, lives in the Participant's memory only, never on disk or in logs.
  */
-import type { RoundPlanMsg, StageTaskMsg, TensorSpec } from '../../protocols/index.ts';
+import type { RoundPlanMsg, StageTaskMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
 import type { StageSubmission } from '../connection.ts';
 import type { UpdateCompressor } from '../compression.ts';
 
@@ -31,6 +31,6 @@ export interface SiteProtocol {
   readonly name: string;
   /** The first stage's message, from the privatized delta. */
   first(ctx: SiteRoundContext, contribution: SiteContribution): Promise<StageSubmission> | StageSubmission;
-  /** A later stage: the message this site sends for the task. */
-  stage(ctx: SiteRoundContext, task: StageTaskMsg): Promise<StageSubmission> | StageSubmission;
+  /** A later stage: the message this site sends for the task (with the tensor the task announced, downloaded and digest-checked). */
+  stage(ctx: SiteRoundContext, task: StageTaskMsg, tensor?: TypedTensor | null): Promise<StageSubmission> | StageSubmission;
 }

@@ -8,6 +8,7 @@ import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource
 import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags, proxMuFromFlags } from './strategy-flags.ts';
 import { ROUND_EXTRA_OPTIONS, roundExtrasFromFlags } from './round-flags.ts';
 import { DATA_SPEC_OPTIONS, DATA_SPEC_USAGE, checkModelFitsSpec, dataSpecFromFlags } from './data-flags.ts';
+import { PROTECTION_OPTIONS, PROTECTION_USAGE, protectionFromFlags } from './protection-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string', value: 'central|distributed|local', description: 'client-level differential privacy (DP-FedAvg; sites are Poisson-sampled); none without it' },
@@ -81,6 +82,7 @@ const CREATE_OPTIONS = {
   ...PRIVACY_OPTIONS,
   ...ROUND_EXTRA_OPTIONS,
   ...DATA_SPEC_OPTIONS,
+  ...PROTECTION_OPTIONS,
 } as const satisfies FlagOptions;
 
 export const FEDERATION_HELP: CommandHelp = {
@@ -102,6 +104,7 @@ Both forms are checked by the same schema before the coordinator is called; prob
 --model PATH/model.json: its weights are the starting point; it needs one input, a softmax output and only trainable
 weights; training defaults to 1 epoch of Adam at lr 0.001.
 ${STRATEGY_USAGE}
+${PROTECTION_USAGE}
 ${PRIVACY_USAGE}
 ${DATA_SPEC_USAGE}`,
     },
@@ -130,7 +133,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
       proxMu: proxMuFromFlags(flags),
     },
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
-    protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
+    protection: protectionFromFlags(flags),
     // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
     aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),

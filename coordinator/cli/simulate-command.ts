@@ -11,6 +11,7 @@ import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './fed
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
 import { ROUND_EXTRA_OPTIONS } from './round-flags.ts';
 import { ATTACK_OPTIONS, attackArgs, attackFromFlags } from './attack-flags.ts';
+import { PROTECTION_OPTIONS, PROTECTION_USAGE } from './protection-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { watchView, type WatchView } from './progress.ts';
@@ -36,6 +37,7 @@ sites over P processes ("participant host"), each loading the data once, so hund
 --model PATH/model.json must take an MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.
 ${STRATEGY_USAGE}
+${PROTECTION_USAGE}
 ${PRIVACY_USAGE}`,
 };
 
@@ -47,7 +49,7 @@ const SIMULATE_FLAG_HELP: Record<string, string> = {
   partition: 'iid (default) or dirichlet: how MNIST is split over the sites',
   alpha: 'dirichlet: the concentration (default 0.5; smaller is more skewed)',
   seed: 'seeds the split, the model and training (default 1)',
-  protection: 'how updates travel to the aggregate (default none)',
+  protection: 'how updates travel to the aggregate: none (default) or he',
   'sites-per-round': 'sites selected per round (default all)',
   'min-sites': 'quorum per round (default: sites per round)',
   'deadline-ms': 'each stage\'s deadline (default 300000)',
@@ -72,6 +74,7 @@ const OPTIONS = {
   ...STRATEGY_OPTIONS,
   ...ROUND_EXTRA_OPTIONS,
   ...ATTACK_OPTIONS,
+  ...PROTECTION_OPTIONS,
 } as const;
 
 /** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */

@@ -4,51 +4,100 @@
  * ever decrypted, by sites that hold the secret key.
  *
  * Stages:
- * 1. `submit`: each selected site sends w·Δ (w = its example count, or 1 under DP) and its
- *    adaptive-clipping bit, encrypted, as a byte tensor of ⌈(P+1)/4096⌉ ciphertexts; the
- *    coordinator checks the stream's framing and every ciphertext's parameters and folds it into
- *    one running sum (O(model) memory whatever the number of sites).
- * 2. `decrypt`: d ≥ 2 of the submitters, chosen by a hash of the round id, each receive the
- *    aggregate ciphertexts and return the decrypted sum (float64, as bytes). The coordinator
+ * 1. `submit`: each selected site advertises a fresh X25519 key and, if it holds the federation's
+ *    current key, sends w·Δ (w = its example count, or 1 under DP) and its adaptive-clipping bit
+ *    encrypted, as a byte tensor of ⌈(P+1)/4096⌉ ciphertexts; the coordinator checks the stream's
+ *    framing and every ciphertext's parameters and folds it into one running sum (O(model)
+ *    memory whatever the number of sites). A site without the key keeps its update in memory.
+ * 2. `keys` (the key ceremony; skipped when every submitter held the key): one custodian site,
+ *    chosen by a public hash of the round id, either generates the federation's CKKS keys (`new`:
+ *    no current key, or nobody in the round holds it) or re-shares the key it holds (`share`), and
+ *    seals the secret key to each recipient's X25519 key (crypto/he/key-wrap.ts: X25519 + HKDF +
+ *    AES-256-GCM, bound to federation, site and key id). The coordinator checks the public key,
+ *    keeps it and the sealed keys, and relays each sealed key to its site: it never sees the
+ *    secret key.
+ * 3. `encrypt` (skipped with `keys`): each recipient opens its sealed key and sends its update
+ *    encrypted, folded like stage 1.
+ * 4. `decrypt`: d ≥ 2 of the contributors, chosen by a hash of the round id, each receive the
+ *    aggregate ciphertexts (the task's tensor, fetched in ~1 MiB chunks: no message-size limit on
+ *    the model; the coordinator holds one serialized aggregate for all of them) and return the decrypted sum (float64, as bytes). The coordinator
  *    accepts the sum only if every designated decryptor returned the same bytes: decryption and
  *    decoding are deterministic, so a lying decryptor is caught unless all d collude.
  *
- * Threat model: an honest-but-curious coordinator; sites trust each other with the secret key.
- * What leaves a site in the clear: its example count (without DP, as under `none`) and training
- * metrics. Key custody is NOT part of this module: it is given the public key, and the sites their
- * key pair, by whoever created them (a key ceremony relayed by the coordinator is still to be built).
+ * Key lifetime: the current key lives in this coordinator's memory (public key, holders, sealed
+ * keys: nothing a curious coordinator could decrypt with). Revoking a site that holds the key
+ * retires it, dropping every sealed key, so the next round runs a new ceremony that the revoked
+ * site (no longer selectable) cannot join; a coordinator restart also starts from a new ceremony.
+ *
+ * Threat model: an honest-but-curious coordinator; sites trust each other with the secret key. The
+ * custodian is not authenticated to the recipients (key-wrap.ts): a coordinator that deviated from
+ * the protocol could play custodian itself; that is outside this model. What leaves a site in the
+ * clear: its example count (without DP, as under `none`) and training metrics; the decryptors
+ * learn the round's sum, which the coordinator learns anyway.
  */
 import { createHash } from 'node:crypto';
 import { ConclaveError } from '../../protocols/index.ts';
 import {
-  COEFF_MODULUS_BITS, MAX_ABS_SUM, MAX_FULL_CIPHERTEXT_BYTES, POLY_MODULUS_DEGREE, SCALE, HeError, ciphertextCount, packCiphertexts, unpackCiphertexts,
-  type Ckks, type CkksAccumulator, type CiphertextMode,
+  COEFF_MODULUS_BITS, MAX_ABS_SUM, MAX_FULL_CIPHERTEXT_BYTES, MAX_PUBLIC_KEY_BYTES, MAX_SECRET_KEY_BYTES, POLY_MODULUS_DEGREE, SCALE, Ckks, HeError, ciphertextCount, packCiphertexts, unpackCiphertexts,
+  type CkksAccumulator, type CiphertextMode,
 } from '../../crypto/he/ckks.ts';
-import { HE_SUBMIT_SCHEMA, decodeJson, encodeDecryptTask, encodeJson, keyIdOf, type HePlan } from '../../crypto/he/wire.ts';
+import { SEALED_OVERHEAD_BYTES } from '../../crypto/he/key-wrap.ts';
+import {
+  HE_KEYS_SCHEMA, HE_SUBMIT_SCHEMA, decodeJson, encodeFramed, encodeJson, keyIdOf, type HeKeysTask, type HePlan,
+} from '../../crypto/he/wire.ts';
+import type { StageHeaderMsg, TensorSpec } from '../../protocols/index.ts';
 import type { RoundAggregation, SumAggregation } from '../aggregation/aggregator.ts';
 import { checkUpdateReport } from './none.ts';
-import type { ProtectionProtocol, StageRoundContext } from './protocol.ts';
+import type { ProtectionProtocol, StageOutcome, StageRoundContext } from './protocol.ts';
 
 export interface HeProtectionOptions {
-  /** A CKKS context (crypto/he); the protocol does not own it. */
-  he: Ckks;
-  /** The federation's serialized CKKS public key. */
-  publicKey: Uint8Array;
-  /** Sites that decrypt the aggregate; at least 2 so that one lying decryptor is caught. */
+  /** A CKKS context (crypto/he); the protocol does not own it. Omitted: one is loaded by prepare(). */
+  he?: Ckks;
+  /** Sites that decrypt the aggregate, unless the federation's config says; at least 2 so that one lying decryptor is caught. */
   decryptors?: number;
-  /** `seeded` (default) or `full` ciphertexts; see bench/ckks.ts. */
+  /** `seeded` or `full` ciphertexts, unless the federation's config says; see BENCHMARKS.md. */
   mode?: CiphertextMode;
 }
 
+/** The federation's current key, as the coordinator may hold it: public parts and sealed keys only. */
+interface Epoch {
+  keyId: string;
+  publicKey: Uint8Array;
+  /** Every site a sealed copy of the secret key was made for (the custodian included). */
+  holders: Set<string>;
+  sealed: Map<string, Uint8Array>;
+}
+
+interface Ceremony {
+  mode: 'new' | 'share';
+  custodian: string;
+  /** Sites the custodian seals the key to, in the task's order. */
+  recipients: string[];
+  /** Sites that encrypt in stage `encrypt` (new: every submitter; share: the recipients). */
+  encrypting: string[];
+  keyId: string;
+  publicKey: Uint8Array | null;
+  sealed: Map<string, Uint8Array>;
+}
+
 interface HeState {
+  federationId: string;
+  roundId: string;
   aggregation: SumAggregation;
   plan: HePlan;
+  decryptors: number;
   accumulator: CkksAccumulator;
-  totalWeight: number;
-  decryptors: string[];
-  aggregate: Buffer | null;
+  /** Every submitter's weight and X25519 key; the weight counts once its ciphertexts are folded. */
+  reports: Map<string, { weight: number; exchangeKey: string }>;
+  folded: Set<string>;
+  ceremony: Ceremony | null;
+  chosen: string[];
+  /** The aggregate ciphertexts, as the decrypt task's tensor (chunked to the decryptors: any model size). */
+  aggregate: { layout: TensorSpec[]; values: Uint8Array } | null;
   results: Map<string, Buffer>;
 }
+
+const MAX_SEALED_KEY_BYTES = SEALED_OVERHEAD_BYTES + MAX_SECRET_KEY_BYTES;
 
 function isSumAggregation(a: RoundAggregation): a is SumAggregation {
   return typeof (a as Partial<SumAggregation>).addSum === 'function';
@@ -62,88 +111,233 @@ function refuse(err: unknown, what: string): never {
   throw err;
 }
 
-export function heProtection(options: HeProtectionOptions): ProtectionProtocol<HeState> {
-  const { he, publicKey } = options;
-  const d = options.decryptors ?? 2;
-  if (!Number.isInteger(d) || d < 2) throw new RangeError('protection "he" needs at least 2 decryptors, so that one lying decryptor is caught');
-  // Seeded by default (bench/ckks.ts, 10 sites × 1M parameters, CPU time on the 2-core VM): half
-  // the upload (16.1 vs 32.1 B/param) and 2.6× cheaper site encryption (461 vs 1182 ms per 1M), for
-  // +35 ms of coordinator CPU per site per 1M parameters (1066 vs 716 ms for all ten): less than the
-  // ~160 ms the coordinator spends receiving the 16 MB it saves at the ~100 MiB/s gRPC measured in
-  // BENCHMARKS.md. Every site holds the secret key under this threat model, so symmetric
-  // encryption costs no custody.
-  const mode = options.mode ?? 'seeded';
-  const keyId = keyIdOf(publicKey);
+function opaqueJson<T>(header: StageHeaderMsg, schema: Parameters<typeof decodeJson<T>>[0], what: string): T {
+  if (header.body !== 'opaque') throw new ConclaveError('INVALID_ARGUMENT', `${what} takes an opaque body`);
+  try {
+    return decodeJson(schema, header.opaque.data, what);
+  } catch (err) {
+    throw new ConclaveError('INVALID_ARGUMENT', (err as Error).message);
+  }
+}
+
+/** A fixed, public order: which site is custodian or decryptor does not depend on what anyone sent. */
+function byRank(roundId: string, sites: Iterable<string>): string[] {
+  const rank = (id: string) => createHash('sha256').update(roundId).update('\0').update(id).digest('hex');
+  return [...sites].sort((a, b) => rank(a).localeCompare(rank(b)));
+}
+
+export function heProtection(options: HeProtectionOptions = {}): ProtectionProtocol<HeState> {
+  let he = options.he;
+  let loading: Promise<Ckks> | undefined;
+  const defaultDecryptors = options.decryptors ?? 2;
+  if (!Number.isInteger(defaultDecryptors) || defaultDecryptors < 2) throw new RangeError('protection "he" needs at least 2 decryptors, so that one lying decryptor is caught');
+  // Seeded by default: see BENCHMARKS.md ("CKKS") for the measurements behind the choice.
+  const defaultMode = options.mode ?? 'seeded';
+  const epochs = new Map<string, Epoch>();
+  /** Each round's plan, fixed at begin(): a revocation mid-round must not change what later sites are told. */
+  const plans = new Map<string, HePlan>();
+
+  const ready = (): Ckks => {
+    if (!he) throw new ConclaveError('INTERNAL', 'protection "he" was used before its CKKS runtime was loaded');
+    return he;
+  };
+  const paramsOf = (ctx: StageRoundContext) => {
+    const p = ctx.protection;
+    return p?.kind === 'he' ? { decryptors: p.decryptors, mode: p.ciphertexts } : { decryptors: defaultDecryptors, mode: defaultMode };
+  };
 
   function planFor(ctx: StageRoundContext): HePlan {
     const length = ctx.layout.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) + 1;
     return {
-      scheme: 'ckks', polyModulusDegree: POLY_MODULUS_DEGREE, coeffModulusBits: [COEFF_MODULUS_BITS[0]!, COEFF_MODULUS_BITS[1]!], scale: SCALE, keyId, mode,
+      scheme: 'ckks', polyModulusDegree: POLY_MODULUS_DEGREE, coeffModulusBits: [COEFF_MODULUS_BITS[0]!, COEFF_MODULUS_BITS[1]!], scale: SCALE,
+      keyId: epochs.get(ctx.federationId)?.keyId ?? '', mode: paramsOf(ctx).mode,
       weighting: ctx.dp ? 'uniform' : 'examples', maxAbsPerSite: MAX_ABS_SUM / Math.max(1, ctx.selected.length), length,
     };
   }
   const maxStreamBytes = (plan: HePlan) => ciphertextCount(plan.length) * (4 + MAX_FULL_CIPHERTEXT_BYTES);
 
+  function expectCiphertexts(state: HeState, header: StageHeaderMsg) {
+    if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an encrypted update needs its ciphertext tensor');
+    const max = maxStreamBytes(state.plan);
+    if (header.tensor.totalElements > max) {
+      throw new ConclaveError('MESSAGE_TOO_LARGE', `${header.tensor.totalElements} ciphertext bytes exceed the ${max} that ${ciphertextCount(state.plan.length)} ciphertexts can take`);
+    }
+    return { dtype: 'bytes' as const, maxElements: max };
+  }
+
+  function fold(state: HeState, siteId: string, tensor: unknown): void {
+    if (!(tensor instanceof Uint8Array)) throw new ConclaveError('INVALID_ARGUMENT', 'an encrypted update is a byte tensor');
+    try {
+      state.accumulator.add(unpackCiphertexts(tensor, ciphertextCount(state.plan.length), MAX_FULL_CIPHERTEXT_BYTES));
+    } catch (err) {
+      refuse(err, `the encrypted update of ${siteId}`);
+    }
+    state.folded.add(siteId);
+  }
+
+  /** Encryption is over: check the quorum, pick the decryptors, and serialize the aggregate for them. */
+  function toDecryption(state: HeState, ctx: StageRoundContext): StageOutcome {
+    const contributors = [...state.folded];
+    if (contributors.length < ctx.minSurvivors) {
+      return { abort: `quorum not reached: ${contributors.length} of ${ctx.minSurvivors} required updates by the deadline` };
+    }
+    if (contributors.length < state.decryptors) return { abort: `protection "he" needs ${state.decryptors} contributing sites to decrypt the aggregate, ${contributors.length} contributed` };
+    state.chosen = byRank(ctx.roundId, contributors).slice(0, state.decryptors);
+    try {
+      const packed = packCiphertexts(state.accumulator.serialize());
+      state.aggregate = { layout: [{ name: 'ckks/aggregate', shape: [packed.length], dtype: 'bytes' }], values: packed };
+    } finally {
+      state.accumulator.delete();
+    }
+    return { survivors: state.chosen };
+  }
+
   return {
     name: 'he',
-    plan: (ctx) => ({ protocol: 'he', stages: ['submit', 'decrypt'], params: 'opaque', opaque: { data: encodeJson(planFor(ctx)) } }),
+    async prepare() {
+      if (he) return;
+      loading ??= Ckks.create();
+      he = await loading;
+    },
+    siteRevoked(federationId, siteId) {
+      // The revoked site may still hold the secret key: a key it holds is never used again, and
+      // every sealed copy of it goes with it.
+      const epoch = epochs.get(federationId);
+      if (epoch?.holders.has(siteId)) epochs.delete(federationId);
+    },
+    plan: (ctx) => ({ protocol: 'he', stages: ['submit', 'keys', 'encrypt', 'decrypt'], params: 'opaque', opaque: { data: encodeJson(plans.get(ctx.roundId) ?? planFor(ctx)) } }),
     begin(ctx, aggregation) {
       if (!isSumAggregation(aggregation)) throw new ConclaveError('INVALID_ARGUMENT', 'protection "he" yields only a sum: the aggregator must be a streaming-sum one');
       const plan = planFor(ctx);
-      return { aggregation, plan, accumulator: he.accumulator(ciphertextCount(plan.length)), totalWeight: 0, decryptors: [], aggregate: null, results: new Map() };
+      const decryptors = paramsOf(ctx).decryptors;
+      if (!Number.isInteger(decryptors) || decryptors < 2) throw new ConclaveError('INVALID_ARGUMENT', 'protection "he" needs at least 2 decryptors');
+      plans.set(ctx.roundId, plan);
+      return {
+        federationId: ctx.federationId, roundId: ctx.roundId, aggregation, plan, decryptors, accumulator: ready().accumulator(ciphertextCount(plan.length)),
+        reports: new Map(), folded: new Set(), ceremony: null, chosen: [], aggregate: null, results: new Map(),
+      };
     },
     stages: [
       {
         name: 'submit',
         expect(state, ctx, _siteId, header) {
-          if (header.body !== 'opaque') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" of protection "he" takes an opaque body');
-          let body;
-          try {
-            body = decodeJson(HE_SUBMIT_SCHEMA, header.opaque.data, 'he submit');
-          } catch (err) {
-            throw new ConclaveError('INVALID_ARGUMENT', (err as Error).message);
-          }
-          if (body.keyId !== state.plan.keyId) throw new ConclaveError('INVALID_ARGUMENT', `the update is encrypted under key ${body.keyId.slice(0, 12)}…, the federation's key is ${state.plan.keyId.slice(0, 12)}…`);
+          const body = opaqueJson(header, HE_SUBMIT_SCHEMA, 'stage "submit" of protection "he"');
           checkUpdateReport(body, ctx.dp);
-          if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an encrypted update needs its ciphertext tensor');
-          const max = maxStreamBytes(state.plan);
-          if (header.tensor.totalElements > max) {
-            throw new ConclaveError('MESSAGE_TOO_LARGE', `${header.tensor.totalElements} ciphertext bytes exceed the ${max} that ${ciphertextCount(state.plan.length)} ciphertexts can take`);
+          if (body.keyId === '') {
+            if (header.tensor) throw new ConclaveError('INVALID_ARGUMENT', 'a site without the federation\'s key sends no ciphertexts; it gets the key in this round\'s ceremony');
+            return null;
           }
-          return { dtype: 'bytes', maxElements: max };
+          if (body.keyId !== state.plan.keyId) {
+            throw new ConclaveError('INVALID_ARGUMENT', `the update is encrypted under key ${body.keyId.slice(0, 12)}…, the round's key is ${state.plan.keyId.slice(0, 12) || '(none yet)'}…`);
+          }
+          return expectCiphertexts(state, header);
         },
         accept(state, ctx, message) {
-          if (message.header.body !== 'opaque' || !(message.tensor instanceof Uint8Array)) throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" of protection "he" takes a byte tensor');
-          const body = decodeJson(HE_SUBMIT_SCHEMA, message.header.opaque.data, 'he submit');
-          const count = ciphertextCount(state.plan.length);
-          try {
-            state.accumulator.add(unpackCiphertexts(message.tensor, count, MAX_FULL_CIPHERTEXT_BYTES));
-          } catch (err) {
-            refuse(err, `the encrypted update of ${message.siteId}`);
-          }
-          state.totalWeight += ctx.dp ? 1 : body.numExamples;
+          const body = opaqueJson(message.header, HE_SUBMIT_SCHEMA, 'stage "submit" of protection "he"');
+          if (body.keyId !== '') fold(state, message.siteId, message.tensor);
+          state.reports.set(message.siteId, { weight: ctx.dp ? 1 : body.numExamples, exchangeKey: body.exchangeKey });
+          return { numExamples: body.numExamples, trainLoss: body.trainLoss, trainAccuracy: body.trainAccuracy };
         },
         finish(state, ctx, answered) {
           if (answered.length < ctx.minSurvivors) {
             return { abort: `quorum not reached: ${answered.length} of ${ctx.minSurvivors} required updates by the deadline` };
           }
-          if (answered.length < d) return { abort: `protection "he" needs ${d} submitting sites to decrypt the aggregate, ${answered.length} submitted` };
-          // A fixed, public choice: which sites decrypt does not depend on what they sent.
-          const rank = (id: string) => createHash('sha256').update(ctx.roundId).update('\0').update(id).digest('hex');
-          state.decryptors = [...answered].sort((a, b) => rank(a).localeCompare(rank(b))).slice(0, d);
-          try {
-            state.aggregate = encodeDecryptTask({ keyId: state.plan.keyId, length: state.plan.length, count: ciphertextCount(state.plan.length) }, packCiphertexts(state.accumulator.serialize()));
-          } finally {
-            state.accumulator.delete();
+          const lacking = answered.filter((id) => !state.folded.has(id));
+          if (lacking.length === 0) return toDecryption(state, ctx);
+          const epoch = epochs.get(state.federationId);
+          if (state.folded.size > 0) {
+            if (epoch?.keyId !== state.plan.keyId) return { abort: 'the federation\'s CKKS key was retired during the round (a site holding it was revoked); the next round runs a new key ceremony' };
+            // Someone in the round holds the key: it re-shares it, and what was encrypted stays.
+            const [custodian] = byRank(ctx.roundId, state.folded);
+            state.ceremony = { mode: 'share', custodian: custodian!, recipients: lacking, encrypting: lacking, keyId: state.plan.keyId, publicKey: null, sealed: new Map() };
+          } else {
+            const [custodian, ...others] = byRank(ctx.roundId, answered);
+            state.ceremony = { mode: 'new', custodian: custodian!, recipients: others, encrypting: answered.slice(), keyId: '', publicKey: null, sealed: new Map() };
           }
-          return { survivors: state.decryptors };
+          return { survivors: [state.ceremony.custodian] };
         },
       },
       {
-        name: 'decrypt',
-        task: (state) => ({ body: 'opaque', opaque: { data: state.aggregate! } }),
+        name: 'keys',
+        skip: (state) => state.ceremony === null,
+        task(state) {
+          const c = state.ceremony!;
+          const task: HeKeysTask = { mode: c.mode, keyId: c.mode === 'share' ? c.keyId : '', recipients: c.recipients.map((siteId) => ({ siteId, exchangeKey: state.reports.get(siteId)!.exchangeKey })) };
+          return { body: 'opaque', opaque: { data: encodeJson(task) } };
+        },
         expect(state, _ctx, siteId, header) {
-          if (!state.decryptors.includes(siteId)) throw new ConclaveError('FORBIDDEN', 'this site is not a designated decryptor of the round');
+          const c = state.ceremony!;
+          if (siteId !== c.custodian) throw new ConclaveError('FORBIDDEN', 'only the round\'s key custodian answers stage "keys"');
+          opaqueJson(header, HE_KEYS_SCHEMA, 'stage "keys" of protection "he"');
+          if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'the key ceremony\'s answer needs its tensor (public key and sealed keys)');
+          const max = 4 + MAX_PUBLIC_KEY_BYTES + c.recipients.length * (4 + MAX_SEALED_KEY_BYTES);
+          if (header.tensor.totalElements > max) throw new ConclaveError('MESSAGE_TOO_LARGE', `${header.tensor.totalElements} bytes exceed the ${max} a public key and ${c.recipients.length} sealed keys can take`);
+          return { dtype: 'bytes', maxElements: max };
+        },
+        accept(state, _ctx, message) {
+          const c = state.ceremony!;
+          const body = opaqueJson(message.header, HE_KEYS_SCHEMA, 'stage "keys" of protection "he"');
+          if (!(message.tensor instanceof Uint8Array)) throw new ConclaveError('INVALID_ARGUMENT', 'the key ceremony\'s answer is a byte tensor');
+          let items: Uint8Array[];
+          try {
+            items = unpackCiphertexts(message.tensor, 1 + c.recipients.length, MAX_PUBLIC_KEY_BYTES);
+          } catch (err) {
+            return refuse(err, 'the key ceremony\'s answer');
+          }
+          const [publicKey, ...sealed] = items;
+          if (sealed.some((s) => s.length > MAX_SEALED_KEY_BYTES)) throw new ConclaveError('MALFORMED_STREAM', `a sealed key exceeds ${MAX_SEALED_KEY_BYTES} bytes`);
+          if (keyIdOf(publicKey!) !== body.keyId) throw new ConclaveError('INVALID_ARGUMENT', 'the key id is not the SHA-256 of the public key sent with it');
+          if (c.mode === 'share' && body.keyId !== c.keyId) throw new ConclaveError('INVALID_ARGUMENT', `the custodian was asked to share key ${c.keyId.slice(0, 12)}…, it sent ${body.keyId.slice(0, 12)}…`);
+          try {
+            ready().checkPublicKey(publicKey!);
+          } catch (err) {
+            refuse(err, 'the key ceremony\'s public key');
+          }
+          c.keyId = body.keyId;
+          c.publicKey = Uint8Array.from(publicKey!);
+          c.recipients.forEach((siteId, i) => c.sealed.set(siteId, Uint8Array.from(sealed[i]!)));
+        },
+        finish(state, _ctx, answered) {
+          const c = state.ceremony!;
+          if (!answered.includes(c.custodian) || !c.publicKey) return { abort: `key ceremony: the custodian site ${c.custodian} did not answer by the deadline` };
+          if (c.mode === 'new') {
+            epochs.set(state.federationId, { keyId: c.keyId, publicKey: c.publicKey, holders: new Set([c.custodian, ...c.recipients]), sealed: new Map(c.sealed) });
+            state.plan = { ...state.plan, keyId: c.keyId };
+          } else {
+            const epoch = epochs.get(state.federationId);
+            if (epoch?.keyId !== c.keyId) return { abort: 'the federation\'s CKKS key was retired during the key ceremony (a site holding it was revoked)' };
+            for (const [siteId, sealed] of c.sealed) {
+              epoch.holders.add(siteId);
+              epoch.sealed.set(siteId, sealed);
+            }
+          }
+          return { survivors: c.encrypting };
+        },
+      },
+      {
+        name: 'encrypt',
+        skip: (state) => state.ceremony === null,
+        task(state, siteId) {
+          const c = state.ceremony!;
+          const sealed = c.sealed.get(siteId);
+          return { body: 'opaque', opaque: { data: encodeFramed({ keyId: c.keyId, siteId, sealed: sealed !== undefined }, packCiphertexts(sealed ? [c.publicKey!, sealed] : [c.publicKey!])) } };
+        },
+        expect(state, _ctx, _siteId, header) {
+          const body = opaqueJson(header, HE_KEYS_SCHEMA, 'stage "encrypt" of protection "he"');
+          if (body.keyId !== state.plan.keyId) throw new ConclaveError('INVALID_ARGUMENT', `the update is encrypted under key ${body.keyId.slice(0, 12)}…, the round's key is ${state.plan.keyId.slice(0, 12)}…`);
+          return expectCiphertexts(state, header);
+        },
+        accept(state, _ctx, message) {
+          fold(state, message.siteId, message.tensor);
+        },
+        finish: (state, ctx) => toDecryption(state, ctx),
+      },
+      {
+        name: 'decrypt',
+        task: (state) => ({ body: 'opaque', opaque: { data: encodeJson({ keyId: state.plan.keyId, length: state.plan.length, count: ciphertextCount(state.plan.length) }) } }),
+        taskTensor: (state) => state.aggregate,
+        expect(state, _ctx, siteId, header) {
+          if (!state.chosen.includes(siteId)) throw new ConclaveError('FORBIDDEN', 'this site is not a designated decryptor of the round');
           if (header.body !== 'opaque') throw new ConclaveError('INVALID_ARGUMENT', 'stage "decrypt" takes an opaque body');
           if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'the decrypted aggregate needs its tensor');
           const bytes = 8 * state.plan.length;
@@ -157,12 +351,12 @@ export function heProtection(options: HeProtectionOptions): ProtectionProtocol<H
           state.results.set(message.siteId, Buffer.from(message.tensor));
         },
         finish(state, _ctx, answered) {
-          if (answered.length < state.decryptors.length) {
-            return { abort: `decryption incomplete: ${answered.length} of ${state.decryptors.length} designated decryptors answered by the deadline` };
+          if (answered.length < state.chosen.length) {
+            return { abort: `decryption incomplete: ${answered.length} of ${state.chosen.length} designated decryptors answered by the deadline` };
           }
-          const [first, ...rest] = state.decryptors.map((id) => state.results.get(id)!);
+          const [first, ...rest] = state.chosen.map((id) => state.results.get(id)!);
           if (rest.some((r) => !r.equals(first!))) {
-            return { abort: `decryptors disagree on the aggregate (${state.decryptors.join(', ')}): at least one of them returned a wrong decryption; nothing is committed` };
+            return { abort: `decryptors disagree on the aggregate (${state.chosen.join(', ')}): at least one of them returned a wrong decryption; nothing is committed` };
           }
           return { survivors: [...answered] };
         },
@@ -173,13 +367,16 @@ export function heProtection(options: HeProtectionOptions): ProtectionProtocol<H
       const decrypted = new Float64Array(Uint8Array.from(first!).buffer);
       const parameters = state.plan.length - 1;
       const unclipped = Math.round(decrypted[parameters]!);
-      state.aggregation.addSum(decrypted.subarray(0, parameters).slice(), state.accumulator.contributors, state.totalWeight, unclipped);
+      let totalWeight = 0;
+      for (const id of state.folded) totalWeight += state.reports.get(id)!.weight;
+      state.aggregation.addSum(decrypted.subarray(0, parameters).slice(), state.folded.size, totalWeight, unclipped);
       state.results.clear();
     },
     dispose(state) {
       state.accumulator.delete();
       state.results.clear();
       state.aggregate = null;
+      plans.delete(state.roundId);
     },
   };
 }

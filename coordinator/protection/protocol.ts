@@ -9,6 +9,14 @@
 import type { Dtype, OpaqueBodyMsg, ProtectionPlanMsg, SecAggTaskMsg, StageHeaderMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
 import type { BoundedUpdates } from '../round-store.ts';
+import type { ProtectionConfig } from '../federation-config.ts';
+
+/** The clear-text side of an update: what a round records per submitting site. */
+export interface UpdateReport {
+  numExamples: number;
+  trainLoss: number;
+  trainAccuracy: number;
+}
 
 /** What the pipeline tells a protocol about the round it runs in. */
 export interface StageRoundContext {
@@ -35,6 +43,8 @@ export interface StageRoundContext {
   weightCaps?: ReadonlyMap<string, number>;
   /** Where a protocol counts what its bounds did to the round's updates (reported with the round). */
   bounds?: BoundedUpdates;
+  /** The federation's protection config, with the protocol's parameters (absent in tests that build a context by hand). */
+  protection?: ProtectionConfig;
 }
 
 /** A stage message after the envelope checks: typed body, and the tensor it announced (digest verified). */
@@ -60,16 +70,27 @@ export type StageOutcome = { survivors: string[] } | { abort: string };
 
 export interface Stage<S> {
   readonly name: string;
+  /** True when the stage has nothing to do this round (asked as the previous stage ends): its survivors go straight on. */
+  skip?(state: S): boolean;
   /** A later stage's task for a live site; the first stage's task is the round plan. */
   task?(state: S, siteId: string): StageTaskBody;
+  /**
+   * A tensor the task carries, of any size (an aggregate ciphertext): sites fetch it chunked with
+   * DownloadStageTensor. Return the same object for the whole stage (its digest is computed once).
+   */
+  taskTensor?(state: S, siteId: string): { layout: TensorSpec[]; values: TypedTensor } | null;
   /**
    * Checks a header against this stage before its tensor is read: the body kind, the counts, the
    * tensor's dtype and size. Throws a ConclaveError to refuse; returns null for a message without
    * a tensor.
    */
   expect(state: S, ctx: StageRoundContext, siteId: string, header: StageHeaderMsg): TensorExpectation | null;
-  /** Takes in one complete message. Throws to refuse it (nothing of it is kept). */
-  accept(state: S, ctx: StageRoundContext, message: StageMessage): void;
+  /**
+   * Takes in one complete message. Throws to refuse it (nothing of it is kept). A protocol whose
+   * update travels in its own body returns the update's clear-text report, recorded as the site's
+   * submission (protocol none's `update` body is recorded as it is).
+   */
+  accept(state: S, ctx: StageRoundContext, message: StageMessage): void | UpdateReport;
   /**
    * Which sites move on once the stage is over (every live site answered, or the deadline passed):
    * the others are this stage's dropouts. An abort ends the round with that reason.
@@ -80,6 +101,10 @@ export interface Stage<S> {
 export interface ProtectionProtocol<S = unknown> {
   readonly name: string;
   readonly stages: ReadonlyArray<Stage<S>>;
+  /** Awaited before begin() at each round's set-up: loads what the protocol needs (a WebAssembly runtime). */
+  prepare?(): Promise<void>;
+  /** A site of the federation was revoked (whether or not a round is running): drop what it was trusted with. */
+  siteRevoked?(federationId: string, siteId: string): void;
   /** The typed protection plan each selected site receives in its round plan. */
   plan(ctx: StageRoundContext): ProtectionPlanMsg;
   /**

@@ -12,8 +12,9 @@
  * AES-GCM with a key used once (so a fixed random IV cannot repeat under it).
  *
  * What this does not give: sender authentication (anyone holding a site's public key can seal
- * something to it). The ceremony must carry the custodian's signature over the key id, which is
- * not built yet.
+ * something to it). Protection `he` accepts that under its honest-but-curious coordinator (the
+ * relay could otherwise play custodian); a custodian's signature over the key id, with site
+ * identity keys, would close it.
  */
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
@@ -22,6 +23,8 @@ const LABEL = 'conclave/ckks-secret-key/v1';
 const X25519_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+/** A sealed key's overhead: version, ephemeral key, IV, tag. */
+export const SEALED_OVERHEAD_BYTES = 1 + X25519_BYTES + IV_BYTES + TAG_BYTES;
 
 export interface KeyWrapContext {
   federationId: string;

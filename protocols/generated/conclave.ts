@@ -9,6 +9,7 @@ import type { CreateFederationHeader as _conclave_v1_CreateFederationHeader, Cre
 import type { CreateFederationMessage as _conclave_v1_CreateFederationMessage, CreateFederationMessage__Output as _conclave_v1_CreateFederationMessage__Output } from './conclave/v1/CreateFederationMessage.ts';
 import type { DataSpec as _conclave_v1_DataSpec, DataSpec__Output as _conclave_v1_DataSpec__Output } from './conclave/v1/DataSpec.ts';
 import type { DownloadModelRequest as _conclave_v1_DownloadModelRequest, DownloadModelRequest__Output as _conclave_v1_DownloadModelRequest__Output } from './conclave/v1/DownloadModelRequest.ts';
+import type { DownloadStageTensorRequest as _conclave_v1_DownloadStageTensorRequest, DownloadStageTensorRequest__Output as _conclave_v1_DownloadStageTensorRequest__Output } from './conclave/v1/DownloadStageTensorRequest.ts';
 import type { DpPlan as _conclave_v1_DpPlan, DpPlan__Output as _conclave_v1_DpPlan__Output } from './conclave/v1/DpPlan.ts';
 import type { EnrollSiteRequest as _conclave_v1_EnrollSiteRequest, EnrollSiteRequest__Output as _conclave_v1_EnrollSiteRequest__Output } from './conclave/v1/EnrollSiteRequest.ts';
 import type { EnrollSiteResponse as _conclave_v1_EnrollSiteResponse, EnrollSiteResponse__Output as _conclave_v1_EnrollSiteResponse__Output } from './conclave/v1/EnrollSiteResponse.ts';
@@ -26,6 +27,7 @@ import type { GetLedgerRequest as _conclave_v1_GetLedgerRequest, GetLedgerReques
 import type { GetLedgerResponse as _conclave_v1_GetLedgerResponse, GetLedgerResponse__Output as _conclave_v1_GetLedgerResponse__Output } from './conclave/v1/GetLedgerResponse.ts';
 import type { GetTaskRequest as _conclave_v1_GetTaskRequest, GetTaskRequest__Output as _conclave_v1_GetTaskRequest__Output } from './conclave/v1/GetTaskRequest.ts';
 import type { GetTaskResponse as _conclave_v1_GetTaskResponse, GetTaskResponse__Output as _conclave_v1_GetTaskResponse__Output } from './conclave/v1/GetTaskResponse.ts';
+import type { HeProtectionConfig as _conclave_v1_HeProtectionConfig, HeProtectionConfig__Output as _conclave_v1_HeProtectionConfig__Output } from './conclave/v1/HeProtectionConfig.ts';
 import type { KrumConfig as _conclave_v1_KrumConfig, KrumConfig__Output as _conclave_v1_KrumConfig__Output } from './conclave/v1/KrumConfig.ts';
 import type { LedgerEntry as _conclave_v1_LedgerEntry, LedgerEntry__Output as _conclave_v1_LedgerEntry__Output } from './conclave/v1/LedgerEntry.ts';
 import type { ListFederationsRequest as _conclave_v1_ListFederationsRequest, ListFederationsRequest__Output as _conclave_v1_ListFederationsRequest__Output } from './conclave/v1/ListFederationsRequest.ts';
@@ -68,6 +70,7 @@ import type { Site as _conclave_v1_Site, Site__Output as _conclave_v1_Site__Outp
 import type { StageHeader as _conclave_v1_StageHeader, StageHeader__Output as _conclave_v1_StageHeader__Output } from './conclave/v1/StageHeader.ts';
 import type { StageStreamMessage as _conclave_v1_StageStreamMessage, StageStreamMessage__Output as _conclave_v1_StageStreamMessage__Output } from './conclave/v1/StageStreamMessage.ts';
 import type { StageTask as _conclave_v1_StageTask, StageTask__Output as _conclave_v1_StageTask__Output } from './conclave/v1/StageTask.ts';
+import type { StageTensorMessage as _conclave_v1_StageTensorMessage, StageTensorMessage__Output as _conclave_v1_StageTensorMessage__Output } from './conclave/v1/StageTensorMessage.ts';
 import type { StartFederationRequest as _conclave_v1_StartFederationRequest, StartFederationRequest__Output as _conclave_v1_StartFederationRequest__Output } from './conclave/v1/StartFederationRequest.ts';
 import type { SubmitStageResponse as _conclave_v1_SubmitStageResponse, SubmitStageResponse__Output as _conclave_v1_SubmitStageResponse__Output } from './conclave/v1/SubmitStageResponse.ts';
 import type { TensorChunk as _conclave_v1_TensorChunk, TensorChunk__Output as _conclave_v1_TensorChunk__Output } from './conclave/v1/TensorChunk.ts';
@@ -95,6 +98,7 @@ export interface ProtoGrpcType {
       CreateFederationMessage: MessageTypeDefinition<_conclave_v1_CreateFederationMessage, _conclave_v1_CreateFederationMessage__Output>
       DataSpec: MessageTypeDefinition<_conclave_v1_DataSpec, _conclave_v1_DataSpec__Output>
       DownloadModelRequest: MessageTypeDefinition<_conclave_v1_DownloadModelRequest, _conclave_v1_DownloadModelRequest__Output>
+      DownloadStageTensorRequest: MessageTypeDefinition<_conclave_v1_DownloadStageTensorRequest, _conclave_v1_DownloadStageTensorRequest__Output>
       DpPlan: MessageTypeDefinition<_conclave_v1_DpPlan, _conclave_v1_DpPlan__Output>
       EnrollSiteRequest: MessageTypeDefinition<_conclave_v1_EnrollSiteRequest, _conclave_v1_EnrollSiteRequest__Output>
       EnrollSiteResponse: MessageTypeDefinition<_conclave_v1_EnrollSiteResponse, _conclave_v1_EnrollSiteResponse__Output>
@@ -112,6 +116,7 @@ export interface ProtoGrpcType {
       GetLedgerResponse: MessageTypeDefinition<_conclave_v1_GetLedgerResponse, _conclave_v1_GetLedgerResponse__Output>
       GetTaskRequest: MessageTypeDefinition<_conclave_v1_GetTaskRequest, _conclave_v1_GetTaskRequest__Output>
       GetTaskResponse: MessageTypeDefinition<_conclave_v1_GetTaskResponse, _conclave_v1_GetTaskResponse__Output>
+      HeProtectionConfig: MessageTypeDefinition<_conclave_v1_HeProtectionConfig, _conclave_v1_HeProtectionConfig__Output>
       KrumConfig: MessageTypeDefinition<_conclave_v1_KrumConfig, _conclave_v1_KrumConfig__Output>
       LedgerEntry: MessageTypeDefinition<_conclave_v1_LedgerEntry, _conclave_v1_LedgerEntry__Output>
       ListFederationsRequest: MessageTypeDefinition<_conclave_v1_ListFederationsRequest, _conclave_v1_ListFederationsRequest__Output>
@@ -154,6 +159,7 @@ export interface ProtoGrpcType {
       StageHeader: MessageTypeDefinition<_conclave_v1_StageHeader, _conclave_v1_StageHeader__Output>
       StageStreamMessage: MessageTypeDefinition<_conclave_v1_StageStreamMessage, _conclave_v1_StageStreamMessage__Output>
       StageTask: MessageTypeDefinition<_conclave_v1_StageTask, _conclave_v1_StageTask__Output>
+      StageTensorMessage: MessageTypeDefinition<_conclave_v1_StageTensorMessage, _conclave_v1_StageTensorMessage__Output>
       StartFederationRequest: MessageTypeDefinition<_conclave_v1_StartFederationRequest, _conclave_v1_StartFederationRequest__Output>
       SubmitStageResponse: MessageTypeDefinition<_conclave_v1_SubmitStageResponse, _conclave_v1_SubmitStageResponse__Output>
       TensorChunk: MessageTypeDefinition<_conclave_v1_TensorChunk, _conclave_v1_TensorChunk__Output>

@@ -1,8 +1,8 @@
 /**
  * Protection `he` end to end on the in-memory coordinator: real Participants (injected trainer,
- * in-memory transport) encrypt under CKKS, the coordinator sums ciphertexts with the public key
- * only, two designated sites decrypt the aggregate. Keys are handed to the test sites directly:
- * the key ceremony is not built yet.
+ * in-memory transport) run the key ceremony (a custodian site makes the keys and seals the secret
+ * key to the others through the coordinator), encrypt under CKKS, the coordinator sums ciphertexts
+ * with the public key only, two designated sites decrypt the aggregate.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,16 +16,18 @@ import { heProtection } from '../../coordinator/protection/he.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
 import { Ckks, MAX_FULL_CIPHERTEXT_BYTES, packCiphertexts, type CiphertextMode, type CkksKeyPair } from '../../crypto/he/ckks.ts';
-import { encodeJson, keyIdOf } from '../../crypto/he/wire.ts';
+import { HE_PLAN_SCHEMA, decodeJson, encodeFramed, encodeJson, keyIdOf } from '../../crypto/he/wire.ts';
+import { createLogger } from '../../coordinator/logger.ts';
 import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let he: Ckks;
-let keys: CkksKeyPair;
 let c: InMemoryCoordinator | undefined;
 let dataRoot: string | undefined;
+let logLines: string[] = [];
+/** The `he` protocol object the current coordinator's rounds use (registered under "none": tinyConfig's protection). */
+let registered: ProtectionProtocol<never>;
 beforeAll(async () => {
   he = await Ckks.create();
-  keys = he.generateKeys();
 });
 afterAll(() => he?.delete());
 afterEach(() => {
@@ -41,15 +43,16 @@ async function heCoordinator(mode: CiphertextMode = 'seeded'): Promise<{ c: InMe
   const saved = process.env['TMPDIR'];
   process.env['TMPDIR'] = root;
   try {
-    const coordinator = await inMemoryCoordinator({ protocols: new Map([['none', heProtection({ he, publicKey: keys.publicKey, mode }) as ProtectionProtocol<never>]]) });
+    logLines = [];
+    const log = createLogger({ component: 'coordinator', level: 'debug', sink: (line) => logLines.push(line) });
+    registered = heProtection({ he, mode }) as ProtectionProtocol<never>;
+    const coordinator = await inMemoryCoordinator({ log, protocols: new Map([['none', registered]]) });
     return { c: coordinator, dataRoot: root };
   } finally {
     if (saved === undefined) delete process.env['TMPDIR'];
     else process.env['TMPDIR'] = saved;
   }
 }
-
-/** The in-memory transport; once `over()` holds, the coordinator tells the site the federation finished. */
 
 function fixedTrainer(value: number, numExamples: number): LocalTrainer {
   return {
@@ -99,25 +102,61 @@ function filesUnder(dir: string): Array<{ path: string; bytes: Buffer }> {
   return out;
 }
 
+/** A genuine CKKS ciphertext of the federation's key and ring, at scale 2^30 instead of 2^40. */
+function otherScaleCiphertext(keys: CkksKeyPair): Uint8Array {
+  const seal = he.seal;
+  const own: Array<{ delete(): void }> = [];
+  const keep = <H extends { delete(): void }>(h: H): H => { own.push(h); return h; };
+  try {
+    const pub = keep(new seal.PublicKey());
+    pub.loadFromArray(he.context, Uint8Array.from(keys.publicKey));
+    const plain = keep(new seal.Plaintext());
+    keep(new seal.CKKSEncoder(he.context)).encode(new Float64Array(9).fill(1), 2 ** 30, plain);
+    const cipher = keep(new seal.Ciphertext());
+    keep(new seal.Encryptor(he.context, pub)).encrypt(plain, cipher);
+    return Uint8Array.from(cipher.saveToArray(seal.ComprModeType.none) as Uint8Array);
+  } finally {
+    for (const h of own.reverse()) h.delete();
+  }
+}
+
+/** What each site's protocol object holds after the run: its CKKS key pairs by federation. */
+function siteKeyStores(n: number): Array<Map<string, CkksKeyPair>> {
+  return Array.from({ length: n }, () => new Map<string, CkksKeyPair>());
+}
+
+function stagesSent(events: ParticipantEvent[][], stage: string, round?: number): number {
+  return events.flat().filter((e) => e.type === 'stage-sent' && e.stage === stage && (round === undefined || e.round === round)).length;
+}
+
 describe('protection he', () => {
-  test.each(['seeded', 'full'] as const)('%s ciphertexts: sites encrypt, the coordinator sums ciphertexts, two sites decrypt: the model moves by the weighted mean', async (mode) => {
+  test.each(['seeded', 'full'] as const)('%s ciphertexts: a key ceremony, then sites encrypt, the coordinator sums ciphertexts, two sites decrypt: the model moves by the weighted mean', async (mode) => {
     ({ c, dataRoot } = await heCoordinator(mode));
     const fed = await tinyFederation(c, 3);
     const deltas = [0.1, 0.35, 0.6];
     const examples = [10, 30, 60];
-    const events = await runSites(c, fed.sites, deltas, examples, () => heSiteProtocol({ he, keys }));
+    const stores = siteKeyStores(3);
+    const events = await runSites(c, fed.sites, deltas, examples, (i) => heSiteProtocol({ he, keys: stores[i]! }));
     for (const siteEvents of events) expect(siteEvents.map((e) => e.type)).toContain('submitted');
-    // Exactly the two designated decryptors took part in the second stage.
-    expect(events.filter((e) => e.some((x) => x.type === 'stage-sent'))).toHaveLength(2);
+    // One custodian made the keys; every site encrypted after the ceremony; exactly two decrypted.
+    expect(stagesSent(events, 'keys')).toBe(1);
+    expect(stagesSent(events, 'encrypt')).toBe(3);
+    expect(stagesSent(events, 'decrypt')).toBe(2);
+    // Every site ends up with the same key pair, and it is the one the round used.
+    const pairs = stores.map((m) => m.get(fed.id)!);
+    for (const p of pairs) expect(Buffer.from(p.secretKey).equals(Buffer.from(pairs[0]!.secretKey))).toBe(true);
     const [round] = c.rounds.listRounds(fed.id);
     expect(round).toMatchObject({ state: 'committed', stage: 'decrypt' });
+    // Each site's clear-text report is recorded as its submission, as under protection none.
+    expect([...round!.submittedSites].sort()).toEqual(fed.sites.map((s) => s.siteId).sort());
     const expected = (0.1 * 10 + 0.35 * 30 + 0.6 * 60) / 100;
     const next = c.registry.readWeights(c.registry.get(fed.id, 1));
     for (const v of next) expect(Math.abs(v - expected)).toBeLessThan(1e-6);
 
-    // The coordinator's data directory (database, WAL, blobs) holds neither the secret key nor any
-    // site's plaintext update, in float32 (as trained) or weighted float64 (as encrypted).
-    const secret = Buffer.from(keys.secretKey);
+    // The coordinator's data directory (database, WAL, blobs) and its logs hold neither the secret
+    // key the sites hold nor any site's plaintext update, in float32 (as trained) or weighted
+    // float64 (as encrypted).
+    const secret = Buffer.from(pairs[0]!.secretKey);
     const needles = [
       { what: 'secret key (head)', bytes: secret.subarray(0, 64) },
       { what: 'secret key (body)', bytes: secret.subarray(secret.length / 2, secret.length / 2 + 64) },
@@ -126,53 +165,104 @@ describe('protection he', () => {
         { what: `site ${i} weighted update (float64)`, bytes: Buffer.from(new Float64Array(8).fill(d * examples[i]!).buffer) },
       ]),
     ];
-    const files = filesUnder(dataRoot!);
-    expect(files.length).toBeGreaterThan(0);
+    const log = Buffer.from(logLines.join('\n'), 'utf8');
+    expect(logLines.some((l) => l.includes('round committed'))).toBe(true);
+    const files = [...filesUnder(dataRoot!), { path: '(coordinator log)', bytes: log }];
+    expect(files.length).toBeGreaterThan(1);
     // The check can see what it looks for: the committed model's weights are in the data directory.
     expect(files.some((f) => f.bytes.includes(Buffer.from(next.buffer, next.byteOffset, next.byteLength)))).toBe(true);
-    for (const f of files) for (const n of needles) expect(f.bytes.includes(n.bytes), `${n.what} found in ${f.path}`).toBe(false);
+    for (const f of files) {
+      for (const n of needles) {
+        expect(f.bytes.includes(n.bytes), `${n.what} found in ${f.path}`).toBe(false);
+        // Logs are text: the bytes as base64 or hex would be a leak too.
+        for (const text of [n.bytes.toString('base64').slice(0, 40), n.bytes.toString('hex').slice(0, 40)]) expect(f.bytes.includes(text), `${n.what} (text) found in ${f.path}`).toBe(false);
+      }
+    }
+  });
+
+  test('the key lives across rounds (no second ceremony), and revoking a site that holds it retires it', async () => {
+    ({ c, dataRoot } = await heCoordinator());
+    const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 2 }));
+    const stores = siteKeyStores(3);
+    const coordinator = c;
+    const events = await runSites(c, fed.sites, [0.1, 0.2, 0.3], [10, 10, 10], (i) => heSiteProtocol({ he, keys: stores[i]! }),
+      () => coordinator.rounds.committedRounds(fed.id) >= 2);
+    const rounds = c.rounds.listRounds(fed.id);
+    expect(rounds.map((r) => r.state)).toEqual(['committed', 'committed']);
+    expect(stagesSent(events, 'keys', 1)).toBe(1);
+    expect(stagesSent(events, 'keys', 2) + stagesSent(events, 'encrypt', 2)).toBe(0);
+    expect(c.rounds.stageLog(rounds[1]!.id).map((s) => s.stage)).toEqual(['submit', 'decrypt']);
+
+    const protocol = heProtection({ he });
+    const ctx = { federationId: fed.id, roundId: 'r', roundNumber: 3, layout: c.registry.get(fed.id, 0).layout, selected: [], minSurvivors: 1, dp: false };
+    const keyIdOfPlan = (p: ProtectionProtocol<never>) => {
+      const plan = p.plan(ctx);
+      if (plan.params !== 'opaque') throw new Error('expected an opaque plan');
+      return decodeJson(HE_PLAN_SCHEMA, plan.opaque.data, 'plan').keyId;
+    };
+    // The registered protocol (the one the rounds used) still plans with the key the sites hold.
+    expect(keyIdOfPlan(registered)).toBe(keyIdOf(stores[0]!.get(fed.id)!.publicKey));
+    // A fresh coordinator process knows no key: its first round runs a ceremony.
+    expect(keyIdOfPlan(protocol as ProtectionProtocol<never>)).toBe('');
+    // A site that is not a holder changes nothing; a holder's revocation retires the key.
+    c.rounds.siteRevoked(fed.id, 'not-a-site');
+    expect(keyIdOfPlan(registered)).not.toBe('');
+    expect(c.federations.revokeSite(fed.id, fed.sites[1]!.siteId)).toBe(true);
+    c.rounds.siteRevoked(fed.id, fed.sites[1]!.siteId);
+    expect(keyIdOfPlan(registered)).toBe('');
   });
 
   test('decryptors that disagree abort the round with a clear reason, and nothing is committed', async () => {
     ({ c, dataRoot } = await heCoordinator());
     const fed = await tinyFederation(c, 2, tinyConfig({ sitesPerRound: 2 }));
-    const honest = heSiteProtocol({ he, keys });
-    const liar: SiteProtocol = {
-      ...honest,
-      async stage(ctx, task) {
-        const answer = await honest.stage(ctx, task);
-        const values = new Float64Array(Uint8Array.from(answer.tensor!.values as Uint8Array).buffer);
-        values[0] = values[0]! + 0.5;
-        return { ...answer, tensor: { layout: answer.tensor!.layout, values: new Uint8Array(values.buffer) } };
-      },
+    const stores = siteKeyStores(2);
+    const honest = (i: number) => heSiteProtocol({ he, keys: stores[i]! });
+    const liar = (i: number): SiteProtocol => {
+      const inner = honest(i);
+      return {
+        ...inner,
+        async stage(ctx, task, tensor) {
+          const answer = await inner.stage(ctx, task, tensor);
+          if (task.stage !== 'decrypt') return answer;
+          const values = new Float64Array(Uint8Array.from(answer.tensor!.values as Uint8Array).buffer);
+          values[0] = values[0]! + 0.5;
+          return { ...answer, tensor: { layout: answer.tensor!.layout, values: new Uint8Array(values.buffer) } };
+        },
+      };
     };
     // An aborted round is followed by another one: the sites are told to stop once the first is over.
     const coordinator = c;
-    await runSites(c, fed.sites, [0.2, 0.4], [10, 10], (i) => (i === 0 ? liar : honest), () => coordinator.rounds.listRounds(fed.id).some((r) => r.state === 'aborted'));
+    await runSites(c, fed.sites, [0.2, 0.4], [10, 10], (i) => (i === 0 ? liar(i) : honest(i)), () => coordinator.rounds.listRounds(fed.id).some((r) => r.state === 'aborted'));
     const [round] = c.rounds.listRounds(fed.id).filter((r) => r.number === 1);
     expect(round?.state).toBe('aborted');
     expect(round?.abortReason).toMatch(/decryptors disagree on the aggregate/);
     expect(c.registry.latestVersion(fed.id)).toBe(0);
   });
 
-  describe('submit refuses a bad ciphertext stream with a specific error, and the round goes on', () => {
-    async function openHeRound() {
+  describe('a bad message is refused with a specific error, and the round goes on', () => {
+    /** One round with Participants establishes the key; the test then drives round 2 by hand. */
+    async function keyedSecondRound() {
       ({ c, dataRoot } = await heCoordinator());
-      const fed = await tinyFederation(c, 3);
+      const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 2 }));
+      const stores = siteKeyStores(3);
+      const coordinator = c;
+      await runSites(c, fed.sites, [0.1, 0.1, 0.1], [10, 10, 10], (i) => heSiteProtocol({ he, keys: stores[i]! }), () => coordinator.rounds.committedRounds(fed.id) >= 1);
       await openRound(c, fed.sites);
       const task = await poll(c, fed.sites[0]!);
       if (task.task !== 'round') throw new Error(`expected a round plan, got ${task.task}`);
-      return { fed, roundId: task.round.roundId, plan: task.round };
+      return { fed, roundId: task.round.roundId, plan: task.round, keys: stores[0]!.get(fed.id)!, stores };
     }
-    const body = (keyId = keyIdOf(keys.publicKey)) => ({ body: 'opaque' as const, opaque: { data: encodeJson({ keyId, numExamples: 10, trainLoss: 0, trainAccuracy: 0 }) } });
+    const exchangeKey = Buffer.alloc(32, 7).toString('base64url');
+    const body = (keyId: string) => ({ body: 'opaque' as const, opaque: { data: encodeJson({ keyId, exchangeKey, numExamples: 10, trainLoss: 0, trainAccuracy: 0 }) } });
     const bytesTensor = (values: Uint8Array) => ({ layout: [{ name: 'ckks/ciphertexts', shape: [values.length], dtype: 'bytes' as const }], values });
-    const good = () => packCiphertexts(he.encrypt(keys, new Float64Array(9).fill(1)));
 
-    test('truncated, oversized, miscounted, garbled and wrong-key streams; then a silent decryptor aborts the round', async () => {
-      const { fed, roundId, plan } = await openHeRound();
+    test('truncated, oversized, miscounted, garbled, wrong-parameter and unknown-key streams; then a silent decryptor aborts the round', async () => {
+      const { fed, roundId, plan, keys, stores } = await keyedSecondRound();
+      const keyId = keyIdOf(keys.publicKey);
+      const good = () => packCiphertexts(he.encrypt(keys, new Float64Array(9).fill(1)));
       const site = fed.sites[0]!;
       const packed = good();
-      const submit = (values: Uint8Array, b = body()) => send(c!, site, { roundId, stage: 'submit', ...b }, bytesTensor(values));
+      const submit = (values: Uint8Array, b = body(keyId)) => send(c!, site, { roundId, stage: 'submit', ...b }, bytesTensor(values));
 
       await expect(submit(packed.subarray(0, packed.length - 10))).rejects.toMatchObject({ code: 'MALFORMED_STREAM', message: expect.stringContaining('HE_MALFORMED_CIPHERTEXT') });
       await expect(submit(packCiphertexts([...Array.from({ length: 2 }, () => he.encrypt(keys, new Float64Array(9))[0]!)]))).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
@@ -180,7 +270,12 @@ describe('protection he', () => {
       const garbled = Uint8Array.from(packed);
       garbled.fill(0xff, 300, 400);
       await expect(submit(garbled)).rejects.toMatchObject({ code: 'MALFORMED_STREAM', message: expect.stringContaining('HE_MALFORMED_CIPHERTEXT') });
-      await expect(submit(packed, body('0'.repeat(64)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/encrypted under key/) });
+      // A ciphertext said to be under a key the federation does not know.
+      await expect(submit(packed, body('0'.repeat(64)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/encrypted under key 000000000000…, the round's key is/) });
+      // Ciphertexts without the key: refused before any byte is read.
+      await expect(submit(packed, body(''))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/sends no ciphertexts/) });
+      // A ciphertext of other parameters (scale 2^30, same ring): it would load and be summed wrongly.
+      await expect(submit(packCiphertexts([otherScaleCiphertext(keys)]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('HE_PARAMETERS') });
       // A ciphertext whose length prefix claims more than any ciphertext of these parameters.
       const lying = Uint8Array.from(packed);
       new DataView(lying.buffer).setUint32(0, MAX_FULL_CIPHERTEXT_BYTES + 1, true);
@@ -190,25 +285,77 @@ describe('protection he', () => {
       await expect(submit(packed)).resolves.toMatchObject({ stage: 'submit' });
       for (const s of fed.sites.slice(1)) {
         await poll(c!, s);
-        await send(c!, s, { roundId, stage: 'submit', ...body() }, bytesTensor(good()));
+        await send(c!, s, { roundId, stage: 'submit', ...body(keyId) }, bytesTensor(good()));
       }
-      const [round] = c!.rounds.listRounds(fed.id);
+      const round = c!.rounds.listRounds(fed.id).find((r) => r.id === roundId);
+      // Every site held the key: no ceremony, straight to decryption.
       expect(round).toMatchObject({ state: 'collecting', stage: 'decrypt' });
 
       // Exactly two sites get the aggregate to decrypt; when one of them stays silent past the
       // deadline, the round aborts naming why (one decryption alone is not trusted).
-      const tasks = await Promise.all(fed.sites.map(async (s) => ({ site: s, task: await poll(c!, s) })));
+      const tasks = await Promise.all(fed.sites.map(async (s, i) => ({ site: s, i, task: await poll(c!, s) })));
       const decryptors = tasks.filter((t) => t.task.task === 'stage');
       expect(decryptors).toHaveLength(2);
       const only = decryptors[0]!;
       if (only.task.task !== 'stage' || only.task.stage.body !== 'opaque') throw new Error('expected an opaque decrypt task');
-      const answer = await heSiteProtocol({ he, keys }).stage({ plan, layout: [], secrets: new Map() }, only.task.stage);
+      // The aggregate travels as the task's tensor, fetched in chunks; only a live decryptor may fetch it.
+      expect(only.task.stage.tensor).not.toBeNull();
+      const other = tasks.find((t) => t.task.task !== 'stage')!;
+      expect(() => [...c!.endpoint.stageTensor(other.site, roundId, 'decrypt')]).toThrow(expect.objectContaining({ code: 'NOT_SELECTED' }));
+      expect(() => [...c!.endpoint.stageTensor(only.site, roundId, 'submit')]).toThrow(expect.objectContaining({ code: 'ROUND_CLOSED' }));
+      expect(() => [...c!.endpoint.stageTensor(only.site, 'no-such-round', 'decrypt')]).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+      const aggregate = await inMemoryTransport(c!, only.site).downloadStageTensor(only.task.stage);
+      const answer = await heSiteProtocol({ he, keys: stores[only.i]! }).stage({ plan, layout: [], secrets: new Map() }, only.task.stage, aggregate);
       const { tensor, ...envelope } = answer;
       await send(c!, only.site, envelope, tensor);
       await c!.clock.advance(1001);
-      const [aborted] = c!.rounds.listRounds(fed.id);
+      const aborted = c!.rounds.listRounds(fed.id).find((r) => r.id === roundId);
       expect(aborted).toMatchObject({ state: 'aborted' });
       expect(aborted!.abortReason).toMatch(/decryption incomplete: 1 of 2 designated decryptors answered/);
+    });
+
+    test('the key ceremony: a wrong key id, a key of other parameters, missing sealed keys or a non-custodian are refused; a silent custodian aborts the round', async () => {
+      ({ c, dataRoot } = await heCoordinator());
+      const fed = await tinyFederation(c, 3);
+      await openRound(c, fed.sites);
+      const plans = await Promise.all(fed.sites.map((s) => poll(c!, s)));
+      const first = plans[0]!;
+      if (first.task !== 'round') throw new Error('expected a round plan');
+      const roundId = first.round.roundId;
+      // No key yet: every site sends its exchange key and no ciphertext.
+      for (const s of fed.sites) await send(c!, s, { roundId, stage: 'submit', ...body('') });
+      const tasks = await Promise.all(fed.sites.map(async (s) => ({ site: s, task: await poll(c!, s) })));
+      const custodian = tasks.filter((t) => t.task.task === 'stage');
+      expect(custodian).toHaveLength(1);
+      const { site, task } = custodian[0]!;
+      if (task.task !== 'stage' || task.stage.body !== 'opaque') throw new Error('expected the keys task');
+      expect(task.stage.stage).toBe('keys');
+      const other = fed.sites.find((s) => s.siteId !== site.siteId)!;
+      const keys = he.generateKeys();
+      const answer = (items: Uint8Array[], keyId = keyIdOf(keys.publicKey)) => {
+        const packed = packCiphertexts(items);
+        return send(c!, site, { roundId, stage: 'keys', body: 'opaque', opaque: { data: encodeJson({ keyId }) } },
+          { layout: [{ name: 'ckks/keys', shape: [packed.length], dtype: 'bytes' }], values: packed });
+      };
+      const sealed = new Uint8Array(1000);
+      await expect(answer([keys.publicKey, sealed, sealed], '0'.repeat(64))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/not the SHA-256 of the public key/) });
+      const notAKey = new Uint8Array(2000).fill(7);
+      await expect(answer([notAKey, sealed, sealed], keyIdOf(notAKey))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('HE_KEY') });
+      await expect(answer([keys.publicKey, sealed])).rejects.toMatchObject({ code: 'MALFORMED_STREAM', message: expect.stringContaining('HE_WRONG_COUNT') });
+      const packed = packCiphertexts([keys.publicKey]);
+      await expect(send(c!, other, { roundId, stage: 'keys', body: 'opaque', opaque: { data: encodeJson({ keyId: keyIdOf(keys.publicKey) }) } },
+        { layout: [{ name: 'ckks/keys', shape: [packed.length], dtype: 'bytes' }], values: packed })).rejects.toMatchObject({ code: 'ROUND_CLOSED' });
+      // A recipient refuses a sealed key that does not open for it (altered, or sealed to another site).
+      const recipient = heSiteProtocol({ he });
+      const ctx = { plan: first.round, layout: [], secrets: new Map<string, unknown>() };
+      await recipient.first(ctx, { delta: new Float32Array(8).fill(0.1), numExamples: 10, trainLoss: 0, trainAccuracy: 0, unclipped: true });
+      const encryptTask = { ...task.stage, stage: 'encrypt', opaque: { data: encodeFramed({ keyId: keyIdOf(keys.publicKey), siteId: other.siteId, sealed: true }, packCiphertexts([keys.publicKey, new Uint8Array(200).fill(1)])) } };
+      await expect(recipient.stage(ctx, encryptTask)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('HE_KEY_WRAP') });
+      // A silent custodian ends the round, naming why.
+      await c!.clock.advance(1001);
+      const round = c!.rounds.listRounds(fed.id).find((r) => r.id === roundId);
+      expect(round).toMatchObject({ state: 'aborted' });
+      expect(round!.abortReason).toMatch(/key ceremony: the custodian site .* did not answer/);
     });
   });
 });

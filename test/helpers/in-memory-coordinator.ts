@@ -13,12 +13,12 @@ import { Federations } from '../../coordinator/federations.ts';
 import { PrivacyLedger } from '../../coordinator/privacy/ledger.ts';
 import { RoundManager, DEFAULT_PROTOCOLS } from '../../coordinator/rounds.ts';
 import { ParticipantEndpoint, type SiteCaller } from '../../coordinator/participant-endpoint.ts';
-import { silentLogger } from '../../coordinator/logger.ts';
+import { silentLogger, type Logger } from '../../coordinator/logger.ts';
 import type { Clock, Timer } from '../../coordinator/clock.ts';
 import type { ProtocolRegistry } from '../../coordinator/protection/protocol.ts';
 import type { FederationConfigInput } from '../../coordinator/federation-config.ts';
 import { generateSigningKeys } from '../../crypto/tokens.ts';
-import { chunksOf, makeHeader, type GetTaskResponseMsg, type StageHeaderMsg, type StageStreamMsg, type TensorSpec, type TypedTensor } from '../../protocols/index.ts';
+import { TensorAssembler, chunksOf, makeHeader, type GetTaskResponseMsg, type StageHeaderMsg, type StageStreamMsg, type TensorSpec, type TypedTensor } from '../../protocols/index.ts';
 import type { ParticipantTransport } from '../../client-sdk/transport.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 
@@ -80,7 +80,7 @@ export interface InMemoryCoordinator {
   close(): void;
 }
 
-export async function inMemoryCoordinator(options: { protocols?: ProtocolRegistry } = {}): Promise<InMemoryCoordinator> {
+export async function inMemoryCoordinator(options: { protocols?: ProtocolRegistry; log?: Logger } = {}): Promise<InMemoryCoordinator> {
   const dir = mkdtempSync(join(tmpdir(), 'conclave-mem-'));
   const clock = new ManualClock();
   const store = new Store(dir);
@@ -90,7 +90,7 @@ export async function inMemoryCoordinator(options: { protocols?: ProtocolRegistr
   const federations = new Federations({ store, registry, keys, auth });
   const ledger = new PrivacyLedger(store, keys);
   const rounds = new RoundManager({
-    store, registry, log: silentLogger, ledger, clock, protocols: options.protocols ?? DEFAULT_PROTOCOLS,
+    store, registry, log: options.log ?? silentLogger, ledger, clock, protocols: options.protocols ?? DEFAULT_PROTOCOLS,
     getFederation: (id) => federations.get(id), markFinished: (id, reason) => federations.markFinished(id, reason),
   });
   const endpoint = new ParticipantEndpoint({ federations, registry, rounds });
@@ -183,6 +183,17 @@ export function inMemoryTransport(coordinator: InMemoryCoordinator, caller: Site
       const messages: StageStreamMsg[] = [{ part: 'header', header: { ...envelope, tensor: tensor ? makeHeader(tensor.layout, tensor.values) : null } as StageHeaderMsg }];
       if (tensor) for (const chunk of chunksOf(tensor.values)) messages.push({ part: 'chunk', chunk });
       return coordinator.endpoint.submitStage(caller, stream(messages));
+    },
+    async downloadStageTensor(task) {
+      // The same checks as over gRPC: the announced header, then chunks in order, then the digest.
+      let assembler: TensorAssembler<TypedTensor> | null = null;
+      for (const msg of coordinator.endpoint.stageTensor(caller, task.roundId, task.stage)) {
+        if (msg.part === 'header') assembler = new TensorAssembler<TypedTensor>(msg.header, { expectedLayout: task.tensor!.layout, expectedDtype: task.tensor!.layout[0]?.dtype });
+        else assembler!.push(msg.chunk);
+      }
+      const values = assembler!.finish();
+      if (!Buffer.from(assembler!.header.sha256).equals(Buffer.from(task.tensor!.sha256))) throw new Error('the stage tensor is not the one its task announced');
+      return values;
     },
     close() {},
   };

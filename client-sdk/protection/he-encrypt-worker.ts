@@ -1,0 +1,29 @@
+/**
+ * One encryption worker of HeEncryptPool: its own SEAL runtime (WebAssembly instances are per
+ * thread), encrypting the slice of an update it is sent. Keys arrive with each job and live only
+ * in this thread's memory for the job's length.
+ */
+import { parentPort } from 'node:worker_threads';
+import { Ckks, type CiphertextMode, type CkksKeyPair } from '../../crypto/he/ckks.ts';
+
+export interface EncryptJob {
+  id: number;
+  keys: CkksKeyPair;
+  values: Float64Array;
+  mode: CiphertextMode;
+}
+export type EncryptResult = { id: number; ciphertexts: Uint8Array[] } | { id: number; error: { message: string; code?: string } };
+
+const port = parentPort;
+if (!port) throw new Error('he-encrypt-worker.ts runs as a worker thread');
+const he = await Ckks.create();
+port.on('message', (job: EncryptJob) => {
+  let result: EncryptResult;
+  try {
+    result = { id: job.id, ciphertexts: he.encrypt(job.keys, job.values, job.mode) };
+  } catch (err) {
+    result = { id: job.id, error: { message: err instanceof Error ? err.message : String(err), code: (err as { code?: string }).code } };
+  }
+  port.postMessage(result, 'ciphertexts' in result ? result.ciphertexts.map((c) => c.buffer as ArrayBuffer) : []);
+});
+port.postMessage({ ready: true });

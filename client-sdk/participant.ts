@@ -10,6 +10,7 @@ import type { SiteProtocol, SiteRoundContext } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
 import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
+import { generateSiteIdentity, type SiteIdentity } from '../crypto/site-identity.ts';
 
 export interface ParticipantOptions {
   /** host:port of the coordinator (with `token`), unless a transport is given. */
@@ -37,6 +38,12 @@ export interface ParticipantOptions {
    * site follows the coordinator's plan.
    */
   privacyFloor?: PrivacyFloorOptions;
+  /**
+   * The site's Ed25519 identity key (crypto/site-identity.ts). The coordinator pins the first one it
+   * sees, so a site that restarts keeps its key in a file (`participant run --identity-key`);
+   * default: a new key for this Participant's lifetime.
+   */
+  identity?: SiteIdentity;
 }
 
 export type ParticipantEvent =
@@ -82,6 +89,9 @@ export class Participant {
   private readonly privacy: SitePrivacyGuard | null;
   /** Rounds this site is in, by id: the plan and the protocol's secrets, in memory only. */
   private readonly rounds = new Map<string, { ctx: SiteRoundContext; protocol: SiteProtocol }>();
+  private readonly identity: SiteIdentity;
+  /** Neighbours' identity keys as first seen, for the life of this Participant. */
+  private readonly peerIdentities = new Map<string, Uint8Array>();
 
   constructor(options: ParticipantOptions) {
     const { transport, coordinator, token, tls, data, trainer, backend } = options;
@@ -96,6 +106,7 @@ export class Participant {
     this.makeTrainer = trainer ? async () => trainer : async () => new (await import('./training/tfjs-trainer.ts')).TfjsTrainer(data!, backend ?? 'auto');
     this.protocols = new Map([...BUILT_IN_PROTOCOLS, ...(options.protocols ?? [])]);
     this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
+    this.identity = options.identity ?? generateSiteIdentity();
   }
 
   async *run(): AsyncGenerator<ParticipantEvent, void> {
@@ -186,7 +197,7 @@ export class Participant {
     // Under local/distributed DP the coordinator is not trusted: only the privatized update leaves the
     // site (0 = withheld). Under central DP it is, and the counts and metrics go as before.
     const withhold = plan.dp !== null && plan.dp.mode !== 'central';
-    const ctx: SiteRoundContext = { plan, layout: global.layout, secrets: new Map() };
+    const ctx: SiteRoundContext = { plan, layout: global.layout, secrets: new Map(), identity: this.identity, peerIdentities: this.peerIdentities };
     this.rounds.set(plan.roundId, { ctx, protocol });
     const message = await protocol.first(ctx, {
       delta, numExamples: withhold ? 0 : result.numExamples, trainLoss: withhold ? 0 : finiteOr(result.loss, 0),

@@ -4,10 +4,11 @@ import {
   ConclaveError, type AggregationConfigMsg, type FederationConfigMsg, type PrivacyConfigMsg, type ProtectionConfigMsg, type ServerOptimizerConfigMsg,
 } from '../protocols/index.ts';
 import { aggregationConflict, type AggregatorCapability, type ProtectionOutput } from './aggregation/aggregator.ts';
+import { secAggConfigSchema, secAggConfigIssues, secAggFromMessage, secAggMessage } from './protection/secagg-config.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
-/** Protection protocols; SecAgg+ and CKKS will add theirs (with their parameters) to `protectionSchema`. */
-export const PROTECTIONS = ['none'] as const;
+/** Protection protocols; CKKS will add its own (with its parameters) to `protectionSchema`. */
+export const PROTECTIONS = ['none', 'secagg'] as const;
 export type ProtectionKind = (typeof PROTECTIONS)[number];
 export const AGGREGATIONS = ['fedavg', 'median', 'trimmed-mean', 'krum'] as const;
 export type AggregationKind = (typeof AGGREGATIONS)[number];
@@ -15,7 +16,7 @@ export const WEIGHTINGS = ['examples', 'uniform'] as const;
 export const SERVER_OPTIMIZERS = ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
 
 /** What each protection protocol hands the aggregation stage: a protocol module declares this with its stages. */
-export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates' };
+export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates', secagg: 'sum' };
 /** What each aggregation kind needs to see (aggregation/aggregator.ts). */
 export const AGGREGATION_CAPABILITY: Record<AggregationKind, AggregatorCapability> = {
   fedavg: 'streaming-sum', median: 'individual', 'trimmed-mean': 'individual', krum: 'individual',
@@ -73,6 +74,7 @@ const protectionSchema = z.union([
   z.literal('none').transform(() => ({ kind: 'none' as const })),
   z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('none') }).strict(),
+    secAggConfigSchema,
   ]),
 ], { error: `protection must be one of ${PROTECTIONS.map((p) => `{ kind: "${p}" }`).join(', ')}` });
 
@@ -152,6 +154,9 @@ export const federationConfigSchema = z.object({
     const kind = c.aggregation?.kind ?? 'fedavg';
     const problem = aggregationConflict(AGGREGATION_CAPABILITY[kind], { kind: c.protection.kind, output: PROTECTION_OUTPUT[c.protection.kind] }, c.privacy !== null);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['aggregation'] });
+    if (c.protection.kind === 'secagg') {
+      for (const issue of secAggConfigIssues(c.protection, c)) ctx.addIssue({ code: 'custom', message: issue.message, path: ['protection', ...issue.path] });
+    }
     const a = c.aggregation;
     if (a?.kind === 'krum' && c.minSites < 2 * a.byzantine + 3) {
       ctx.addIssue({ code: 'custom', message: `Krum tolerating ${a.byzantine} Byzantine sites needs at least ${2 * a.byzantine + 3} updates a round; raise minSites (now ${c.minSites}) or lower aggregation.byzantine`, path: ['aggregation', 'byzantine'] });
@@ -160,12 +165,15 @@ export const federationConfigSchema = z.object({
       ctx.addIssue({ code: 'custom', message: `Multi-Krum's select (${a.select}) must leave out the ${a.byzantine} Byzantine updates of the smallest round (minSites ${c.minSites})`, path: ['aggregation', 'select'] });
     }
   })
-  .transform((c) => ({ ...c, aggregation: resolveAggregation(c.aggregation, c.privacy !== null) }));
+  .transform((c) => ({ ...c, aggregation: resolveAggregation(c.aggregation, c.privacy !== null || c.protection.kind === 'secagg') }));
 
-/** Every resolved aggregation names its weighting; the robust ones weight every update alike. */
-function resolveAggregation(a: z.output<typeof aggregationSchema> | undefined, dp: boolean) {
+/**
+ * Every resolved aggregation names its weighting; the robust ones weight every update alike, and
+ * so does FedAvg under DP or secure aggregation (`uniform`: the flag says which of the two).
+ */
+function resolveAggregation(a: z.output<typeof aggregationSchema> | undefined, uniform: boolean) {
   if (a && a.kind !== 'fedavg') return { ...a, weighting: 'uniform' as const };
-  const weighting: (typeof WEIGHTINGS)[number] = a?.weighting ?? (dp ? 'uniform' : 'examples');
+  const weighting: (typeof WEIGHTINGS)[number] = a?.weighting ?? (uniform ? 'uniform' : 'examples');
   return { kind: 'fedavg' as const, weighting, serverOptimizer: a?.serverOptimizer ?? { kind: 'sgd' as const, learningRate: 1 } };
 }
 
@@ -213,7 +221,9 @@ export function configFromMessage(msg: FederationConfigMsg | null): unknown {
  */
 function protectionFromMessage(msg: ProtectionConfigMsg | null | undefined, legacy: string | undefined): unknown {
   if (!msg) return legacy || 'none';
-  return msg.kind === undefined ? { kind: legacy || undefined } : { kind: msg.kind };
+  if (msg.kind === 'secagg') return secAggFromMessage(msg.secagg);
+  // Not the legacy kind: "secagg" there with parameters this coordinator cannot read would run with defaults.
+  return msg.kind === undefined ? { kind: undefined } : { kind: msg.kind };
 }
 
 function aggregationFromMessage(msg: AggregationConfigMsg | null | undefined): unknown {
@@ -256,9 +266,10 @@ export function configMessage(config: FederationConfigInput): FederationConfigMs
   return { ...config, privacy, protection: protection.kind, protectionConfig: protectionMessage(protection), aggregation: aggregationMessage(config.aggregation) };
 }
 
-function protectionMessage(protection: ProtectionConfig): ProtectionConfigMsg {
+function protectionMessage(protection: Exclude<FederationConfigInput['protection'], string>): ProtectionConfigMsg {
   switch (protection.kind) {
     case 'none': return { kind: 'none', none: {} };
+    case 'secagg': return { kind: 'secagg', secagg: secAggMessage(protection) };
   }
 }
 

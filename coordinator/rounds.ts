@@ -26,6 +26,7 @@ import { RoundScheduler, type FederationView } from './round-scheduler.ts';
 import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTaskBody, TensorExpectation } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
+import { SiteIdentities } from './site-identities.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
 import { DEFAULT_UPDATE_LIMITS, noiseNormBound } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
@@ -74,6 +75,7 @@ export class RoundManager extends EventEmitter {
   readonly rounds: RoundStore;
   readonly privacy: RoundPrivacyPlanner;
   readonly scheduler: RoundScheduler;
+  readonly identities: SiteIdentities;
 
   constructor(deps: {
     store: Store; registry: ModelRegistry; log: Logger; ledger: PrivacyLedger;
@@ -91,6 +93,7 @@ export class RoundManager extends EventEmitter {
     this.getFederation = deps.getFederation;
     this.markFinished = deps.markFinished;
     this.rounds = new RoundStore(deps.store);
+    this.identities = new SiteIdentities(deps.store);
     this.privacy = new RoundPrivacyPlanner(deps.store, deps.ledger);
     this.scheduler = new RoundScheduler({
       store: deps.store, clock: this.clock, log: deps.log, planner: this.privacy, getFederation: deps.getFederation,
@@ -255,6 +258,7 @@ export class RoundManager extends EventEmitter {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
       minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null,
+      protection: config.protection, privacy, pinIdentity: (siteId, key) => this.identities.pin(federationId, siteId, key),
     };
     // Everything that can refuse the round's set-up runs before the round is written: a round row
     // never exists for a round that could not start.
@@ -334,7 +338,7 @@ export class RoundManager extends EventEmitter {
       round.live = new Set(outcome.survivors);
       round.stageIndex++;
       this.log.info('round stage', { federation: federationId, round: round.record.number, stage: round.protocol.stages[round.stageIndex]!.name, sites: round.live.size, why });
-      this.startStage(federationId, round, round.config.roundDeadlineMs);
+      this.startStage(federationId, round, round.protocol.laterStageDeadlineMs?.(round.ctx) ?? round.config.roundDeadlineMs);
       this.emit('round', round.record);
       return;
     }

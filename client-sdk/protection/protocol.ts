@@ -5,12 +5,20 @@
  */
 import type { RoundPlanMsg, StageTaskMsg, TensorSpec } from '../../protocols/index.ts';
 import type { StageSubmission } from '../connection.ts';
+import type { SiteIdentity } from '../../crypto/site-identity.ts';
 
 export interface SiteRoundContext {
   plan: RoundPlanMsg;
   layout: TensorSpec[];
   /** Per-round state a protocol keeps between its stages (keys, seeds, shares): memory only. */
   secrets: Map<string, unknown>;
+  /** The site's long-term identity key: it signs what the site advertises (secagg). */
+  identity?: SiteIdentity;
+  /**
+   * Neighbours' identity keys by site id, as first seen (or given by the operator); kept across
+   * rounds, so a coordinator that swaps a known neighbour's identity key is caught.
+   */
+  peerIdentities?: Map<string, Uint8Array>;
 }
 
 /** What leaves the site after training, subject to the plan (withheld metrics are 0). */

@@ -8,6 +8,8 @@
  */
 import type { Dtype, OpaqueBodyMsg, ProtectionPlanMsg, SecAggTaskMsg, StageHeaderMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
+import type { ProtectionConfig } from '../federation-config.ts';
+import type { RoundPrivacy } from '../round-privacy.ts';
 
 /** What the pipeline tells a protocol about the round it runs in. */
 export interface StageRoundContext {
@@ -26,6 +28,15 @@ export interface StageRoundContext {
   minSurvivors: number;
   /** Under DP, weights are uniform and a withheld example count (0) is accepted. */
   dp: boolean;
+  /** The federation's protection config: the parameters of the protocol it names. */
+  protection?: ProtectionConfig;
+  /** The round's DP parameters (clip, the sites' noise), when it runs under DP. */
+  privacy?: RoundPrivacy | null;
+  /**
+   * Pins a site's identity public key on first use and refuses a different one afterwards (the
+   * coordinator's store); absent in tests that run a protocol without one.
+   */
+  pinIdentity?(siteId: string, publicKey: Uint8Array): void;
 }
 
 /** A stage message after the envelope checks: typed body, and the tensor it announced (digest verified). */
@@ -83,6 +94,8 @@ export interface ProtectionProtocol<S = unknown> {
   unprotect(state: S, ctx: StageRoundContext, survivors: readonly string[]): void | Promise<void>;
   /** Forgets whatever the round held (called however the round ends). */
   dispose?(state: S): void;
+  /** The deadline of each stage after the first (default: the round deadline, which also covers training). */
+  laterStageDeadlineMs?(ctx: StageRoundContext): number | undefined;
 }
 
 /** Protocols by name; the federation config names one, tests may register more. */

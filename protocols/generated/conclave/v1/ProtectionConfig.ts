@@ -1,13 +1,16 @@
 // Original file: protocols/conclave.proto
 
 import type { NoProtectionConfig as _conclave_v1_NoProtectionConfig, NoProtectionConfig__Output as _conclave_v1_NoProtectionConfig__Output } from '../../conclave/v1/NoProtectionConfig.ts';
+import type { SecAggConfig as _conclave_v1_SecAggConfig, SecAggConfig__Output as _conclave_v1_SecAggConfig__Output } from '../../conclave/v1/SecAggConfig.ts';
 
 export interface ProtectionConfig {
   'none'?: (_conclave_v1_NoProtectionConfig | null);
-  'kind'?: "none";
+  'secagg'?: (_conclave_v1_SecAggConfig | null);
+  'kind'?: "none"|"secagg";
 }
 
 export interface ProtectionConfig__Output {
   'none'?: (_conclave_v1_NoProtectionConfig__Output | null);
-  'kind'?: "none";
+  'secagg'?: (_conclave_v1_SecAggConfig__Output | null);
+  'kind'?: "none"|"secagg";
 }

@@ -225,6 +225,10 @@ export class RoundManager extends EventEmitter {
       const u = header.update;
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
       round.record.submittedSites.push(siteId);
+    } else if (stage.contribution) {
+      // A protected contribution (a masked vector): the site is a contributor; no count or metric is known.
+      this.rounds.recordSubmission(round.record.id, siteId, 0, sha256 ?? Buffer.alloc(32), 0, 0, this.clock.now());
+      round.record.submittedSites.push(siteId);
     }
     round.answered.add(siteId);
     round.inFlight.delete(siteId);

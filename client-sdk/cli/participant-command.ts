@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
-import { Participant, type ParticipantEvent } from '../participant.ts';
+import { BUILT_IN_PROTOCOLS, Participant, type ParticipantEvent } from '../participant.ts';
+import { withSimulatedDropout } from './simulated-dropout.ts';
+import type { SiteProtocol } from '../protection/protocol.ts';
 import { DP_MODES, parsePrivacyFloor, type PrivacyFloorOptions } from '../privacy-policy.ts';
 import { simulatedSiteShards, type SimulatedSplit } from '../data/simulated.ts';
 import type { Dataset } from '../data/dataset.ts';
@@ -28,6 +30,8 @@ export const SITE_USAGE = `usage:
         several simulated sites in this one process (tokens in DIR/site-<i>.token), each with its own
         gRPC channel and model; the data is loaded once; events go to stderr as JSON lines with "site"
         (--privacy-state is per site and so is not taken here)
+        [--dropout P [--dropout-seed S]]: TEST TOOLING for simulations: each site drops out of each round with
+        probability P, at a stage drawn uniformly, and stays silent until that stage's deadline
 common: [--data-dir DIR] [--json]`;
 
 const OPTIONS = {
@@ -37,6 +41,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   'min-noise-multiplier': { type: 'string' }, 'max-clip': { type: 'string' }, 'site-budget': { type: 'string' }, 'site-delta': { type: 'string' },
   'require-dp': { type: 'boolean' }, 'allow-modes': { type: 'string' }, 'privacy-state': { type: 'string' },
+  dropout: { type: 'string' }, 'dropout-seed': { type: 'string' },
 } as const;
 
 type Refusal = Extract<ParticipantEvent, { type: 'round-refused' }>;
@@ -73,6 +78,13 @@ export async function siteCommand(argv: string[]): Promise<void> {
   const trainerFor = (d: Dataset): { trainer: LocalTrainer } | Record<string, never> =>
     workers > 1 ? { trainer: new WorkerPoolTrainer(d, { workers, prefer: backend }) } : {};
 
+  if (sub === 'run' && (flags['dropout'] !== undefined || flags['dropout-seed'] !== undefined)) throw new CliError('--dropout is simulation tooling: participant host only');
+  const dropout = num(flags, 'dropout', { fallback: 0, test: (v) => v >= 0 && v <= 1, expect: 'a probability in [0, 1]' });
+  const dropoutSeed = int(flags, 'dropout-seed', { min: 0, max: 2 ** 31, fallback: split.seed });
+  const protocolsFor = (site: number): { protocols: ReadonlyMap<string, SiteProtocol> } | Record<string, never> => (dropout > 0
+    ? { protocols: new Map([...BUILT_IN_PROTOCOLS].map(([name, p]) => [name, withSimulatedDropout(p, { probability: dropout, seed: dropoutSeed, site })])) }
+    : {});
+
   if (sub === 'run') {
     const token = typeof flags['token-file'] === 'string' ? readToken(flags['token-file']) : str(flags, 'token');
     const siteIndex = int(flags, 'site-index', { min: 0, max: sites - 1 });
@@ -100,7 +112,7 @@ export async function siteCommand(argv: string[]): Promise<void> {
   // at each await, and no site reads or writes another's variables.
   const results = await Promise.all(indices.map((index, k) => {
     const data = shards.get(index)!;
-    const participant = new Participant({ coordinator, token: tokens[k]!, data, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+    const participant = new Participant({ coordinator, token: tokens[k]!, data, backend, ...trainerFor(data), ...protocolsFor(index), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
     return runSite(participant, index, data);
   }));
   const exhausted = results.filter((r) => r.outcome === 'site-budget-exhausted').length;

@@ -5,6 +5,7 @@ import { CliError, int, num, oneOf, output, parseFlags, str, type Flags } from '
 import { ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { modelLabel, modelSourceFromFlags, type LoadModelTools, type ModelSource } from './model-tools.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags } from './strategy-flags.ts';
+import { SECAGG_OPTIONS, SECAGG_USAGE, describeSecAggChoice, protectionFromFlags, secAggChoice } from './secagg-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string' }, 'noise-multiplier': { type: 'string' }, 'local-epsilon': { type: 'string' }, clip: { type: 'string' }, 'sample-rate': { type: 'string' },
@@ -26,7 +27,7 @@ export const PRIVACY_USAGE = `differential privacy (client-level DP-FedAvg; site
 const USAGE = `usage:
   conclave federation create --name NAME --model mlp|cnn|PATH/model.json [--rounds 3] [--sites-per-round 2] [--min-sites N]
                              [--deadline-ms 120000] [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
-                             [--seed 0] [--protection none] [--strategy S and its flags, below]
+                             [--seed 0] [--protection none|secagg and its flags, below] [--strategy S and its flags, below]
                              [differential privacy flags, below]
   conclave federation start ID
   conclave federation show ID
@@ -35,6 +36,7 @@ const USAGE = `usage:
   starting point. It needs one input, a softmax output, and only trainable weights. Training flags default
   to the zoo model's measured values, or for your own model to 1 epoch of Adam at lr 0.001.
 common: [--coordinator HOST:PORT] [--token TOKEN] [--data-dir DIR] [--json]
+${SECAGG_USAGE}
 ${STRATEGY_USAGE}
 ${PRIVACY_USAGE}`;
 
@@ -79,6 +81,7 @@ const CREATE_OPTIONS = {
   lr: { type: 'string' }, optimizer: { type: 'string' }, seed: { type: 'string' }, protection: { type: 'string' },
   ...STRATEGY_OPTIONS,
   ...PRIVACY_OPTIONS,
+  ...SECAGG_OPTIONS,
 } as const;
 
 /** The config as the admin client sends it: `defaults` (the model's training defaults) fill the training flags not given. */
@@ -99,7 +102,7 @@ export function federationConfigFromFlags(flags: Flags, source: ModelSource, def
       optimizer: oneOf(flags, 'optimizer', ['sgd', 'adam'] as const, defaults.optimizer),
     },
     seed: int(flags, 'seed', { min: 0, max: Number.MAX_SAFE_INTEGER, fallback: 0 }),
-    protection: oneOf(flags, 'protection', ['none'] as const, 'none'),
+    protection: protectionFromFlags(flags),
     // Left out unless asked for, so the coordinator's defaults apply (the weighting's depends on DP).
     aggregation: aggregationFromFlags(flags),
     privacy: privacyConfigFromFlags(flags, { countNoiseStd: sitesPerRound / 20 }),
@@ -116,7 +119,7 @@ async function federationToCreate(flags: Flags, loadModelTools: LoadModelTools) 
   const source = modelSourceFromFlags(flags);
   const tools = await loadModelTools();
   const config = federationConfigFromFlags(flags, source, tools.trainingDefaults(source));
-  return { config: configMessage(config), model: await tools.initialModel(source, { seed: config.seed }) };
+  return { config: configMessage(config), model: await tools.initialModel(source, { seed: config.seed }), secagg: secAggChoice(config) };
 }
 
 /** `loadModelTools` is injected by the dispatcher: building or reading version 0 needs tfjs, which this room never imports. */
@@ -134,7 +137,11 @@ export async function federationCommand(argv: string[], deps: { loadModelTools: 
     const federation = creating
       ? await createFederation(admin.client, admin.token, creating)
       : await admin.call<FederationMsg>(sub === 'start' ? 'StartFederation' : 'GetFederation', { federationId: id });
-    output(flags, { json: federation, text: describeFederation(federation) });
+    const secagg = creating?.secagg;
+    output(flags, {
+      json: secagg ? { ...federation, secagg } : federation,
+      text: describeFederation(federation) + (secagg ? `\n${describeSecAggChoice(secagg)}` : ''),
+    });
   } finally {
     admin.close();
   }

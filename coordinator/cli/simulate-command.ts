@@ -9,17 +9,22 @@ import { adminClient, callUnary, createFederation, downloadModel } from '../../p
 import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli.ts';
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
+import { SECAGG_OPTIONS, SECAGG_USAGE, describeSecAggChoice, secAggChoice } from './secagg-flags.ts';
 import { configMessage } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 
 const ONE_PROCESS_PER_SITE_UP_TO = 8;
+/** Under --dropout every drop waits out a deadline: shorter defaults than a real federation's. */
+const DROPOUT_DEADLINE_MS = 120_000;
+const DROPOUT_STAGE_DEADLINE_MS = 15_000;
 /** Enrollments in flight at once: each signs a token and commits a row. */
 const ENROLL_CONCURRENCY = 16;
 
 const USAGE = `usage: conclave simulate [--sites 4] [--site-processes P] [--rounds 3] [--model mlp|cnn|PATH/model.json]
                          [--partition iid|dirichlet] [--alpha 0.5]
-                         [--seed 1] [--protection none] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
+                         [--seed 1] [--protection none|secagg] [--sites-per-round N] [--min-sites N] [--deadline-ms 300000]
+                         [--dropout P (test tooling: each site drops out of each round with probability P, at a random stage)]
                          [--local-epochs E] [--batch-size B] [--lr LR] [--optimizer sgd|adam]
                          [--backend auto|wasm|cpu] [--timeout-s 3600] [--data-dir DIR] [--json]
                          [--workers N (worker processes per site, data-parallel, one update per round)]
@@ -35,6 +40,11 @@ CPU core), each loading the data once, so hundreds of sites run on a few cores.
 --model PATH/model.json starts from your own tfjs LayersModel (and its weights): it must take an
 MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 
+--dropout P: the dropping site goes silent until that stage's deadline, so each drop costs a deadline:
+with --dropout, --deadline-ms defaults to ${DROPOUT_DEADLINE_MS} (it must cover training), secagg's --stage-deadline-ms
+to ${DROPOUT_STAGE_DEADLINE_MS} and --min-sites to 1 (secagg still needs t survivors). Each round reports its selected sites and its survivors (the sites whose update is in it).
+
+${SECAGG_USAGE}
 ${STRATEGY_USAGE}
 ${PRIVACY_USAGE}
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.`;
@@ -44,9 +54,10 @@ const OPTIONS = {
   seed: { type: 'string' }, protection: { type: 'string' }, 'sites-per-round': { type: 'string' }, 'min-sites': { type: 'string' },
   'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
   optimizer: { type: 'string' }, backend: { type: 'string' }, 'timeout-s': { type: 'string' }, name: { type: 'string' }, 'site-processes': { type: 'string' },
-  workers: { type: 'string' },
+  workers: { type: 'string' }, dropout: { type: 'string' },
   ...PRIVACY_OPTIONS,
   ...STRATEGY_OPTIONS,
+  ...SECAGG_OPTIONS,
 } as const;
 
 /** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */
@@ -61,6 +72,8 @@ export interface SimulationRound {
   sites: number;
   examples: number;
   elapsedMs: number;
+  /** The sites whose update is in the round's aggregate (for secagg: whose masked input was summed). */
+  survivors: number;
   /** Federation-level ε after this round (tighter of RDP and PLD), with DP on. */
   epsilon?: number;
   accountant?: string;
@@ -91,9 +104,13 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
   };
   const source = modelSourceFromFlags(flags, 'mlp');
   const tools = await deps.loadModelTools();
+  const dropout = flags['dropout'] === undefined ? 0 : num(flags, 'dropout', { test: (v) => v >= 0 && v < 1, expect: 'a probability in [0, 1)' });
   const config = federationConfigFromFlags({
     ...flags, rounds: flags['rounds'] ?? '3', seed: String(split.seed),
-    'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? '300000',
+    'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? String(dropout > 0 ? DROPOUT_DEADLINE_MS : 300_000),
+    // A round with drops goes on with its survivors (secagg still needs its t of them).
+    ...(dropout > 0 ? { 'min-sites': flags['min-sites'] ?? '1' } : {}),
+    ...(dropout > 0 && flags['protection'] === 'secagg' ? { 'stage-deadline-ms': flags['stage-deadline-ms'] ?? String(DROPOUT_STAGE_DEADLINE_MS) } : {}),
     name: flags['name'] ?? `simulation-${split.partition}-${sites}`,
   }, source, tools.trainingDefaults(source));
   if (config.sitesPerRound > sites) throw new CliError(`--sites-per-round (${config.sitesPerRound}) cannot exceed --sites (${sites})`);
@@ -132,6 +149,9 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     const simDir = join(dataDir, 'simulations', federation.id);
     mkdirSync(simDir, { recursive: true, mode: 0o700 });
     progress(`federation ${federation.id}: ${source.kind === 'file' ? source.path : config.model}, ${sites} sites (${split.partition}${split.partition === 'dirichlet' ? ` α=${split.alpha}` : ''}) in ${siteProcesses} processes, ${config.rounds} rounds, coordinator ${info.address}`);
+    const secagg = secAggChoice(config);
+    if (secagg) progress(describeSecAggChoice(secagg));
+    if (dropout > 0) progress(`simulated dropout: each site drops out of each round with probability ${dropout}, at a random stage`);
 
     // Tokens go to 0600 files the site processes read (never onto a command line).
     for (let first = 0; first < sites; first += ENROLL_CONCURRENCY) {
@@ -155,7 +175,8 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       const indices = Array.from({ length: Math.ceil((sites - p) / siteProcesses) }, (_, k) => p + k * siteProcesses);
       const args = [BIN, 'participant', 'host', '--coordinator', info.address, '--token-dir', simDir, '--site-indices', indices.join(','),
         '--dataset', 'mnist', '--partition', split.partition, '--alpha', String(split.alpha), '--sites', String(sites),
-        '--seed', String(split.seed), '--backend', backendPreference, ...(workers > 1 ? ['--workers', String(workers)] : [])];
+        '--seed', String(split.seed), '--backend', backendPreference, ...(workers > 1 ? ['--workers', String(workers)] : []),
+        ...(dropout > 0 ? ['--dropout', String(dropout), '--dropout-seed', String(split.seed)] : [])];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(child);
       const logPath = join(simDir, siteProcesses === sites ? `site-${p}.log` : `sites-${p}.log`);
@@ -194,7 +215,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
         const metrics = await evaluator.evaluate(await downloadModel(admin, adminToken, { federationId: federation.id, version: round.resultVersion }));
         const entry: SimulationRound = {
           round: round.number, modelVersion: round.resultVersion, testAccuracy: metrics.accuracy, testLoss: metrics.loss,
-          sites: round.submittedSites.length, examples: round.totalExamples, elapsedMs: Date.now() - started,
+          sites: round.selectedSites.length, survivors: round.submittedSites.length, examples: round.totalExamples, elapsedMs: Date.now() - started,
         };
         if (config.privacy) {
           const ledger = await callUnary<GetLedgerResponseMsg>(admin, 'GetLedger', { federationId: federation.id }, adminToken);
@@ -211,7 +232,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
         }
         rounds.push(entry);
         const dp = entry.epsilon === undefined ? '' : ` | ε ${entry.epsilon.toFixed(3)} (${entry.accountant}, δ=${config.privacy!.delta})`;
-        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.sites}/${round.selectedSites.length} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
+        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.survivors}/${entry.sites} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
       }
       if (event.federation?.status === 'finished') {
         finishReason = event.federation.finishReason;
@@ -227,6 +248,8 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       model: config.model,
       ...(source.kind === 'file' ? { modelFile: resolve(source.path) } : {}),
       protection: config.protection,
+      ...(secagg ? { secagg } : {}),
+      ...(dropout > 0 ? { dropout } : {}),
       partition: split.partition,
       ...(split.partition === 'dirichlet' ? { alpha: split.alpha } : {}),
       seed: split.seed,

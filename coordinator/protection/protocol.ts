@@ -62,6 +62,11 @@ export type StageOutcome = { survivors: string[] } | { abort: string };
 
 export interface Stage<S> {
   readonly name: string;
+  /**
+   * This stage's message carries the site's (protected) contribution to the aggregate: accepting
+   * it records the site as a contributor of the round, as an update does under protection "none".
+   */
+  readonly contribution?: boolean;
   /** A later stage's task for a live site; the first stage's task is the round plan. */
   task?(state: S, siteId: string): StageTaskBody;
   /**

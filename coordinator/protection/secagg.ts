@@ -237,6 +237,7 @@ const shareKeys: Stage<SecAggState> = {
 
 const maskedInput: Stage<SecAggState> = {
   name: 'masked-input',
+  contribution: true,
   task(state, siteId) {
     const self = state.setup.index.get(siteId)!;
     const inbox = [...(state.inbox.get(self) ?? new Map<number, Uint8Array>())].filter(([from]) => state.u2.has(from));

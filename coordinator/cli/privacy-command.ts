@@ -8,10 +8,12 @@ import {
   type GaussianEvent,
 } from '../../crypto/dp/index.ts';
 import { CliError, EXIT, oneOf, output, parseFlags, type Flags } from '../../protocols/cli.ts';
+import { DISCRETE_OPTIONS, DISCRETE_USAGE, DISCRETE_VALUE_FLAGS, discreteEpsilonCommand } from './privacy-discrete.ts';
 
 const USAGE = `usage:
   conclave privacy epsilon --noise-multiplier S --sample-rate Q --rounds T --delta D [--sampling poisson|without-replacement]
                            [--accountant rdp|pld|best] [--json]
+${DISCRETE_USAGE}
   conclave privacy epsilon --events FILE --delta D [--accountant rdp|pld|best] [--json]
   conclave privacy calibrate --target-epsilon E --delta D --sample-rate Q --rounds T [--sampling poisson|without-replacement]
                              [--accountant rdp|pld|best] [--json]
@@ -47,10 +49,10 @@ const SHARED_OPTIONS = {
   rounds: { type: 'string' },
   sampling: { type: 'string' },
 } as const;
-const EPSILON_OPTIONS = { ...SHARED_OPTIONS, 'noise-multiplier': { type: 'string' }, events: { type: 'string' } } as const;
+const EPSILON_OPTIONS = { ...SHARED_OPTIONS, 'noise-multiplier': { type: 'string' }, events: { type: 'string' }, ...DISCRETE_OPTIONS } as const;
 const CALIBRATE_OPTIONS = { ...SHARED_OPTIONS, 'target-epsilon': { type: 'string' } } as const;
 
-const VALUE_FLAGS = new Set(['--delta', '--accountant', '--sample-rate', '--rounds', '--sampling', '--noise-multiplier', '--events', '--target-epsilon']);
+const VALUE_FLAGS = new Set(['--delta', '--accountant', '--sample-rate', '--rounds', '--sampling', '--noise-multiplier', '--events', '--target-epsilon', ...DISCRETE_VALUE_FLAGS]);
 
 /**
  * `--rounds -5` would make node's parseArgs complain that the value is "ambiguous"; rewrite such a pair to
@@ -186,6 +188,10 @@ function epsilonFor(events: GaussianEvent[], d: number, accountant: AccountantCh
 }
 
 async function epsilonCommand(flags: Flags): Promise<void> {
+  const mechanism = choice(flags, 'mechanism', ['gaussian', 'ddg', 'skellam'] as const, 'gaussian');
+  if (mechanism !== 'gaussian') return discreteEpsilonCommand(flags, mechanism);
+  const stray = Object.keys(DISCRETE_OPTIONS).filter((n) => n !== 'mechanism' && flags[n] !== undefined);
+  if (stray.length > 0) throw new CliError(`${stray.map((n) => `--${n}`).join(', ')} need --mechanism ddg or skellam (${HINT})`, EXIT.USAGE);
   const file = flags['events'];
   const direct = ['noise-multiplier', 'sample-rate', 'rounds', 'sampling'].filter((n) => flags[n] !== undefined);
   if (file !== undefined && direct.length > 0) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import {
-  addMask, agreeKey, binomialBelow, boundsFor, chooseParameters, chooseQuantization, dequantizeSum, expandMask,
+  addMask, agreeKey, applyMasks, binomialBelow, boundsFor, chooseParameters, chooseQuantization, dequantizeSum, expandMask,
   generateX25519, neighbourGraph, openShare, perSiteBound, quantize, sealShare, x25519PublicOf, LEAK_TARGET,
 } from './index.ts';
 
@@ -18,6 +18,45 @@ describe('mask expansion', () => {
       addMask(w, seed, -1);
       expect(w).toEqual(v);
     }), { numRuns: 100 });
+  });
+
+  it('applyMasks equals term-by-term expansion, and disjoint ranges (split on multiples of 4) compose to the whole', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ seed: fc.uint8Array({ minLength: 32, maxLength: 32 }), sign: fc.constantFrom(1 as const, -1 as const) }), { maxLength: 11 }),
+      fc.integer({ min: 1, max: 2000 }), fc.double({ min: 0, max: 1, noNaN: true }),
+      (terms, n, cut) => {
+        const v = new Uint32Array(randomBytes(4 * n).buffer);
+        const expected = v.slice();
+        for (const m of terms) {
+          const mask = createCipheriv('aes-256-ctr', m.seed, Buffer.alloc(16)).update(Buffer.alloc(4 * n));
+          const w = new Uint32Array(mask.buffer, mask.byteOffset, n);
+          for (let i = 0; i < n; i++) expected[i] = (expected[i]! + m.sign * w[i]!) >>> 0;
+        }
+        const whole = v.slice();
+        applyMasks(whole, terms);
+        expect(whole).toEqual(expected);
+        const split = v.slice();
+        const at = Math.min(n, 4 * Math.floor((cut * n) / 4));
+        applyMasks(split, terms, at, n);
+        applyMasks(split, terms, 0, at);
+        expect(split).toEqual(expected);
+      },
+    ), { numRuns: 100 });
+    // Several blocks of 64K words, five streams (one batch of four and a single), cut inside a block.
+    const n = 3 * 65536 + 10;
+    const terms = [1, -1, 1, 1, -1, 1, 1].map((sign) => ({ seed: new Uint8Array(randomBytes(32)), sign: sign as 1 | -1 }));
+    const expected = new Uint32Array(n);
+    for (const m of terms) {
+      const mask = createCipheriv('aes-256-ctr', m.seed, Buffer.alloc(16)).update(Buffer.alloc(4 * n));
+      const w = new Uint32Array(mask.buffer, mask.byteOffset, n);
+      for (let i = 0; i < n; i++) expected[i] = (expected[i]! + m.sign * w[i]!) >>> 0;
+    }
+    const got = new Uint32Array(n);
+    applyMasks(got, terms, 0, 65536 + 492);
+    applyMasks(got, terms, 65536 + 492);
+    expect(got).toEqual(expected);
+    expect(() => applyMasks(new Uint32Array(8), [], 2, 8)).toThrow(/multiple of 4/);
+    expect(() => applyMasks(new Uint32Array(8), [], 0, 9)).toThrow(/range/);
   });
 
   it('spans blocks (over 1 MiB of keystream) without a seam', () => {

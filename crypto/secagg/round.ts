@@ -16,7 +16,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SecAggError, invalidParameter } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
 import { KEY_BYTES, agreeKey, generateX25519, openShare, sealShare, x25519PublicOf, type X25519KeyPair } from './keys.ts';
-import { addMask } from './prg.ts';
+import { applyMasks, type MaskTerm } from './prg.ts';
 import { SHARE_BYTES, reconstructSecret, shareSecret } from './shamir.ts';
 
 export interface RoundSetup {
@@ -145,11 +145,12 @@ export function maskInput(round: Round, secrets: SiteSecrets, advertisements: Re
   secrets.held = held;
   secrets.maskedWith = [...held.keys()].sort((x, y) => x - y);
   const y = new Uint32Array(input);
-  addMask(y, secrets.selfSeed, 1);
+  const terms: MaskTerm[] = [{ seed: secrets.selfSeed, sign: 1 }];
   for (const j of secrets.maskedWith) {
     const seed = agreeKey(secrets.mask.privateKey, advertisements.get(j)!.maskPublicKey, 'pairwise-mask', round.roundId, secrets.self, j);
-    addMask(y, seed, secrets.self < j ? 1 : -1);
+    terms.push({ seed, sign: secrets.self < j ? 1 : -1 });
   }
+  applyMasks(y, terms);
   return y;
 }
 
@@ -239,15 +240,17 @@ export function droppedPartners(round: Round, u2: ReadonlySet<number>, survivors
 }
 
 /**
- * From Σ_{U3} y (in place, returned) and the reconstructed secrets — every survivor's self-mask
- * seed, the mask key of every dropped site a survivor masked with — the sum of the survivors' inputs.
+ * The masks to take out of Σ_{U3} y, given the reconstructed secrets — every survivor's self-mask
+ * seed, the mask key of every dropped site a survivor masked with: −PRG(b_i) for each survivor and,
+ * for each dropped d and surviving neighbour j, the opposite of what j added for the pair.
+ * Expanding them (applyMasks) can be split by coordinate range across threads.
  */
-export function removeMasks(round: Round, sum: Uint32Array, advertisements: ReadonlyMap<number, Advertisement>, u2: ReadonlySet<number>, survivors: readonly number[], selfSeeds: ReadonlyMap<number, Uint8Array>, maskKeys: ReadonlyMap<number, Uint8Array>): Uint32Array {
-  if (sum.length !== round.length) throw invalidParameter(`the sum has ${sum.length} elements, the round ${round.length}`);
+export function unmaskTerms(round: Round, advertisements: ReadonlyMap<number, Advertisement>, u2: ReadonlySet<number>, survivors: readonly number[], selfSeeds: ReadonlyMap<number, Uint8Array>, maskKeys: ReadonlyMap<number, Uint8Array>): MaskTerm[] {
+  const terms: MaskTerm[] = [];
   for (const i of survivors) {
     const seed = selfSeeds.get(i);
     if (!seed) throw new SecAggError('SECAGG_TOO_FEW_SURVIVORS', `site ${i}'s self-mask seed was not reconstructed`);
-    addMask(sum, seed, -1);
+    terms.push({ seed, sign: -1 });
   }
   for (const [d, partners] of droppedPartners(round, u2, survivors)) {
     const key = maskKeys.get(d);
@@ -255,9 +258,16 @@ export function removeMasks(round: Round, sum: Uint32Array, advertisements: Read
     for (const j of partners) {
       const seed = agreeKey(key, advertisements.get(j)!.maskPublicKey, 'pairwise-mask', round.roundId, d, j);
       // j added +PRG(s_jd) when j < d and −PRG otherwise; take it back out.
-      addMask(sum, seed, j < d ? -1 : 1);
+      terms.push({ seed, sign: j < d ? -1 : 1 });
     }
   }
+  return terms;
+}
+
+/** From Σ_{U3} y (in place, returned) and the reconstructed secrets, the sum of the survivors' inputs. */
+export function removeMasks(round: Round, sum: Uint32Array, advertisements: ReadonlyMap<number, Advertisement>, u2: ReadonlySet<number>, survivors: readonly number[], selfSeeds: ReadonlyMap<number, Uint8Array>, maskKeys: ReadonlyMap<number, Uint8Array>): Uint32Array {
+  if (sum.length !== round.length) throw invalidParameter(`the sum has ${sum.length} elements, the round ${round.length}`);
+  applyMasks(sum, unmaskTerms(round, advertisements, u2, survivors, selfSeeds, maskKeys));
   return sum;
 }
 
@@ -272,8 +282,11 @@ export function sharesOf(round: Round, owner: number, kind: 'seed' | 'mask-key',
   return out;
 }
 
-/** The whole last step at once (tests, the benchmark): reconstruct, then remove the masks. */
-export async function unmaskSum(round: Round, sum: Uint32Array, advertisements: ReadonlyMap<number, Advertisement>, u2: ReadonlySet<number>, survivors: readonly number[], revealed: ReadonlyMap<number, Revealed>): Promise<Uint32Array> {
+/**
+ * Reconstructs what unmasking needs from the revealed shares: each survivor's self-mask seed and the
+ * mask key of each dropped site a survivor masked with, each checked against its commitment.
+ */
+export async function reconstructAll(round: Round, advertisements: ReadonlyMap<number, Advertisement>, u2: ReadonlySet<number>, survivors: readonly number[], revealed: ReadonlyMap<number, Revealed>): Promise<{ selfSeeds: Map<number, Uint8Array>; maskKeys: Map<number, Uint8Array> }> {
   const missing = missingShares(round, u2, survivors, new Set(revealed.keys()));
   if (missing) throw new SecAggError('SECAGG_TOO_FEW_SURVIVORS', missing);
   const selfSeeds = new Map<number, Uint8Array>();
@@ -284,6 +297,12 @@ export async function unmaskSum(round: Round, sum: Uint32Array, advertisements: 
   for (const d of droppedPartners(round, u2, survivors).keys()) {
     maskKeys.set(d, await reconstructSecret(sharesOf(round, d, 'mask-key', revealed), round.t, (sk) => sameBytes(x25519PublicOf(sk), advertisements.get(d)!.maskPublicKey)));
   }
+  return { selfSeeds, maskKeys };
+}
+
+/** The whole last step at once (tests, the benchmark): reconstruct, then remove the masks. */
+export async function unmaskSum(round: Round, sum: Uint32Array, advertisements: ReadonlyMap<number, Advertisement>, u2: ReadonlySet<number>, survivors: readonly number[], revealed: ReadonlyMap<number, Revealed>): Promise<Uint32Array> {
+  const { selfSeeds, maskKeys } = await reconstructAll(round, advertisements, u2, survivors, revealed);
   return removeMasks(round, sum, advertisements, u2, survivors, selfSeeds, maskKeys);
 }
 

@@ -300,6 +300,13 @@ const unmask: Stage<SecAggState> = {
       if (s.maskKey ? u3.has(s.owner) || !state.u2.has(s.owner) : !u3.has(s.owner)) throw bad(`site ${s.owner}'s ${s.maskKey ? 'mask key' : 'self-mask seed'} was not asked for`);
       const into = s.maskKey ? r.keyShares : r.seedShares;
       if (into.has(s.owner)) throw bad(`two shares of site ${s.owner}`);
+      // Each neighbour holds a share at its own x-coordinate (the last byte): one that repeats
+      // another responder's is a replay, and would fail the reconstruction of the whole round.
+      const x = s.share[SHARE_BYTES - 1];
+      for (const [from, other] of state.revealed) {
+        const seen = (s.maskKey ? other.keyShares : other.seedShares).get(s.owner);
+        if (seen && seen[SHARE_BYTES - 1] === x) throw bad(`the share of site ${s.owner} repeats the one site ${from} revealed (a replayed share)`);
+      }
       into.set(s.owner, new Uint8Array(s.share));
     }
     state.revealed.set(self, r);

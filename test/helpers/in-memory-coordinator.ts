@@ -13,7 +13,7 @@ import { Federations } from '../../coordinator/federations.ts';
 import { PrivacyLedger } from '../../coordinator/privacy/ledger.ts';
 import { RoundManager, DEFAULT_PROTOCOLS } from '../../coordinator/rounds.ts';
 import { ParticipantEndpoint, type SiteCaller } from '../../coordinator/participant-endpoint.ts';
-import { silentLogger } from '../../coordinator/logger.ts';
+import { silentLogger, type Logger } from '../../coordinator/logger.ts';
 import type { Clock, Timer } from '../../coordinator/clock.ts';
 import type { ProtocolRegistry } from '../../coordinator/protection/protocol.ts';
 import type { FederationConfigInput } from '../../coordinator/federation-config.ts';
@@ -80,7 +80,7 @@ export interface InMemoryCoordinator {
   close(): void;
 }
 
-export async function inMemoryCoordinator(options: { protocols?: ProtocolRegistry } = {}): Promise<InMemoryCoordinator> {
+export async function inMemoryCoordinator(options: { protocols?: ProtocolRegistry; log?: Logger } = {}): Promise<InMemoryCoordinator> {
   const dir = mkdtempSync(join(tmpdir(), 'conclave-mem-'));
   const clock = new ManualClock();
   const store = new Store(dir);
@@ -90,7 +90,7 @@ export async function inMemoryCoordinator(options: { protocols?: ProtocolRegistr
   const federations = new Federations({ store, registry, keys, auth });
   const ledger = new PrivacyLedger(store, keys);
   const rounds = new RoundManager({
-    store, registry, log: silentLogger, ledger, clock, protocols: options.protocols ?? DEFAULT_PROTOCOLS,
+    store, registry, log: options.log ?? silentLogger, ledger, clock, protocols: options.protocols ?? DEFAULT_PROTOCOLS,
     getFederation: (id) => federations.get(id), markFinished: (id, reason) => federations.markFinished(id, reason),
   });
   const endpoint = new ParticipantEndpoint({ federations, registry, rounds });

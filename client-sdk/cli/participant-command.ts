@@ -4,7 +4,8 @@
  * and model, for `conclave simulate --site-processes`). Operators' commands (enroll, revoke) live
  * in coordinator/cli; the `conclave` dispatcher routes between the two.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateSiteIdentity, identityFromPem, identityToPem, type SiteIdentity } from '../../crypto/site-identity.ts';
 import { join } from 'node:path';
 import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, int, num, oneOf, output, parseFlags, str, type Flags } from '../../protocols/cli.ts';
 import { BUILT_IN_PROTOCOLS, Participant, type ParticipantEvent } from '../participant.ts';
@@ -22,7 +23,9 @@ export const SITE_USAGE = `usage:
                            [--backend auto|tensorflow|wasm|cpu] [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]]
                            [--workers N]: train on N worker processes (one core each), one update per round
                            [--min-noise-multiplier S] [--max-clip C] [--site-budget E --site-delta D] [--require-dp]
-                           [--allow-modes central,distributed,local] [--privacy-state FILE]
+                           [--allow-modes central,distributed,local] [--privacy-state FILE] [--identity-key FILE]
+        --identity-key: the site's Ed25519 identity key (PKCS#8 PEM, created 0600 if missing); secure
+        aggregation pins the first key a site signs with, so a site that restarts must keep it
         the site's own privacy floor: rounds below it are refused before training; under local and
         distributed DP the site keeps its own ε budget (persisted in --privacy-state) and stops when spent
   conclave participant host --coordinator HOST:PORT --token-dir DIR --site-indices I,J,…
@@ -41,7 +44,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   'min-noise-multiplier': { type: 'string' }, 'max-clip': { type: 'string' }, 'site-budget': { type: 'string' }, 'site-delta': { type: 'string' },
   'require-dp': { type: 'boolean' }, 'allow-modes': { type: 'string' }, 'privacy-state': { type: 'string' },
-  dropout: { type: 'string' }, 'dropout-seed': { type: 'string' },
+  dropout: { type: 'string' }, 'dropout-seed': { type: 'string' }, 'identity-key': { type: 'string' },
 } as const;
 
 type Refusal = Extract<ParticipantEvent, { type: 'round-refused' }>;
@@ -90,7 +93,8 @@ export async function siteCommand(argv: string[]): Promise<void> {
     const siteIndex = int(flags, 'site-index', { min: 0, max: sites - 1 });
     const privacyFloor = privacyFloorFromFlags(flags);
     const data = simulatedSiteShards(split, [siteIndex]).get(siteIndex)!;
-    const result = await runSite(new Participant({ coordinator, token, data, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
+    const identity = typeof flags['identity-key'] === 'string' ? { identity: loadIdentity(flags['identity-key']) } : {};
+    const result = await runSite(new Participant({ coordinator, token, data, backend, ...trainerFor(data), ...identity, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
     const refused = describeRefusals(result.refusals);
     output(flags, {
       json: result,
@@ -102,6 +106,7 @@ export async function siteCommand(argv: string[]): Promise<void> {
   }
 
   if (flags['privacy-state'] !== undefined) throw new CliError('--privacy-state is one site\'s file; participant host takes the other floor flags only');
+  if (flags['identity-key'] !== undefined) throw new CliError('--identity-key is one site\'s key; participant host gives each of its sites a key of its own for the process\'s lifetime');
   const tokenDir = str(flags, 'token-dir');
   const indices = siteIndices(str(flags, 'site-indices'), sites);
   const privacyFloor = privacyFloorFromFlags(flags);
@@ -178,6 +183,24 @@ function privacyFloorFromFlags(flags: Flags): PrivacyFloorOptions | undefined {
   // Checked here, before the site loads its data; the Participant checks the same schema again.
   parsePrivacyFloor(raw, (field) => `--${FLOOR_FLAGS[field as keyof PrivacyFloorOptions] ?? field}${field === 'modes' ? ` (${DP_MODES.join(', ')})` : ''}`);
   return raw as PrivacyFloorOptions;
+}
+
+/** The site's identity key from its file, or a new one written there (0600, never overwritten). */
+export function loadIdentity(path: string): SiteIdentity {
+  if (!existsSync(path)) {
+    const identity = generateSiteIdentity();
+    try {
+      writeFileSync(path, identityToPem(identity), { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      throw new CliError(`cannot create identity key file ${path}: ${(err as Error).message}`, EXIT.INVALID_INPUT);
+    }
+    return identity;
+  }
+  try {
+    return identityFromPem(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new CliError(`cannot read identity key ${path} (an Ed25519 PKCS#8 PEM): ${(err as Error).message}`, EXIT.INVALID_INPUT);
+  }
 }
 
 function readToken(path: string): string {

@@ -15,9 +15,17 @@ import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 
 const ONE_PROCESS_PER_SITE_UP_TO = 8;
-/** Under --dropout every drop waits out a deadline: shorter defaults than a real federation's. */
+/**
+ * Under --dropout every drop waits out a deadline: shorter defaults than a real federation's, but
+ * long enough for the sites one process hosts to take their turns on its one thread (measured on
+ * 2 loaded cores: ~4 s of training and ~1 s of share-keys per site and round).
+ */
 const DROPOUT_DEADLINE_MS = 120_000;
 const DROPOUT_STAGE_DEADLINE_MS = 15_000;
+const dropoutDeadlines = (sitesPerProcess: number) => ({
+  round: Math.max(DROPOUT_DEADLINE_MS, 6_000 * sitesPerProcess),
+  stage: Math.max(DROPOUT_STAGE_DEADLINE_MS, 2_000 * sitesPerProcess),
+});
 /** Enrollments in flight at once: each signs a token and commits a row. */
 const ENROLL_CONCURRENCY = 16;
 
@@ -41,8 +49,9 @@ CPU core), each loading the data once, so hundreds of sites run on a few cores.
 MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 
 --dropout P: the dropping site goes silent until that stage's deadline, so each drop costs a deadline:
-with --dropout, --deadline-ms defaults to ${DROPOUT_DEADLINE_MS} (it must cover training), secagg's --stage-deadline-ms
-to ${DROPOUT_STAGE_DEADLINE_MS} and --min-sites to 1 (secagg still needs t survivors). Each round reports its selected sites and its survivors (the sites whose update is in it).
+with --dropout, --deadline-ms defaults to max(${DROPOUT_DEADLINE_MS}, 6000 x sites per process) (it must cover training),
+secagg's --stage-deadline-ms to max(${DROPOUT_STAGE_DEADLINE_MS}, 2000 x sites per process) and --min-sites to 1 (secagg
+still needs t survivors). Each round reports its selected sites and its survivors (the sites whose update is in it).
 
 ${SECAGG_USAGE}
 ${STRATEGY_USAGE}
@@ -105,12 +114,13 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
   const source = modelSourceFromFlags(flags, 'mlp');
   const tools = await deps.loadModelTools();
   const dropout = flags['dropout'] === undefined ? 0 : num(flags, 'dropout', { test: (v) => v >= 0 && v < 1, expect: 'a probability in [0, 1)' });
+  const deadlines = dropoutDeadlines(Math.ceil(sites / siteProcesses));
   const config = federationConfigFromFlags({
     ...flags, rounds: flags['rounds'] ?? '3', seed: String(split.seed),
-    'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? String(dropout > 0 ? DROPOUT_DEADLINE_MS : 300_000),
+    'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? String(dropout > 0 ? deadlines.round : 300_000),
     // A round with drops goes on with its survivors (secagg still needs its t of them).
     ...(dropout > 0 ? { 'min-sites': flags['min-sites'] ?? '1' } : {}),
-    ...(dropout > 0 && flags['protection'] === 'secagg' ? { 'stage-deadline-ms': flags['stage-deadline-ms'] ?? String(DROPOUT_STAGE_DEADLINE_MS) } : {}),
+    ...(dropout > 0 && flags['protection'] === 'secagg' ? { 'stage-deadline-ms': flags['stage-deadline-ms'] ?? String(deadlines.stage) } : {}),
     name: flags['name'] ?? `simulation-${split.partition}-${sites}`,
   }, source, tools.trainingDefaults(source));
   if (config.sitesPerRound > sites) throw new CliError(`--sites-per-round (${config.sitesPerRound}) cannot exceed --sites (${sites})`);

@@ -10,7 +10,7 @@ import { CliError, EXIT, int, num, oneOf, parseFlags } from '../../protocols/cli
 import { PRIVACY_OPTIONS, PRIVACY_USAGE, federationConfigFromFlags } from './federation-command.ts';
 import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
 import { SECAGG_OPTIONS, SECAGG_USAGE, describeSecAggChoice, secAggChoice } from './secagg-flags.ts';
-import { configMessage } from '../federation-config.ts';
+import { configMessage, parseFederationConfig } from '../federation-config.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 
@@ -257,7 +257,8 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       federation: federation.id,
       model: config.model,
       ...(source.kind === 'file' ? { modelFile: resolve(source.path) } : {}),
-      protection: config.protection,
+      // As the coordinator resolved it (the flags leave defaults out).
+      protection: parseFederationConfig(config).protection,
       ...(secagg ? { secagg } : {}),
       ...(dropout > 0 ? { dropout } : {}),
       partition: split.partition,

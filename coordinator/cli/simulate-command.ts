@@ -257,8 +257,8 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       federation: federation.id,
       model: config.model,
       ...(source.kind === 'file' ? { modelFile: resolve(source.path) } : {}),
-      // As the coordinator resolved it (the flags leave defaults out).
-      protection: parseFederationConfig(config).protection,
+      // A protocol with parameters as the coordinator resolved it (the flags leave defaults out).
+      protection: typeof config.protection === 'string' ? config.protection : parseFederationConfig(config).protection,
       ...(secagg ? { secagg } : {}),
       ...(dropout > 0 ? { dropout } : {}),
       partition: split.partition,

@@ -375,7 +375,8 @@ export class RoundManager extends EventEmitter {
         : null;
       const { blobPath, sha256 } = this.registry.writeBlob(federationId, version, next);
       const optimizerState = state ? this.registry.writeOptimizerState(federationId, version, state) : null;
-      const totalExamples = record.privacy ? 0 : round.aggregation.totalWeight;
+      // Under DP the count is not released; a protocol whose contributions are protected (secagg) never learns it.
+      const totalExamples = record.privacy || round.protocol.stages.some((s) => s.contribution) ? 0 : round.aggregation.totalWeight;
       const now = this.clock.now();
       this.store.transaction(() => {
         if (entry) this.ledger.insert(federationId, entry);

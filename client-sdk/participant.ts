@@ -14,6 +14,7 @@ import { secureAggregation } from './protection/secagg.ts';
 import { heSiteProtocol } from './protection/he.ts';
 import { SitePrivacyGuard, type PrivacyFloorOptions, type PrivacySummary, type RefusalReason } from './privacy-policy.ts';
 import type { WorkerInfo } from './training/worker-report.ts';
+import { generateSiteIdentity, type SiteIdentity } from '../crypto/site-identity.ts';
 
 export interface ParticipantOptions {
   /** host:port of the coordinator (with `token`), unless a transport is given. */
@@ -50,6 +51,12 @@ export interface ParticipantOptions {
    * site follows the coordinator's plan.
    */
   privacyFloor?: PrivacyFloorOptions;
+  /**
+   * The site's Ed25519 identity key (crypto/site-identity.ts). The coordinator pins the first one it
+   * sees, so a site that restarts keeps its key in a file (`participant run --identity-key`);
+   * default: a new key for this Participant's lifetime.
+   */
+  identity?: SiteIdentity;
 }
 
 export type ParticipantEvent =
@@ -100,6 +107,9 @@ export class Participant {
   private readonly evalData: Dataset | null;
   /** Update compression, with the top-k residual carried from round to round (memory only). */
   private readonly compressor = new UpdateCompressor();
+  private readonly identity: SiteIdentity;
+  /** Neighbours' identity keys as first seen, for the life of this Participant. */
+  private readonly peerIdentities = new Map<string, Uint8Array>();
 
   constructor(options: ParticipantOptions) {
     const { transport, coordinator, token, tls, data, trainer, backend } = options;
@@ -118,6 +128,7 @@ export class Participant {
     this.protocols = new Map([...BUILT_IN_PROTOCOLS, ['he', heSiteProtocol()], ...(options.protocols ?? [])]);
     this.privacy = options.privacyFloor ? new SitePrivacyGuard(options.privacyFloor) : null;
     this.evalData = options.evalData && options.evalData.count > 0 ? options.evalData : null;
+    this.identity = options.identity ?? generateSiteIdentity();
   }
 
   async *run(): AsyncGenerator<ParticipantEvent, void> {
@@ -215,7 +226,7 @@ export class Participant {
     // Under local/distributed DP the coordinator is not trusted: only the privatized update leaves the
     // site (0 = withheld). Under central DP it is, and the counts and metrics go as before.
     const withhold = plan.dp !== null && plan.dp.mode !== 'central';
-    const ctx: SiteRoundContext = { plan, layout: global.layout, secrets: new Map(), compressor: this.compressor };
+    const ctx: SiteRoundContext = { plan, layout: global.layout, secrets: new Map(), compressor: this.compressor, identity: this.identity, peerIdentities: this.peerIdentities };
     this.rounds.set(plan.roundId, { ctx, protocol });
     const message = await protocol.first(ctx, {
       delta, numExamples: withhold ? 0 : result.numExamples, trainLoss: withhold ? 0 : finiteOr(result.loss, 0),

@@ -52,7 +52,8 @@ describe('protection and aggregation in the federation config', () => {
   });
 
   it('refuses unknown kinds, bad learning rates and stray keys', () => {
-    expect(() => parseFederationConfig({ ...BASE, protection: { kind: 'secagg' } })).toThrow(/protection: protection must be one of \{ kind: "none" \}/);
+    expect(() => parseFederationConfig({ ...BASE, protection: { kind: 'ckks' } })).toThrow(/protection: protection must be one of \{ kind: "none" \}, \{ kind: "secagg" \}/);
+    // The bare-string form is only ever the legacy "none".
     expect(() => parseFederationConfig({ ...BASE, protection: 'secagg' })).toThrow(/protection must be one of/);
     expect(() => parseFederationConfig({ ...BASE, protection: { kind: 'none', threshold: 3 } })).toThrow(/protection/);
     expect(() => parseFederationConfig({ ...BASE, aggregation: { kind: 'bulyan' } })).toThrow(/aggregation\.kind must be one of fedavg, median, trimmed-mean, krum/);

@@ -5,10 +5,11 @@ import {
 } from '../protocols/index.ts';
 import { aggregationConflict, type AggregatorCapability, type ProtectionOutput } from './aggregation/aggregator.ts';
 import { dataSpecFromMessage, dataSpecMessage, dataSpecSchema } from './data-spec.ts';
+import { secAggConfigSchema, secAggConfigIssues, secAggFromMessage, secAggMessage } from './protection/secagg-config.ts';
 
 export const MODEL_ARCHITECTURES = ['mlp', 'cnn'] as const;
-/** Protection protocols; SecAgg+ will add its own (with its parameters) to `protectionSchema`. */
-export const PROTECTIONS = ['none', 'he'] as const;
+/** Protection protocols, each with its parameters in `protectionSchema`. */
+export const PROTECTIONS = ['none', 'secagg', 'he'] as const;
 export type ProtectionKind = (typeof PROTECTIONS)[number];
 export const AGGREGATIONS = ['fedavg', 'median', 'trimmed-mean', 'krum'] as const;
 export type AggregationKind = (typeof AGGREGATIONS)[number];
@@ -16,7 +17,7 @@ export const WEIGHTINGS = ['examples', 'uniform'] as const;
 export const SERVER_OPTIMIZERS = ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
 
 /** What each protection protocol hands the aggregation stage: a protocol module declares this with its stages. */
-export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates', he: 'sum' };
+export const PROTECTION_OUTPUT: Record<ProtectionKind, ProtectionOutput> = { none: 'individual-updates', secagg: 'sum', he: 'sum' };
 /** Protection "he": CKKS ciphertext forms (BENCHMARKS.md, "CKKS", explains the default). */
 export const HE_CIPHERTEXTS = ['seeded', 'full'] as const;
 /** What each aggregation kind needs to see (aggregation/aggregator.ts). */
@@ -93,6 +94,7 @@ const protectionSchema = z.union([
   z.literal('none').transform(() => ({ kind: 'none' as const })),
   z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('none') }).strict(),
+    secAggConfigSchema,
     // Homomorphic aggregation (coordinator/protection/he.ts): at least 2 decryptors so that one
     // lying decryptor is caught by the others' disagreement.
     z.object({
@@ -186,6 +188,9 @@ export const federationConfigSchema = z.object({
     if (c.protection.kind === 'he' && c.protection.decryptors > c.minSites) {
       ctx.addIssue({ code: 'custom', message: `protection "he" has ${c.protection.decryptors} decryptors, more than the ${c.minSites} sites a round may end with; lower protection.decryptors or raise minSites`, path: ['protection', 'decryptors'] });
     }
+    if (c.protection.kind === 'secagg') {
+      for (const issue of secAggConfigIssues(c.protection, c)) ctx.addIssue({ code: 'custom', message: issue.message, path: ['protection', ...issue.path] });
+    }
     const a = c.aggregation;
     if (a?.kind === 'krum' && c.minSites < 2 * a.byzantine + 3) {
       ctx.addIssue({ code: 'custom', message: `Krum tolerating ${a.byzantine} Byzantine sites needs at least ${2 * a.byzantine + 3} updates a round; raise minSites (now ${c.minSites}) or lower aggregation.byzantine`, path: ['aggregation', 'byzantine'] });
@@ -207,12 +212,15 @@ export const federationConfigSchema = z.object({
       });
     }
   })
-  .transform((c) => ({ ...c, aggregation: resolveAggregation(c.aggregation, c.privacy !== null) }));
+  .transform((c) => ({ ...c, aggregation: resolveAggregation(c.aggregation, c.privacy !== null || c.protection.kind === 'secagg') }));
 
-/** Every resolved aggregation names its weighting; the robust ones weight every update alike. */
-function resolveAggregation(a: z.output<typeof aggregationSchema> | undefined, dp: boolean) {
+/**
+ * Every resolved aggregation names its weighting; the robust ones weight every update alike, and
+ * so does FedAvg under DP or secure aggregation (`uniform`: the flag says which of the two).
+ */
+function resolveAggregation(a: z.output<typeof aggregationSchema> | undefined, uniform: boolean) {
   if (a && a.kind !== 'fedavg') return { ...a, weighting: 'uniform' as const };
-  const weighting: (typeof WEIGHTINGS)[number] = a?.weighting ?? (dp ? 'uniform' : 'examples');
+  const weighting: (typeof WEIGHTINGS)[number] = a?.weighting ?? (uniform ? 'uniform' : 'examples');
   return { kind: 'fedavg' as const, weighting, serverOptimizer: a?.serverOptimizer ?? { kind: 'sgd' as const, learningRate: 1 } };
 }
 
@@ -272,7 +280,9 @@ function compressionFromMessage(msg: UpdateCompressionMsg | null | undefined): u
 function protectionFromMessage(msg: ProtectionConfigMsg | null | undefined, legacy: string | undefined): unknown {
   if (!msg) return legacy || 'none';
   if (msg.kind === 'he') return { kind: 'he', decryptors: msg.he.decryptors || undefined, ciphertexts: msg.he.ciphertexts || undefined };
-  return msg.kind === undefined ? { kind: legacy || undefined } : { kind: msg.kind };
+  if (msg.kind === 'secagg') return secAggFromMessage(msg.secagg);
+  // Not the legacy kind: "secagg" there with parameters this coordinator cannot read would run with defaults.
+  return msg.kind === undefined ? { kind: undefined } : { kind: msg.kind };
 }
 
 function aggregationFromMessage(msg: AggregationConfigMsg | null | undefined): unknown {
@@ -324,6 +334,7 @@ function protectionMessage(protection: Exclude<FederationConfigInput['protection
   switch (protection.kind) {
     case 'none': return { kind: 'none', none: {} };
     case 'he': return { kind: 'he', he: { decryptors: protection.decryptors ?? 0, ciphertexts: protection.ciphertexts ?? '' } };
+    case 'secagg': return { kind: 'secagg', secagg: secAggMessage(protection) };
   }
 }
 

@@ -27,6 +27,7 @@ import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTask
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
 import { heProtection } from './protection/he.ts';
+import { SiteIdentities } from './site-identities.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
 import { DEFAULT_UPDATE_LIMITS, noiseNormBound, type UpdateLimits } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
@@ -102,6 +103,7 @@ export class RoundManager extends EventEmitter {
   readonly rounds: RoundStore;
   readonly privacy: RoundPrivacyPlanner;
   readonly scheduler: RoundScheduler;
+  readonly identities: SiteIdentities;
 
   constructor(deps: {
     store: Store; registry: ModelRegistry; log: Logger; ledger: PrivacyLedger;
@@ -122,6 +124,7 @@ export class RoundManager extends EventEmitter {
     this.markFinished = deps.markFinished;
     this.updateLimits = deps.updateLimits ?? DEFAULT_UPDATE_LIMITS;
     this.rounds = new RoundStore(deps.store);
+    this.identities = new SiteIdentities(deps.store);
     this.privacy = new RoundPrivacyPlanner(deps.store, deps.ledger);
     this.scheduler = new RoundScheduler({
       store: deps.store, clock: this.clock, log: deps.log, planner: this.privacy, getFederation: deps.getFederation,
@@ -292,6 +295,10 @@ export class RoundManager extends EventEmitter {
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
       round.record.submittedSites.push(siteId);
       if (header.body === 'update') round.evaluation?.add(header.update);
+    } else if (stage.contribution) {
+      // A protected contribution (a masked vector): the site is a contributor; no count or metric is known.
+      this.rounds.recordSubmission(round.record.id, siteId, 0, sha256 ?? Buffer.alloc(32), 0, 0, this.clock.now());
+      round.record.submittedSites.push(siteId);
     }
     round.answered.add(siteId);
     round.inFlight.delete(siteId);
@@ -328,6 +335,7 @@ export class RoundManager extends EventEmitter {
       federationId, roundId: record.id, roundNumber: record.number, layout: baseRecord.layout, selected,
       // Central DP never conditions on how many sites turned up (see round-privacy.ts).
       minSurvivors: privacy?.mode === 'central' ? 0 : config.minSites, dp: privacy !== null, protection: config.protection,
+      privacy, pinIdentity: (siteId, key) => this.identities.pin(federationId, siteId, key),
       compression: config.compression, evaluate: evaluationDue(config, baseVersion, privacy !== null),
       weightCaps: this.rounds.declaredMaxExamples(selected), bounds: record.bounds,
     };
@@ -412,7 +420,7 @@ export class RoundManager extends EventEmitter {
       round.live = new Set(outcome.survivors);
       round.stageIndex = next;
       this.log.info('round stage', { federation: federationId, round: round.record.number, stage: round.protocol.stages[round.stageIndex]!.name, sites: round.live.size, why });
-      this.startStage(federationId, round, round.config.roundDeadlineMs);
+      this.startStage(federationId, round, round.protocol.laterStageDeadlineMs?.(round.ctx) ?? round.config.roundDeadlineMs);
       this.emit('round', round.record);
       return;
     }
@@ -447,7 +455,8 @@ export class RoundManager extends EventEmitter {
         : null;
       const { blobPath, sha256 } = this.registry.writeBlob(federationId, version, next);
       const optimizerState = state ? this.registry.writeOptimizerState(federationId, version, state) : null;
-      const totalExamples = record.privacy ? 0 : round.aggregation.totalWeight;
+      // Under DP the count is not released; a protocol whose contributions are protected (secagg) never learns it.
+      const totalExamples = record.privacy || round.protocol.stages.some((s) => s.contribution) ? 0 : round.aggregation.totalWeight;
       const evaluated = round.evaluation?.result() ?? null;
       const now = this.clock.now();
       this.store.transaction(() => {

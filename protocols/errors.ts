@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   TOKEN_REVOKED: GrpcStatus.PERMISSION_DENIED,
   FORBIDDEN: GrpcStatus.PERMISSION_DENIED,
   NOT_SELECTED: GrpcStatus.PERMISSION_DENIED,
+  /** A site signed with another identity key than the one the coordinator pinned for it. */
+  IDENTITY_MISMATCH: GrpcStatus.PERMISSION_DENIED,
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
   LAYOUT_MISMATCH: GrpcStatus.INVALID_ARGUMENT,
   NON_FINITE_VALUE: GrpcStatus.INVALID_ARGUMENT,

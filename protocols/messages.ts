@@ -51,6 +51,7 @@ import type { StageTask__Output } from './generated/conclave/v1/StageTask.ts';
 import type { SecAggBody__Output } from './generated/conclave/v1/SecAggBody.ts';
 import type { SecAggKeys__Output } from './generated/conclave/v1/SecAggKeys.ts';
 import type { SecAggParams__Output } from './generated/conclave/v1/SecAggParams.ts';
+import type { SecAggConfig__Output } from './generated/conclave/v1/SecAggConfig.ts';
 import type { SecAggTask__Output } from './generated/conclave/v1/SecAggTask.ts';
 import type { SubmitStageResponse__Output } from './generated/conclave/v1/SubmitStageResponse.ts';
 import type { TensorChunk__Output } from './generated/conclave/v1/TensorChunk.ts';
@@ -123,6 +124,7 @@ type AggregationConfigFields = With<AggregationConfig__Output, {
   fedavg?: FedAvgConfigMsg | null; median?: MedianConfigMsg | null; trimmedMean?: TrimmedMeanConfigMsg | null; krum?: KrumConfigMsg | null;
 }>;
 export type AggregationConfigMsg = Oneof<AggregationConfigFields, 'kind'> | Unset<AggregationConfigFields, 'kind'>;
+export type SecAggConfigMsg = SecAggConfig__Output;
 export type ProtectionConfigMsg = Oneof<ProtectionConfig__Output, 'kind'> | Unset<ProtectionConfig__Output, 'kind'>;
 export type PrivacyConfigMsg = PrivacyConfig__Output;
 /** What a site's examples must look like (classes, feature scaling); the site validates it on arrival. */

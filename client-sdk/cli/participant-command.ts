@@ -4,10 +4,13 @@
  * and model, for `conclave simulate --site-processes`). Operators' commands (enroll, revoke) live
  * in coordinator/cli; the `conclave` dispatcher routes between the two.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateSiteIdentity, identityFromPem, identityToPem, type SiteIdentity } from '../../crypto/site-identity.ts';
 import { join } from 'node:path';
 import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, described, int, num, oneOf, output, parseFlags, str, type CommandHelp, type Flags } from '../../protocols/cli.ts';
-import { Participant, type ParticipantEvent } from '../participant.ts';
+import { BUILT_IN_PROTOCOLS, Participant, type ParticipantEvent } from '../participant.ts';
+import { withSimulatedDropout } from './simulated-dropout.ts';
+import type { SiteProtocol } from '../protection/protocol.ts';
 import { DP_MODES, parsePrivacyFloor, type PrivacyFloorOptions } from '../privacy-policy.ts';
 import { simulatedSiteEvalShards, simulatedSiteShards, type SimulatedSplit } from '../data/simulated.ts';
 import type { Dataset } from '../data/dataset.ts';
@@ -70,6 +73,9 @@ const SITE_FLAG_HELP: Record<string, string> = {
   'label-column': 'run --data FILE.csv: the label\'s column (default label)',
   attack: 'host, SIMULATION ONLY: huge-update, inflated-count or scaled-random; the --attack-sites attack every round (client-sdk/simulation/attacker.ts)',
   'attack-sites': 'host, with --attack: the attacking sites\' indices, comma-separated, among --site-indices',
+  'identity-key': 'run: the site\'s Ed25519 identity key file (PKCS#8 PEM, created 0600 if missing); secure aggregation pins the first key a site signs with, so a site that restarts must keep it',
+  dropout: 'host, TEST TOOLING for simulations: each site drops out of each round with probability P, at a stage drawn uniformly, and stays silent until that stage\'s deadline',
+  'dropout-seed': 'host, with --dropout: seeds which sites drop and when',
 };
 
 const OPTIONS = {
@@ -80,6 +86,7 @@ const OPTIONS = {
   'min-noise-multiplier': { type: 'string' }, 'max-clip': { type: 'string' }, 'site-budget': { type: 'string' }, 'site-delta': { type: 'string' },
   'require-dp': { type: 'boolean' }, 'allow-modes': { type: 'string' }, 'privacy-state': { type: 'string' },
   attack: { type: 'string' }, 'attack-sites': { type: 'string' },
+  dropout: { type: 'string' }, 'dropout-seed': { type: 'string' }, 'identity-key': { type: 'string' },
 } as const;
 
 type Refusal = Extract<ParticipantEvent, { type: 'round-refused' }>;
@@ -120,6 +127,13 @@ export async function siteCommand(argv: string[]): Promise<void> {
   const trainerFor = (d: Dataset): { trainer: LocalTrainer } | Record<string, never> =>
     workers > 1 ? { trainer: new WorkerPoolTrainer(d, { workers, prefer: backend }) } : {};
 
+  if (sub === 'run' && (flags['dropout'] !== undefined || flags['dropout-seed'] !== undefined)) throw new CliError('--dropout is simulation tooling: participant host only');
+  const dropout = num(flags, 'dropout', { fallback: 0, test: (v) => v >= 0 && v <= 1, expect: 'a probability in [0, 1]' });
+  const dropoutSeed = int(flags, 'dropout-seed', { min: 0, max: 2 ** 31, fallback: split.seed });
+  const protocolsFor = (site: number): { protocols: ReadonlyMap<string, SiteProtocol> } | Record<string, never> => (dropout > 0
+    ? { protocols: new Map([...BUILT_IN_PROTOCOLS].map(([name, p]) => [name, withSimulatedDropout(p, { probability: dropout, seed: dropoutSeed, site })])) }
+    : {});
+
   if (sub === 'run') {
     if (flags['attack'] !== undefined || flags['attack-sites'] !== undefined) throw new CliError('--attack is for simulated sites only: participant host, as conclave simulate runs it');
     const token = typeof flags['token-file'] === 'string' ? readToken(flags['token-file']) : str(flags, 'token');
@@ -127,7 +141,8 @@ export async function siteCommand(argv: string[]): Promise<void> {
     const privacyFloor = privacyFloorFromFlags(flags);
     const data = simulatedSiteShards(split, [siteIndex]).get(siteIndex)!;
     const evalData = simulatedSiteEvalShards(split, [siteIndex]).get(siteIndex)!;
-    const result = await runSite(new Participant({ coordinator, token, data, evalData, backend, ...trainerFor(data), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
+    const identity = typeof flags['identity-key'] === 'string' ? { identity: loadIdentity(flags['identity-key']) } : {};
+    const result = await runSite(new Participant({ coordinator, token, data, evalData, backend, ...trainerFor(data), ...identity, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) }), siteIndex, data);
     const refused = describeRefusals(result.refusals);
     output(flags, {
       json: result,
@@ -139,6 +154,7 @@ export async function siteCommand(argv: string[]): Promise<void> {
   }
 
   if (flags['privacy-state'] !== undefined) throw new CliError('--privacy-state is one site\'s file; participant host takes the other floor flags only');
+  if (flags['identity-key'] !== undefined) throw new CliError('--identity-key is one site\'s key; participant host gives each of its sites a key of its own for the process\'s lifetime');
   const tokenDir = str(flags, 'token-dir');
   const indices = siteIndices(str(flags, 'site-indices'), sites);
   const privacyFloor = privacyFloorFromFlags(flags);
@@ -157,7 +173,7 @@ export async function siteCommand(argv: string[]): Promise<void> {
     // An attacker wraps the trainer the site would have had (tfjs loaded only as the Participant would load it).
     const honest = async () => trainerFor(data).trainer ?? new (await import('../training/tfjs-trainer.ts')).TfjsTrainer(data, backend);
     const trainer = attack && attackers.includes(index) ? { trainer: attackingTrainer(await honest(), attack, data.count) } : trainerFor(data);
-    const participant = new Participant({ coordinator, token: tokens[k]!, data, evalData: evalShards.get(index)!, backend, ...trainer, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+    const participant = new Participant({ coordinator, token: tokens[k]!, data, evalData: evalShards.get(index)!, backend, ...trainer, ...protocolsFor(index), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
     return runSite(participant, index, data);
   }));
   const exhausted = results.filter((r) => r.outcome === 'site-budget-exhausted').length;
@@ -253,6 +269,24 @@ function privacyFloorFromFlags(flags: Flags): PrivacyFloorOptions | undefined {
   // Checked here, before the site loads its data; the Participant checks the same schema again.
   parsePrivacyFloor(raw, (field) => `--${FLOOR_FLAGS[field as keyof PrivacyFloorOptions] ?? field}${field === 'modes' ? ` (${DP_MODES.join(', ')})` : ''}`);
   return raw as PrivacyFloorOptions;
+}
+
+/** The site's identity key from its file, or a new one written there (0600, never overwritten). */
+export function loadIdentity(path: string): SiteIdentity {
+  if (!existsSync(path)) {
+    const identity = generateSiteIdentity();
+    try {
+      writeFileSync(path, identityToPem(identity), { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      throw new CliError(`cannot create identity key file ${path}: ${(err as Error).message}`, EXIT.INVALID_INPUT);
+    }
+    return identity;
+  }
+  try {
+    return identityFromPem(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new CliError(`cannot read identity key ${path} (an Ed25519 PKCS#8 PEM): ${(err as Error).message}`, EXIT.INVALID_INPUT);
+  }
 }
 
 function readToken(path: string): string {

@@ -6,6 +6,7 @@
 import type { RoundPlanMsg, StageTaskMsg, TensorSpec, TypedTensor } from '../../protocols/index.ts';
 import type { StageSubmission } from '../connection.ts';
 import type { UpdateCompressor } from '../compression.ts';
+import type { SiteIdentity } from '../../crypto/site-identity.ts';
 
 export interface SiteRoundContext {
   plan: RoundPlanMsg;
@@ -14,6 +15,13 @@ export interface SiteRoundContext {
   secrets: Map<string, unknown>;
   /** Encodes a plain update as the plan's compression asks, with the site's top-k residual (protection "none"). */
   compressor?: UpdateCompressor;
+  /** The site's long-term identity key: it signs what the site advertises (secagg). */
+  identity?: SiteIdentity;
+  /**
+   * Neighbours' identity keys by site id, as first seen (or given by the operator); kept across
+   * rounds, so a coordinator that swaps a known neighbour's identity key is caught.
+   */
+  peerIdentities?: Map<string, Uint8Array>;
 }
 
 /** What leaves the site after training, subject to the plan (withheld metrics are 0). */

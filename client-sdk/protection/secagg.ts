@@ -11,7 +11,8 @@ import {
   SecAggError, advertise, chooseQuantization, maskInput, perSiteBound, placeSite, quantize, revealShares, setupRound, shareKeys,
   type Advertisement, type Quantization, type Round, type SiteSecrets,
 } from '../../crypto/secagg/index.ts';
-import { ConclaveError, type SecAggBodyMsg, type SecAggKeysMsg, type SecAggParamsMsg, type StageTaskMsg } from '../../protocols/index.ts';
+import { signAdvertisement, verifyAdvertisement } from '../../crypto/site-identity.ts';
+import { ConclaveError, type SecAggBodyMsg, type SecAggKeysMsg, type SecAggParamsMsg, type SecAggTaskMsg, type StageTaskMsg } from '../../protocols/index.ts';
 import type { StageSubmission } from '../connection.ts';
 import type { SiteProtocol, SiteRoundContext } from './protocol.ts';
 
@@ -20,6 +21,8 @@ interface SecAggRoundSecrets {
   site: SiteSecrets;
   /** The quantized update with its "unclipped" bit: what the masks hide. */
   input: Uint32Array;
+  /** The neighbours' keys as verified at share-keys: the only keys this site ever uses. */
+  verified?: Map<number, Advertisement>;
 }
 
 const SECRETS = 'secagg';
@@ -55,6 +58,36 @@ function advertisementOf(keys: SecAggKeysMsg | null | undefined): Advertisement 
   return { encryptionPublicKey: new Uint8Array(keys.encryptionPublicKey), maskPublicKey: new Uint8Array(keys.maskPublicKey), seedCommitment: new Uint8Array(keys.seedCommitment) };
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * The neighbours' keys, each checked against its site's identity key before this site seals a share
+ * to it or masks with it: the signature must cover this federation and round, and a neighbour
+ * seen before must still have the identity key it had then. A coordinator that substitutes keys
+ * (its own X25519 keys to open the shares, or another round's to replay) is refused here.
+ */
+function verifiedPeers(ctx: SiteRoundContext, task: SecAggTaskMsg): Map<number, Advertisement> {
+  const scope = { federationId: ctx.plan.federationId, roundId: ctx.plan.roundId };
+  const out = new Map<number, Advertisement>();
+  const seen = new Map<string, Uint8Array>();
+  for (const peer of task.peers) {
+    const a = advertisementOf(peer.keys);
+    const identity = new Uint8Array(peer.keys!.identityPublicKey);
+    if (out.has(peer.index)) throw new SecAggError('SECAGG_REFUSED', `site ${peer.index} is listed twice`);
+    if (!verifyAdvertisement(identity, scope, a, new Uint8Array(peer.keys!.signature))) {
+      throw new SecAggError('SECAGG_REFUSED', `site ${peer.index}'s keys are not signed by its identity key for this round: substituted or replayed keys`);
+    }
+    const pinned = ctx.peerIdentities?.get(peer.siteId) ?? seen.get(peer.siteId);
+    if (pinned && !sameBytes(pinned, identity)) throw new SecAggError('SECAGG_REFUSED', `site ${peer.index} (${peer.siteId.slice(0, 64)}) now has another identity key than before`);
+    seen.set(peer.siteId, identity);
+    out.set(peer.index, a);
+  }
+  for (const [siteId, key] of seen) ctx.peerIdentities?.set(siteId, key);
+  return out;
+}
+
 /** SecAgg refusals end the round for this site (ROUND_CLOSED), never its participation. */
 function refusal(e: unknown, stage: string): never {
   if (e instanceof SecAggError) throw new ConclaveError('ROUND_CLOSED', `secagg ${stage}: ${e.message}`);
@@ -75,12 +108,17 @@ export const secureAggregation: SiteProtocol = {
     const input = new Uint32Array(p.vectorLength);
     input.set(quantize(contribution.delta, quantization));
     input[p.vectorLength - 1] = contribution.unclipped ? 1 : 0;
+    if (!ctx.identity) throw new ConclaveError('INVALID_ARGUMENT', 'secure aggregation needs the site\'s identity key to sign its advertised keys');
     const { secrets, advertisement } = advertise();
+    const signature = signAdvertisement(ctx.identity, { federationId: ctx.plan.federationId, roundId: ctx.plan.roundId }, advertisement);
     ctx.secrets.set(SECRETS, { round, site: secrets, input } satisfies SecAggRoundSecrets);
     return {
       roundId: ctx.plan.roundId, stage: 'advertise-keys', body: 'secagg',
       secagg: {
-        keys: { encryptionPublicKey: Buffer.from(advertisement.encryptionPublicKey), maskPublicKey: Buffer.from(advertisement.maskPublicKey), seedCommitment: Buffer.from(advertisement.seedCommitment) },
+        keys: {
+          encryptionPublicKey: Buffer.from(advertisement.encryptionPublicKey), maskPublicKey: Buffer.from(advertisement.maskPublicKey), seedCommitment: Buffer.from(advertisement.seedCommitment),
+          identityPublicKey: Buffer.from(ctx.identity.publicKey), signature: Buffer.from(signature),
+        },
         shares: [], revealed: [],
       },
     };
@@ -96,14 +134,26 @@ export const secureAggregation: SiteProtocol = {
       switch (task.stage) {
         case 'share-keys': {
           placeSite(s.round, s.site, t.selfIndex);
-          const peers = new Map(t.peers.map((p) => [p.index, advertisementOf(p.keys)]));
+          const peers = verifiedPeers(ctx, t);
           const sealed = await shareKeys(s.round, s.site, peers);
+          s.verified = peers;
           return reply({ shares: [...sealed].map(([to, c]) => ({ from: s.site.self, to, ciphertext: Buffer.from(c) })), revealed: [] });
         }
         case 'masked-input': {
           placeSite(s.round, s.site, t.selfIndex);
           if (s.site.held) throw new SecAggError('SECAGG_REFUSED', 'this site already sent its masked input');
-          const peers = new Map(t.peers.map((p) => [p.index, advertisementOf(p.keys)]));
+          // Only the keys verified at share-keys: the coordinator cannot swap them in between.
+          const verified = s.verified;
+          if (!verified) throw new SecAggError('SECAGG_REFUSED', 'this site has not shared its keys in this round');
+          const peers = new Map<number, Advertisement>();
+          for (const p of t.peers) {
+            const a = verified.get(p.index);
+            const given = advertisementOf(p.keys);
+            if (!a || !sameBytes(a.encryptionPublicKey, given.encryptionPublicKey) || !sameBytes(a.maskPublicKey, given.maskPublicKey) || !sameBytes(a.seedCommitment, given.seedCommitment)) {
+              throw new SecAggError('SECAGG_REFUSED', `site ${p.index}'s keys differ from those it advertised at share-keys`);
+            }
+            peers.set(p.index, a);
+          }
           const inbox = new Map<number, Uint8Array>();
           for (const share of t.shares) {
             if (share.to !== s.site.self) throw new SecAggError('SECAGG_BAD_SHARE', `a share addressed to site ${share.to}`);

@@ -9,6 +9,7 @@ import { STRATEGY_OPTIONS, STRATEGY_USAGE, aggregationFromFlags, proxMuFromFlags
 import { ROUND_EXTRA_OPTIONS, roundExtrasFromFlags } from './round-flags.ts';
 import { DATA_SPEC_OPTIONS, DATA_SPEC_USAGE, checkModelFitsSpec, dataSpecFromFlags } from './data-flags.ts';
 import { PROTECTION_OPTIONS, PROTECTION_USAGE, protectionFromFlags } from './protection-flags.ts';
+import { SECAGG_OPTIONS, SECAGG_USAGE, describeSecAggChoice, secAggChoice } from './secagg-flags.ts';
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string', value: 'central|distributed|local', description: 'client-level differential privacy (DP-FedAvg; sites are Poisson-sampled); none without it' },
@@ -83,6 +84,7 @@ const CREATE_OPTIONS = {
   ...ROUND_EXTRA_OPTIONS,
   ...DATA_SPEC_OPTIONS,
   ...PROTECTION_OPTIONS,
+  ...SECAGG_OPTIONS,
 } as const satisfies FlagOptions;
 
 export const FEDERATION_HELP: CommandHelp = {
@@ -105,6 +107,7 @@ Both forms are checked by the same schema before the coordinator is called; prob
 weights; training defaults to 1 epoch of Adam at lr 0.001.
 ${STRATEGY_USAGE}
 ${PROTECTION_USAGE}
+${SECAGG_USAGE}
 ${PRIVACY_USAGE}
 ${DATA_SPEC_USAGE}`,
     },
@@ -174,7 +177,7 @@ async function federationToCreate(flags: Flags, loadModelTools: LoadModelTools) 
     throw err instanceof RangeError ? new CliError(`--model ${modelLabel(source)}: ${err.message}`, EXIT.INVALID_INPUT) : err;
   }
   if (data.spec) checkModelFitsSpec(await tools.modelShape(model), data);
-  return { config: configMessage(config), model };
+  return { config: configMessage(config), model, secagg: secAggChoice(config) };
 }
 
 /** `loadModelTools` is injected by the dispatcher: building or reading version 0 needs tfjs, which this room never imports. */
@@ -191,7 +194,11 @@ export async function federationCommand(argv: string[], deps: { loadModelTools: 
     const federation = creating
       ? await createFederation(admin.client, admin.token, creating)
       : await admin.call<FederationMsg>(sub === 'start' ? 'StartFederation' : 'GetFederation', { federationId: id });
-    output(flags, { json: federation, text: describeFederation(federation) });
+    const secagg = creating?.secagg;
+    output(flags, {
+      json: secagg ? { ...federation, secagg } : federation,
+      text: describeFederation(federation) + (secagg ? `\n${describeSecAggChoice(secagg)}` : ''),
+    });
   } finally {
     admin.close();
   }

@@ -12,13 +12,26 @@ import { STRATEGY_OPTIONS, STRATEGY_USAGE } from './strategy-flags.ts';
 import { ROUND_EXTRA_OPTIONS } from './round-flags.ts';
 import { ATTACK_OPTIONS, attackArgs, attackFromFlags } from './attack-flags.ts';
 import { PROTECTION_OPTIONS, PROTECTION_USAGE } from './protection-flags.ts';
-import { configMessage } from '../federation-config.ts';
+import { configMessage, parseFederationConfig } from '../federation-config.ts';
+import { SECAGG_OPTIONS, SECAGG_USAGE, describeSecAggChoice, secAggChoice } from './secagg-flags.ts';
 import { watchFederation } from './round-model-commands.ts';
 import { watchView, type WatchView } from './progress.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 import { SiteWorkerReport } from './site-workers.ts';
 
 const ONE_PROCESS_PER_SITE_UP_TO = 8;
+/**
+ * Under --dropout every drop waits out a deadline: shorter defaults than a real federation's, but
+ * long enough for the sites one process hosts to take their turns on its one thread (measured with
+ * 100 sites in 4 processes on 2 cores shared with other work: ~6 s of training and up to ~4 s of
+ * share-keys or masked-input per hosted site and round).
+ */
+const DROPOUT_DEADLINE_MS = 120_000;
+const DROPOUT_STAGE_DEADLINE_MS = 15_000;
+const dropoutDeadlines = (sitesPerProcess: number) => ({
+  round: Math.max(DROPOUT_DEADLINE_MS, 8_000 * sitesPerProcess),
+  stage: Math.max(DROPOUT_STAGE_DEADLINE_MS, 5_000 * sitesPerProcess),
+});
 /** Enrollments in flight at once: each signs a token and commits a row. */
 const ENROLL_CONCURRENCY = 16;
 
@@ -36,6 +49,12 @@ to DATA_DIR/simulations/<federation>/. Every site has its own token and gRPC cha
 sites over P processes ("participant host"), each loading the data once, so hundreds of sites run on a few cores.
 --model PATH/model.json must take an MNIST digit ([28, 28, 1] or [784]) and output 10 class probabilities.
 With --dp, every round reports the federation's ε and each site's ε from the privacy ledger.
+--dropout P: the dropping site goes silent until that stage's deadline, so each drop costs a deadline:
+with --dropout, --deadline-ms defaults to max(${DROPOUT_DEADLINE_MS}, 8000 x sites per process) (it must cover training),
+secagg's --stage-deadline-ms to max(${DROPOUT_STAGE_DEADLINE_MS}, 5000 x sites per process) and --min-sites to 1 (secagg
+still needs t survivors). Each round reports its selected sites and its survivors (the sites whose update is in it).
+
+${SECAGG_USAGE}
 ${STRATEGY_USAGE}
 ${PROTECTION_USAGE}
 ${PRIVACY_USAGE}`,
@@ -62,6 +81,7 @@ const SIMULATE_FLAG_HELP: Record<string, string> = {
   name: 'the federation\'s name (default simulation-PARTITION-SITES)',
   'site-processes': `OS processes the sites are spread over (default: one per site up to ${ONE_PROCESS_PER_SITE_UP_TO} sites, else one per CPU core)`,
   workers: 'worker processes per site, data-parallel, one update per round (default 1)',
+  dropout: 'TEST TOOLING: each site drops out of each round with probability P, at a random stage (see below)',
 };
 
 const OPTIONS = {
@@ -69,12 +89,13 @@ const OPTIONS = {
   seed: { type: 'string' }, protection: { type: 'string' }, 'sites-per-round': { type: 'string' }, 'min-sites': { type: 'string' },
   'deadline-ms': { type: 'string' }, 'local-epochs': { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
   optimizer: { type: 'string' }, backend: { type: 'string' }, 'timeout-s': { type: 'string' }, name: { type: 'string' }, 'site-processes': { type: 'string' },
-  workers: { type: 'string' },
+  workers: { type: 'string' }, dropout: { type: 'string' },
   ...PRIVACY_OPTIONS,
   ...STRATEGY_OPTIONS,
   ...ROUND_EXTRA_OPTIONS,
   ...ATTACK_OPTIONS,
   ...PROTECTION_OPTIONS,
+  ...SECAGG_OPTIONS,
 } as const;
 
 /** Sites a simulation may enroll; every one is a token, a channel and a shard (MNIST has 8,000 training digits). */
@@ -89,6 +110,8 @@ export interface SimulationRound {
   sites: number;
   examples: number;
   elapsedMs: number;
+  /** The sites whose update is in the round's aggregate (for secagg: whose masked input was summed). */
+  survivors: number;
   /** Federation-level ε after this round (tighter of RDP and PLD), with DP on. */
   epsilon?: number;
   accountant?: string;
@@ -125,11 +148,16 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
   const attack = attackFromFlags(flags, sites);
   const source = modelSourceFromFlags(flags, 'mlp');
   const tools = await deps.loadModelTools();
+  const dropout = flags['dropout'] === undefined ? 0 : num(flags, 'dropout', { test: (v) => v >= 0 && v < 1, expect: 'a probability in [0, 1)' });
+  const deadlines = dropoutDeadlines(Math.ceil(sites / siteProcesses));
   const config = federationConfigFromFlags({
     ...flags, rounds: flags['rounds'] ?? '3', seed: String(split.seed),
-    'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? '300000',
+    'sites-per-round': flags['sites-per-round'] ?? String(sites), 'deadline-ms': flags['deadline-ms'] ?? String(dropout > 0 ? deadlines.round : 300_000),
+    // A round with drops goes on with its survivors (secagg still needs its t of them).
+    ...(dropout > 0 ? { 'min-sites': flags['min-sites'] ?? '1' } : {}),
     // Refused attackers must not take the quorum down with them: by default a round needs its honest sites only.
-    ...(attack && flags['min-sites'] === undefined ? { 'min-sites': String(Math.max(1, Number(flags['sites-per-round'] ?? sites) - attack.sites.length)) } : {}),
+    ...(dropout === 0 && attack && flags['min-sites'] === undefined ? { 'min-sites': String(Math.max(1, Number(flags['sites-per-round'] ?? sites) - attack.sites.length)) } : {}),
+    ...(dropout > 0 && flags['protection'] === 'secagg' ? { 'stage-deadline-ms': flags['stage-deadline-ms'] ?? String(deadlines.stage) } : {}),
     name: flags['name'] ?? `simulation-${split.partition}-${sites}`,
   }, source, tools.trainingDefaults(source));
   if (config.sitesPerRound > sites) throw new CliError(`--sites-per-round (${config.sitesPerRound}) cannot exceed --sites (${sites})`);
@@ -170,6 +198,9 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
     const simDir = join(dataDir, 'simulations', federation.id);
     mkdirSync(simDir, { recursive: true, mode: 0o700 });
     progress(`federation ${federation.id}: ${source.kind === 'file' ? source.path : config.model}, ${sites} sites (${split.partition}${split.partition === 'dirichlet' ? ` α=${split.alpha}` : ''}) in ${siteProcesses} processes, ${config.rounds} rounds, coordinator ${info.address}`);
+    const secagg = secAggChoice(config);
+    if (secagg) progress(describeSecAggChoice(secagg));
+    if (dropout > 0) progress(`simulated dropout: each site drops out of each round with probability ${dropout}, at a random stage`);
 
     // Each site is enrolled with its shard's size, as an operator would with a site's declared dataset size: its weight cap.
     const shardSizes = await tools.simulationShardSizes({ partition: split.partition, sites, alpha: split.alpha, seed: split.seed });
@@ -196,7 +227,8 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       const indices = Array.from({ length: Math.ceil((sites - p) / siteProcesses) }, (_, k) => p + k * siteProcesses);
       const args = [BIN, 'participant', 'host', '--coordinator', info.address, '--token-dir', simDir, '--site-indices', indices.join(','),
         '--dataset', 'mnist', '--partition', split.partition, '--alpha', String(split.alpha), '--sites', String(sites),
-        '--seed', String(split.seed), '--backend', backendPreference, ...(workers > 1 ? ['--workers', String(workers)] : []), ...attackArgs(attack, indices)];
+        '--seed', String(split.seed), '--backend', backendPreference, ...(workers > 1 ? ['--workers', String(workers)] : []), ...attackArgs(attack, indices),
+        ...(dropout > 0 ? ['--dropout', String(dropout), '--dropout-seed', String(split.seed)] : [])];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(child);
       const logPath = join(simDir, siteProcesses === sites ? `site-${p}.log` : `sites-${p}.log`);
@@ -238,7 +270,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
         const metrics = await evaluator.evaluate(await downloadModel(admin, adminToken, { federationId: federation.id, version: round.resultVersion }));
         const entry: SimulationRound = {
           round: round.number, modelVersion: round.resultVersion, testAccuracy: metrics.accuracy, testLoss: metrics.loss,
-          sites: round.submittedSites.length, examples: round.totalExamples, elapsedMs: Date.now() - started,
+          sites: round.selectedSites.length, survivors: round.submittedSites.length, examples: round.totalExamples, elapsedMs: Date.now() - started,
           ...(round.federatedEvaluation ? {
             federatedAccuracy: round.federatedEvaluation.accuracy, federatedLoss: round.federatedEvaluation.loss, federatedModelVersion: round.federatedEvaluation.modelVersion,
           } : {}),
@@ -262,7 +294,7 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
           + (entry.federatedAccuracy === undefined ? '' : ` | v${entry.federatedModelVersion} federated acc ${entry.federatedAccuracy.toFixed(4)}`);
         const { clipped, capped, refused } = entry.bounded;
         const bounds = clipped + capped + refused ? ` | bounded: ${clipped} clipped, ${capped} capped, ${refused} refused` : '';
-        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.sites}/${round.selectedSites.length} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp}${bounds} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
+        progress(`round ${rounds.length}/${config.rounds} → v${entry.modelVersion} | ${entry.survivors}/${entry.sites} sites | ${entry.examples} examples | test acc ${entry.testAccuracy.toFixed(4)} loss ${entry.testLoss.toFixed(4)}${dp}${bounds} | ${(entry.elapsedMs / 1000).toFixed(1)}s`);
       }
       if (event.federation?.status === 'finished') {
         finishReason = event.federation.finishReason;
@@ -277,7 +309,10 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
       federation: federation.id,
       model: config.model,
       ...(source.kind === 'file' ? { modelFile: resolve(source.path) } : {}),
-      protection: config.protection,
+      // A protocol with parameters as the coordinator resolved it (the flags leave defaults out).
+      protection: typeof config.protection === 'string' ? config.protection : parseFederationConfig(config).protection,
+      ...(secagg ? { secagg } : {}),
+      ...(dropout > 0 ? { dropout } : {}),
       partition: split.partition,
       ...(split.partition === 'dirichlet' ? { alpha: split.alpha } : {}),
       seed: split.seed,

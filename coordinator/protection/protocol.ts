@@ -17,6 +17,7 @@ export interface UpdateReport {
   trainLoss: number;
   trainAccuracy: number;
 }
+import type { RoundPrivacy } from '../round-privacy.ts';
 
 /** What the pipeline tells a protocol about the round it runs in. */
 export interface StageRoundContext {
@@ -45,6 +46,13 @@ export interface StageRoundContext {
   bounds?: BoundedUpdates;
   /** The federation's protection config, with the protocol's parameters (absent in tests that build a context by hand). */
   protection?: ProtectionConfig;
+  /** The round's DP parameters (clip, the sites' noise), when it runs under DP. */
+  privacy?: RoundPrivacy | null;
+  /**
+   * Pins a site's identity public key on first use and refuses a different one afterwards (the
+   * coordinator's store); absent in tests that run a protocol without one.
+   */
+  pinIdentity?(siteId: string, publicKey: Uint8Array): void;
 }
 
 /** A stage message after the envelope checks: typed body, and the tensor it announced (digest verified). */
@@ -72,6 +80,11 @@ export interface Stage<S> {
   readonly name: string;
   /** True when the stage has nothing to do this round (asked as the previous stage ends): its survivors go straight on. */
   skip?(state: S): boolean;
+  /**
+   * This stage's message carries the site's (protected) contribution to the aggregate: accepting
+   * it records the site as a contributor of the round, as an update does under protection "none".
+   */
+  readonly contribution?: boolean;
   /** A later stage's task for a live site; the first stage's task is the round plan. */
   task?(state: S, siteId: string): StageTaskBody;
   /**
@@ -117,6 +130,8 @@ export interface ProtectionProtocol<S = unknown> {
   unprotect(state: S, ctx: StageRoundContext, survivors: readonly string[]): void | Promise<void>;
   /** Forgets whatever the round held (called however the round ends). */
   dispose?(state: S): void;
+  /** The deadline of each stage after the first (default: the round deadline, which also covers training). */
+  laterStageDeadlineMs?(ctx: StageRoundContext): number | undefined;
 }
 
 /** Protocols by name; the federation config names one, tests may register more. */

@@ -20,9 +20,12 @@ import {
   setupRound, unmaskSum, SHARE_BYTES,
   type Advertisement, type Quantization, type Revealed, type Round, type SecAggParameters,
 } from '../../crypto/secagg/index.ts';
+import { verifyAdvertisement } from '../../crypto/site-identity.ts';
 import { ConclaveError, type ProtectionPlanMsg, type SecAggKeysMsg, type StageHeaderMsg } from '../../protocols/index.ts';
 import type { RoundAggregation, SumAggregation } from '../aggregation/aggregator.ts';
 import type { ProtectionProtocol, Stage, StageRoundContext, StageOutcome } from './protocol.ts';
+import { DEFAULT_SECAGG_CLIP } from './secagg-config.ts';
+import { noiseNormBound } from '../limits.ts';
 
 export interface SecAggOptions {
   /** The largest fraction of sites expected to drop out of a round, at any stage (sizes k and t). */
@@ -51,6 +54,8 @@ export interface SecAggState {
   aggregation: RoundAggregation;
   /** U1 after pruning: the advertised keys of sites still in the round. */
   keys: Map<number, Advertisement>;
+  /** Each advertiser's identity key and signature over its keys, relayed so neighbours can check them. */
+  signed: Map<number, { identityPublicKey: Uint8Array; signature: Uint8Array }>;
   /** Sealed shares from share-keys, by recipient then sender. */
   inbox: Map<number, Map<number, Uint8Array>>;
   /** U2: the sites that sent shares. */
@@ -65,9 +70,28 @@ export interface SecAggState {
 /** One setup per round context: the plan and the state must agree on the graph seed. */
 const setups = new WeakMap<StageRoundContext, Setup>();
 
-function setupFor(ctx: StageRoundContext, options: SecAggOptions): Setup {
+/**
+ * The federation's secagg config, when the round's context carries one, wins over the options the
+ * module was built with (tests register the module under other names with options of their own).
+ * The quantization clip bounds what a site's update can be after its DP step: the DP clip, plus
+ * room for the site's own noise where it adds some (noiseNormBound: exceeded with negligible
+ * probability, and then only clipped, never wrapped).
+ */
+export function optionsFor(ctx: StageRoundContext, base: SecAggOptions): SecAggOptions {
+  const p = ctx.protection;
+  if (p?.kind !== 'secagg') return base;
+  const size = ctx.layout.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  const clip = ctx.privacy ? ctx.privacy.clipNorm + noiseNormBound(ctx.privacy.siteNoiseStd, size) : p.clipNorm ?? DEFAULT_SECAGG_CLIP;
+  return {
+    dropoutRate: p.maxDropout, colluders: p.colluders, clip,
+    ...(p.neighbours !== undefined && p.threshold !== undefined ? { neighbours: { k: p.neighbours, t: p.threshold } } : {}),
+  };
+}
+
+function setupFor(ctx: StageRoundContext, base: SecAggOptions): Setup {
   let setup = setups.get(ctx);
   if (setup) return setup;
+  const options = optionsFor(ctx, base);
   const n = ctx.selected.length;
   if (n < 3) throw new ConclaveError('INVALID_ARGUMENT', `secure aggregation needs at least 3 sites in a round, ${n} were selected`);
   const params = options.neighbours
@@ -97,8 +121,16 @@ function toAdvertisement(keys: SecAggKeysMsg): Advertisement {
   return { encryptionPublicKey: new Uint8Array(keys.encryptionPublicKey), maskPublicKey: new Uint8Array(keys.maskPublicKey), seedCommitment: new Uint8Array(keys.seedCommitment) };
 }
 
-function fromAdvertisement(a: Advertisement): SecAggKeysMsg {
-  return { encryptionPublicKey: Buffer.from(a.encryptionPublicKey), maskPublicKey: Buffer.from(a.maskPublicKey), seedCommitment: Buffer.from(a.seedCommitment) };
+function peerOf(state: SecAggState, j: number) {
+  const a = state.keys.get(j)!;
+  const signed = state.signed.get(j)!;
+  return {
+    index: j, siteId: state.setup.ids[j]!,
+    keys: {
+      encryptionPublicKey: Buffer.from(a.encryptionPublicKey), maskPublicKey: Buffer.from(a.maskPublicKey), seedCommitment: Buffer.from(a.seedCommitment),
+      identityPublicKey: Buffer.from(signed.identityPublicKey), signature: Buffer.from(signed.signature),
+    } satisfies SecAggKeysMsg,
+  };
 }
 
 /** The sites that keep at least t neighbours in `alive`, dropping the thin ones until none is left thin. */
@@ -130,14 +162,25 @@ const advertiseKeys: Stage<SecAggState> = {
     if (!body.keys) throw bad('advertise-keys needs the site\'s keys');
     return noTensor('advertise-keys', header);
   },
-  accept(state, _ctx, { siteId, header }) {
-    const a = toAdvertisement(secaggBody('advertise-keys', header).keys!);
+  accept(state, ctx, { siteId, header }) {
+    const keys = secaggBody('advertise-keys', header).keys!;
+    const a = toAdvertisement(keys);
     try {
       checkAdvertisement(a);
     } catch (e) {
       throw bad((e as Error).message);
     }
-    state.keys.set(state.setup.index.get(siteId)!, a);
+    // Checked here too, not only by the neighbours: a site whose keys no honest neighbour would
+    // accept is better refused now, with a reason, than dropped silently at share-keys.
+    const identityPublicKey = new Uint8Array(keys.identityPublicKey);
+    const signature = new Uint8Array(keys.signature);
+    if (!verifyAdvertisement(identityPublicKey, { federationId: ctx.federationId, roundId: ctx.roundId }, a, signature)) {
+      throw bad('the advertised keys are not signed by the identity key they name (Ed25519 over the federation, the round and the keys)');
+    }
+    ctx.pinIdentity?.(siteId, identityPublicKey);
+    const self = state.setup.index.get(siteId)!;
+    state.keys.set(self, a);
+    state.signed.set(self, { identityPublicKey, signature });
   },
   finish(state, ctx, answered) {
     const { round, index } = state.setup;
@@ -152,7 +195,7 @@ const shareKeys: Stage<SecAggState> = {
   name: 'share-keys',
   task(state, siteId) {
     const self = state.setup.index.get(siteId)!;
-    const peers = state.setup.round.graph.neighbours[self]!.filter((j) => state.keys.has(j)).map((j) => ({ index: j, keys: fromAdvertisement(state.keys.get(j)!) }));
+    const peers = state.setup.round.graph.neighbours[self]!.filter((j) => state.keys.has(j)).map((j) => peerOf(state, j));
     return { body: 'secagg', secagg: { selfIndex: self, peers, shares: [], survivors: [], dropped: [] } };
   },
   expect(state, _ctx, _siteId, header) {
@@ -194,6 +237,7 @@ const shareKeys: Stage<SecAggState> = {
 
 const maskedInput: Stage<SecAggState> = {
   name: 'masked-input',
+  contribution: true,
   task(state, siteId) {
     const self = state.setup.index.get(siteId)!;
     const inbox = [...(state.inbox.get(self) ?? new Map<number, Uint8Array>())].filter(([from]) => state.u2.has(from));
@@ -201,7 +245,7 @@ const maskedInput: Stage<SecAggState> = {
       body: 'secagg',
       secagg: {
         selfIndex: self,
-        peers: inbox.map(([from]) => ({ index: from, keys: fromAdvertisement(state.keys.get(from)!) })),
+        peers: inbox.map(([from]) => peerOf(state, from)),
         shares: inbox.map(([from, c]) => ({ from, to: self, ciphertext: Buffer.from(c) })),
         survivors: [], dropped: [],
       },
@@ -256,6 +300,13 @@ const unmask: Stage<SecAggState> = {
       if (s.maskKey ? u3.has(s.owner) || !state.u2.has(s.owner) : !u3.has(s.owner)) throw bad(`site ${s.owner}'s ${s.maskKey ? 'mask key' : 'self-mask seed'} was not asked for`);
       const into = s.maskKey ? r.keyShares : r.seedShares;
       if (into.has(s.owner)) throw bad(`two shares of site ${s.owner}`);
+      // Each neighbour holds a share at its own x-coordinate (the last byte): one that repeats
+      // another responder's is a replay, and would fail the reconstruction of the whole round.
+      const x = s.share[SHARE_BYTES - 1];
+      for (const [from, other] of state.revealed) {
+        const seen = (s.maskKey ? other.keyShares : other.seedShares).get(s.owner);
+        if (seen && seen[SHARE_BYTES - 1] === x) throw bad(`the share of site ${s.owner} repeats the one site ${from} revealed (a replayed share)`);
+      }
       into.set(s.owner, new Uint8Array(s.share));
     }
     state.revealed.set(self, r);
@@ -288,7 +339,7 @@ export function secureAggregation(options: SecAggOptions = DEFAULT_SECAGG_OPTION
     begin(ctx, aggregation) {
       if (!('addSum' in aggregation)) throw new ConclaveError('INVALID_ARGUMENT', 'secure aggregation yields only a sum: the aggregator must be a streaming-sum one (FedAvg), not a robust one');
       return {
-        setup: setupFor(ctx, options), aggregation, keys: new Map(), inbox: new Map(), u2: new Set(),
+        setup: setupFor(ctx, options), aggregation, keys: new Map(), signed: new Map(), inbox: new Map(), u2: new Set(),
         sum: null, summed: [], revealed: new Map(),
       };
     },
@@ -304,6 +355,9 @@ export function secureAggregation(options: SecAggOptions = DEFAULT_SECAGG_OPTION
       const unclipped = sum[params]!;
       if (unclipped > survivors.length) throw new ConclaveError('INVALID_ARGUMENT', `secagg: the "unclipped" count ${unclipped} exceeds the ${survivors.length} contributors (a site sent a malformed input)`);
       (state.aggregation as SumAggregation).addSum(dequantizeSum(sum.subarray(0, params), survivors.length, quantization), survivors.length, survivors.length, unclipped);
+    },
+    laterStageDeadlineMs(ctx) {
+      return ctx.protection?.kind === 'secagg' ? ctx.protection.stageDeadlineMs : undefined;
     },
     dispose(state) {
       state.sum = null;

@@ -58,6 +58,7 @@ import type { RollbackModelRequest as _conclave_v1_RollbackModelRequest, Rollbac
 import type { Round as _conclave_v1_Round, Round__Output as _conclave_v1_Round__Output } from './conclave/v1/Round.ts';
 import type { RoundPlan as _conclave_v1_RoundPlan, RoundPlan__Output as _conclave_v1_RoundPlan__Output } from './conclave/v1/RoundPlan.ts';
 import type { SecAggBody as _conclave_v1_SecAggBody, SecAggBody__Output as _conclave_v1_SecAggBody__Output } from './conclave/v1/SecAggBody.ts';
+import type { SecAggConfig as _conclave_v1_SecAggConfig, SecAggConfig__Output as _conclave_v1_SecAggConfig__Output } from './conclave/v1/SecAggConfig.ts';
 import type { SecAggKeys as _conclave_v1_SecAggKeys, SecAggKeys__Output as _conclave_v1_SecAggKeys__Output } from './conclave/v1/SecAggKeys.ts';
 import type { SecAggParams as _conclave_v1_SecAggParams, SecAggParams__Output as _conclave_v1_SecAggParams__Output } from './conclave/v1/SecAggParams.ts';
 import type { SecAggPeer as _conclave_v1_SecAggPeer, SecAggPeer__Output as _conclave_v1_SecAggPeer__Output } from './conclave/v1/SecAggPeer.ts';
@@ -147,6 +148,7 @@ export interface ProtoGrpcType {
       Round: MessageTypeDefinition<_conclave_v1_Round, _conclave_v1_Round__Output>
       RoundPlan: MessageTypeDefinition<_conclave_v1_RoundPlan, _conclave_v1_RoundPlan__Output>
       SecAggBody: MessageTypeDefinition<_conclave_v1_SecAggBody, _conclave_v1_SecAggBody__Output>
+      SecAggConfig: MessageTypeDefinition<_conclave_v1_SecAggConfig, _conclave_v1_SecAggConfig__Output>
       SecAggKeys: MessageTypeDefinition<_conclave_v1_SecAggKeys, _conclave_v1_SecAggKeys__Output>
       SecAggParams: MessageTypeDefinition<_conclave_v1_SecAggParams, _conclave_v1_SecAggParams__Output>
       SecAggPeer: MessageTypeDefinition<_conclave_v1_SecAggPeer, _conclave_v1_SecAggPeer__Output>

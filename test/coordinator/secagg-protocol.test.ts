@@ -6,21 +6,18 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { type RoundPlanMsg } from '../../protocols/index.ts';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
-import type { StageSubmission } from '../../client-sdk/connection.ts';
-import type { SiteRoundContext } from '../../client-sdk/protection/protocol.ts';
 import { secureAggregation as siteSecAgg } from '../../client-sdk/protection/secagg.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import { secureAggregation, type SecAggOptions } from '../../coordinator/protection/secagg.ts';
-import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
-import { TINY_LAYOUT, inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
+import { FakeSecAggSite, SECAGG_STAGES, runSecAggRound } from '../helpers/secagg-site.ts';
+import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
 
-/** The federation config cannot name secagg yet, so the tests register it under "none". */
+/** The module under "none", with options of the test's own (a secagg federation's config would override them). */
 async function coordinatorWith(options: SecAggOptions, watch?: (tensor: Uint32Array) => void) {
   const protocol = secureAggregation(options);
   if (watch) {
@@ -51,59 +48,6 @@ function bytesUnder(dir: string): Buffer[] {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? bytesUnder(path) : [readFileSync(path)];
   });
-}
-
-/** A site driving the SDK's secagg protocol by hand, so a test decides where it stops. */
-class FakeSite {
-  ctx!: SiteRoundContext;
-  readonly caller: SiteCaller;
-  readonly delta: Float32Array;
-  constructor(caller: SiteCaller, delta: Float32Array) {
-    this.caller = caller;
-    this.delta = delta;
-  }
-
-  async plan(): Promise<RoundPlanMsg> {
-    const task = await poll(c, this.caller);
-    if (task.task !== 'round') throw new Error(`expected a round plan, got ${task.task}`);
-    this.ctx = { plan: task.round, layout: TINY_LAYOUT, secrets: new Map() };
-    return task.round;
-  }
-
-  submit(message: StageSubmission) {
-    const { tensor, ...envelope } = message;
-    return send(c, this.caller, envelope, tensor);
-  }
-
-  async advertise() {
-    return this.submit(await siteSecAgg.first(this.ctx, { delta: this.delta, numExamples: 0, trainLoss: 0, trainAccuracy: 0, unclipped: true }));
-  }
-
-  async answer(stage: string) {
-    return this.submit(await this.prepare(stage));
-  }
-
-  async prepare(stage: string): Promise<StageSubmission> {
-    const task = await poll(c, this.caller);
-    if (task.task !== 'stage' || task.stage.stage !== stage) throw new Error(`expected stage ${stage}, got ${task.task === 'stage' ? task.stage.stage : task.task}`);
-    return siteSecAgg.stage(this.ctx, task.stage);
-  }
-}
-
-const STAGES = ['advertise-keys', 'share-keys', 'masked-input', 'unmask'] as const;
-
-/** Runs the sites through the stages; site i stops before stage stopAt[i] (4 = never), then the deadline passes. */
-async function runRound(sites: FakeSite[], stopAt: number[]): Promise<void> {
-  for (const s of sites) await s.plan();
-  for (let stage = 0; stage < 4; stage++) {
-    for (let i = 0; i < sites.length; i++) {
-      if (stopAt[i]! <= stage) continue;
-      if (stage === 0) await sites[i]!.advertise();
-      else await sites[i]!.answer(STAGES[stage]!);
-    }
-    // Ends the stage for sites that stayed silent (no-op when every live site answered).
-    if (stopAt.some((s) => s <= stage)) await c.clock.advance(1000);
-  }
 }
 
 function expectModelIsMeanOf(fedId: string, deltas: Float32Array[]) {
@@ -169,24 +113,24 @@ describe('protection "secagg" end to end', () => {
   test('a site drops at each stage: the round completes with the sum of those whose masked input arrived', async () => {
     c = await coordinatorWith({ dropoutRate: 0.3, colluders: 0, clip: 100, neighbours: { k: 7, t: 3 } });
     const fed = await tinyFederation(c, 8, tinyConfig({ sitesPerRound: 8, minSites: 3 }));
-    const sites = fed.sites.map((s, i) => new FakeSite(s, deltaOf(i)));
+    const sites = fed.sites.map((s, i) => new FakeSecAggSite(c, s, deltaOf(i)));
     await openRound(c, fed.sites);
     // Site 0 never advertises, 1 stops before share-keys, 2 before masked-input, 3 before unmask.
-    await runRound(sites, [0, 1, 2, 3, 4, 4, 4, 4]);
+    await runSecAggRound(c, sites, [0, 1, 2, 3, 4, 4, 4, 4]);
     const [round] = c.rounds.listRounds(fed.id);
     expect(round!.abortReason ?? null).toBeNull();
     expect(round).toMatchObject({ state: 'committed' });
     expectModelIsMeanOf(fed.id, [3, 4, 5, 6, 7].map((i) => sites[i]!.delta));
     const log = c.rounds.stageLog(round!.id);
-    expect(log.map((l) => [l.stage, l.dropped])).toEqual(STAGES.map((stage, i) => [stage, [fed.sites[i]!.siteId]]));
+    expect(log.map((l) => [l.stage, l.dropped])).toEqual(SECAGG_STAGES.map((stage, i) => [stage, [fed.sites[i]!.siteId]]));
   });
 
   test('too few survivors at unmask, or at advertise, aborts the round with the reason and writes no version', async () => {
     c = await coordinatorWith({ dropoutRate: 0.3, colluders: 0, clip: 100, neighbours: { k: 4, t: 3 } });
     const fed = await tinyFederation(c, 5, tinyConfig({ sitesPerRound: 5, minSites: 2, rounds: 2 }));
-    const sites = fed.sites.map((s, i) => new FakeSite(s, deltaOf(i)));
+    const sites = fed.sites.map((s, i) => new FakeSecAggSite(c, s, deltaOf(i)));
     await openRound(c, fed.sites);
-    await runRound(sites, [3, 3, 3, 4, 4]);
+    await runSecAggRound(c, sites, [3, 3, 3, 4, 4]);
     const [first] = c.rounds.listRounds(fed.id);
     expect(first!.state).toBe('aborted');
     expect(first!.abortReason).toMatch(/^secagg unmask: .*3 needed/);
@@ -205,7 +149,7 @@ describe('protection "secagg" end to end', () => {
   test('bad messages are refused with a specific error, and the round still completes correctly', async () => {
     c = await coordinatorWith({ dropoutRate: 0.3, colluders: 0, clip: 100, neighbours: { k: 2, t: 2 } });
     const fed = await tinyFederation(c, 6, tinyConfig({ sitesPerRound: 6, minSites: 3 }));
-    const sites = fed.sites.map((s, i) => new FakeSite(s, deltaOf(i)));
+    const sites = fed.sites.map((s, i) => new FakeSecAggSite(c, s, deltaOf(i)));
     await openRound(c, fed.sites);
     for (const s of sites) await s.plan();
     const roundId = sites[0]!.ctx.plan.roundId;
@@ -213,7 +157,7 @@ describe('protection "secagg" end to end', () => {
     const early = { roundId, stage: 'masked-input', body: 'secagg' as const, secagg: { keys: null, shares: [], revealed: [] } };
     await expect(send(c, sites[0]!.caller, early)).rejects.toMatchObject({ code: 'ROUND_CLOSED' });
     await expect(send(c, sites[0]!.caller, { ...early, roundId: 'no-such-round', stage: 'advertise-keys' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(send(c, sites[0]!.caller, { roundId, stage: 'advertise-keys', body: 'secagg', secagg: { keys: { encryptionPublicKey: Buffer.alloc(3), maskPublicKey: Buffer.alloc(32), seedCommitment: Buffer.alloc(32) }, shares: [], revealed: [] } }))
+    await expect(send(c, sites[0]!.caller, { roundId, stage: 'advertise-keys', body: 'secagg', secagg: { keys: { encryptionPublicKey: Buffer.alloc(3), maskPublicKey: Buffer.alloc(32), seedCommitment: Buffer.alloc(32), identityPublicKey: Buffer.alloc(32), signature: Buffer.alloc(64) }, shares: [], revealed: [] } }))
       .rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const advertisement = await siteSecAgg.first(sites[0]!.ctx, { delta: sites[0]!.delta, numExamples: 0, trainLoss: 0, trainAccuracy: 0, unclipped: true });
     await sites[0]!.submit(advertisement);
@@ -258,7 +202,7 @@ describe('protection "secagg" end to end', () => {
   test('an honest site refuses to reveal both shares of one site, and a second unmask request', async () => {
     c = await coordinatorWith({ dropoutRate: 0.3, colluders: 0, clip: 100, neighbours: { k: 3, t: 2 } });
     const fed = await tinyFederation(c, 4, tinyConfig({ sitesPerRound: 4, minSites: 2 }));
-    const sites = fed.sites.map((s, i) => new FakeSite(s, deltaOf(i)));
+    const sites = fed.sites.map((s, i) => new FakeSecAggSite(c, s, deltaOf(i)));
     await openRound(c, fed.sites);
     for (const s of sites) await s.plan();
     for (const s of sites) await s.advertise();

@@ -22,7 +22,7 @@
  * One JSON object on stdout; progress on stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,14 +110,32 @@ try {
 
   const hostArgs = (indices: number[]) => [BIN, 'participant', 'host', '--coordinator', info.address, '--token-dir', tokenDir, '--site-indices', indices.join(','),
     '--dataset', 'mnist', '--partition', 'iid', '--sites', String(SITES), '--seed', String(SEED), '--backend', 'wasm'];
-  const host = (indices: number[]) => {
-    const child = spawn(process.execPath, hostArgs(indices), { stdio: ['ignore', 'ignore', 'ignore'] });
+  const hostFailures: Array<{ sites: string; code: number | null; lastLines: string[] }> = [];
+  const host = (indices: number[], steadyHost = false) => {
+    const child = spawn(process.execPath, hostArgs(indices), { stdio: ['ignore', 'ignore', steadyHost ? 'pipe' : 'ignore'] });
     children.add(child);
     child.once('exit', () => children.delete(child));
+    if (steadyHost) {
+      // A steady host that fails is a finding: keep what it said last (its sites' events are JSON lines).
+      const lines: string[] = [];
+      const log = createWriteStream(join(dataDir, `host-${indices[0]}.log`));
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        log.write(line + '\n');
+        lines.push(line.slice(0, 400));
+        if (lines.length > 5) lines.shift();
+      });
+      child.once('exit', (code) => {
+        log.end();
+        if (code !== 0 && !stopping) {
+          hostFailures.push({ sites: `${indices[0]}…`, code, lastLines: [...lines] });
+          progress(`steady host (sites ${indices[0]}, …) exited with ${code}: ${lines.at(-1) ?? ''}`);
+        }
+      });
+    }
     return child;
   };
   const steadyIndices = Array.from({ length: SITES - FLAKY }, (_, i) => FLAKY + i);
-  const steady = Array.from({ length: STEADY_PROCESSES }, (_, p) => host(steadyIndices.filter((_, k) => k % STEADY_PROCESSES === p)));
+  const steady = Array.from({ length: STEADY_PROCESSES }, (_, p) => host(steadyIndices.filter((_, k) => k % STEADY_PROCESSES === p), true));
   const steadyExits = steady.map((child) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))));
   let kills = 0;
   const flakyLoops = Array.from({ length: FLAKY_PROCESSES }, async (_, p) => {
@@ -197,6 +215,7 @@ try {
     everyRoundClosed: listed.every((r) => r.state === 'committed' || r.state === 'aborted'),
     coordinatorAlive: coordinator.exitCode === null && coordinator.signalCode === null,
     steadyHostsExitCodes: steadyCodes,
+    steadyHostFailures: hostFailures,
     rss: second && last ? {
       atCommittedRound2Mb: second.rssMb, atLastCommittedRoundMb: last.rssMb, ratio: last.rssMb / second.rssMb,
       withinTwentyPercent: Math.abs(last.rssMb / second.rssMb - 1) <= 0.2,

@@ -26,7 +26,8 @@ export function protectionFromFlags(flags: Flags): FederationConfigInput['protec
   const given = Object.keys(PROTECTION_OPTIONS).filter((name) => flags[name] !== undefined);
   if (kind !== 'he') {
     if (given.length) throw new CliError(`--${given[0]} needs --protection he`);
-    return { kind };
+    // The bare kind, as the schema's legacy form: summaries print "none", not an object.
+    return kind;
   }
   return {
     kind,

@@ -68,7 +68,7 @@ const SIMULATE_FLAG_HELP: Record<string, string> = {
   partition: 'iid (default) or dirichlet: how MNIST is split over the sites',
   alpha: 'dirichlet: the concentration (default 0.5; smaller is more skewed)',
   seed: 'seeds the split, the model and training (default 1)',
-  protection: 'how updates travel to the aggregate: none (default) or he',
+  protection: 'how updates travel to the aggregate: none (default), secagg or he',
   'sites-per-round': 'sites selected per round (default all)',
   'min-sites': 'quorum per round (default: sites per round)',
   'deadline-ms': 'each stage\'s deadline (default 300000)',

@@ -83,7 +83,8 @@ async function runSites(
       return events;
     })();
   });
-  const ticker = setInterval(() => coordinator.rounds.scheduler.tick(), 10);
+  // Once `over` holds no further round may open: a site still polling would take part in it.
+  const ticker = setInterval(() => { if (!over()) coordinator.rounds.scheduler.tick(); }, 10);
   try {
     return await Promise.all(runs);
   } finally {

@@ -122,7 +122,7 @@ describe('the packed package, installed into a fresh project', () => {
       const help = await run('npx', ['--no-install', 'conclave', '--help'], app, 60_000);
       ok(help, 'npx conclave --help');
       expect(help.stdout).toMatch(/Federated learning with privacy guarantees/);
-      expect(help.stdout).toContain('participant enroll|revoke|run|host');
+      expect(help.stdout).toContain('participant enroll|revoke|list|run|host');
 
       // 4. The shipped .d.ts: the example type-checks; a wrong option type is an error (so the types are real, not any).
       writeFileSync(join(app, 'wrong.ts'), "import { Participant } from 'conclave';\nnew Participant({ coordinator: 7070, token: 't' });\n");

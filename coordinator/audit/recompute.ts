@@ -16,6 +16,8 @@ export interface RecomputedEntry {
   /** The tighter of the two recomputations. */
   epsilon: number;
   underReported: boolean;
+  /** The recorded events cannot be accounted at all (a parameter out of range): the entry is bad. */
+  invalid?: string;
 }
 
 export interface Recomputation {
@@ -47,10 +49,17 @@ export function recomputeLedger(payloads: LedgerPayload[]): Recomputation {
   let firstBad: RecomputedEntry | null = null;
   payloads.forEach((p, i) => {
     if ((i + 1) % every !== 0 && i !== payloads.length - 1) return;
-    const events = PrivacyLedger.federationEvents(payloads.slice(0, i + 1));
-    const r = bothAccountants(events, p.delta);
-    const claimed = p.epsilonAfter.epsilon;
-    const entry: RecomputedEntry = { seq: p.seq, roundNumber: p.roundNumber, claimed, ...r, underReported: claimed < r.epsilon * (1 - 1e-9) - 1e-12 };
+    const claimed = p.epsilonAfter?.epsilon;
+    let entry: RecomputedEntry;
+    try {
+      const events = PrivacyLedger.federationEvents(payloads.slice(0, i + 1));
+      const r = bothAccountants(events, p.delta);
+      entry = { seq: p.seq, roundNumber: p.roundNumber, claimed, ...r, underReported: !(claimed >= r.epsilon * (1 - 1e-9) - 1e-12) };
+    } catch (err) {
+      // An entry whose events no accountant accepts (edited to σ = 0 or q = 0, say) proves nothing: it
+      // is reported as a bad entry, not as a usage error of the auditor's command.
+      entry = { seq: p.seq, roundNumber: p.roundNumber, claimed, rdp: NaN, pld: null, epsilon: NaN, underReported: true, invalid: err instanceof Error ? err.message : String(err) };
+    }
     if (entry.underReported && !firstBad) firstBad = entry;
     entries.push(entry);
   });
@@ -70,8 +79,13 @@ export function participantSeries(payloads: LedgerPayload[]): Map<string, Array<
       const key = `${p.delta}|${events.map((e) => `${e.noiseMultiplier},${e.sampleRate}`).join(';')}`;
       let eps = cache.get(key);
       if (eps === undefined) {
-        // Past a few hundred distinct histories PLD's cost dominates; RDP alone is still an upper bound.
-        eps = cache.size < 200 ? bothAccountants(events, p.delta).epsilon : computeEpsilon(events, p.delta, 'rdp').epsilon;
+        try {
+          // Past a few hundred distinct histories PLD's cost dominates; RDP alone is still an upper bound.
+          eps = cache.size < 200 ? bothAccountants(events, p.delta).epsilon : computeEpsilon(events, p.delta, 'rdp').epsilon;
+        } catch {
+          // Events no accountant accepts: recomputeLedger names the entry; the series has no point for it.
+          return;
+        }
         cache.set(key, eps);
       }
       points.push({ roundNumber: p.roundNumber, epsilon: eps });

@@ -39,7 +39,9 @@ export async function auditCommand(argv: string[]): Promise<void> {
     const recomputed = recomputeLedger(payloads);
     const bad = recomputed.firstBad;
     const text = [...verification.text, bad
-      ? `ε UNDER-REPORTED: entry ${bad.seq} (round ${bad.roundNumber}) claims ε = ${bad.claimed} but its events give ${bad.epsilon} (rdp ${bad.rdp}, pld ${bad.pld ?? 'n/a'})`
+      ? bad.invalid
+        ? `ε CANNOT BE RECOMPUTED: entry ${bad.seq} (round ${bad.roundNumber}) records events no accountant accepts: ${bad.invalid}`
+        : `ε UNDER-REPORTED: entry ${bad.seq} (round ${bad.roundNumber}) claims ε = ${bad.claimed} but its events give ${bad.epsilon} (rdp ${bad.rdp}, pld ${bad.pld ?? 'n/a'})`
       : `ε recomputed from the events at ${recomputed.entries.length} entries (every ${recomputed.checkedEvery}${recomputed.checkedEvery > 1 ? ', and the last' : ''}): no entry claims less`];
     output(flags, { json: { ...verification.json, recomputation: recomputed, intact: verification.intact && !bad }, text: text.join('\n') });
     if (!verification.intact || bad) process.exitCode = EXIT.LEDGER_INVALID;

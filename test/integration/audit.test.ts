@@ -156,6 +156,10 @@ describe('recomputing ε from the recorded events', () => {
     lowered[1]!.epsilonAfter.epsilon *= 0.9;
     expect(recomputeLedger(lowered).firstBad).toMatchObject({ seq: 2 });
     // Claiming more is allowed: both accountants are upper bounds.
+    // An entry edited so that its events mean nothing (q = 0) is a bad entry, not a crash of the audit.
+    const nonsense = structuredClone(payloads);
+    (nonsense[1]!.event as { sampleRate: number }).sampleRate = 0;
+    expect(recomputeLedger(nonsense).firstBad).toMatchObject({ seq: 2, underReported: true, invalid: expect.stringMatching(/sampleRate/) });
     const raised = structuredClone(payloads);
     raised[1]!.epsilonAfter.epsilon *= 1.1;
     expect(recomputeLedger(raised).firstBad).toBeNull();

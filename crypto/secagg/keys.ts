@@ -38,7 +38,12 @@ export function privateKeyObject(raw: Uint8Array): KeyObject {
 /** A raw public key parsed once, for a peer many sites agree with. */
 export function publicKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== KEY_BYTES) throw invalidParameter(`an X25519 public key is ${KEY_BYTES} bytes, got ${raw.length}`);
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  try {
+    return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  } catch (error) {
+    // A peer's advertised key that OpenSSL cannot load is the peer's fault, as in agreeKey.
+    throw new SecAggError('SECAGG_BAD_SHARE', `unusable public key: ${(error as Error).message}`);
+  }
 }
 
 /** The public key of a raw private key (used to check a reconstructed key against the advertised one). */

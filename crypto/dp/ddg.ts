@@ -459,9 +459,19 @@ export function distributedDiscreteEpsilon(
   assertDelta(delta);
   const orders = opts?.orders ?? DEFAULT_ORDERS;
   const total = opts?.gaussian && opts.gaussian.length > 0 ? composeRdp(opts.gaussian, orders) : new Float64Array(orders.length);
+  // A ledger repeats the same round parameters: one curve per distinct event, times its count
+  // (RDP composes by addition, so the multiset of events is all that matters).
+  const distinct = new Map<string, DistributedDiscreteEvent>();
   events.forEach((raw, i) => {
-    const curve = distributedDiscreteRdp(validateDistributedDiscreteEvent(raw, i), orders);
-    for (let j = 0; j < total.length; j++) total[j] = total[j]! + curve[j]!;
+    const e = validateDistributedDiscreteEvent(raw, i);
+    const key = [e.mechanism, e.clip, e.localStddev, e.clients, e.dim, e.granularity, e.beta, e.sampleRate].join('|');
+    const seen = distinct.get(key);
+    if (seen) seen.count += e.count;
+    else distinct.set(key, e);
   });
+  for (const e of distinct.values()) {
+    const curve = distributedDiscreteRdp(e, orders);
+    for (let j = 0; j < total.length; j++) total[j] = total[j]! + curve[j]!;
+  }
   return epsilonFromRdp(orders, total, delta);
 }

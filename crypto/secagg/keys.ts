@@ -35,9 +35,15 @@ export function privateKeyObject(raw: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
 }
 
-function publicKeyObject(raw: Uint8Array): KeyObject {
+/** A raw public key parsed once, for a peer many sites agree with. */
+export function publicKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== KEY_BYTES) throw invalidParameter(`an X25519 public key is ${KEY_BYTES} bytes, got ${raw.length}`);
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  try {
+    return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  } catch (error) {
+    // A peer's advertised key that OpenSSL cannot load is the peer's fault, as in agreeKey.
+    throw new SecAggError('SECAGG_BAD_SHARE', `unusable public key: ${(error as Error).message}`);
+  }
 }
 
 /** The public key of a raw private key (used to check a reconstructed key against the advertised one). */
@@ -49,10 +55,13 @@ export function x25519PublicOf(privateKey: Uint8Array): Uint8Array {
  * A 256-bit key from X25519(own private, peer public) and HKDF-SHA256. `label` binds the purpose,
  * the round and the unordered pair; both ends derive the same key because the pair is sorted.
  */
-export function agreeKey(privateKey: Uint8Array | KeyObject, peerPublicKey: Uint8Array, purpose: 'share-encryption' | 'pairwise-mask', roundId: string, a: number, b: number): Uint8Array {
+export function agreeKey(privateKey: Uint8Array | KeyObject, peerPublicKey: Uint8Array | KeyObject, purpose: 'share-encryption' | 'pairwise-mask', roundId: string, a: number, b: number): Uint8Array {
   let shared: Buffer;
   try {
-    shared = diffieHellman({ privateKey: privateKey instanceof Uint8Array ? privateKeyObject(privateKey) : privateKey, publicKey: publicKeyObject(peerPublicKey) });
+    shared = diffieHellman({
+      privateKey: privateKey instanceof Uint8Array ? privateKeyObject(privateKey) : privateKey,
+      publicKey: peerPublicKey instanceof Uint8Array ? publicKeyObject(peerPublicKey) : peerPublicKey,
+    });
   } catch (error) {
     // A low-order peer key gives an all-zero secret, which OpenSSL refuses: the peer's key is unusable.
     throw new SecAggError('SECAGG_BAD_SHARE', `key agreement failed: ${(error as Error).message}`);

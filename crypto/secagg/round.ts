@@ -12,10 +12,10 @@
  *                  and of s_j^SK for j ∈ D ∩ N(i); NEVER both for one j (refuses), at most once.
  *   server         Σ_{U3} y − Σ_{U3} PRG(b_i) ± PRG(s_jd) for each d ∈ D and j ∈ U3 ∩ N(d).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { SecAggError, invalidParameter } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
-import { KEY_BYTES, agreeKey, generateX25519, openShare, privateKeyObject, sealShare, x25519PublicOf, type X25519KeyPair } from './keys.ts';
+import { KEY_BYTES, agreeKey, generateX25519, openShare, privateKeyObject, publicKeyObject, sealShare, x25519PublicOf, type X25519KeyPair } from './keys.ts';
 import { applyMasks, type MaskTerm } from './prg.ts';
 import { SHARE_BYTES, reconstructSecret, shareSecret } from './shamir.ts';
 
@@ -254,12 +254,16 @@ export function unmaskTerms(round: Round, advertisements: ReadonlyMap<number, Ad
     if (!seed) throw new SecAggError('SECAGG_TOO_FEW_SURVIVORS', `site ${i}'s self-mask seed was not reconstructed`);
     terms.push({ seed, sign: -1 });
   }
+  // A survivor can neighbour several dropped sites: its public key is parsed once.
+  const publicKeys = new Map<number, KeyObject>();
   for (const [d, partners] of droppedPartners(round, u2, survivors)) {
     const raw = maskKeys.get(d);
     if (!raw) throw new SecAggError('SECAGG_TOO_FEW_SURVIVORS', `dropped site ${d}'s mask key was not reconstructed`);
     const key = privateKeyObject(raw);
     for (const j of partners) {
-      const seed = agreeKey(key, advertisements.get(j)!.maskPublicKey, 'pairwise-mask', round.roundId, d, j);
+      let peer = publicKeys.get(j);
+      if (!peer) publicKeys.set(j, (peer = publicKeyObject(advertisements.get(j)!.maskPublicKey)));
+      const seed = agreeKey(key, peer, 'pairwise-mask', round.roundId, d, j);
       // j added +PRG(s_jd) when j < d and −PRG otherwise; take it back out.
       terms.push({ seed, sign: j < d ? -1 : 1 });
     }

@@ -79,6 +79,11 @@ export class RoundScheduler {
     this.lastSeen.set(siteId, this.clock.now());
   }
 
+  /** When the site last polled for a task (this process's memory; undefined: not since it started). */
+  lastSeenAt(siteId: string): number | undefined {
+    return this.lastSeen.get(siteId);
+  }
+
   /** Sites (of any federation) that called within the availability window: "connected" for operators. */
   connectedSites(): number {
     const now = this.clock.now();

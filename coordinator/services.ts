@@ -11,7 +11,7 @@ import { PrivacyLedger } from './privacy/ledger.ts';
 import type { ModelRegistry, ModelVersionRecord } from './model-registry.ts';
 import { evaluationFromMetrics } from './evaluation/federated-evaluation.ts';
 import type { RoundManager, RoundProgress, RoundRecord } from './rounds.ts';
-import { recordSiteCall, siteReport } from './site-report.ts';
+import { siteReport } from './site-report.ts';
 import { ParticipantEndpoint, type SiteCaller } from './participant-endpoint.ts';
 import { DEFAULT_ADMIN_RATE_LIMITS, TokenLimiter, quote, type RateLimits, type StreamLimits } from './limits.ts';
 import { configMessage } from './federation-config.ts';
@@ -111,7 +111,6 @@ export function participantHandlers(deps: ServiceDeps): grpc.UntypedServiceImple
   /** Authenticates, then holds one of the token's call slots until `fn` settles (issue 13: hot polling, idle streams). */
   const limited = async <T>(metadata: grpc.Metadata, fn: (caller: SiteCaller, raw: Caller) => Promise<T>): Promise<T> => {
     const caller = await auth.authenticate(metadata, 'site');
-    recordSiteCall(deps.store, caller.subject, Date.now());
     const release = await limiter.acquire(caller.tokenId);
     try {
       return await fn({ siteId: caller.subject, federationId: caller.federationId! }, caller);
@@ -214,7 +213,7 @@ export function adminHandlers(deps: ServiceDeps): grpc.UntypedServiceImplementat
     ListFederations: admin<Record<string, never>, { federations: FederationMsg[] }>('ListFederations', () => ({
       federations: federations.list().map((f) => federationMessage(deps, f)),
     })),
-    ListSites: admin<{ federationId: string }, ListSitesResponseMsg>('ListSites', (req) => siteReport(deps.store, ledgerReport(deps, req.federationId))),
+    ListSites: admin<{ federationId: string }, ListSitesResponseMsg>('ListSites', (req) => siteReport(deps.store, ledgerReport(deps, req.federationId), (id) => rounds.scheduler.lastSeenAt(id))),
     DownloadModel: serverStream<DownloadModelRequestMsg, ModelStreamMsg>(deps, 'AdminDownloadModel', 'admin', (caller, call) => streamModel(deps, caller, call), limiter),
     WatchFederation: serverStream<{ federationId: string }, { round?: RoundMsg; federation?: FederationMsg }>(deps, 'WatchFederation', 'admin', async (_caller, call) => {
       const federationId = call.request.federationId;

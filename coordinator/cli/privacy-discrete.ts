@@ -17,7 +17,6 @@ export const DISCRETE_OPTIONS = {
   beta: { type: 'string', description: 'conditional-rounding parameter B in [0, 1)' },
 } as const;
 
-export const DISCRETE_VALUE_FLAGS = Object.keys(DISCRETE_OPTIONS).map((name) => `--${name}`);
 
 export const DISCRETE_USAGE = `  conclave privacy epsilon --mechanism ddg|skellam --clip C --local-stddev S --clients-per-round N --dim D
                            --granularity G --beta B --sample-rate Q --rounds T --delta D [--json]

@@ -1,24 +1,14 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RoundPlanMsg } from '../../protocols/index.ts';
-import type { Dataset } from '../../client-sdk/data/dataset.ts';
 import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
 import { zooInitialModel } from '../../client-sdk/models/initial-model.ts';
 import type { GlobalModel, LocalTrainer, LocalTrainingResult } from '../../client-sdk/training/local-trainer.ts';
 import { TfjsTrainer } from '../../client-sdk/training/tfjs-trainer.ts';
 import { WorkerPoolTrainer } from '../../client-sdk/training/worker-pool.ts';
 import type { TrainProgress } from '../../client-sdk/training/trainer.ts';
+import { syntheticDigits } from '../helpers/synthetic-digits.ts';
 
-function data(count: number, seed: number): Dataset {
-  const features = new Float32Array(count * 784);
-  let s = seed >>> 0;
-  for (let i = 0; i < features.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    features[i] = s / 2 ** 32;
-  }
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) labels[i] = (i * 7 + seed) % 10;
-  return { features, labels, count, featureShape: [28, 28, 1], numClasses: 10 };
-}
+const data = syntheticDigits;
 
 function plan(training: Partial<RoundPlanMsg['training']>, seed = 3): RoundPlanMsg {
   return { seed, training: { localEpochs: 1, batchSize: 16, learningRate: 0.1, optimizer: 'sgd', ...training } } as unknown as RoundPlanMsg;

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { adminServiceDefinition, type FederationConfigMsg } from '../protocols/index.ts';
+import type { FederationConfigMsg } from '../protocols/index.ts';
 import { configFromMessage, configMessage, parseFederationConfig, type FederationConfigInput } from './federation-config.ts';
+import { baseConfig, overTheWire, CENTRAL_DP } from './federation-config.fixture.ts';
 
-const BASE = {
-  name: 'fed', model: 'mlp', rounds: 3, sitesPerRound: 4, minSites: 2, roundDeadlineMs: 60_000, seed: 1,
-  training: { localEpochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'sgd' },
-  protection: { kind: 'none' }, privacy: null,
-} satisfies FederationConfigInput;
+const BASE = baseConfig({});
 
-const DP = {
-  mode: 'central', noiseMultiplier: 1.1, localEpsilon: null, clipNorm: 1, sampleRate: 0.5, adaptiveClip: null, budgetEpsilon: null, delta: 1e-5,
-} satisfies NonNullable<FederationConfigInput['privacy']>;
+const DP = CENTRAL_DP;
 
-/** Through protobuf and back, inside the Federation message GetFederation answers with (the same FederationConfig message a client creates with). */
-function overTheWire(msg: FederationConfigMsg): FederationConfigMsg {
-  const method = adminServiceDefinition['GetFederation']!;
-  const decoded = method.responseDeserialize(method.responseSerialize({ config: msg })) as { config: FederationConfigMsg };
-  return decoded.config;
-}
 
 describe('protection and aggregation in the federation config', () => {
   it('defaults: weighting by examples without DP, uniform with DP; SGD at server learning rate 1', () => {

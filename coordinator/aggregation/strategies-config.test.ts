@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { adminServiceDefinition, type FederationConfigMsg } from '../../protocols/index.ts';
 import { configFromMessage, configMessage, parseFederationConfig, type FederationConfigInput } from '../federation-config.ts';
 import { aggregationFor, serverOptimizerFor } from './for-config.ts';
+import { baseConfig, overTheWire, CENTRAL_DP } from '../federation-config.fixture.ts';
 
-const BASE = {
-  name: 'fed', model: 'mlp', rounds: 3, sitesPerRound: 7, minSites: 5, roundDeadlineMs: 60_000, seed: 1,
-  training: { localEpochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'sgd' },
-  protection: { kind: 'none' }, privacy: null,
-} satisfies FederationConfigInput;
+const BASE = baseConfig({ sitesPerRound: 7, minSites: 5 });
 
-const DP = {
-  mode: 'central', noiseMultiplier: 1.1, localEpsilon: null, clipNorm: 1, sampleRate: 0.5, adaptiveClip: null, budgetEpsilon: null, delta: 1e-5,
-} satisfies NonNullable<FederationConfigInput['privacy']>;
+const DP = CENTRAL_DP;
 
-function overTheWire(msg: FederationConfigMsg): FederationConfigMsg {
-  const method = adminServiceDefinition['GetFederation']!;
-  return (method.responseDeserialize(method.responseSerialize({ config: msg })) as { config: FederationConfigMsg }).config;
-}
 
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
 const unit = fc.constantFrom(0, 0.5, 0.9, 0.999);

@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { adminServiceDefinition, type FederationConfigMsg } from '../../protocols/index.ts';
 import { configFromMessage, configMessage, parseFederationConfig, type FederationConfigInput } from '../federation-config.ts';
 import { secAggParametersFor } from './secagg-config.ts';
+import { baseConfig, overTheWire, CENTRAL_DP } from '../federation-config.fixture.ts';
 
-const BASE = {
-  name: 'fed', model: 'mlp', rounds: 3, sitesPerRound: 10, minSites: 5, roundDeadlineMs: 60_000, seed: 1,
-  training: { localEpochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'sgd' },
-  protection: { kind: 'secagg' }, privacy: null,
-} satisfies FederationConfigInput;
+const BASE = baseConfig({ sitesPerRound: 10, minSites: 5, protection: { kind: 'secagg' } });
 
-const DP = {
-  mode: 'central', noiseMultiplier: 1.1, localEpsilon: null, clipNorm: 1, sampleRate: 1, adaptiveClip: null, budgetEpsilon: null, delta: 1e-5,
-} satisfies NonNullable<FederationConfigInput['privacy']>;
+const DP = { ...CENTRAL_DP, sampleRate: 1 } satisfies NonNullable<FederationConfigInput['privacy']>;
 
-function overTheWire(msg: FederationConfigMsg): FederationConfigMsg {
-  const method = adminServiceDefinition['GetFederation']!;
-  return (method.responseDeserialize(method.responseSerialize({ config: msg })) as { config: FederationConfigMsg }).config;
-}
 
 describe('protection "secagg" in the federation config', () => {
   it('takes the defaults (30% dropout, no colluders, 30 s later stages) and weights every site alike', () => {

@@ -1,19 +1,11 @@
 /** Protection "he" in the federation config, on the wire, and from the CLI's flags. */
 import { describe, expect, it } from 'vitest';
-import { adminServiceDefinition, type FederationConfigMsg } from '../../protocols/index.ts';
 import { configFromMessage, configMessage, parseFederationConfig, type FederationConfigInput } from '../../coordinator/federation-config.ts';
 import { protectionFromFlags } from '../../coordinator/cli/protection-flags.ts';
+import { baseConfig, overTheWire } from '../../coordinator/federation-config.fixture.ts';
 
-const BASE = {
-  name: 'fed', model: 'mlp', rounds: 3, sitesPerRound: 4, minSites: 3, roundDeadlineMs: 60_000, seed: 1,
-  training: { localEpochs: 1, batchSize: 32, learningRate: 0.01, optimizer: 'sgd' },
-  protection: { kind: 'he' }, privacy: null,
-} satisfies FederationConfigInput;
+const BASE = baseConfig({ minSites: 3, protection: { kind: 'he' } });
 
-function overTheWire(msg: FederationConfigMsg): FederationConfigMsg {
-  const method = adminServiceDefinition['GetFederation']!;
-  return (method.responseDeserialize(method.responseSerialize({ config: msg })) as { config: FederationConfigMsg }).config;
-}
 
 describe('protection "he" in the federation config', () => {
   it('defaults to 2 decryptors and seeded ciphertexts, and survives the wire and storage', () => {

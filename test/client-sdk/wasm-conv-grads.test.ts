@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { selectBackend } from '../../client-sdk/tfjs/backend.ts';
+import { randomArray } from '../helpers/random-array.ts';
 
 type Tf = typeof import('@tensorflow/tfjs');
 let tf: Tf;
@@ -11,19 +12,6 @@ beforeAll(async () => {
   expect(sel.backend).toBe('wasm');
   tf = sel.tf;
 });
-
-function randomArray(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  }
-  return out;
-}
 
 /** float32 sums on both sides: tolerance on the scale of the largest element (see the filter test). */
 function expectClose(actual: Float32Array, expected: Float32Array, label: string): void {

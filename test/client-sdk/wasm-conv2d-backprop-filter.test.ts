@@ -6,6 +6,7 @@ import {
   CONV2D_BACKPROP_FILTER,
   type Conv2DBackpropFilterKernelAttrs,
 } from '../../client-sdk/tfjs/wasm-conv2d-backprop-filter.ts';
+import { randomArray } from '../helpers/random-array.ts';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type ExplicitPadding = tfTypes.backend_util.ExplicitPadding;
@@ -17,20 +18,6 @@ beforeAll(async () => {
   expect(sel.backend).toBe('wasm');
   tf = sel.tf;
 });
-
-/** mulberry32: deterministic data from a fast-check-generated seed. */
-function randomArray(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  }
-  return out;
-}
 
 interface Case {
   batch: number;

@@ -4,7 +4,7 @@
  * in this thread's memory for the job's length.
  */
 import { parentPort } from 'node:worker_threads';
-import { Ckks, type CiphertextMode, type CkksKeyPair } from '../../crypto/he/ckks.ts';
+import { Ckks, SLOTS, type CiphertextMode, type CkksKeyPair } from '../../crypto/he/ckks.ts';
 
 export interface EncryptJob {
   id: number;
@@ -17,6 +17,10 @@ export type EncryptResult = { id: number; ciphertexts: Uint8Array[] } | { id: nu
 const port = parentPort;
 if (!port) throw new Error('he-encrypt-worker.ts runs as a worker thread');
 const he = await Ckks.create();
+// V8 tiers SEAL's hot WebAssembly functions up only after some work: a throwaway key and a few
+// ciphertexts of zeros (both modes) before reporting ready, so the first real job runs at speed.
+const warmKeys = he.generateKeys();
+for (const mode of ['seeded', 'full'] as const) he.encrypt(warmKeys, new Float64Array(4 * SLOTS), mode);
 port.on('message', (job: EncryptJob) => {
   let result: EncryptResult;
   try {

@@ -13,7 +13,7 @@ import {
   HE_DECRYPT_TASK_SCHEMA, HE_ENCRYPT_TASK_SCHEMA, HE_KEYS_TASK_SCHEMA, HE_PLAN_SCHEMA, MAX_KEYS_TASK_BYTES, decodeFramed, decodeJson, encodeJson, keyIdOf, type HePlan,
 } from '../../crypto/he/wire.ts';
 import type { StageSubmission } from '../connection.ts';
-import { HeEncryptPool } from './he-encrypt-pool.ts';
+import { HeEncryption, type EncryptThreads } from './he-encrypt-pool.ts';
 import type { SiteProtocol, SiteRoundContext } from './protocol.ts';
 
 export interface HeSiteOptions {
@@ -24,11 +24,16 @@ export interface HeSiteOptions {
    * key again in a ceremony). Pass a map to share it between protocol objects of the same site.
    */
   keys?: Map<string, CkksKeyPair>;
-  /** Worker threads that encrypt an update together (he-encrypt-pool.ts); 1 (default): this thread. */
-  encryptWorkers?: number;
+  /**
+   * Threads that encrypt an update (he-encrypt-pool.ts): 1, this thread; W > 1, a pool of W
+   * workers; `auto` (default), a pool of 2 for large updates where a trial on this site's own
+   * updates found it faster than one thread. The default is shared by the process's sites.
+   */
+  encryptWorkers?: EncryptThreads;
 }
 
 let shared: Promise<Ckks> | undefined;
+let sharedEncryption: HeEncryption | undefined;
 
 function invalid(what: string, err: unknown): never {
   const detail = err instanceof HeError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
@@ -52,8 +57,9 @@ function ciphertextMessage(roundId: string, stage: string, keyId: string, packed
 export function heSiteProtocol(options: HeSiteOptions = {}): SiteProtocol {
   const keys = options.keys ?? new Map<string, CkksKeyPair>();
   const context = async (): Promise<Ckks> => options.he ?? (shared ??= Ckks.create());
-  const workers = options.encryptWorkers ?? 1;
-  let pool: HeEncryptPool | undefined;
+  const encryption = options.encryptWorkers === undefined && options.he === undefined
+    ? (sharedEncryption ??= new HeEncryption(context))
+    : new HeEncryption(context, options.encryptWorkers ?? 'auto');
 
   function planOf(ctx: SiteRoundContext): HePlan {
     const p = ctx.plan.protectionPlan;
@@ -73,8 +79,7 @@ export function heSiteProtocol(options: HeSiteOptions = {}): SiteProtocol {
 
   async function encrypt(plan: HePlan, pair: CkksKeyPair, values: Float64Array): Promise<Uint8Array> {
     try {
-      if (workers > 1) return packCiphertexts(await (pool ??= new HeEncryptPool(workers)).encrypt(pair, values, plan.mode));
-      return packCiphertexts((await context()).encrypt(pair, values, plan.mode));
+      return packCiphertexts(await encryption.encrypt(pair, values, plan.mode));
     } catch (err) {
       return invalid('encrypting the update failed', err);
     }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import {
   Ckks, HeError, MAX_FULL_CIPHERTEXT_BYTES, MAX_SEEDED_CIPHERTEXT_BYTES, SLOTS, ciphertextCount, packCiphertexts, unpackCiphertexts,
@@ -142,5 +143,17 @@ describe('CKKS aggregation', () => {
 
   test('a secret key that is not a key of these parameters is refused', () => {
     expect(code(() => he.decrypt(new Uint8Array(100), he.encrypt(keys, new Float32Array(3)), 3))).toBe('HE_KEY');
+  });
+
+  test('every encryption draws fresh randomness (SEAL\'s seeds come through a batched OS-randomness pool)', () => {
+    // 16 host draws of 4 bytes per ciphertext: 100 ciphertexts (6.4 KiB) refill the 4 KiB pool.
+    const values = Float64Array.from({ length: 8 }, (_, i) => i);
+    for (const mode of ['seeded', 'full'] as const) {
+      const seen = new Set<string>();
+      for (let i = 0; i < (mode === 'seeded' ? 100 : 20); i++) seen.add(createHash('sha256').update(he.encrypt(keys, values, mode)[0]!).digest('hex'));
+      expect(seen.size).toBe(mode === 'seeded' ? 100 : 20);
+    }
+    const other = he.generateKeys();
+    expect(Buffer.from(other.secretKey).equals(Buffer.from(keys.secretKey))).toBe(false);
   });
 });

@@ -23,6 +23,7 @@
  * explicit delete(). The WASM heap never shrinks, so a leak shows as heap growth across rounds
  * (`heapBytes`, tested).
  */
+import { getRandomValues } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import SEAL, { type Ciphertext, type MainModule, type SEALContext } from 'node-seal';
 
@@ -80,6 +81,42 @@ const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 interface Runtime { seal: MainModule; memory: () => WasmMemory | undefined }
 let runtime: Promise<Runtime> | undefined;
 
+/** Bytes of OS randomness drawn per host call for SEAL (see batchEntropy). */
+const ENTROPY_POOL_BYTES = 4096;
+
+/**
+ * SEAL seeds each encryption's PRNGs from std::random_device, which Emscripten serves 4 bytes per
+ * host call (WASI random_get → crypto.getRandomValues): 16 calls per ciphertext, ~8% of a seeded
+ * encryption's CPU (measured, BENCHMARKS.md). The same OS CSPRNG bytes, drawn 4 KiB at a time
+ * and handed out in order, cost one call per 256 small requests. Bytes handed out are zeroed in
+ * the pool, so it never holds randomness that was already used. Larger requests go to the host.
+ */
+function batchEntropy(imports: unknown, memory: () => WasmMemory | undefined): void {
+  const pool = new Uint8Array(ENTROPY_POOL_BYTES);
+  let at = ENTROPY_POOL_BYTES;
+  for (const module of Object.values(imports as Record<string, Record<string, unknown>>)) {
+    for (const [name, fn] of Object.entries(module ?? {})) {
+      // Emscripten minifies import keys but keeps the function's own name.
+      if (typeof fn !== 'function' || fn.name !== '_random_get') continue;
+      const host = fn as (buffer: number, size: number) => number;
+      module[name] = (buffer: number, size: number): number => {
+        const mem = memory();
+        buffer >>>= 0;
+        size >>>= 0;
+        if (!mem || size > ENTROPY_POOL_BYTES / 4) return host(buffer, size);
+        if (at + size > ENTROPY_POOL_BYTES) {
+          getRandomValues(pool);
+          at = 0;
+        }
+        new Uint8Array(mem.buffer, buffer, size).set(pool.subarray(at, at + size));
+        pool.fill(0, at, at + size);
+        at += size;
+        return 0;
+      };
+    }
+  }
+}
+
 /** One SEAL runtime per process; instantiated by hand so that its linear memory can be measured. */
 function loadRuntime(): Promise<Runtime> {
   runtime ??= (async () => {
@@ -87,6 +124,7 @@ function loadRuntime(): Promise<Runtime> {
     let memory: WasmMemory | undefined;
     const seal = await SEAL({
       instantiateWasm(imports: unknown, receive: (instance: WasmInstance, module: unknown) => void) {
+        batchEntropy(imports, () => memory);
         void Wasm.instantiate(wasm, imports).then(({ instance, module }) => {
           memory = Object.values(instance.exports).find((v): v is WasmMemory => v instanceof Wasm.Memory);
           receive(instance, module);
@@ -109,9 +147,16 @@ function scoped<T>(fn: (own: <H extends { delete(): void }>(handle: H) => H) => 
   }
 }
 
-/** What SEAL's save returns, copied into memory of our own (a memcpy; `Uint8Array.from` iterates). */
-function copyOut(saved: unknown): Uint8Array {
-  return new Uint8Array(saved as Uint8Array);
+/**
+ * What SEAL's save returns, as memory of our own. node-seal 7 already returns a fresh Uint8Array
+ * over its own ArrayBuffer: that is kept as it is (copying it again cost ~15% of an encryption,
+ * measured); anything else (a view into the WebAssembly heap, which the next call may overwrite)
+ * is copied.
+ */
+function copyOut(saved: unknown, heap: WasmMemory | undefined): Uint8Array {
+  const bytes = saved as Uint8Array;
+  const own = bytes.constructor === Uint8Array && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer !== heap?.buffer;
+  return own ? bytes : new Uint8Array(bytes);
 }
 
 /** SEAL's bindings accept exactly a Uint8Array, not a subclass (a Buffer is refused). */
@@ -170,7 +215,7 @@ export class Ckks {
       const secret = own(keygen.secretKey());
       const pub = own(keygen.createPublicKey());
       const none = this.seal.ComprModeType.none;
-      return { publicKey: copyOut(pub.saveToArray(none)), secretKey: copyOut(secret.saveToArray(none)) };
+      return { publicKey: this.own(pub.saveToArray(none)), secretKey: this.own(secret.saveToArray(none)) };
     });
   }
 
@@ -210,16 +255,25 @@ export class Ckks {
       // One plaintext for every ciphertext: encoding into a fresh one allocates and zeroes 128 KiB
       // of WASM memory each time (~0.1 ms of the ~1.8 ms a ciphertext costs, measured).
       const plain = own(new this.seal.Plaintext());
+      // Likewise one ciphertext for full mode (seeded ones come out of SEAL as new objects).
+      const cipher = mode === 'full' ? own(new this.seal.Ciphertext()) : null;
       for (let offset = 0; offset < values.length; offset += SLOTS) {
-        slots.fill(0);
-        slots.set(values.subarray(offset, Math.min(offset + SLOTS, values.length)));
-        const bytes = scoped((inner) => {
-          this.encoder.encode(slots, SCALE, plain);
-          if (mode === 'seeded') return copyOut(inner(encryptor.encryptSymmetricSerializable(plain)).saveToArray(none));
-          const cipher = inner(new this.seal.Ciphertext());
+        const end = Math.min(offset + SLOTS, values.length);
+        slots.set(values.subarray(offset, end));
+        if (end - offset < SLOTS) slots.fill(0, end - offset);
+        this.encoder.encode(slots, SCALE, plain);
+        let bytes: Uint8Array;
+        if (cipher) {
           encryptor.encrypt(plain, cipher);
-          return copyOut(cipher.saveToArray(none));
-        });
+          bytes = this.own(cipher.saveToArray(none));
+        } else {
+          const seeded = encryptor.encryptSymmetricSerializable(plain);
+          try {
+            bytes = this.own(seeded.saveToArray(none));
+          } finally {
+            seeded.delete();
+          }
+        }
         out.push(bytes);
       }
       return out;
@@ -261,7 +315,7 @@ export class Ckks {
   }
 
   serialize(cipher: Ciphertext): Uint8Array {
-    return copyOut(cipher.saveToArray(this.seal.ComprModeType.none));
+    return this.own(cipher.saveToArray(this.seal.ComprModeType.none));
   }
 
   /** Decrypts serialized ciphertexts into the first `length` slots of their concatenation. */
@@ -283,6 +337,10 @@ export class Ckks {
       }));
       return out;
     });
+  }
+
+  private own(saved: unknown): Uint8Array {
+    return copyOut(saved, this.memory());
   }
 
   private loadSecretKey(bytes: Uint8Array) {

@@ -7,7 +7,9 @@
  * - plainSumMs: the same S updates summed as float32 arrays, no crypto;
  * - expansionFloorMs (seeded): loading the same seeded ciphertexts without adding them, which is
  *   the seed expansion plus parsing: the least any seeded server can pay;
- * - encryptMs, decryptMs: per 1M parameters, one site (encryption on --encrypt-workers threads);
+ * - encryptMs, decryptMs: per 1M parameters, one site (encryption on --encrypt-workers threads, or
+ *   `auto`: the SDK's default, which times one thread against a pool of 2 on the first updates and
+ *   keeps the faster: encryptChoice); each thread is warmed up first (a site's runtime lives across rounds);
  * - bytesPerParam: serialized ciphertext bytes per parameter on the wire;
  * - maxAbsError: decrypted sum vs the exact float64 sum;
  * - cpuMs: the same phases in process CPU time (all single-threaded), steadier on a shared machine;
@@ -16,9 +18,10 @@
  *   are the steady state: the median over --repeat passes after that first one, each pass timing
  *   the server, the plain sum and the floor back to back so that their ratios share one load.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Ckks, MAX_FULL_CIPHERTEXT_BYTES, ciphertextCount } from '../crypto/he/ckks.ts';
-import { HeEncryptPool } from '../client-sdk/protection/he-encrypt-pool.ts';
+import { HeEncryptPool, HeEncryption } from '../client-sdk/protection/he-encrypt-pool.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,9 +37,9 @@ const sites = Number(args.sites);
 const params = Number(args.params);
 const mode = args.mode;
 const repeat = Number(args.repeat);
-const encryptWorkers = Number(args['encrypt-workers']);
-if (!(Number.isInteger(sites) && sites >= 1) || !(Number.isInteger(params) && params >= 1) || (mode !== 'full' && mode !== 'seeded') || !(Number.isInteger(repeat) && repeat >= 1) || !(Number.isInteger(encryptWorkers) && encryptWorkers >= 1)) {
-  process.stderr.write('usage: bench/ckks.ts --sites N --params P --mode full|seeded [--repeat 5] [--encrypt-workers 1] [--json]\n');
+const encryptWorkers = args['encrypt-workers'] === 'auto' ? 'auto' : Number(args['encrypt-workers']);
+if (!(Number.isInteger(sites) && sites >= 1) || !(Number.isInteger(params) && params >= 1) || (mode !== 'full' && mode !== 'seeded') || !(Number.isInteger(repeat) && repeat >= 1) || !(encryptWorkers === 'auto' || (Number.isInteger(encryptWorkers) && encryptWorkers >= 1))) {
+  process.stderr.write('usage: bench/ckks.ts --sites N --params P --mode full|seeded [--repeat 5] [--encrypt-workers 1|W|auto] [--json]\n');
   process.exit(2);
 }
 
@@ -66,16 +69,20 @@ async function timedAsync<T>(fn: () => Promise<T>): Promise<{ value: T; wall: nu
   return { value, wall, cpu: (cpu.user + cpu.system) / 1000 };
 }
 
-// With --encrypt-workers W > 1 a site encrypts on W threads (client-sdk/protection/he-encrypt-pool.ts).
-const pool = encryptWorkers > 1 ? new HeEncryptPool(encryptWorkers) : null;
-// Workers started, and warm: each compiles its own SEAL WebAssembly, whose hot functions V8 tiers
-// up only after some work (a site's pool lives across rounds).
+// With --encrypt-workers W > 1 a site encrypts on W threads (client-sdk/protection/he-encrypt-pool.ts);
+// with `auto`, as the SDK does by default (HeEncryption), and a pool of 2 is timed beside it.
+const pool = encryptWorkers === 'auto' || encryptWorkers > 1 ? new HeEncryptPool(encryptWorkers === 'auto' ? 2 : encryptWorkers) : null;
+const auto = encryptWorkers === 'auto' ? new HeEncryption(async () => he, 'auto') : null;
+// Every thread warm: each compiles its own SEAL WebAssembly, whose hot functions V8 tiers up only
+// after some work (a site's runtime lives across rounds, so its first encryption is not the norm).
+he.encrypt(keys, updates[0]!, mode);
 if (pool) for (let i = 0; i < 2; i++) await pool.encrypt(keys, Float64Array.from(updates[0]!), mode);
 let encryptWall = 0;
 let encryptCpu = 0;
 const encrypted: Uint8Array[][] = [];
 for (const u of updates) {
-  const e = pool ? await timedAsync(() => pool.encrypt(keys, Float64Array.from(u), mode)) : timed(() => he.encrypt(keys, u, mode));
+  const e = auto ? await timedAsync(() => auto.encrypt(keys, Float64Array.from(u), mode))
+    : pool ? await timedAsync(() => pool.encrypt(keys, Float64Array.from(u), mode)) : timed(() => he.encrypt(keys, u, mode));
   encrypted.push(e.value);
   encryptWall += e.wall;
   encryptCpu += e.cpu;
@@ -89,6 +96,7 @@ if (pool) {
   }
 }
 await pool?.close();
+await auto?.close();
 const bytes = encrypted.reduce((n, cts) => n + cts.reduce((m, c) => m + c.length, 0), 0);
 
 function plainSumOnce() {
@@ -134,7 +142,7 @@ he.delete();
 
 const perMillion = 1e6 / params;
 const result = {
-  node: process.version, sites, params, mode, repeat, encryptWorkers,
+  node: process.version, sites, params, mode, repeat, encryptWorkers, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   serverMs: round(median(passes.map((p) => p.server.wall))), plainSumMs: round(median(passes.map((p) => p.plain.wall))),
   serverOverPlain: round(median(passes.map((p) => p.server.wall / p.plain.wall))),
   ...(mode === 'seeded' ? {
@@ -147,6 +155,7 @@ const result = {
     encryptOneThreadMs: round(median(pairs.map((p) => p.single)) * perMillion), encryptPoolMs: round(median(pairs.map((p) => p.pooled)) * perMillion),
     poolSpeedup: round(median(pairs.map((p) => p.single / p.pooled))),
   } : {}),
+  ...(auto ? { encryptChoice: auto.chosen ?? 'thread (update below the pool threshold or one core)' } : {}),
   cpuMs: {
     server: round(median(passes.map((p) => p.server.cpu))), plainSum: round(median(passes.map((p) => p.plain.cpu))),
     serverOverPlain: round(median(passes.map((p) => p.server.cpu / p.plain.cpu))),

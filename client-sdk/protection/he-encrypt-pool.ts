@@ -90,8 +90,10 @@ export class HeEncryptPool {
  * ciphertext it takes off this thread (BENCHMARKS.md, CKKS).
  */
 export const MIN_POOLED_CIPHERTEXTS = 64;
-/** A pool must beat one thread by this factor in the trial to be kept. */
+/** A pool must beat one thread by this factor in the trials to be kept. */
 const POOL_MARGIN = 0.9;
+/** Large updates timed each way before `auto` settles. */
+const TRIALS = 2;
 
 /** Whether a pool of 2 can pay at all here: another core, and an update large enough. */
 export function poolMayPay(parameters: number, cores = availableParallelism()): boolean {
@@ -104,15 +106,18 @@ export type EncryptThreads = number | 'auto';
  * How a site encrypts its updates: on this thread, on a pool of W workers, or (`auto`) on a pool
  * of 2 only where that was measured to pay. A core the OS reports may not be one the process gets
  * (a shared VM scheduled per session gave two threads 0.73× the speed of one, BENCHMARKS.md), so
- * `auto` times both on real updates: the first large update on this thread, the next on the pool
- * (started and warmed in between), and keeps the faster per ciphertext, the pool only if it wins by 10%.
+ * `auto` times both on real updates: the first four large updates go to this thread and the pool
+ * (started and warmed in between) in turn, and it keeps the faster per ciphertext, the pool only if
+ * it wins by 10%.
  */
 export class HeEncryption {
   private readonly context: () => Promise<Ckks>;
   private readonly threads: EncryptThreads;
   private pool: HeEncryptPool | undefined;
-  private threadMsPerCiphertext: number | undefined;
+  /** Wall ms per ciphertext of each trial. */
+  private readonly trials = { thread: [] as number[], pool: [] as number[] };
   private choice: 'thread' | 'pool' | undefined;
+  private poolJobs = 0;
 
   constructor(context: () => Promise<Ckks>, threads: EncryptThreads = 'auto') {
     if (threads !== 'auto' && (!Number.isInteger(threads) || threads < 1 || threads > 64)) throw new RangeError(`encryption threads are 1 to 64 or "auto", got ${String(threads)}`);
@@ -133,24 +138,37 @@ export class HeEncryption {
     if (this.choice === 'thread' || !poolMayPay(values.length)) return (await this.context()).encrypt(keys, values, mode);
     if (this.choice === 'pool') return this.pool!.encrypt(keys, values, mode);
     const count = ciphertextCount(values.length);
-    if (this.threadMsPerCiphertext === undefined) {
+    // Trials alternate (this thread, then the pool, twice): each side keeps its fastest, which a
+    // neighbour's burst on a shared machine inflates least.
+    if (this.trials.thread.length <= this.trials.pool.length) {
       const he = await this.context();
-      // This thread's WebAssembly tiers up after some work, as the pool's workers do before they
-      // report ready: a few untimed ciphertexts keep the trial fair.
-      he.encrypt(keys, new Float64Array(8 * SLOTS), mode);
+      if (this.trials.thread.length === 0) {
+        // This thread's WebAssembly tiers up after some work, as the pool's workers do before they
+        // report ready: a few untimed ciphertexts keep the trial fair.
+        he.encrypt(keys, new Float64Array(8 * SLOTS), mode);
+        this.pool = new HeEncryptPool(2);
+      }
       const t0 = performance.now();
       const out = he.encrypt(keys, values, mode);
-      this.threadMsPerCiphertext = (performance.now() - t0) / count;
-      this.pool = new HeEncryptPool(2);
+      this.trials.thread.push((performance.now() - t0) / count);
       return out;
     }
-    await this.pool!.ready();
-    const t0 = performance.now();
-    const out = await this.pool!.encrypt(keys, values, mode);
-    const poolMs = (performance.now() - t0) / count;
-    this.choice = poolMs < POOL_MARGIN * this.threadMsPerCiphertext ? 'pool' : 'thread';
-    if (this.choice === 'thread') {
-      const pool = this.pool!;
+    const pool = this.pool!;
+    this.poolJobs++;
+    let out: Uint8Array[];
+    try {
+      await pool.ready();
+      const t0 = performance.now();
+      out = await pool.encrypt(keys, values, mode);
+      this.trials.pool.push((performance.now() - t0) / count);
+    } finally {
+      this.poolJobs--;
+    }
+    if (this.choice === undefined && this.trials.pool.length >= TRIALS) {
+      this.choice = Math.min(...this.trials.pool) < POOL_MARGIN * Math.min(...this.trials.thread) ? 'pool' : 'thread';
+    }
+    // Sites of one process may share this object: the pool goes once no trial of theirs is still on it.
+    if (this.choice === 'thread' && this.poolJobs === 0 && this.pool === pool) {
       this.pool = undefined;
       void pool.close();
     }

@@ -53,6 +53,8 @@ test('auto encryption keeps small updates on this thread, and times both ways on
     expect(he.decrypt(keys.secretKey, await enc.encrypt(keys, small, 'seeded'), small.length)[5]).toBeCloseTo(small[5]!, 6);
     expect(enc.chosen).toBeUndefined();
     const n = MIN_POOLED_CIPHERTEXTS * SLOTS;
+    // A pool is never tried with one core, nor for an update below the threshold.
+    expect([poolMayPay(n, 1), poolMayPay(n - SLOTS, 16), poolMayPay(n, 2)]).toEqual([false, false, true]);
     const large = Float64Array.from({ length: n }, (_, i) => Math.sin(i));
     for (let trial = 0; trial < 5; trial++) {
       const out = he.decrypt(keys.secretKey, await enc.encrypt(keys, large, 'seeded'), n);

@@ -9,7 +9,8 @@
  *   the seed expansion plus parsing: the least any seeded server can pay;
  * - encryptMs, decryptMs: per 1M parameters, one site (encryption on --encrypt-workers threads, or
  *   `auto`: the SDK's default, which times one thread against a pool of 2 on the first updates and
- *   keeps the faster: encryptChoice); each thread is warmed up first (a site's runtime lives across rounds);
+ *   keeps the faster: encryptChoice; its encryptMs then includes the trials and the pool's start-up);
+ *   each thread is warmed up first (a site's runtime lives across rounds);
  * - bytesPerParam: serialized ciphertext bytes per parameter on the wire;
  * - maxAbsError: decrypted sum vs the exact float64 sum;
  * - cpuMs: the same phases in process CPU time (all single-threaded), steadier on a shared machine;

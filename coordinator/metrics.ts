@@ -13,8 +13,9 @@
  * released (round-privacy.ts, aggregateReleaseEntry: the adaptive-clip count's sensitivity assumes it
  * stays hidden), and any counter that moves with it gives it away to whoever scrapes twice, once
  * before and once after a round. So the calls of a DP federation's sites (their RPCs, statuses and
- * message bytes) and the sites themselves (in sites connected: a sampled site stops polling while it
- * trains) are left out of every family; what is exported for them is what the store already says
+ * message bytes), the sites themselves (in sites connected: a sampled site stops polling while it
+ * trains) and the bytes of admin calls about it (a round's message lists its sites) are left out of
+ * every family; what is exported for them is what the store already says
  * per round (state, stage, durations) and the ledger's ε. The endpoint itself wants a bearer token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -127,9 +128,9 @@ export class CoordinatorMetrics {
 
   /**
    * A server interceptor that counts every call's final status and message bytes, except a DP
-   * federation's sites' calls. Which federation a call is for is read from its token's claim without
-   * verifying it (the handler verifies): a forged claim only decides whether the forger's own refused
-   * call is counted.
+   * federation's sites' calls (not at all) and admin calls about it (not their bytes). Which federation
+   * a site's call is for is read from its token's claim without verifying it (the handler verifies): a
+   * forged claim only decides whether the forger's own refused call is counted.
    */
   interceptor(): grpc.ServerInterceptor {
     return (method, call) => {
@@ -137,15 +138,19 @@ export class CoordinatorMetrics {
       const participant = PARTICIPANT_PATHS.has(method.path);
       // grpc-js always delivers the metadata first; until then nothing is known to be countable.
       let counted = !participant;
+      // An admin call about a DP federation counts, but not its bytes: a round's message lists its sites.
+      let bytesCounted = counted;
       return new grpc.ServerInterceptingCall(call, {
         start: (next) => next({
           onReceiveMetadata: (metadata, nextMetadata) => {
-            if (participant) counted = !this.isPrivateFederation(claimedFederation(metadata));
+            if (participant) bytesCounted = counted = !this.isPrivateFederation(claimedFederation(metadata));
             nextMetadata(metadata);
           },
           onReceiveMessage: (message, nextMessage) => {
+            const federationId = (message as { federationId?: unknown } | null)?.federationId;
+            if (!participant && typeof federationId === 'string' && this.isPrivateFederation(federationId)) bytesCounted = false;
             const bytes = typeof message === 'object' && message !== null ? this.receivedSizes.get(message) : undefined;
-            if (counted && bytes !== undefined) this.bytesIn.inc({ rpc }, bytes);
+            if (bytesCounted && bytes !== undefined) this.bytesIn.inc({ rpc }, bytes);
             nextMessage(message);
           },
         }),
@@ -153,7 +158,7 @@ export class CoordinatorMetrics {
         sendMessage: (message, next) => {
           next(message);
           const bytes = typeof message === 'object' && message !== null ? this.sentSizes.get(message) : undefined;
-          if (counted && bytes !== undefined) this.bytesOut.inc({ rpc }, bytes);
+          if (bytesCounted && bytes !== undefined) this.bytesOut.inc({ rpc }, bytes);
         },
         sendStatus: (status, next) => {
           if (counted) {

@@ -36,8 +36,9 @@ Without --signing-key the key lives in DATA_DIR/keys, where anyone who can edit 
 Without --tls-cert/--tls-key it serves plaintext: keep it on loopback then.
 The metrics: rounds by state and stage, round and stage durations, sites connected, message bytes in/out,
 aggregation time, ε spent per federation, RPCs by status (refused ones apart), and the process's own.
-GET /metrics wants "authorization: Bearer TOKEN" (the token file's content; 401 without). The calls and
-sites of federations with DP are counted nowhere: per round they would tell how many sites contributed.
+GET /metrics wants "authorization: Bearer TOKEN" (the token file's content; 401 without). The sites of
+federations with DP, their calls and the bytes of admin calls about them are counted nowhere: per round
+they would tell how many sites contributed.
 
 ${LIMIT_USAGE}`,
     },

@@ -112,6 +112,7 @@ describe('coordinator start --metrics-port: GET /metrics', () => {
     expect(value(text, 'conclave_received_bytes_total', { rpc: 'SubmitStage' })).toBeLessThan(2 * ROUNDS * 2 * modelBytes);
     expect(value(text, 'conclave_rpcs_refused_total', { rpc: 'GetTask', status: 'UNAUTHENTICATED' })).toBe(1);
     expect(value(text, 'conclave_rpcs_total', { rpc: 'SubmitStage', status: 'OK' })).toBe(2 * ROUNDS);
+    expect(value(text, 'conclave_sent_bytes_total', { rpc: 'ListRounds' })).toBeGreaterThan(0);
     const { entries } = await callUnary<{ entries: Array<{ payloadJson: string }> }>(fx.admin, 'GetLedger', { federationId: fx.federation.id }, fx.coordinator.adminToken);
     const claimed = (JSON.parse(entries.at(-1)!.payloadJson) as { epsilonAfter: { epsilon: number } }).epsilonAfter.epsilon;
     expect(value(text, 'conclave_epsilon_spent', { federation: fx.federation.id })).toBeCloseTo(claimed, 9);
@@ -119,7 +120,7 @@ describe('coordinator start --metrics-port: GET /metrics', () => {
   });
 
   test('a DP federation\'s sites and calls are counted nowhere: no scrape tells how many contributed to a round', () => {
-    // Its rounds ran (and are counted as rounds), but none of its sites\' calls or bytes moved a counter.
+    // Its rounds ran (and are counted as rounds), but none of its sites' calls or bytes moved a counter.
     expect(value(afterDp, 'conclave_rounds', { state: 'committed' })).toBe(ROUNDS);
     expect(value(dpScrapes[0]!, 'conclave_rounds', { state: 'collecting', stage: 'submit' })).toBe(1);
     for (const text of [...dpScrapes, afterDp]) {
@@ -133,6 +134,9 @@ describe('coordinator start --metrics-port: GET /metrics', () => {
       expect(value(text, 'conclave_rpcs_refused_total', { rpc: 'GetTask', status: 'UNAUTHENTICATED' })).toBe(1);
       expect(value(text, 'conclave_received_bytes_total', { rpc: 'GetTask' })).toBe(value(dpScrapes[0]!, 'conclave_received_bytes_total', { rpc: 'GetTask' }));
     }
+    // Admin calls about it are counted, but not their bytes (a round's message lists its sites).
+    expect(value(afterDp, 'conclave_rpcs_total', { rpc: 'ListRounds', status: 'OK' })).toBeGreaterThan(0);
+    expect(afterDp).not.toMatch(/^conclave_(received|sent)_bytes_total\{rpc="ListRounds"\}/m);
   });
 
   test('without the metrics token (or with another, a prefix of it, or the admin token): 401, and nothing is served', async () => {

@@ -97,7 +97,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   const metrics = options.metricsPort !== undefined ? new CoordinatorMetrics({ store, connectedSites: (include) => rounds.scheduler.connectedSites(include) }) : null;
   if (metrics) {
     rounds.on('round', (record) => metrics.onRound(record));
-    rounds.on('aggregated', (seconds: number) => metrics.onAggregated(seconds));
+    rounds.on('aggregated', (seconds: number, federationId: string) => metrics.onAggregated(seconds, federationId));
   }
   // grpc-js nests interceptors from the first (next to the wire) to the last: the metrics' sits
   // first so it sees every status, including those the protocol's own interceptors send.

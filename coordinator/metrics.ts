@@ -14,8 +14,8 @@
  * stays hidden), and any counter that moves with it gives it away to whoever scrapes twice, once
  * before and once after a round. So the calls of a DP federation's sites (their RPCs, statuses and
  * message bytes), the sites themselves (in sites connected: a sampled site stops polling while it
- * trains) and the bytes of admin calls about it (a round's message lists its sites) are left out of
- * every family; what is exported for them is what the store already says
+ * trains), the bytes of admin calls about it (a round's message lists its sites) and its aggregation
+ * times (which grow with the number of updates) are left out of every family; what is exported for them is what the store already says
  * per round (state, stage, durations) and the ledger's ε. The endpoint itself wants a bearer token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -94,7 +94,7 @@ export class CoordinatorMetrics {
     });
     this.roundDuration = new Histogram({ name: 'conclave_round_duration_seconds', help: 'Wall time from a round\'s opening to its commit or abort.', labelNames: ['outcome'], buckets: ROUND_BUCKETS, registers: [registry] });
     this.stageDuration = new Histogram({ name: 'conclave_stage_duration_seconds', help: 'Wall time of each protocol stage.', labelNames: ['stage'], buckets: ROUND_BUCKETS, registers: [registry] });
-    this.aggregation = new Histogram({ name: 'conclave_aggregation_seconds', help: 'Unprotect, aggregate, DP post-processing and server optimizer step of a round.', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry] });
+    this.aggregation = new Histogram({ name: 'conclave_aggregation_seconds', help: 'Unprotect, aggregate and server optimizer step of a round, for federations without DP.', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry] });
     this.roundsEnded = new Counter({ name: 'conclave_rounds_ended_total', help: 'Rounds that ended, by outcome.', labelNames: ['outcome'], registers: [registry] });
     this.rpcs = new Counter({ name: 'conclave_rpcs_total', help: 'Completed RPCs by method and gRPC status.', labelNames: ['rpc', 'status'], registers: [registry] });
     this.refused = new Counter({ name: 'conclave_rpcs_refused_total', help: 'RPCs answered with a non-OK gRPC status, by method and status.', labelNames: ['rpc', 'status'], registers: [registry] });
@@ -122,8 +122,9 @@ export class CoordinatorMetrics {
     }
   }
 
-  onAggregated(seconds: number): void {
-    this.aggregation.observe(seconds);
+  /** Not for a DP federation: the time to sum a round's updates grows with how many there were. */
+  onAggregated(seconds: number, federationId: string): void {
+    if (!this.isPrivateFederation(federationId)) this.aggregation.observe(seconds);
   }
 
   /**

@@ -15,7 +15,7 @@ import { describeProblem } from './privacy/ledger-audit.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
 import { createAdminToken, loadOrCreateKeys, removeStaleTempFiles, writeAtomic } from './keys.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { CoordinatorMetrics } from './metrics.ts';
+import { CoordinatorMetrics, PRIVACY_TRACE_SQL, loadOrCreateMetricsToken } from './metrics.ts';
 
 export interface CoordinatorOptions {
   dataDir: string;
@@ -29,6 +29,8 @@ export interface CoordinatorOptions {
   /** Serve Prometheus metrics on http://metricsHost:metricsPort/metrics (0: any free port); unset: no metrics. */
   metricsPort?: number;
   metricsHost?: string;
+  /** The bearer token /metrics wants, read from this file; unset: DATA_DIR/metrics.token, created (0600) on first start. */
+  metricsTokenFile?: string;
   /** Per-token call limits for sites and admins, stage-stream deadlines, update bounds (limits.ts defaults). */
   rateLimits?: RateLimits;
   adminRateLimits?: RateLimits;
@@ -53,6 +55,8 @@ export interface RunningCoordinator {
   invalidLedgers: Map<string, string[]>;
   /** The port /metrics is served on, when metricsPort was given. */
   metricsPort?: number;
+  /** The file holding the bearer token /metrics wants, when metricsPort was given. */
+  metricsTokenPath?: string;
   close(): Promise<void>;
 }
 
@@ -90,10 +94,10 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   if (aborted || orphans.length) log.warn('recovered after an unclean stop', { abortedRounds: aborted, orphanBlobsRemoved: orphans.length });
   const invalidLedgers = verifyLedgers(store, ledger, log);
 
-  const metrics = options.metricsPort !== undefined ? new CoordinatorMetrics({ store, connectedSites: () => rounds.scheduler.connectedSites() }) : null;
+  const metrics = options.metricsPort !== undefined ? new CoordinatorMetrics({ store, connectedSites: (include) => rounds.scheduler.connectedSites(include) }) : null;
   if (metrics) {
     rounds.on('round', (record) => metrics.onRound(record));
-    rounds.on('aggregated', (seconds: number) => metrics.onAggregated(seconds));
+    rounds.on('aggregated', (seconds: number, federationId: string) => metrics.onAggregated(seconds, federationId));
   }
   // grpc-js nests interceptors from the first (next to the wire) to the last: the metrics' sits
   // first so it sees every status, including those the protocol's own interceptors send.
@@ -119,12 +123,18 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     });
   });
   let metricsServer: Awaited<ReturnType<CoordinatorMetrics['serve']>> | null = null;
+  let metricsTokenPath: string | undefined;
   try {
-    metricsServer = metrics ? await metrics.serve(options.metricsHost ?? host, options.metricsPort!) : null;
+    if (metrics) {
+      const token = loadOrCreateMetricsToken(options.metricsTokenFile ?? join(options.dataDir, 'metrics.token'), options.metricsTokenFile === undefined);
+      metricsTokenPath = token.path;
+      metricsServer = await metrics.serve(options.metricsHost ?? host, options.metricsPort!, token.token);
+    }
   } catch (err) {
     server.forceShutdown();
     store.close();
     releaseLock();
+    if (err instanceof ConclaveError) throw err;
     throw new ConclaveError('UNAVAILABLE', `cannot serve metrics on ${options.metricsHost ?? host}:${options.metricsPort}: ${(err as Error).message}`);
   }
   if (widenServerWindows(server) === 0) log.warn('grpc-js keeps its HTTP/2 servers elsewhere: uploads use the 64 KiB default window (slower)');
@@ -135,7 +145,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
   });
   return {
     address, port, adminTokenPath, adminToken, store, registry, federations, rounds, ledger, keyId: keys.keyId, keyFingerprint: fingerprint, invalidLedgers,
-    ...(metricsServer ? { metricsPort: metricsServer.port } : {}),
+    ...(metricsServer ? { metricsPort: metricsServer.port, metricsTokenPath: metricsTokenPath! } : {}),
     async close() {
       rounds.stop();
       await metricsServer?.close();
@@ -157,9 +167,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
 function verifyLedgers(store: Store, ledger: PrivacyLedger, log: Logger): Map<string, string[]> {
   const invalid = new Map<string, string[]>();
   // Configured with DP, or with any trace of it (a config edited to drop DP does not skip the check).
-  const ids = store.db.prepare(`SELECT id FROM federations f WHERE json_extract(config_json, '$.privacy') IS NOT NULL
-    OR EXISTS (SELECT 1 FROM ledger_entries e WHERE e.federation_id = f.id)
-    OR EXISTS (SELECT 1 FROM rounds r WHERE r.federation_id = f.id AND r.privacy_json IS NOT NULL) ORDER BY created_ms`).all() as Array<{ id: string }>;
+  const ids = store.db.prepare(`SELECT id FROM federations f WHERE ${PRIVACY_TRACE_SQL} ORDER BY created_ms`).all() as Array<{ id: string }>;
   for (const { id } of ids) {
     const problems = ledger.problems(id);
     if (problems.length === 0) continue;

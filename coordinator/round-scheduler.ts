@@ -85,10 +85,10 @@ export class RoundScheduler {
   }
 
   /** Sites (of any federation) that called within the availability window: "connected" for operators. */
-  connectedSites(): number {
+  connectedSites(include: (siteId: string) => boolean = () => true): number {
     const now = this.clock.now();
     let n = 0;
-    for (const seen of this.lastSeen.values()) if (now - seen < AVAILABILITY_WINDOW_MS) n++;
+    for (const [siteId, seen] of this.lastSeen) if (now - seen < AVAILABILITY_WINDOW_MS && include(siteId)) n++;
     return n;
   }
 

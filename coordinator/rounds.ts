@@ -446,7 +446,7 @@ export class RoundManager extends EventEmitter {
       const optimizer = serverOptimizerFor(config);
       const { next, state } = optimizer.apply(round.base, delta, this.registry.readOptimizerState(baseRecord));
       checkAggregate(next, Infinity, 'the next model');
-      this.emit('aggregated', (performance.now() - aggregationStart) / 1000);
+      this.emit('aggregated', (performance.now() - aggregationStart) / 1000, federationId);
       const version = (this.registry.latestVersion(federationId) ?? 0) + 1;
       const entry = record.privacy && !releasesAtSite(record.privacy.mode)
         ? await this.privacy.aggregateReleaseEntry(record, record.privacy, version, {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, generateKeyPair, exportPKCS8, exportSPKI, importPKCS8, importSPKI, exportJWK, errors as joseErrors } from 'jose';
 import type { JWK, CryptoKey } from 'jose';
+import { CryptoError } from './errors.ts';
 
 /** One Ed25519 key signs site tokens, admin tokens and (later) ledger entries. */
 export interface SigningKeys {
@@ -21,14 +22,7 @@ export interface TokenClaims {
 
 export type TokenErrorCode = 'TOKEN_MALFORMED' | 'TOKEN_EXPIRED' | 'TOKEN_INVALID';
 
-export class TokenError extends Error {
-  readonly code: TokenErrorCode;
-  constructor(code: TokenErrorCode, message: string) {
-    super(message);
-    this.name = 'TokenError';
-    this.code = code;
-  }
-}
+export class TokenError extends CryptoError<TokenErrorCode> {}
 
 const ISSUER = 'conclave-coordinator';
 const AUDIENCE = 'conclave.v1';

@@ -4,7 +4,7 @@
  * and model, for `conclave simulate --site-processes`). Operators' commands (enroll, revoke) live
  * in coordinator/cli; the `conclave` dispatcher routes between the two.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { generateSiteIdentity, identityFromPem, identityToPem, type SiteIdentity } from '../../crypto/site-identity.ts';
 import { join } from 'node:path';
 import { CLIENT_TLS_OPTIONS, CliError, EXIT, clientTlsFromFlags, described, int, num, oneOf, output, parseFlags, str, type CommandHelp, type Flags } from '../../protocols/cli.ts';
@@ -21,6 +21,7 @@ import { ATTACKS, attackingTrainer } from '../simulation/attacker.ts';
 import { SiteDataTrainer } from '../training/site-data-trainer.ts';
 import { TfjsTrainer } from '../training/tfjs-trainer.ts';
 import { openSiteData } from '../data/open.ts';
+import { dataError, type SiteData } from '../data/site-data.ts';
 
 const FLOOR_DETAILS = `The site's own privacy floor (--min-noise-multiplier, --max-clip, --site-budget/--site-delta, --require-dp,
 --allow-modes): rounds below it are refused before training; under local and distributed DP the site keeps its own
@@ -42,8 +43,13 @@ export const SITE_HELP: CommandHelp = {
     },
     host: {
       summary: 'several simulated sites in this one process (tokens in DIR/site-<i>.token), each with its own gRPC channel and model; the data is loaded once',
-      examples: ['conclave participant host --coordinator 127.0.0.1:7070 --token-dir ./tokens --site-indices 0,2,4 --dataset mnist --sites 6'],
-      details: `Events go to stderr as JSON lines with "site". --privacy-state is per site and so is not taken here. ${FLOOR_DETAILS}`,
+      examples: [
+        'conclave participant host --coordinator 127.0.0.1:7070 --token-dir ./tokens --site-indices 0,2,4 --dataset mnist --sites 6',
+        'conclave participant host --coordinator 127.0.0.1:7070 --token-dir ./tokens --site-indices 0,1 --data ./sites --label-column species   # ./sites/site-0.csv, ./sites/site-1.csv',
+      ],
+      details: `Events go to stderr as JSON lines with "site". --privacy-state is per site and so is not taken here.
+With --data DIR each site trains on its own files instead of an MNIST shard: DIR/site-<i>.csv or the image folder DIR/site-<i>/,
+named like its token; every site's files are read and checked before any site connects. ${FLOOR_DETAILS}`,
     },
   },
 };
@@ -69,7 +75,7 @@ const SITE_FLAG_HELP: Record<string, string> = {
   'require-dp': 'refuse rounds without differential privacy',
   'allow-modes': 'the DP modes accepted, comma-separated: central,distributed,local',
   'privacy-state': 'run: the file the site\'s own ε spend is persisted in',
-  data: 'run: the site\'s own data instead of --dataset, checked against the federation\'s model and data spec before any training (exit 3 names the file and row or image): a CSV file with a header (every column but the label a numeric feature) or a folder with one subfolder of PNG/JPEG images per class (resized to the model\'s input)',
+  data: 'run: the site\'s own data (host: a directory with each site\'s, site-<i>.csv or site-<i>/) instead of --dataset, checked against the federation\'s model and data spec before any training (exit 3 names the file and row or image): a CSV file with a header (every column but the label a numeric feature) or a folder with one subfolder of PNG/JPEG images per class (resized to the model\'s input)',
   'label-column': 'run --data FILE.csv: the label\'s column (default label)',
   attack: 'host, SIMULATION ONLY: huge-update, inflated-count or scaled-random; the --attack-sites attack every round (client-sdk/simulation/attacker.ts)',
   'attack-sites': 'host, with --attack: the attacking sites\' indices, comma-separated, among --site-indices',
@@ -109,10 +115,13 @@ export async function siteCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   const { flags } = parseFlags(rest, described(OPTIONS, SITE_FLAG_HELP), SITE_HELP, sub);
   if (sub === 'run' && flags['data'] !== undefined) return runOnOwnData(flags);
-  if (flags['label-column'] !== undefined || flags['data'] !== undefined) throw new CliError('--data and --label-column are for "participant run" on the site\'s own data');
+  const ownData = sub === 'host' && flags['data'] !== undefined;
+  if (!ownData && (flags['label-column'] !== undefined || flags['data'] !== undefined)) throw new CliError('--data and --label-column are for sites on their own data ("participant run" or "participant host")');
+  if (ownData) refuseSimulatedFlags(flags, ['dataset', 'partition', 'alpha', 'seed']);
   const coordinator = str(flags, 'coordinator');
   oneOf(flags, 'dataset', ['mnist'] as const, 'mnist');
-  const sites = int(flags, 'sites', { min: 1, max: 100_000 });
+  // On own data --sites only bounds --site-indices: there is no split to make.
+  const sites = int(flags, 'sites', { min: 1, max: 100_000, ...(ownData ? { fallback: 100_000 } : {}) });
   const split: SimulatedSplit = {
     dataset: 'mnist',
     partition: oneOf(flags, 'partition', ['iid', 'dirichlet'] as const, 'iid'),
@@ -159,8 +168,11 @@ export async function siteCommand(argv: string[]): Promise<void> {
   const indices = siteIndices(str(flags, 'site-indices'), sites);
   const privacyFloor = privacyFloorFromFlags(flags);
   const tokens = indices.map((i) => readToken(join(tokenDir, `site-${i}.token`)));
-  const shards = simulatedSiteShards(split, indices);
-  const evalShards = simulatedSiteEvalShards(split, indices);
+  const labelColumn = typeof flags['label-column'] === 'string' ? { labelColumn: flags['label-column'] } : {};
+  // Every site's files are read and checked before any site connects, as "participant run --data" does for one.
+  const own = ownData ? new Map(await Promise.all(indices.map(async (i) => [i, await hostedSiteData(str(flags, 'data'), i, labelColumn)] as const))) : null;
+  const shards = own ? new Map<number, Dataset>() : simulatedSiteShards(split, indices);
+  const evalShards = own ? new Map<number, Dataset>() : simulatedSiteEvalShards(split, indices);
   const attack = flags['attack'] === undefined ? null : oneOf(flags, 'attack', ATTACKS);
   const attackers = attack ? siteIndices(str(flags, 'attack-sites'), sites) : [];
   if (!attack && flags['attack-sites'] !== undefined) throw new CliError('--attack-sites needs --attack');
@@ -169,12 +181,17 @@ export async function siteCommand(argv: string[]): Promise<void> {
   // own optimizer over explicit variable lists: the sites' training interleaves on this one thread
   // at each await, and no site reads or writes another's variables.
   const results = await Promise.all(indices.map(async (index, k) => {
-    const data = shards.get(index)!;
+    const source = own?.get(index);
+    const data = shards.get(index);
+    // A site on its own files has no simulated shard: its trainer fits them to the model once it is known.
+    const siteData = source ? {} : { data: data!, evalData: evalShards.get(index)! };
     // An attacker wraps the trainer the site would have had (tfjs loaded only as the Participant would load it).
-    const honest = async () => trainerFor(data).trainer ?? new (await import('../training/tfjs-trainer.ts')).TfjsTrainer(data, backend);
-    const trainer = attack && attackers.includes(index) ? { trainer: attackingTrainer(await honest(), attack, data.count) } : trainerFor(data);
-    const participant = new Participant({ coordinator, token: tokens[k]!, data, evalData: evalShards.get(index)!, backend, ...trainer, ...protocolsFor(index), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
-    return runSite(participant, index, data);
+    const fitted = source ? ownDataTrainer(source, backend, workers) : null;
+    const honest = async () => fitted ?? trainerFor(data!).trainer ?? new (await import('../training/tfjs-trainer.ts')).TfjsTrainer(data!, backend);
+    const trainer = attack && attackers.includes(index) ? { trainer: attackingTrainer(await honest(), attack, (source ?? data!).count) }
+      : fitted ? { trainer: fitted } : trainerFor(data!);
+    const participant = new Participant({ coordinator, token: tokens[k]!, ...siteData, backend, ...trainer, ...protocolsFor(index), ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
+    return runSite(participant, index, source ?? data!);
   }));
   const exhausted = results.filter((r) => r.outcome === 'site-budget-exhausted').length;
   output(flags, {
@@ -185,8 +202,7 @@ export async function siteCommand(argv: string[]): Promise<void> {
 
 /** `participant run --data PATH`: the files are read and checked before the site connects, and fitted to the model before it trains. */
 async function runOnOwnData(flags: Flags): Promise<void> {
-  const simulated = ['dataset', 'partition', 'alpha', 'sites', 'site-index', 'seed'].find((name) => flags[name] !== undefined);
-  if (simulated) throw new CliError(`--${simulated} is for the simulated MNIST shards; --data trains on the site's own files`);
+  refuseSimulatedFlags(flags, ['dataset', 'partition', 'alpha', 'sites', 'site-index', 'seed']);
   const coordinator = str(flags, 'coordinator');
   const token = typeof flags['token-file'] === 'string' ? readToken(flags['token-file']) : str(flags, 'token');
   const backend = oneOf(flags, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, 'auto');
@@ -195,7 +211,7 @@ async function runOnOwnData(flags: Flags): Promise<void> {
   const privacyFloor = privacyFloorFromFlags(flags);
   const labelColumn = typeof flags['label-column'] === 'string' ? flags['label-column'] : undefined;
   const source = await openSiteData(str(flags, 'data'), labelColumn === undefined ? {} : { labelColumn });
-  const trainer = new SiteDataTrainer(source, backend, (d) => (workers > 1 ? new WorkerPoolTrainer(d, { workers, prefer: backend }) : new TfjsTrainer(d, backend)));
+  const trainer = ownDataTrainer(source, backend, workers);
   const participant = new Participant({ coordinator, token, trainer, backend, ...(tls ? { tls } : {}), ...(privacyFloor ? { privacyFloor } : {}) });
   const result = await runSite(participant, 0, source);
   output(flags, {
@@ -204,6 +220,28 @@ async function runOnOwnData(flags: Flags): Promise<void> {
       ? `site (${source.source}): stopped, its privacy budget is spent${describeRefusals(result.refusals)}`
       : `site (${source.source}, ${source.count} examples): federation finished${describeRefusals(result.refusals)}`,
   });
+}
+
+function refuseSimulatedFlags(flags: Flags, names: string[]): void {
+  const simulated = names.find((name) => flags[name] !== undefined);
+  if (simulated) throw new CliError(`--${simulated} is for the simulated MNIST shards; --data trains on the site's own files`);
+}
+
+/** A site's own data, fitted to the model once it is known, on N worker processes or in this one. */
+function ownDataTrainer(source: SiteData, backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu', workers: number): SiteDataTrainer {
+  return new SiteDataTrainer(source, backend, (d) => (workers > 1 ? new WorkerPoolTrainer(d, { workers, prefer: backend }) : new TfjsTrainer(d, backend)));
+}
+
+/**
+ * `participant host --data DIR`: site i's files are DIR/site-<i>.csv or the image folder DIR/site-<i>/
+ * (named like its token, DIR/site-<i>.token); both, or neither, is refused with the paths it looked for.
+ */
+async function hostedSiteData(dir: string, index: number, options: { labelColumn?: string }): Promise<SiteData> {
+  const candidates = [join(dir, `site-${index}.csv`), join(dir, `site-${index}`)].filter((path) => statSync(path, { throwIfNoEntry: false }) !== undefined);
+  if (candidates.length !== 1) {
+    throw dataError(`--data ${dir}: site ${index} needs exactly one of site-${index}.csv (CSV) or site-${index}/ (image folder) there, found ${candidates.length === 0 ? 'neither' : 'both'}`);
+  }
+  return openSiteData(candidates[0]!, options);
 }
 
 /** Drains one site's events to stderr (JSON lines; stdout is kept for the summary) and sums them up. */

@@ -2,7 +2,7 @@ import { resolve, join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { startCoordinator } from '../coordinator.ts';
 import { SIGNING_KEY_ENV, writeAtomic } from '../keys.ts';
-import { int, parseFlags, str, type CommandHelp } from '../../protocols/cli.ts';
+import { CliError, int, parseFlags, str, type CommandHelp } from '../../protocols/cli.ts';
 import { SERVER_TLS_OPTIONS, serverTlsFromFlags } from './tls-flags.ts';
 import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags } from './limit-flags.ts';
 
@@ -15,6 +15,10 @@ const OPTIONS = {
   },
   'metrics-port': { type: 'string', value: 'P', description: 'serve Prometheus metrics at http://HOST:P/metrics (0: any free port, printed in the --json line)' },
   'metrics-host': { type: 'string', value: 'HOST', description: 'the interface for --metrics-port (default: --host)' },
+  'metrics-token-file': {
+    type: 'string', value: 'FILE',
+    description: 'the bearer token /metrics wants (Prometheus: authorization: credentials_file: FILE); default DATA_DIR/metrics.token, created (0600) on first start',
+  },
   ...SERVER_TLS_OPTIONS,
   ...LIMIT_OPTIONS,
 } as const;
@@ -32,6 +36,9 @@ Without --signing-key the key lives in DATA_DIR/keys, where anyone who can edit 
 Without --tls-cert/--tls-key it serves plaintext: keep it on loopback then.
 The metrics: rounds by state and stage, round and stage durations, sites connected, message bytes in/out,
 aggregation time, ε spent per federation, RPCs by status (refused ones apart), and the process's own.
+GET /metrics wants "authorization: Bearer TOKEN" (the token file's content; 401 without). The sites of
+federations with DP, their calls and the bytes of admin calls about them are counted nowhere: per round
+they would tell how many sites contributed.
 
 ${LIMIT_USAGE}`,
     },
@@ -48,15 +55,17 @@ export async function coordinatorCommand(argv: string[]): Promise<void> {
   const keyFile = str(flags, 'signing-key', process.env[SIGNING_KEY_ENV] ?? '');
   const metricsPort = flags['metrics-port'] === undefined ? undefined : int(flags, 'metrics-port', { min: 0, max: 65535 });
   const metricsHost = str(flags, 'metrics-host', host);
+  const metricsTokenFile = str(flags, 'metrics-token-file', '');
+  if (metricsTokenFile && metricsPort === undefined) throw new CliError('--metrics-token-file needs --metrics-port');
   const limits = limitsFromFlags(flags);
   const running = await startCoordinator({
     dataDir, host, port, ...limits, ...(tls ? { tls } : {}), ...(keyFile ? { signingKeyFile: resolve(keyFile) } : {}),
-    ...(metricsPort !== undefined ? { metricsPort, metricsHost } : {}),
+    ...(metricsPort !== undefined ? { metricsPort, metricsHost, ...(metricsTokenFile ? { metricsTokenFile: resolve(metricsTokenFile) } : {}) } : {}),
   });
   const statePath = join(dataDir, 'coordinator.json');
   const info = {
     address: running.address, port: running.port, adminTokenPath: running.adminTokenPath, pid: process.pid,
-    keyId: running.keyId, keyFingerprint: running.keyFingerprint, ...(running.metricsPort !== undefined ? { metricsPort: running.metricsPort } : {}),
+    keyId: running.keyId, keyFingerprint: running.keyFingerprint, ...(running.metricsPort !== undefined ? { metricsPort: running.metricsPort, metricsTokenPath: running.metricsTokenPath } : {}),
   };
   writeAtomic(statePath, JSON.stringify(info));
   if (flags['json']) process.stdout.write(JSON.stringify(info) + '\n');

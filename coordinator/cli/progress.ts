@@ -60,16 +60,36 @@ export function barLine(state: BarState, bar: string, nowMs: number): string {
     + ` | deadline ${live ? timeLeft(Number(r.stageDeadlineUnixMs), nowMs) : '-'} | ${state.committed} committed`;
 }
 
+/**
+ * One plain line (`round watch` piped): the round's own line, then the stage (with the sites that
+ * answered it while the round is live) and the bytes received, as the bar shows them. The format only
+ * grows at the end, so scripts that split on " | " keep working.
+ */
+export function plainRoundLine(r: RoundMsg, bytesReceived: number): string {
+  const live = r.state === 'open' || r.state === 'collecting';
+  const stage = r.stage || (live ? 'planning' : r.state);
+  return `${describeRoundLine(r)} | stage ${stage}${live ? ` ${r.stageAnswered}/${r.stageExpected} answered` : ''} | ${formatBytes(bytesReceived)} in`;
+}
+
 /** `endedRounds: false` leaves the line of each ended round to the caller (simulate prints its own, with test accuracy). */
 export function watchView(mode: WatchMode, stream: NodeJS.WriteStream, options: { endedRounds?: boolean } = {}): WatchView {
   if (mode === 'json') {
     return { event: (e) => void stream.write(JSON.stringify(e) + '\n'), log: () => {}, stop: () => {} };
   }
   if (mode === 'lines') {
+    // Round id → the bytes and line it last showed: an event that changes nothing prints nothing.
+    const shown = new Map<string, { bytes: number; line: string }>();
     return {
       event(e) {
-        if (e.round) stream.write(describeRoundLine(e.round) + '\n');
-        else if (e.federation) stream.write(`federation ${e.federation.status}: ${e.federation.committedRounds}/${e.federation.config.rounds} rounds\n`);
+        if (e.round) {
+          const before = shown.get(e.round.id);
+          // Progress fields are only sent while a round is in progress: an ended round keeps the bytes it last showed.
+          const bytes = Number(e.round.bytesReceived) === 0 && before ? before.bytes : Number(e.round.bytesReceived);
+          const line = plainRoundLine(e.round, bytes);
+          if (line === before?.line) return;
+          shown.set(e.round.id, { bytes, line });
+          stream.write(line + '\n');
+        } else if (e.federation) stream.write(`federation ${e.federation.status}: ${e.federation.committedRounds}/${e.federation.config.rounds} rounds\n`);
       },
       log: (line) => void stream.write(line + '\n'),
       stop: () => {},

@@ -1,3 +1,5 @@
+import { CryptoError } from '../errors.ts';
+
 /** Stable error codes for the differential-privacy module; callers switch on `code`, never on the message. */
 export type DpErrorCode =
   | 'DP_INVALID_PARAMETER'
@@ -6,14 +8,7 @@ export type DpErrorCode =
   | 'DP_UNREACHABLE'
   | 'DP_NUMERICAL';
 
-export class DpError extends Error {
-  readonly code: DpErrorCode;
-  constructor(code: DpErrorCode, message: string) {
-    super(message);
-    this.name = 'DpError';
-    this.code = code;
-  }
-}
+export class DpError extends CryptoError<DpErrorCode> {}
 
 export function invalidParameter(message: string): DpError {
   return new DpError('DP_INVALID_PARAMETER', message);

@@ -1,3 +1,5 @@
+import { CryptoError } from '../errors.ts';
+
 /** Stable error codes for secure aggregation; callers switch on `code`, never on the message. */
 export type SecAggErrorCode =
   | 'SECAGG_INVALID_PARAMETER'
@@ -7,14 +9,7 @@ export type SecAggErrorCode =
   | 'SECAGG_TOO_FEW_SURVIVORS'
   | 'SECAGG_OVERFLOW';
 
-export class SecAggError extends Error {
-  readonly code: SecAggErrorCode;
-  constructor(code: SecAggErrorCode, message: string) {
-    super(message);
-    this.name = 'SecAggError';
-    this.code = code;
-  }
-}
+export class SecAggError extends CryptoError<SecAggErrorCode> {}
 
 export function invalidParameter(message: string): SecAggError {
   return new SecAggError('SECAGG_INVALID_PARAMETER', message);

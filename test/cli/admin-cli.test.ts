@@ -234,12 +234,23 @@ describe('round watch views', () => {
     expect(done).toContain('2/3 sites | stage submit | 3.0 MiB in | deadline -');
   });
 
-  it('piped: one plain line per event, as before', () => {
+  it('piped: one plain line per change, with the stage, the sites that answered it and the bytes the bar shows', () => {
     let written = '';
     const stream = { write: (s: string) => ((written += s), true) } as unknown as NodeJS.WriteStream;
     const view = watchView('lines', stream);
-    view.event({ round: round({ state: 'committed', resultVersion: 2, submittedSites: ['a', 'b', 'c'], totalExamples: 300 }), federation: null });
+    view.event({ round: round({ stage: '', state: 'open', stageAnswered: 0, stageExpected: 0, bytesReceived: 0 }), federation: null });
+    view.event({ round: round({}), federation: null });
+    view.event({ round: round({}), federation: null }); // nothing changed: no line
+    view.event({ round: round({ stage: 'unmask', stageAnswered: 2, bytesReceived: 5 * 1024 * 1024 }), federation: null });
+    // An ended round's event carries no progress fields: its line keeps the bytes last shown.
+    view.event({ round: round({ state: 'committed', resultVersion: 2, submittedSites: ['a', 'b', 'c'], totalExamples: 300, bytesReceived: 0 }), federation: null });
     view.stop();
-    expect(written).toBe('round 2 committed on v1 → v2: 3/3 sites, 300 examples\n');
+    expect(written.split('\n')).toEqual([
+      'round 2 open on v1 : 1/3 sites, 0 examples | stage planning 0/0 answered | 0 B in',
+      'round 2 collecting on v1 : 1/3 sites, 0 examples | stage submit 1/3 answered | 3.0 MiB in',
+      'round 2 collecting on v1 : 1/3 sites, 0 examples | stage unmask 2/3 answered | 5.0 MiB in',
+      'round 2 committed on v1 → v2: 3/3 sites, 300 examples | stage submit | 5.0 MiB in',
+      '',
+    ]);
   });
 });

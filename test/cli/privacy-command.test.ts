@@ -1,15 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { calibrateNoiseMultiplier, computeEpsilon, gaussianEpsilon } from '../../crypto/dp/index.ts';
+import { runCli, type CliRun } from '../helpers/processes.ts';
 
 // The happy paths run the real CLI (coordinator/cli/conclave.js) in a child process, concurrently (vitest's
 // maxConcurrency, 5 by default), because each start of the CLI costs about a second of CPU.
 
-const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'conclave-privacy-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -19,21 +17,7 @@ function file(name: string, content: string): string {
   return path;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, 'privacy', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(stdin ?? '');
-  });
-}
+const cli = (args: string[], stdin?: string): Promise<CliRun> => runCli(['privacy', ...args], { timeoutMs: 30_000, ...(stdin !== undefined ? { stdin } : {}) });
 
 async function json(args: string[], stdin?: string): Promise<Record<string, unknown>> {
   const run = await cli([...args, '--json'], stdin);
@@ -248,7 +232,7 @@ const SPAWNED = new Set([
   'unreachable calibration target', 'σ too small for float64 (pld)',
 ]);
 
-async function inProcess(args: string[]): Promise<Run> {
+async function inProcess(args: string[]): Promise<CliRun> {
   const { main } = await import('../../coordinator/cli/main.ts');
   let stdout = '';
   let stderr = '';

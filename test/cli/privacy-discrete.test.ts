@@ -1,19 +1,10 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { privacyCommand } from '../../coordinator/cli/privacy-command.ts';
 import { exitCodeFor } from '../../protocols/cli.ts';
+import { runCli, type CliRun } from '../helpers/processes.ts';
 
 // The real CLI in a child process (about a second of CPU per start), concurrently.
-const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, 'privacy', 'epsilon', ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(['privacy', 'epsilon', ...args], { timeoutMs: 30_000 });
 
 // The paper's public accountant (google-research/federated distributed_dp, formulas re-typed by hand
 // in Python) gives ε = 2.45104305732911 (ddg) and 2.4510430816853312 (skellam) for these flags at its

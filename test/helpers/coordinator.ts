@@ -52,6 +52,14 @@ export async function startTestFederation(options: {
     dataDir: options.dataDir, port: 0, log: silentLogger, ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
   });
   const admin = adminClient(coordinator.address);
+  return { coordinator, admin, ...await addTestFederation(coordinator, admin, options) };
+}
+
+/** One more federation (MLP from the zoo, no protection) with its enrolled sites, on a running coordinator. */
+export async function addTestFederation(coordinator: RunningCoordinator, admin: AdminClient, options: {
+  sites: number; rounds?: number; minSites?: number; roundDeadlineMs?: number; start?: boolean;
+  privacy?: NonNullable<FederationConfigInput['privacy']>; siteOptions?: TestSiteOptions[];
+}): Promise<Pick<TestFederation, 'federation' | 'sites'>> {
   const config: FederationConfigInput = {
     name: 'test', model: 'mlp', rounds: options.rounds ?? 1, sitesPerRound: options.sites, minSites: options.minSites ?? options.sites,
     roundDeadlineMs: options.roundDeadlineMs ?? 30_000, seed: 7, protection: 'none',
@@ -69,5 +77,5 @@ export async function startTestFederation(options: {
   if (options.start ?? true) {
     federation = await callUnary<FederationMsg>(admin, 'StartFederation', { federationId: federation.id }, coordinator.adminToken);
   }
-  return { coordinator, admin, federation, sites };
+  return { federation, sites };
 }

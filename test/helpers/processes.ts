@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -71,6 +71,27 @@ export function spawnCli(name: string, args: string[], env: NodeJS.ProcessEnv = 
       return `--- ${name} (pid ${child.pid}) stdout ---\n${stdout.slice(-lines).join('\n')}\n--- ${name} stderr ---\n${stderr.slice(-lines).join('\n')}`;
     },
   };
+}
+
+export interface CliRun {
+  /** The exit code; -1 when the process was killed (past its time, or by a signal). */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node coordinator/cli/conclave.js ...args` to its end, asynchronously (a coordinator in the
+ * test's own process must keep serving), with `stdin` as its whole input, and never rejects: tests
+ * assert on the exit code and both outputs.
+ */
+export function runCli(args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = execFile(NODE_BIN, [CONCLAVE_BIN, ...args], { encoding: 'utf8', timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+    child.stdin?.end(options.stdin ?? '');
+  });
 }
 
 /** Resolves with the first stdout line that looks like a JSON object, parsed; rejects if the process exits first or the time runs out. */

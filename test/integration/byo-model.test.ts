@@ -6,10 +6,8 @@
  * checks refuse what a broken client could send.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import { loadMnist } from '../../client-sdk/data/mnist.ts';
@@ -25,20 +23,10 @@ import { silentLogger } from '../../coordinator/logger.ts';
 import { configMessage, type FederationConfigInput } from '../../coordinator/federation-config.ts';
 import { startTestFederation, tempDataDir } from '../helpers/coordinator.ts';
 import { expectGrpcError } from '../helpers/raw-site.ts';
-import { CONCLAVE_BIN, NODE_BIN } from '../helpers/processes.ts';
+import { runCli } from '../helpers/processes.ts';
 
-const execFileAsync = promisify(execFile);
-
-/** The CLI as a real process, asynchronously: a coordinator in this process must keep serving. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(NODE_BIN, [CONCLAVE_BIN, ...args], { encoding: 'utf8', maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+// Simulate trains in the child: give it the test's own time, not the helper's default.
+const cli = (args: string[]) => runCli(args, { timeoutMs: 300_000 });
 
 async function drain(events: AsyncGenerator<ParticipantEvent>): Promise<ParticipantEvent[]> {
   const seen: ParticipantEvent[] = [];

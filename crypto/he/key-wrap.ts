@@ -17,6 +17,7 @@
  * identity keys, would close it.
  */
 import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { CryptoError } from '../errors.ts';
 
 const VERSION = 1;
 const LABEL = 'conclave/ckks-secret-key/v1';
@@ -33,11 +34,9 @@ export interface KeyWrapContext {
   keyId: string;
 }
 
-export class KeyWrapError extends Error {
-  readonly code = 'HE_KEY_WRAP';
+export class KeyWrapError extends CryptoError<'HE_KEY_WRAP'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'KeyWrapError';
+    super('HE_KEY_WRAP', message);
   }
 }
 

@@ -86,6 +86,9 @@ const privacySchema = z.object({
 
 export type PrivacyConfig = z.output<typeof privacySchema>;
 
+/** Distributed DP is the distributed discrete Gaussian inside secure aggregation's masked sum (coordinator/privacy/ddg-plan.ts). */
+export const DISTRIBUTED_NEEDS_SECAGG = 'distributed DP needs secure aggregation: without it each site\'s noised update reaches the coordinator; use --dp local for that';
+
 /**
  * How updates travel to the aggregate. Data dirs and clients from before protocols had parameters
  * wrote the kind as a bare string, and only ever "none": that form is still read.
@@ -187,6 +190,9 @@ export const federationConfigSchema = z.object({
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['aggregation'] });
     if (c.protection.kind === 'he' && c.protection.decryptors > c.minSites) {
       ctx.addIssue({ code: 'custom', message: `protection "he" has ${c.protection.decryptors} decryptors, more than the ${c.minSites} sites a round may end with; lower protection.decryptors or raise minSites`, path: ['protection', 'decryptors'] });
+    }
+    if (c.privacy?.mode === 'distributed' && c.protection.kind !== 'secagg') {
+      ctx.addIssue({ code: 'custom', message: DISTRIBUTED_NEEDS_SECAGG, path: ['privacy', 'mode'] });
     }
     if (c.protection.kind === 'secagg') {
       for (const issue of secAggConfigIssues(c.protection, c)) ctx.addIssue({ code: 'custom', message: issue.message, path: ['protection', ...issue.path] });

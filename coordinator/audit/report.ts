@@ -31,6 +31,7 @@ export interface AuditReport {
 const RELEASE_MEANING: Record<LedgerPayload['event']['release'], string> = {
   aggregate: 'The noised aggregate leaves the coordinator at commit. Protects each site\'s participation and data (add/remove one site\'s update) against everyone who sees the models; the coordinator is trusted as the curator.',
   'site-updates': 'Each selected site\'s noised update reaches the coordinator as it is sent. Protects each site\'s data (replace-one, sensitivity 2C) against the coordinator itself and everyone after it; who takes part is not hidden.',
+  'secure-sum': 'Only the sum of the surviving sites\' updates is unmasked (secure aggregation), each site having added its own discrete Gaussian noise. Protects each site\'s data (zero-out: its update replaced by zero while it still adds its noise share, the distributed discrete Gaussian paper\'s accounting) against the coordinator and everyone after it, charged as if only the fewest survivors with which the round can commit had added noise; who takes part is not hidden.',
 };
 
 export async function buildAuditReport(src: AuditSources): Promise<AuditReport> {
@@ -75,12 +76,15 @@ function reportJson(src: AuditSources, recomputed: Recomputation) {
     const sample = src.payloads.find((p) => p.event.mode === mode && p.event.release === release)!.event;
     return {
       mode, release, adjacency: sample.adjacency, sampling: sample.sampling, protectsAgainst: RELEASE_MEANING[release],
-      parameters: { noiseMultiplier: sample.noiseMultiplier, configuredNoiseMultiplier: sample.configuredNoiseMultiplier, clipNorm: sample.clipNorm, sensitivity: sample.sensitivity, sampleRate: sample.sampleRate },
+      parameters: sample.mechanism === 'ddg'
+        ? { mechanism: 'ddg', configuredNoiseMultiplier: sample.configuredNoiseMultiplier, clipNorm: sample.clipNorm, localStddev: sample.localStddev, clients: sample.clients, dim: sample.dim, granularity: sample.granularity, beta: sample.beta, sampleRate: sample.sampleRate }
+        : { noiseMultiplier: sample.noiseMultiplier, configuredNoiseMultiplier: sample.configuredNoiseMultiplier, clipNorm: sample.clipNorm, sensitivity: sample.sensitivity, sampleRate: sample.sampleRate },
     };
   });
   const rounds = src.payloads.map((p) => ({
     seq: p.seq, roundNumber: p.roundNumber, modelVersion: p.modelVersion, release: p.event.release, mode: p.event.mode,
-    sitesCharged: p.eligible.length, noiseMultiplier: p.event.noiseMultiplier, clipNorm: p.event.clipNorm, sampleRate: p.event.sampleRate,
+    // A DDG round has no single noise multiplier: its parameters are under mechanisms, its ε here.
+    sitesCharged: p.eligible.length, noiseMultiplier: p.event.mechanism === 'ddg' ? null : p.event.noiseMultiplier, clipNorm: p.event.clipNorm, sampleRate: p.event.sampleRate,
     epsilonAfter: p.epsilonAfter.epsilon, accountant: p.epsilonAfter.accountant,
   }));
   const participants = [...series.entries()].map(([siteId, points]) => {

@@ -77,8 +77,9 @@ const privacySchema = z.object({
 }).strict()
   .refine((p) => (p.mode === 'local') === (p.localEpsilon !== null), { message: 'localEpsilon is required with mode "local" and only there', path: ['localEpsilon'] })
   .refine((p) => p.mode === 'local' || p.noiseMultiplier !== null, { message: 'noiseMultiplier is required', path: ['noiseMultiplier'] })
-  // Each site's "was I clipped" bit would reach the coordinator in the clear (until secure aggregation
-  // carries it inside the masked sum), so adaptive clipping needs the trusted curator of central mode.
+  // Local: each site's "was I clipped" bit would reach the coordinator in the clear. Distributed: the
+  // bit could travel inside the masked sum, but its count would be released unnoised and unaccounted
+  // (the DDG event covers the update only). Adaptive clipping needs the trusted curator of central mode.
   .refine((p) => p.mode === 'central' || p.adaptiveClip === null, { message: 'adaptive clipping needs a trusted count; it runs only with mode "central"', path: ['adaptiveClip'] })
   // Local DP: a site's update may be replaced by any other in the clip ball, so the L2 sensitivity is 2C;
   // the analytic Gaussian mechanism (Balle & Wang 2018) gives the smallest std for (ε, δ) at that sensitivity.

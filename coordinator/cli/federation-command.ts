@@ -47,7 +47,7 @@ export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?:
   }
   if (mode !== 'local' && flags['local-epsilon'] !== undefined) throw new CliError('--local-epsilon needs --dp local');
   if (mode === 'distributed' && adaptive) {
-    throw new CliError('--adaptive-clip needs a trusted count: each site\'s clipped bit would reach the coordinator in the clear; use --dp central');
+    throw new CliError('--adaptive-clip needs a trusted count: under distributed DP the count of clipped updates would be released unnoised and unaccounted; use --dp central');
   }
   return {
     mode,

@@ -8,7 +8,9 @@ import { secureAggregation } from '../../coordinator/protection/secagg.ts';
 import type { StageRoundContext } from '../../coordinator/protection/protocol.ts';
 import type { RoundPrivacy } from '../../coordinator/round-privacy.ts';
 import type { RoundAggregation } from '../../coordinator/aggregation/aggregator.ts';
-import { TINY_LAYOUT } from '../helpers/in-memory-coordinator.ts';
+import { TINY_LAYOUT, inMemoryCoordinator, openRound, tinyConfig, tinyFederation } from '../helpers/in-memory-coordinator.ts';
+import { FakeSecAggSite } from '../helpers/secagg-site.ts';
+import { secureAggregation as siteSecAgg } from '../../client-sdk/protection/secagg.ts';
 
 const ids = ['a', 'b', 'c', 'd', 'e'];
 
@@ -52,5 +54,36 @@ describe('secagg under distributed DP', () => {
     const plan = protocol.plan!(context(3));
     expect(plan).toMatchObject({ params: 'secagg', secagg: { vectorLength: 9, threshold: 2 } });
     expect(() => protocol.plan!(context(1))).toThrow(/charged 1 survivors, below t = 2/);
+  });
+});
+
+describe('an honest site under distributed DP', () => {
+  test('encodes its update as the plan\'s discrete Gaussian (unclipped bit 0), and refuses to unmask for fewer survivors than were charged', async () => {
+    const c = await inMemoryCoordinator();
+    try {
+      const fed = await tinyFederation(c, 4, tinyConfig({
+        sitesPerRound: 4, minSites: 3, protection: { kind: 'secagg', neighbours: 3, threshold: 2 },
+        privacy: { mode: 'distributed', noiseMultiplier: 1, localEpsilon: null, clipNorm: 1, sampleRate: 1, adaptiveClip: null, budgetEpsilon: null, delta: 1e-5 },
+      }));
+      const sites = fed.sites.map((s, i) => new FakeSecAggSite(c, s, Float32Array.from({ length: 8 }, (_, j) => (i + 1) * 0.1 + j * 0.01)));
+      await openRound(c, fed.sites);
+      for (const s of sites) await s.plan();
+      const dp = sites[0]!.ctx.plan.dp!;
+      expect(dp).toMatchObject({ mode: 'distributed', chargedClients: 3, beta: Math.exp(-0.5) });
+      expect(dp.granularity).toBeGreaterThan(0);
+      for (const s of sites) await s.advertise();
+      // The masked input hides integers near Δ/γ plus N_Z noise, and a 0 "unclipped" bit (the site said unclipped: true).
+      const input = (sites[0]!.ctx.secrets.get('secagg') as { input: Uint32Array }).input;
+      expect(input[8]).toBe(0);
+      expect(Math.abs((input[0]! | 0) * dp.granularity - 0.1)).toBeLessThan(10 * dp.siteNoiseStd);
+      for (const s of sites) await s.answer('share-keys');
+      for (const s of sites) await s.answer('masked-input');
+      const task = await sites[0]!.task('unmask');
+      // A coordinator that claims only two survivors (t = 2 would let it unmask their sum) is refused.
+      const forged = { ...task, secagg: { ...task.secagg, survivors: task.secagg.survivors.slice(0, 2), dropped: [...task.secagg.dropped, ...task.secagg.survivors.slice(2)] } };
+      await expect(siteSecAgg.stage(sites[0]!.ctx, forged)).rejects.toThrow(/only 2 survivors, the round was charged for at least 3/);
+    } finally {
+      c.close();
+    }
   });
 });

@@ -14,7 +14,8 @@ import { secAggParametersFor } from '../../coordinator/protection/secagg-config.
 import { recomputeLedger } from '../../coordinator/audit/recompute.ts';
 import type { DdgDpEvent, LedgerPayload } from '../../coordinator/privacy/ledger.ts';
 import { parseFederationConfig, type FederationConfigInput } from '../../coordinator/federation-config.ts';
-import { inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { TINY_LAYOUT, TINY_TOPOLOGY, inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { PrivacyLedger } from '../../coordinator/privacy/ledger.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
@@ -79,8 +80,8 @@ function paperEpsilon(e: { clip: number; localStddev: number; clients: number; d
   return best;
 }
 
-async function runFederation(n: number, config: FederationConfigInput) {
-  const fed = await tinyFederation(c, n, config);
+async function runFederation(n: number, config: FederationConfigInput, siteBudgets: Array<number | null> = []) {
+  const fed = siteBudgets.length === 0 ? await tinyFederation(c, n, config) : await budgetedFederation(n, config, siteBudgets);
   const deltas = fed.sites.map((_, i) => deltaOf(i));
   const runs = fed.sites.map((site, i) => {
     const participant = new Participant({ transport: inMemoryTransport(c, site), trainer: fixedTrainer(deltas[i]!), pollWaitMs: 20 });
@@ -97,6 +98,17 @@ async function runFederation(n: number, config: FederationConfigInput) {
     clearInterval(ticker);
   }
   return { fed, deltas };
+}
+
+async function budgetedFederation(n: number, config: FederationConfigInput, budgets: Array<number | null>) {
+  const fed = c.federations.create(config, { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
+  const sites = [];
+  for (let i = 0; i < n; i++) {
+    const { siteId } = await c.federations.enrollSite(fed.id, `site-${i}`, 0, { budgetEpsilon: budgets[i] ?? null, sampleRate: null });
+    sites.push({ siteId, federationId: fed.id });
+  }
+  c.federations.start(fed.id);
+  return { id: fed.id, sites };
 }
 
 const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
@@ -170,5 +182,32 @@ describe('distributed DP under secure aggregation', () => {
       '--coordinator', '127.0.0.1:1', '--token', 'x']);
     expect(out.code, out.stderr).toBe(2);
     expect(out.stderr).toMatch(/distributed DP needs secure aggregation/);
+  }, 60_000);
+
+  test('admission: the federation\'s budget stops it before the round that would pass it, and a site\'s own budget takes it out of the rounds', async () => {
+    c = await inMemoryCoordinator();
+    const n = 5;
+    // One round's event, as the first round will charge it (all 5 sites eligible, E = 5).
+    const probe = ddgConfig({ rounds: 1 });
+    const { fed: f0 } = await runFederation(n, probe);
+    const first = c.ledger.payloads(f0.id)[0]!.epsilonAfter.epsilon;
+    const event = c.ledger.payloads(f0.id)[0]!.event as DdgDpEvent;
+    const accounted = { mechanism: 'ddg' as const, clip: event.clip, localStddev: event.localStddev, clients: event.clients, dim: event.dim, granularity: event.granularity, beta: event.beta, sampleRate: 1, count: 2 };
+    const two = distributedDiscreteEpsilon([accounted], DELTA).epsilon;
+
+    const { fed } = await runFederation(n, ddgConfig({ rounds: 4, privacy: { ...ddgConfig().privacy!, budgetEpsilon: two * 1.0001 } }));
+    expect(c.rounds.listRounds(fed.id).filter((r) => r.state === 'committed')).toHaveLength(2);
+    expect(c.federations.get(fed.id).finishReason).toMatch(/budget/);
+    expect(c.ledger.payloads(fed.id).at(-1)!.epsilonAfter.epsilon).toBeLessThanOrEqual(two * 1.0001);
+
+    // Site 0 may spend one round: it is charged once, then left out; the others go on.
+    const { fed: g } = await runFederation(n, ddgConfig({ rounds: 2 }), [first * 1.0001]);
+    const payloads = c.ledger.payloads(g.id);
+    expect(payloads).toHaveLength(2);
+    const site0 = g.sites[0]!.siteId;
+    expect(payloads[0]!.eligible.map((e) => e.siteId)).toContain(site0);
+    expect(payloads[1]!.eligible.map((e) => e.siteId)).not.toContain(site0);
+    const spent = c.ledger.epsilon(PrivacyLedger.participantEvents(payloads, site0), DELTA).epsilon;
+    expect(spent).toBeLessThanOrEqual(first * 1.0001);
   }, 60_000);
 });

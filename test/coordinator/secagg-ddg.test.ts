@@ -80,7 +80,8 @@ describe('an honest site under distributed DP', () => {
       for (const s of sites) await s.answer('masked-input');
       const task = await sites[0]!.task('unmask');
       // A coordinator that claims only two survivors (t = 2 would let it unmask their sum) is refused.
-      const forged = { ...task, secagg: { ...task.secagg, survivors: task.secagg.survivors.slice(0, 2), dropped: [...task.secagg.dropped, ...task.secagg.survivors.slice(2)] } };
+      if (task.body !== 'secagg') throw new Error('expected a secagg task');
+      const forged: typeof task = { ...task, secagg: { ...task.secagg, survivors: task.secagg.survivors.slice(0, 2), dropped: [...task.secagg.dropped, ...task.secagg.survivors.slice(2)] } };
       await expect(siteSecAgg.stage(sites[0]!.ctx, forged)).rejects.toThrow(/only 2 survivors, the round was charged for at least 3/);
     } finally {
       c.close();

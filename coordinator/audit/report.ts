@@ -150,7 +150,13 @@ function renderHtml(report: ReportJson, charts: { federation: string; participan
     ? `<p class="ok">The ledger verifies${v.keyPinned ? ' under the pinned key' : ' (key NOT pinned)'} (fingerprint <code>${esc(v.keyFingerprint)}</code>), and every recomputed ε is at most what the ledger claims.</p>`
     : `<p class="bad">DOES NOT VERIFY: ${[...v.problems, ...(recomputed.firstBad ? [(recomputed.firstBad.invalid ? `entry ${recomputed.firstBad.seq} records events no accountant accepts: ${recomputed.firstBad.invalid}` : `entry ${recomputed.firstBad.seq} claims ε = ${num(recomputed.firstBad.claimed)} but its events give ${num(recomputed.firstBad.epsilon)}`)] : [])].map(esc).join('<br>')}</p>`;
   const rows = report.rounds.map((r) => `<tr><td>${r.roundNumber}</td><td>${r.modelVersion ?? '(charged at plan)'}</td><td>${esc(r.release)}</td><td>${r.sitesCharged}</td><td>${num(r.noiseMultiplier)}</td><td>${num(r.clipNorm)}</td><td>${num(r.sampleRate, 3)}</td><td>${num(r.epsilonAfter)}</td><td>${esc(r.accountant)}</td></tr>`).join('\n');
-  const mech = report.mechanisms.map((m) => `<li><b>${esc(m.mode)} DP, ${esc(m.release)}</b> (${esc(m.adjacency)}, sampling ${esc(m.sampling)}; noise multiplier ${num(m.parameters.noiseMultiplier)}, clip ${num(m.parameters.clipNorm)}, sensitivity ${num(m.parameters.sensitivity)}): ${esc(m.protectsAgainst)}</li>`).join('\n');
+  const mech = report.mechanisms.map((m) => {
+    const p = m.parameters;
+    const what = 'mechanism' in p
+      ? `distributed discrete Gaussian: local noise std ${num(p.localStddev)}, clip ${num(p.clipNorm)}, granularity ${num(p.granularity, 8)}, β ${num(p.beta)}, at least ${p.clients} sites' noise in the sum, dimension ${p.dim}`
+      : `noise multiplier ${num(p.noiseMultiplier)}, clip ${num(p.clipNorm)}, sensitivity ${num(p.sensitivity)}`;
+    return `<li><b>${esc(m.mode)} DP, ${esc(m.release)}</b> (${esc(m.adjacency)}, sampling ${esc(m.sampling)}; ${what}): ${esc(m.protectsAgainst)}</li>`;
+  }).join('\n');
   const people = report.participants.map((p) => `<tr><td>${esc(p.name)}</td><td>${num(p.epsilon)}</td><td>${p.budgetEpsilon ?? '—'}</td><td>${p.series.length}</td></tr>`).join('\n');
   const lineage = report.lineage.map((m) => `<tr><td>v${m.version}</td><td>${m.parentVersion === null ? '—' : `v${m.parentVersion}`}</td><td><code>${esc(m.sha256.slice(0, 16))}…</code></td><td>${esc(new Date(m.createdMs).toISOString())}</td></tr>`).join('\n');
   const fed = report.federation;

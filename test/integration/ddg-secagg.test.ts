@@ -11,7 +11,8 @@ import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { distributedDiscreteEpsilon, roundedL2Bound } from '../../crypto/dp/ddg.ts';
 import { DEFAULT_ORDERS } from '../../crypto/dp/index.ts';
 import { secAggParametersFor } from '../../coordinator/protection/secagg-config.ts';
-import { recomputeLedger } from '../../coordinator/audit/recompute.ts';
+import { participantSeries, recomputeLedger } from '../../coordinator/audit/recompute.ts';
+import { buildAuditReport } from '../../coordinator/audit/report.ts';
 import type { DdgDpEvent, LedgerPayload } from '../../coordinator/privacy/ledger.ts';
 import { parseFederationConfig, type FederationConfigInput } from '../../coordinator/federation-config.ts';
 import { TINY_LAYOUT, TINY_TOPOLOGY, inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
@@ -166,6 +167,16 @@ describe('distributed DP under secure aggregation', () => {
     const recomputed = recomputeLedger(payloads);
     expect(recomputed.firstBad).toBeNull();
     expect(recomputed.entries.at(-1)!.epsilon).toBeCloseTo(payloads[1]!.epsilonAfter.epsilon, 9);
+    const audit = await buildAuditReport({
+      federationId: fed.id, federationName: 'ddg', config: { privacy: parseFederationConfig(config).privacy }, payloads, sites: [], lineage: [],
+      verification: { intact: true, keyPinned: true, keyFingerprint: 'fp', problems: [], notChecked: [] }, generatedMs: 0,
+    });
+    expect(audit.json['mechanisms']).toEqual([expect.objectContaining({ release: 'secure-sum', adjacency: 'zero-out', parameters: expect.objectContaining({ mechanism: 'ddg', clients: event.clients }) })]);
+    expect(audit.html).toContain('distributed discrete Gaussian');
+    const series = participantSeries(payloads);
+    for (const site of fed.sites) expect(series.get(site.siteId)!.map((p) => p.epsilon)).toEqual(payloads.map((p) => expect.closeTo(p.epsilonAfter.epsilon, 9)));
+    // The ledger's own per-participant view (participant list, GetLedger) composes the same events.
+    expect(c.ledger.epsilon(PrivacyLedger.participantEvents(payloads, fed.sites[0]!.siteId), DELTA).epsilon).toBeCloseTo(payloads[1]!.epsilonAfter.epsilon, 9);
 
     // The acceptance: the CLI accountant on the ledger entry's parameters prints the ledger's ε.
     const out = await cli(['privacy', 'epsilon', '--mechanism', 'ddg', '--clip', String(event.clip), '--local-stddev', String(event.localStddev),

@@ -7,7 +7,7 @@ import { ConclaveError } from '../protocols/index.ts';
 import { adaptiveClipEffectiveNoiseMultiplier, noisedUnclippedFraction, siteNoiseStd, updateClipNorm } from '../crypto/dp/index.ts';
 import { parseFederationConfig, type FederationConfig, type PrivacyConfig } from './federation-config.ts';
 import type { Candidate, DdgDpEvent, DpEvent, PrivacyLedger, StoredEntry } from './privacy/ledger.ts';
-import { ddgAccountingEvent, planDdgRound, type DdgRoundPlan } from './privacy/ddg-plan.ts';
+import { ddgAccountingEvent, ddgGrid, planDdgRound, type DdgRoundPlan } from './privacy/ddg-plan.ts';
 import type { SecAggConfig } from './protection/secagg-config.ts';
 import type { Store } from './store.ts';
 
@@ -172,8 +172,8 @@ export class RoundPrivacyPlanner {
       // can be charged for (the quorum: charged clients are max(t, quorum)).
       const localStddev = siteNoiseStd({ noiseMultiplier: privacy.noiseMultiplier, clipNorm: this.currentClipNorm(federationId, privacy), expectedSites: expectedAll });
       const sites = Math.max(candidates.length, sizing.minSites);
-      const plan = planDdgRound({ clipNorm: privacy.clipNorm, siteNoiseStd: localStddev, sites, updateLength: sizing.updateLength, minSites: sizing.minSites, protection: sizing.protection });
-      const worst = ddgAccountingEvent({ ...plan, chargedClients: Math.max(1, sizing.minSites) }, privacy.clipNorm, localStddev);
+      const grid = ddgGrid({ clipNorm: privacy.clipNorm, siteNoiseStd: localStddev, sites, updateLength: sizing.updateLength });
+      const worst = ddgAccountingEvent({ ...grid, chargedClients: Math.max(1, sizing.minSites) }, privacy.clipNorm, localStddev);
       return this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundPrivacyPlanner.accountingCandidates(privacy, candidates), worst);
     }
     const worstCase = chargedNoiseMultiplier(privacy, expectedAll);

@@ -39,14 +39,19 @@ export function minimumSurvivors(protection: Pick<SecAggConfig, 'maxDropout' | '
   return Math.max(secAggParametersFor(protection, sites).t, minSites);
 }
 
+/** The grid and its length for `sites` sites in one sum (no t: admission sizes rounds not yet drawn). */
+export function ddgGrid(p: { clipNorm: number; siteNoiseStd: number; sites: number; updateLength: number }): Omit<DdgRoundPlan, 'chargedClients'> {
+  const dim = encodedLength(p.updateLength, false);
+  const beta = DEFAULT_DDG_BETA;
+  const granularity = chooseGranularity({ clip: p.clipNorm, localStddev: p.siteNoiseStd, beta, dim, sites: p.sites });
+  return { granularity, beta, maxSites: p.sites, dim };
+}
+
 export function planDdgRound(p: {
   clipNorm: number; siteNoiseStd: number; sites: number; updateLength: number; minSites: number;
   protection: Pick<SecAggConfig, 'maxDropout' | 'colluders' | 'neighbours' | 'threshold'>;
 }): DdgRoundPlan {
-  const dim = encodedLength(p.updateLength, false);
-  const beta = DEFAULT_DDG_BETA;
-  const granularity = chooseGranularity({ clip: p.clipNorm, localStddev: p.siteNoiseStd, beta, dim, sites: p.sites });
-  return { granularity, beta, maxSites: p.sites, dim, chargedClients: Math.min(p.sites, minimumSurvivors(p.protection, p.sites, p.minSites)) };
+  return { ...ddgGrid(p), chargedClients: Math.min(p.sites, minimumSurvivors(p.protection, p.sites, p.minSites)) };
 }
 
 /** The accountant's view of one round (crypto/dp/ddg.ts). */

@@ -352,6 +352,14 @@ export function loadSiteReleases(path: string): SiteRelease[] {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ');
     throw new ConclaveError('INVALID_ARGUMENT', `the privacy state file ${path} is not a ${SITE_PRIVACY_STATE_FORMAT} file (${issues}); ${keep}`);
   }
+  parsed.data.releases.forEach((r, i) => {
+    if (!r.ddg) return;
+    try {
+      validateDistributedDiscreteEvent(r.ddg, i);
+    } catch (err) {
+      throw new ConclaveError('INVALID_ARGUMENT', `the privacy state file ${path} has a malformed distributed DP release (${(err as Error).message}); ${keep}`);
+    }
+  });
   return parsed.data.releases.map(({ sampleRate: _q, ...r }) => r);
 }
 

@@ -351,6 +351,11 @@ describe('distributed DP (the discrete Gaussian inside secure aggregation): what
       const again = new SitePrivacyGuard({ budgetEpsilon: 1000, delta: 1e-5, stateFile });
       expect(again.summary().epsilonSpent).toBeCloseTo(distributedDiscreteEpsilon([event], 1e-5).epsilon, 9);
       expect(loadSiteReleases(stateFile)[0]!.ddg).toEqual(event);
+      // An edited release that no accountant accepts stops the site instead of being counted as free.
+      const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { releases: Array<{ ddg: { granularity: number } }> };
+      state.releases[0]!.ddg.granularity = 1;
+      writeFileSync(stateFile, JSON.stringify(state));
+      expect(() => loadSiteReleases(stateFile)).toThrow(/malformed distributed DP release.*restore it/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

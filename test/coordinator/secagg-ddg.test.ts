@@ -10,6 +10,7 @@ import type { RoundPrivacy } from '../../coordinator/round-privacy.ts';
 import type { RoundAggregation } from '../../coordinator/aggregation/aggregator.ts';
 import { TINY_LAYOUT, inMemoryCoordinator, openRound, tinyConfig, tinyFederation } from '../helpers/in-memory-coordinator.ts';
 import { FakeSecAggSite } from '../helpers/secagg-site.ts';
+import { until } from '../helpers/wait.ts';
 import { secureAggregation as siteSecAgg } from '../../client-sdk/protection/secagg.ts';
 
 const ids = ['a', 'b', 'c', 'd', 'e'];
@@ -67,6 +68,8 @@ describe('an honest site under distributed DP', () => {
       }));
       const sites = fed.sites.map((s, i) => new FakeSecAggSite(c, s, Float32Array.from({ length: 8 }, (_, j) => (i + 1) * 0.1 + j * 0.01)));
       await openRound(c, fed.sites);
+      // Opening a DP round signs its ledger charge first: on a loaded machine that may outlast one settle().
+      await until('the round to open', async () => c.rounds.listRounds(fed.id).find((r) => r.state === 'collecting'));
       for (const s of sites) await s.plan();
       const dp = sites[0]!.ctx.plan.dp!;
       expect(dp).toMatchObject({ mode: 'distributed', chargedClients: 3, beta: Math.exp(-0.5) });

@@ -187,7 +187,7 @@ export class Participant {
     const protocolName = plan.protectionPlan?.protocol || plan.protection || 'none';
     const protocol = this.protocols.get(protocolName);
     if (!protocol) throw new ConclaveError('INVALID_ARGUMENT', `this SDK does not support protection "${protocolName.slice(0, 64)}"`);
-    const decision = this.privacy?.decide(plan.dp) ?? { accept: true as const, charge: null };
+    const decision = this.privacy?.decide(plan.dp, plan.protectionPlan) ?? { accept: true as const, charge: null };
     if (!decision.accept) {
       yield { type: 'round-refused', round: plan.roundNumber, roundId: plan.roundId, reason: decision.reason, message: decision.message };
       if (decision.reason !== 'site-budget-exhausted') return 'refused';
@@ -220,7 +220,7 @@ export class Participant {
 
     if (decision.charge !== null) {
       // Charged before the first byte leaves: an upload that fails half-way may still have released it.
-      const privacy = this.privacy!.charge({ federationId: plan.federationId, roundId: plan.roundId, round: plan.roundNumber, noiseMultiplier: decision.charge });
+      const privacy = this.privacy!.charge({ federationId: plan.federationId, roundId: plan.roundId, round: plan.roundNumber, noiseMultiplier: decision.charge, ...(decision.ddg ? { ddg: decision.ddg } : {}) });
       yield { type: 'privacy-charged', round: plan.roundNumber, noiseMultiplier: decision.charge, privacy };
     }
     // Under local/distributed DP the coordinator is not trusted: only the privatized update leaves the

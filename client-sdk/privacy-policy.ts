@@ -19,6 +19,15 @@
  *   in the coordinator's admission control, with no slack from an RDP conversion.
  * - Whether a site refuses depends only on the plan and on its past releases, never on its data, so
  *   a refusal releases nothing.
+ * - Under distributed DP (secure aggregation only) the site sends its clipped update encoded with
+ *   discrete Gaussian noise inside the masked sum (crypto/dp/ddg.ts). It checks what it can itself:
+ *   its noise std (as above), that the plan's granularity keeps the sum of the round's sites inside
+ *   the 32-bit ring (assertNoWrap), and it charges its own accountant the same DDG event the ledger
+ *   records (charged clients, zero-out adjacency, rate 1), composed with its Gaussian releases in
+ *   RDP (the DDG bound has no GDP form), refusing a round that would pass its budget. The charged
+ *   clients are the coordinator's word; the site holds it to them at unmask (it refuses to reveal
+ *   shares for fewer survivors), and a malicious coordinator that drops honest sites from the sum
+ *   is the residual trust of distributed DP (as in the paper).
  * Under central DP the coordinator adds the noise and the site relies on its ledger (the site cannot
  * observe the rounds it was not sampled for), but the noise and clip floors still apply.
  */
@@ -27,7 +36,8 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { gaussianEpsilon } from '../crypto/dp/index.ts';
-import { ConclaveError, type DpPlanMsg } from '../protocols/index.ts';
+import { assertNoWrap, distributedDiscreteEpsilon, validateDistributedDiscreteEvent, type DistributedDiscreteEvent } from '../crypto/dp/ddg.ts';
+import { ConclaveError, type DpPlanMsg, type ProtectionPlanMsg } from '../protocols/index.ts';
 
 export const DP_MODES = ['central', 'distributed', 'local'] as const;
 export type DpMode = (typeof DP_MODES)[number];
@@ -109,8 +119,11 @@ export type RefusalReason =
   | 'site-budget-exhausted';
 
 export type PlanDecision =
-  /** `charge`: the multiplier this round's release costs the site's own accountant (local/distributed). */
-  | { accept: true; charge: number | null }
+  /**
+   * `charge`: the multiplier this round's release costs the site's own accountant (local/distributed);
+   * `ddg`: under distributed DP, the discrete Gaussian round it is charged as instead.
+   */
+  | { accept: true; charge: number | null; ddg?: DistributedDiscreteEvent }
   | { accept: false; reason: RefusalReason; message: string };
 
 /** Relative slack for the std the coordinator sends against σ·2C the site recomputes (float rounding only). */
@@ -126,7 +139,7 @@ const isMode = (m: string): m is DpMode => (DP_MODES as readonly string[]).inclu
  * The stateless half of the floor: does this plan meet the site's bounds, and is it self-consistent?
  * Pure, so every refusal reason can be tested without a coordinator.
  */
-export function checkPlan(floor: PrivacyFloor, dp: DpPlanMsg | null): PlanDecision {
+export function checkPlan(floor: PrivacyFloor, dp: DpPlanMsg | null, protection?: ProtectionPlanMsg | null): PlanDecision {
   if (!dp) {
     return floor.requireDp ? refuse('dp-required', 'the round has no differential privacy and this site requires it') : { accept: true, charge: null };
   }
@@ -161,7 +174,27 @@ export function checkPlan(floor: PrivacyFloor, dp: DpPlanMsg | null): PlanDecisi
     return refuse('inconsistent-plan',
       `the plan's site noise std ${dp.siteNoiseStd} does not match its noise multiplier × 2 × clip norm = ${claimed}`);
   }
+  if (dp.mode === 'distributed') return checkDistributed(dp, protection ?? null);
   return { accept: true, charge: dp.noiseMultiplier };
+}
+
+/** The discrete Gaussian part of a distributed plan: the event the site charges itself, if it is sound. */
+function checkDistributed(dp: DpPlanMsg, protection: ProtectionPlanMsg | null): PlanDecision {
+  if (protection?.params !== 'secagg') return refuse('inconsistent-plan', 'a distributed DP round without secure aggregation would send this site\'s update with no noise the coordinator cannot see');
+  const { sites, vectorLength } = protection.secagg;
+  if (!(dp.chargedClients >= 1 && dp.chargedClients <= sites)) return refuse('inconsistent-plan', `the plan charges ${dp.chargedClients} clients of ${sites} sites`);
+  let ddg: DistributedDiscreteEvent;
+  const localStddev = siteReleaseStd(dp);
+  try {
+    ddg = validateDistributedDiscreteEvent({
+      mechanism: 'ddg', clip: dp.clipNorm, localStddev, clients: dp.chargedClients, dim: vectorLength - 1,
+      granularity: dp.granularity, beta: dp.beta, sampleRate: 1, count: 1,
+    });
+    assertNoWrap({ mechanism: 'ddg', clip: dp.clipNorm, localStddev, granularity: dp.granularity, beta: dp.beta, dim: vectorLength - 1, sites });
+  } catch (e) {
+    return refuse('inconsistent-plan', `the plan's discrete Gaussian is unsound: ${(e as Error).message}`);
+  }
+  return { accept: true, charge: dp.noiseMultiplier, ddg };
 }
 
 /**
@@ -180,6 +213,8 @@ export interface SiteRelease {
   round: number;
   /** std ÷ (2 · clip norm) of the release; sampling rate 1. */
   noiseMultiplier: number;
+  /** Distributed DP: the discrete Gaussian round this release is accounted as (noiseMultiplier is then informative only). */
+  ddg?: DistributedDiscreteEvent;
   atMs: number;
 }
 
@@ -189,8 +224,9 @@ export interface SiteRelease {
  */
 export class SiteReleaseAccountant {
   readonly #releases: SiteRelease[] = [];
-  /** μ² = Σ σᵢ⁻² of the composed releases. */
+  /** μ² = Σ σᵢ⁻² of the composed Gaussian releases. */
   #mu2 = 0;
+  readonly #ddg: DistributedDiscreteEvent[] = [];
 
   constructor(releases: readonly SiteRelease[] = []) {
     for (const r of releases) this.add(r);
@@ -204,18 +240,26 @@ export class SiteReleaseAccountant {
     if (!(release.noiseMultiplier > 0) || !Number.isFinite(release.noiseMultiplier)) {
       throw new ConclaveError('INVALID_ARGUMENT', `a release needs a positive finite noise multiplier, got ${release.noiseMultiplier}`);
     }
+    if (release.ddg) this.#ddg.push(validateDistributedDiscreteEvent(release.ddg));
     this.#releases.push(release);
-    this.#mu2 += 1 / (release.noiseMultiplier * release.noiseMultiplier);
+    if (!release.ddg) this.#mu2 += 1 / (release.noiseMultiplier * release.noiseMultiplier);
   }
 
-  /** Exact ε at δ of everything released so far (0 before the first release). */
+  /** ε at δ of everything released so far (0 before the first release): exact while all are Gaussian. */
   epsilon(delta: number): number {
-    return this.#mu2 === 0 ? 0 : gaussianEpsilon(1 / Math.sqrt(this.#mu2), delta);
+    return this.#epsilon(this.#mu2, this.#ddg, delta);
   }
 
-  /** Exact ε at δ once one more release with this multiplier is added. */
-  epsilonAfter(noiseMultiplier: number, delta: number): number {
-    return gaussianEpsilon(1 / Math.sqrt(this.#mu2 + 1 / (noiseMultiplier * noiseMultiplier)), delta);
+  /** ε at δ once one more release (a Gaussian multiplier, or a DDG round) is added. */
+  epsilonAfter(next: number | DistributedDiscreteEvent, delta: number): number {
+    return typeof next === 'number' ? this.#epsilon(this.#mu2 + 1 / (next * next), this.#ddg, delta) : this.#epsilon(this.#mu2, [...this.#ddg, next], delta);
+  }
+
+  #epsilon(mu2: number, ddg: readonly DistributedDiscreteEvent[], delta: number): number {
+    if (ddg.length === 0) return mu2 === 0 ? 0 : gaussianEpsilon(1 / Math.sqrt(mu2), delta);
+    // The Gaussian releases compose to one of multiplier μ^(-1/2) (GDP, exact), then RDP with the DDG rounds.
+    const gaussian = mu2 === 0 ? [] : [{ noiseMultiplier: 1 / Math.sqrt(mu2), sampleRate: 1, count: 1 }];
+    return distributedDiscreteEpsilon(ddg, delta, { gaussian }).epsilon;
   }
 }
 
@@ -240,11 +284,11 @@ export class SitePrivacyGuard {
     this.#accountant = new SiteReleaseAccountant(this.floor.stateFile ? loadSiteReleases(this.floor.stateFile) : []);
   }
 
-  decide(dp: DpPlanMsg | null): PlanDecision {
-    const decision = checkPlan(this.floor, dp);
+  decide(dp: DpPlanMsg | null, protection?: ProtectionPlanMsg | null): PlanDecision {
+    const decision = checkPlan(this.floor, dp, protection);
     if (!decision.accept || decision.charge === null || this.floor.budgetEpsilon === null) return decision;
     const { budgetEpsilon, delta } = this.floor;
-    const after = this.#accountant.epsilonAfter(decision.charge, delta!);
+    const after = this.#accountant.epsilonAfter(decision.ddg ?? decision.charge, delta!);
     if (after <= budgetEpsilon) return decision;
     const spent = this.#accountant.releases.length;
     return refuse('site-budget-exhausted', spent === 0
@@ -278,6 +322,10 @@ const stateSchema = z.object({
     roundId: z.string().max(200),
     round: z.number().int().min(0),
     noiseMultiplier: z.number().positive().max(1e6),
+    ddg: z.object({
+      mechanism: z.literal('ddg'), clip: z.number(), localStddev: z.number(), clients: z.number(), dim: z.number(),
+      granularity: z.number(), beta: z.number(), sampleRate: z.literal(1), count: z.literal(1),
+    }).strict().optional(),
     sampleRate: z.literal(1),
     atMs: z.number().int().min(0),
   }).strict()).max(1_000_000),
@@ -304,6 +352,14 @@ export function loadSiteReleases(path: string): SiteRelease[] {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'file'}: ${i.message}`).join('; ');
     throw new ConclaveError('INVALID_ARGUMENT', `the privacy state file ${path} is not a ${SITE_PRIVACY_STATE_FORMAT} file (${issues}); ${keep}`);
   }
+  parsed.data.releases.forEach((r, i) => {
+    if (!r.ddg) return;
+    try {
+      validateDistributedDiscreteEvent(r.ddg, i);
+    } catch (err) {
+      throw new ConclaveError('INVALID_ARGUMENT', `the privacy state file ${path} has a malformed distributed DP release (${(err as Error).message}); ${keep}`);
+    }
+  });
   return parsed.data.releases.map(({ sampleRate: _q, ...r }) => r);
 }
 

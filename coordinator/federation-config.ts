@@ -77,14 +77,18 @@ const privacySchema = z.object({
 }).strict()
   .refine((p) => (p.mode === 'local') === (p.localEpsilon !== null), { message: 'localEpsilon is required with mode "local" and only there', path: ['localEpsilon'] })
   .refine((p) => p.mode === 'local' || p.noiseMultiplier !== null, { message: 'noiseMultiplier is required', path: ['noiseMultiplier'] })
-  // Each site's "was I clipped" bit would reach the coordinator in the clear (until secure aggregation
-  // carries it inside the masked sum), so adaptive clipping needs the trusted curator of central mode.
+  // Local: each site's "was I clipped" bit would reach the coordinator in the clear. Distributed: the
+  // bit could travel inside the masked sum, but its count would be released unnoised and unaccounted
+  // (the DDG event covers the update only). Adaptive clipping needs the trusted curator of central mode.
   .refine((p) => p.mode === 'central' || p.adaptiveClip === null, { message: 'adaptive clipping needs a trusted count; it runs only with mode "central"', path: ['adaptiveClip'] })
   // Local DP: a site's update may be replaced by any other in the clip ball, so the L2 sensitivity is 2C;
   // the analytic Gaussian mechanism (Balle & Wang 2018) gives the smallest std for (ε, δ) at that sensitivity.
   .transform((p) => ({ ...p, noiseMultiplier: p.mode === 'local' ? analyticGaussianSigma(p.localEpsilon!, p.delta, 1) : p.noiseMultiplier! }));
 
 export type PrivacyConfig = z.output<typeof privacySchema>;
+
+/** Distributed DP is the distributed discrete Gaussian inside secure aggregation's masked sum (coordinator/privacy/ddg-plan.ts). */
+export const DISTRIBUTED_NEEDS_SECAGG = 'distributed DP needs secure aggregation: without it each site\'s noised update reaches the coordinator; use --dp local for that';
 
 /**
  * How updates travel to the aggregate. Data dirs and clients from before protocols had parameters
@@ -187,6 +191,9 @@ export const federationConfigSchema = z.object({
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['aggregation'] });
     if (c.protection.kind === 'he' && c.protection.decryptors > c.minSites) {
       ctx.addIssue({ code: 'custom', message: `protection "he" has ${c.protection.decryptors} decryptors, more than the ${c.minSites} sites a round may end with; lower protection.decryptors or raise minSites`, path: ['protection', 'decryptors'] });
+    }
+    if (c.privacy?.mode === 'distributed' && c.protection.kind !== 'secagg') {
+      ctx.addIssue({ code: 'custom', message: DISTRIBUTED_NEEDS_SECAGG, path: ['privacy', 'mode'] });
     }
     if (c.protection.kind === 'secagg') {
       for (const issue of secAggConfigIssues(c.protection, c)) ctx.addIssue({ code: 'custom', message: issue.message, path: ['protection', ...issue.path] });

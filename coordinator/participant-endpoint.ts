@@ -197,6 +197,9 @@ export class ParticipantEndpoint {
         noiseMultiplier: privacy.chargedNoiseMultiplier,
         sampleRate: privacy.mode === 'central' ? privacy.sampling.find((s) => s.siteId === siteId)?.sampleRate ?? 1 : 1,
         delta: privacy.delta,
+        // Distributed DP: the round's discrete Gaussian (set when the round opened); 0 otherwise.
+        granularity: privacy.distributed?.ddg?.granularity ?? 0, beta: privacy.distributed?.ddg?.beta ?? 0,
+        chargedClients: privacy.distributed?.ddg?.chargedClients ?? 0,
       } : null,
       evaluate: evaluationDue(federation.config, round.baseVersion, privacy !== null),
       compression: compressionPlan(federation.config.compression),

@@ -5,8 +5,10 @@
  */
 import { ConclaveError } from '../protocols/index.ts';
 import { adaptiveClipEffectiveNoiseMultiplier, noisedUnclippedFraction, siteNoiseStd, updateClipNorm } from '../crypto/dp/index.ts';
-import type { FederationConfig, PrivacyConfig } from './federation-config.ts';
-import type { Candidate, DpEvent, PrivacyLedger, StoredEntry } from './privacy/ledger.ts';
+import { parseFederationConfig, type FederationConfig, type PrivacyConfig } from './federation-config.ts';
+import type { Candidate, DdgDpEvent, DpEvent, PrivacyLedger, StoredEntry } from './privacy/ledger.ts';
+import { ddgAccountingEvent, ddgGrid, planDdgRound, type DdgRoundPlan } from './privacy/ddg-plan.ts';
+import type { SecAggConfig } from './protection/secagg-config.ts';
 import type { Store } from './store.ts';
 
 /** The DP parameters fixed when the round opened; sites get the site-side part in their plan. */
@@ -28,23 +30,30 @@ export interface RoundPrivacy {
   eligible: Array<{ siteId: string; sampleRate: number }>;
   adaptiveClip: PrivacyConfig['adaptiveClip'];
   delta: number;
+  /**
+   * Distributed DP (secure aggregation only): what sizes the round's distributed discrete Gaussian,
+   * and, once the round's sites are known (siteReleaseEntry, before any plan goes out), its plan.
+   */
+  distributed?: { protection: SecAggConfig; minSites: number; updateLength: number; ddg: DdgRoundPlan | null };
 }
 
 /**
  * Where a mode's release happens. Central: the coordinator is the trusted curator and only the
- * noised aggregate leaves it, at commit. Local and distributed (without secure aggregation): each
- * site's noised update reaches the coordinator, which is the adversary, as soon as it is sent.
+ * noised aggregate leaves it, at commit. Local: each site's noised update reaches the coordinator,
+ * which is the adversary, as soon as it is sent. Distributed (secure aggregation only): the sum of
+ * the sites' discretely noised updates is unmasked at the end of the round, but which sites are in
+ * it is the coordinator's choice, so like local it is charged when the round opens, at rate 1.
  */
 export function releasesAtSite(mode: PrivacyConfig['mode']): boolean {
   return mode !== 'central';
 }
 
 /**
- * The noise multiplier the ledger charges a round, from the configuration alone. Central: the
- * noise on the sum at sensitivity C, with the adaptive-clipping count query composed in. Local and
- * distributed: one site's release, std ÷ 2C (local: the configured σ is already relative to 2C;
- * distributed: σC/√E ÷ 2C). Until secure aggregation hides single updates, that is what a
- * distributed round exposes to the coordinator.
+ * The noise multiplier of a round, from the configuration alone. Central: the noise on the sum at
+ * sensitivity C, with the adaptive-clipping count query composed in: what the ledger charges.
+ * Local: one site's release, std ÷ 2C (the configured σ is already relative to 2C): what the ledger
+ * charges. Distributed: each site's noise share σC/√E ÷ 2C, what a site holds to its own floor; the
+ * ledger charges the round as a distributed discrete Gaussian (privacy/ddg-plan.ts) instead.
  */
 export function chargedNoiseMultiplier(privacy: Pick<PrivacyConfig, 'mode' | 'noiseMultiplier' | 'adaptiveClip'>, expectedSites: number): number {
   switch (privacy.mode) {
@@ -89,7 +98,7 @@ export class RoundPrivacyPlanner {
   plan(federationId: string, config: FederationConfig, privacy: PrivacyConfig, candidates: Candidate[]): PrivacyPlanResult {
     let admission;
     try {
-      admission = this.admit(federationId, privacy, candidates);
+      admission = this.admit(federationId, privacy, candidates, config);
     } catch (err) {
       if (err instanceof ConclaveError && err.code === 'BUDGET_EXCEEDED') return { kind: 'finished', reason: err.message, excluded: [] };
       throw err;
@@ -106,6 +115,7 @@ export class RoundPrivacyPlanner {
     const clipNorm = this.currentClipNorm(federationId, privacy);
     const noiseStd = privacy.mode === 'distributed' ? siteNoiseStd({ noiseMultiplier: privacy.noiseMultiplier, clipNorm, expectedSites })
       : privacy.mode === 'local' ? privacy.noiseMultiplier * 2 * clipNorm : 0;
+    const distributed = this.distributedSizing(federationId, config);
     return {
       kind: 'planned', excluded: admission.excluded,
       privacy: {
@@ -114,6 +124,7 @@ export class RoundPrivacyPlanner {
         // Sampling uses each site's own rate; the ledger records the rate the accountant may use.
         sampling: eligible.map((c) => ({ siteId: c.siteId, sampleRate: c.sampleRate })),
         eligible: admission.eligible.map((c) => ({ siteId: c.siteId, sampleRate: c.sampleRate })), adaptiveClip: privacy.adaptiveClip, delta: privacy.delta,
+        ...(distributed ? { distributed: { ...distributed, ddg: null } } : {}),
       },
     };
   }
@@ -130,7 +141,21 @@ export class RoundPrivacyPlanner {
     // A ledger that does not verify cannot say what was spent: nothing runs on it.
     this.ledger.assertIntactSync(federationId);
     if (privacy.budgetEpsilon === null) return;
-    this.admit(federationId, privacy, this.candidates(federationId, privacy));
+    this.admit(federationId, privacy, this.candidates(federationId, privacy), this.federationConfig(federationId));
+  }
+
+  private federationConfig(federationId: string): FederationConfig | null {
+    const row = this.store.db.prepare('SELECT config_json FROM federations WHERE id = ?').get(federationId) as { config_json: string } | undefined;
+    return row ? parseFederationConfig(JSON.parse(row.config_json)) : null;
+  }
+
+  /** A distributed round's secagg setting, quorum and update length (the model's parameter count). */
+  private distributedSizing(federationId: string, config: FederationConfig | null): Omit<NonNullable<RoundPrivacy['distributed']>, 'ddg'> | null {
+    if (config?.privacy?.mode !== 'distributed') return null;
+    if (config.protection.kind !== 'secagg') throw new ConclaveError('FEDERATION_STATE', 'distributed DP needs secure aggregation (protection "secagg")');
+    const row = this.store.db.prepare('SELECT num_parameters FROM model_versions WHERE federation_id = ? ORDER BY version DESC LIMIT 1').get(federationId) as { num_parameters: number } | undefined;
+    if (!row) throw new ConclaveError('FEDERATION_STATE', `federation ${federationId} has no model`);
+    return { protection: config.protection, minSites: config.minSites, updateLength: row.num_parameters };
   }
 
   /**
@@ -138,8 +163,19 @@ export class RoundPrivacyPlanner {
    * noise grows as the eligible population shrinks, so charging the whole candidate population's
    * expected size is the worst case of what admission can leave.
    */
-  private admit(federationId: string, privacy: PrivacyConfig, candidates: Candidate[]) {
+  private admit(federationId: string, privacy: PrivacyConfig, candidates: Candidate[], config: FederationConfig | null) {
     const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
+    const sizing = this.distributedSizing(federationId, config);
+    if (sizing && candidates.length > 0) {
+      // The round's DDG event is worst at the smallest site noise (the whole population's expected
+      // size), the coarsest grid (sized for every candidate in one sum) and the fewest survivors it
+      // can be charged for (the quorum: charged clients are max(t, quorum)).
+      const localStddev = siteNoiseStd({ noiseMultiplier: privacy.noiseMultiplier, clipNorm: this.currentClipNorm(federationId, privacy), expectedSites: expectedAll });
+      const sites = Math.max(candidates.length, sizing.minSites);
+      const grid = ddgGrid({ clipNorm: privacy.clipNorm, siteNoiseStd: localStddev, sites, updateLength: sizing.updateLength });
+      const worst = ddgAccountingEvent({ ...grid, chargedClients: Math.max(1, sizing.minSites) }, privacy.clipNorm, localStddev);
+      return this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundPrivacyPlanner.accountingCandidates(privacy, candidates), worst);
+    }
     const worstCase = chargedNoiseMultiplier(privacy, expectedAll);
     return this.ledger.admit(federationId, privacy.delta, privacy.budgetEpsilon, RoundPrivacyPlanner.accountingCandidates(privacy, candidates), worstCase);
   }
@@ -176,15 +212,42 @@ export class RoundPrivacyPlanner {
   }
 
   /**
-   * The charge for a local or distributed round, written before any site gets its plan: each
+   * The charge for a local or distributed round, written before any site gets its plan. Local: each
    * selected site releases its own noised update to the coordinator (replace-one adjacency, L2
-   * sensitivity 2C, no amplification: the coordinator knows who was sampled).
+   * sensitivity 2C, no amplification: the coordinator knows who was sampled). Distributed: the
+   * round's DDG parameters are fixed here, now that its sites are known (they go to every site in
+   * its plan), and the round is charged as that mechanism (privacy/ddg-plan.ts).
    */
   async siteReleaseEntry(round: { federationId: string; id: string; number: number }, privacy: RoundPrivacy, selected: readonly string[]): Promise<StoredEntry> {
+    if (privacy.mode === 'distributed') return this.distributedEntry(round, privacy, selected);
     const event: DpEvent = {
       mechanism: 'gaussian', mode: privacy.mode, release: 'site-updates', adjacency: 'replace-one', sensitivity: 2 * privacy.clipNorm,
       noiseMultiplier: privacy.chargedNoiseMultiplier, configuredNoiseMultiplier: privacy.configuredNoiseMultiplier, clipNorm: privacy.clipNorm,
       sampling: 'selected', sampleRate: 1, expectedSites: privacy.expectedSites, adaptiveClip: null,
+    };
+    return this.ledger.prepare({
+      federationId: round.federationId, roundId: round.id, roundNumber: round.number, modelVersion: null, delta: privacy.delta, event,
+      eligible: selected.map((siteId) => ({ siteId, sampleRate: 1 })),
+    });
+  }
+
+  private async distributedEntry(round: { federationId: string; id: string; number: number }, privacy: RoundPrivacy, selected: readonly string[]): Promise<StoredEntry> {
+    const sizing = privacy.distributed;
+    if (!sizing) throw new ConclaveError('FEDERATION_STATE', 'a distributed DP round needs secure aggregation and its sizing');
+    // Mutates the round's own privacy plan (the object the round record and its stages share) before
+    // the record is written: the plan every site gets and the charge are the same numbers.
+    const ddg = planDdgRound({
+      clipNorm: privacy.clipNorm, siteNoiseStd: privacy.siteNoiseStd, sites: Math.max(3, selected.length), updateLength: sizing.updateLength,
+      minSites: sizing.minSites, protection: sizing.protection,
+    });
+    sizing.ddg = ddg;
+    const accounted = ddgAccountingEvent(ddg, privacy.clipNorm, privacy.siteNoiseStd);
+    const event: DdgDpEvent = {
+      mechanism: 'ddg', mode: 'distributed', release: 'secure-sum', adjacency: 'zero-out',
+      clip: accounted.clip, localStddev: accounted.localStddev, clients: accounted.clients, dim: accounted.dim,
+      granularity: accounted.granularity, beta: accounted.beta, sampling: 'selected', sampleRate: 1,
+      configuredNoiseMultiplier: privacy.configuredNoiseMultiplier, clipNorm: privacy.clipNorm, expectedSites: privacy.expectedSites,
+      maxSites: ddg.maxSites, adaptiveClip: null,
     };
     return this.ledger.prepare({
       federationId: round.federationId, roundId: round.id, roundNumber: round.number, modelVersion: null, delta: privacy.delta, event,

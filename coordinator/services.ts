@@ -261,7 +261,7 @@ export function ledgerReport(deps: Pick<ServiceDeps, 'federations' | 'ledger' | 
   const delta = privacy?.delta ?? 1e-5;
   const entries = deps.ledger.entries(federationId);
   const payloads = entries.map((e) => JSON.parse(e.payload) as import('./privacy/ledger.ts').LedgerPayload);
-  const report = (events: import('../crypto/dp/index.ts').GaussianEvent[], budget: number | null): EpsilonReportMsg => {
+  const report = (events: import('./privacy/ledger.ts').LedgerEvent[], budget: number | null): EpsilonReportMsg => {
     const eps = deps.ledger.epsilon(events, delta);
     return { epsilon: eps.epsilon, accountant: eps.accountant, rdpEpsilon: eps.rdp, pldEpsilon: eps.pld ?? -1, budgetEpsilon: budget ?? 0 };
   };

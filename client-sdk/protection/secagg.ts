@@ -12,6 +12,9 @@ import {
   type Advertisement, type Quantization, type Round, type SiteSecrets,
 } from '../../crypto/secagg/index.ts';
 import { signAdvertisement, verifyAdvertisement } from '../../crypto/site-identity.ts';
+import { assertNoWrap, encodeSiteUpdate } from '../../crypto/dp/ddg.ts';
+import { DpError } from '../../crypto/dp/index.ts';
+import { siteReleaseStd } from '../privacy-policy.ts';
 import { ConclaveError, type SecAggBodyMsg, type SecAggKeysMsg, type SecAggParamsMsg, type SecAggTaskMsg, type StageTaskMsg } from '../../protocols/index.ts';
 import type { StageSubmission } from '../connection.ts';
 import type { SiteProtocol, SiteRoundContext } from './protocol.ts';
@@ -88,6 +91,24 @@ function verifiedPeers(ctx: SiteRoundContext, task: SecAggTaskMsg): Map<number, 
   return out;
 }
 
+/**
+ * Distributed DP: the clipped update encoded as the distributed discrete Gaussian (crypto/dp/ddg.ts)
+ * with the plan's γ and β and the site's noise std, after checking itself that the sum of the
+ * round's sites cannot wrap the 32-bit ring (a coordinator's γ that could would ruin the round).
+ */
+function encodeDistributed(delta: Float32Array, dp: NonNullable<SiteRoundContext['plan']['dp']>, sites: number, out: Uint32Array): void {
+  if (out.length !== delta.length) throw new ConclaveError('LAYOUT_MISMATCH', `the plan's vector has ${out.length + 1} elements, the update ${delta.length} + 1`);
+  const localStddev = siteReleaseStd(dp);
+  const params = { clip: dp.clipNorm, localStddev, granularity: dp.granularity, beta: dp.beta };
+  try {
+    assertNoWrap({ mechanism: 'ddg', ...params, dim: delta.length, sites });
+    encodeSiteUpdate(delta, params, { out });
+  } catch (e) {
+    if (e instanceof DpError) throw new ConclaveError('INVALID_ARGUMENT', `distributed DP: ${e.message}`);
+    throw e;
+  }
+}
+
 /** SecAgg refusals end the round for this site (ROUND_CLOSED), never its participation. */
 function refusal(e: unknown, stage: string): never {
   if (e instanceof SecAggError) throw new ConclaveError('ROUND_CLOSED', `secagg ${stage}: ${e.message}`);
@@ -106,8 +127,15 @@ export const secureAggregation: SiteProtocol = {
       throw new ConclaveError('LAYOUT_MISMATCH', `the plan's vector has ${p.vectorLength} elements, the update ${contribution.delta.length} + 1`);
     }
     const input = new Uint32Array(p.vectorLength);
-    input.set(quantize(contribution.delta, quantization));
-    input[p.vectorLength - 1] = contribution.unclipped ? 1 : 0;
+    const dp = ctx.plan.dp;
+    if (dp?.mode === 'distributed') {
+      encodeDistributed(contribution.delta, dp, p.sites, input.subarray(0, p.vectorLength - 1));
+      // The "unclipped" bit stays 0: nothing leaves this site that the ledger does not account.
+      input[p.vectorLength - 1] = 0;
+    } else {
+      input.set(quantize(contribution.delta, quantization));
+      input[p.vectorLength - 1] = contribution.unclipped ? 1 : 0;
+    }
     if (!ctx.identity) throw new ConclaveError('INVALID_ARGUMENT', 'secure aggregation needs the site\'s identity key to sign its advertised keys');
     const { secrets, advertisement } = advertise();
     const signature = signAdvertisement(ctx.identity, { federationId: ctx.plan.federationId, roundId: ctx.plan.roundId }, advertisement);
@@ -166,6 +194,10 @@ export const secureAggregation: SiteProtocol = {
         }
         case 'unmask': {
           placeSite(s.round, s.site, t.selfIndex);
+          // The ledger charged the round for at least this many sites' noise in the sum: unmasking
+          // a sum of fewer would release more than was paid for.
+          const charged = ctx.plan.dp?.mode === 'distributed' ? ctx.plan.dp.chargedClients : 0;
+          if (t.survivors.length < charged) throw new SecAggError('SECAGG_REFUSED', `only ${t.survivors.length} survivors, the round was charged for at least ${charged}`);
           const r = revealShares(s.round, s.site, { survivors: t.survivors, dropped: t.dropped });
           return reply({
             shares: [],

@@ -4,8 +4,9 @@
  * whether the entry was edited or the code that wrote it was wrong — and names the entry. A claim
  * above it is allowed: both accountants are upper bounds and may have been tightened since.
  */
-import { computeEpsilon, type GaussianEvent } from '../../crypto/dp/index.ts';
-import { PrivacyLedger, type LedgerPayload } from '../privacy/ledger.ts';
+import { computeEpsilon } from '../../crypto/dp/index.ts';
+import { distributedDiscreteEpsilon } from '../../crypto/dp/ddg.ts';
+import { PrivacyLedger, gaussianEvents, isDiscreteEvent, type LedgerEvent, type LedgerPayload } from '../privacy/ledger.ts';
 
 export interface RecomputedEntry {
   seq: number;
@@ -31,7 +32,14 @@ export interface Recomputation {
 /** Long ledgers are checked at evenly spaced entries (and the last): each check composes the whole prefix. */
 const MAX_CHECKS = 400;
 
-function bothAccountants(events: GaussianEvent[], delta: number): { rdp: number; pld: number | null; epsilon: number } {
+function bothAccountants(all: LedgerEvent[], delta: number): { rdp: number; pld: number | null; epsilon: number } {
+  if (all.some(isDiscreteEvent)) {
+    // Distributed discrete rounds have an RDP bound only: the whole history is composed in RDP.
+    const gaussian = gaussianEvents(all);
+    const rdp = distributedDiscreteEpsilon(all.filter(isDiscreteEvent), delta, { gaussian }).epsilon;
+    return { rdp, pld: null, epsilon: rdp };
+  }
+  const events = gaussianEvents(all);
   const rdp = computeEpsilon(events, delta, 'rdp').epsilon;
   let pld: number | null = null;
   try {
@@ -76,12 +84,13 @@ export function participantSeries(payloads: LedgerPayload[]): Map<string, Array<
     payloads.forEach((p, i) => {
       if (!p.eligible.some((e) => e.siteId === site)) return;
       const events = PrivacyLedger.participantEvents(payloads.slice(0, i + 1), site);
-      const key = `${p.delta}|${events.map((e) => `${e.noiseMultiplier},${e.sampleRate}`).join(';')}`;
+      const key = `${p.delta}|${events.map((e) => JSON.stringify(e)).join(';')}`;
       let eps = cache.get(key);
       if (eps === undefined) {
         try {
           // Past a few hundred distinct histories PLD's cost dominates; RDP alone is still an upper bound.
-          eps = cache.size < 200 ? bothAccountants(events, p.delta).epsilon : computeEpsilon(events, p.delta, 'rdp').epsilon;
+          eps = cache.size < 200 || events.some(isDiscreteEvent) ? bothAccountants(events, p.delta).epsilon
+            : computeEpsilon(gaussianEvents(events), p.delta, 'rdp').epsilon;
         } catch {
           // Events no accountant accepts: recomputeLedger names the entry; the series has no point for it.
           return;

@@ -31,6 +31,7 @@ export interface AuditReport {
 const RELEASE_MEANING: Record<LedgerPayload['event']['release'], string> = {
   aggregate: 'The noised aggregate leaves the coordinator at commit. Protects each site\'s participation and data (add/remove one site\'s update) against everyone who sees the models; the coordinator is trusted as the curator.',
   'site-updates': 'Each selected site\'s noised update reaches the coordinator as it is sent. Protects each site\'s data (replace-one, sensitivity 2C) against the coordinator itself and everyone after it; who takes part is not hidden.',
+  'secure-sum': 'Only the sum of the surviving sites\' updates is unmasked (secure aggregation), each site having added its own discrete Gaussian noise. Protects each site\'s data (zero-out: its update replaced by zero while it still adds its noise share, the distributed discrete Gaussian paper\'s accounting) against the coordinator and everyone after it, charged as if only the fewest survivors with which the round can commit had added noise; who takes part is not hidden.',
 };
 
 export async function buildAuditReport(src: AuditSources): Promise<AuditReport> {
@@ -75,12 +76,15 @@ function reportJson(src: AuditSources, recomputed: Recomputation) {
     const sample = src.payloads.find((p) => p.event.mode === mode && p.event.release === release)!.event;
     return {
       mode, release, adjacency: sample.adjacency, sampling: sample.sampling, protectsAgainst: RELEASE_MEANING[release],
-      parameters: { noiseMultiplier: sample.noiseMultiplier, configuredNoiseMultiplier: sample.configuredNoiseMultiplier, clipNorm: sample.clipNorm, sensitivity: sample.sensitivity, sampleRate: sample.sampleRate },
+      parameters: sample.mechanism === 'ddg'
+        ? { mechanism: 'ddg', configuredNoiseMultiplier: sample.configuredNoiseMultiplier, clipNorm: sample.clipNorm, localStddev: sample.localStddev, clients: sample.clients, dim: sample.dim, granularity: sample.granularity, beta: sample.beta, sampleRate: sample.sampleRate }
+        : { noiseMultiplier: sample.noiseMultiplier, configuredNoiseMultiplier: sample.configuredNoiseMultiplier, clipNorm: sample.clipNorm, sensitivity: sample.sensitivity, sampleRate: sample.sampleRate },
     };
   });
   const rounds = src.payloads.map((p) => ({
     seq: p.seq, roundNumber: p.roundNumber, modelVersion: p.modelVersion, release: p.event.release, mode: p.event.mode,
-    sitesCharged: p.eligible.length, noiseMultiplier: p.event.noiseMultiplier, clipNorm: p.event.clipNorm, sampleRate: p.event.sampleRate,
+    // A DDG round has no single noise multiplier: its parameters are under mechanisms, its ε here.
+    sitesCharged: p.eligible.length, noiseMultiplier: p.event.mechanism === 'ddg' ? null : p.event.noiseMultiplier, clipNorm: p.event.clipNorm, sampleRate: p.event.sampleRate,
     epsilonAfter: p.epsilonAfter.epsilon, accountant: p.epsilonAfter.accountant,
   }));
   const participants = [...series.entries()].map(([siteId, points]) => {
@@ -146,7 +150,13 @@ function renderHtml(report: ReportJson, charts: { federation: string; participan
     ? `<p class="ok">The ledger verifies${v.keyPinned ? ' under the pinned key' : ' (key NOT pinned)'} (fingerprint <code>${esc(v.keyFingerprint)}</code>), and every recomputed ε is at most what the ledger claims.</p>`
     : `<p class="bad">DOES NOT VERIFY: ${[...v.problems, ...(recomputed.firstBad ? [(recomputed.firstBad.invalid ? `entry ${recomputed.firstBad.seq} records events no accountant accepts: ${recomputed.firstBad.invalid}` : `entry ${recomputed.firstBad.seq} claims ε = ${num(recomputed.firstBad.claimed)} but its events give ${num(recomputed.firstBad.epsilon)}`)] : [])].map(esc).join('<br>')}</p>`;
   const rows = report.rounds.map((r) => `<tr><td>${r.roundNumber}</td><td>${r.modelVersion ?? '(charged at plan)'}</td><td>${esc(r.release)}</td><td>${r.sitesCharged}</td><td>${num(r.noiseMultiplier)}</td><td>${num(r.clipNorm)}</td><td>${num(r.sampleRate, 3)}</td><td>${num(r.epsilonAfter)}</td><td>${esc(r.accountant)}</td></tr>`).join('\n');
-  const mech = report.mechanisms.map((m) => `<li><b>${esc(m.mode)} DP, ${esc(m.release)}</b> (${esc(m.adjacency)}, sampling ${esc(m.sampling)}; noise multiplier ${num(m.parameters.noiseMultiplier)}, clip ${num(m.parameters.clipNorm)}, sensitivity ${num(m.parameters.sensitivity)}): ${esc(m.protectsAgainst)}</li>`).join('\n');
+  const mech = report.mechanisms.map((m) => {
+    const p = m.parameters;
+    const what = 'mechanism' in p
+      ? `distributed discrete Gaussian: local noise std ${num(p.localStddev)}, clip ${num(p.clipNorm)}, granularity ${num(p.granularity, 8)}, β ${num(p.beta)}, at least ${p.clients} sites' noise in the sum, dimension ${p.dim}`
+      : `noise multiplier ${num(p.noiseMultiplier)}, clip ${num(p.clipNorm)}, sensitivity ${num(p.sensitivity)}`;
+    return `<li><b>${esc(m.mode)} DP, ${esc(m.release)}</b> (${esc(m.adjacency)}, sampling ${esc(m.sampling)}; ${what}): ${esc(m.protectsAgainst)}</li>`;
+  }).join('\n');
   const people = report.participants.map((p) => `<tr><td>${esc(p.name)}</td><td>${num(p.epsilon)}</td><td>${p.budgetEpsilon ?? '—'}</td><td>${p.series.length}</td></tr>`).join('\n');
   const lineage = report.lineage.map((m) => `<tr><td>v${m.version}</td><td>${m.parentVersion === null ? '—' : `v${m.parentVersion}`}</td><td><code>${esc(m.sha256.slice(0, 16))}…</code></td><td>${esc(new Date(m.createdMs).toISOString())}</td></tr>`).join('\n');
   const fed = report.federation;

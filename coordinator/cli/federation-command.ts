@@ -1,6 +1,6 @@
 import type { FederationMsg } from '../../protocols/index.ts';
 import { createFederation } from '../../protocols/client.ts';
-import { configMessage, type FederationConfigInput, type TrainingConfig } from '../federation-config.ts';
+import { DISTRIBUTED_NEEDS_SECAGG, configMessage, type FederationConfigInput, type TrainingConfig } from '../federation-config.ts';
 import { CliError, EXIT, int, num, oneOf, output, parseFlags, str, type CommandHelp, type FlagOptions, type Flags } from '../../protocols/cli.ts';
 import { ADMIN_FLAGS, ADMIN_OPTIONS, adminContext } from './admin-context.ts';
 import { checkConfig, flagsOnlyNames, mergeConfig, modelOfFile, readConfigFile } from './federation-file.ts';
@@ -13,7 +13,7 @@ import { SECAGG_OPTIONS, SECAGG_USAGE, describeSecAggChoice, secAggChoice } from
 
 export const PRIVACY_OPTIONS = {
   dp: { type: 'string', value: 'central|distributed|local', description: 'client-level differential privacy (DP-FedAvg; sites are Poisson-sampled); none without it' },
-  'noise-multiplier': { type: 'string', value: 'S', description: 'central: the coordinator adds N(0, (S·C)²) to the sum; distributed: each site adds its share S·C/√(expected sites)' },
+  'noise-multiplier': { type: 'string', value: 'S', description: 'central: the coordinator adds N(0, (S·C)²) to the sum; distributed: each site adds discrete Gaussian noise of std S·C/√(expected sites) inside the masked sum' },
   'local-epsilon': { type: 'string', value: 'E', description: '--dp local: each site\'s update is (E, δ)-DP on its own, every round (analytic Gaussian, sensitivity 2C)' },
   clip: { type: 'string', value: 'C', description: 'L2 clip norm of each site\'s update' },
   'sample-rate': { type: 'string', value: 'Q', description: 'Poisson sampling rate of each site per round, accounted with amplification (central; default 1)' },
@@ -26,9 +26,10 @@ export const PRIVACY_OPTIONS = {
 } as const satisfies FlagOptions;
 
 export const PRIVACY_USAGE = `Differential privacy: --dp central adds the noise at the coordinator and is accounted with Poisson
-amplification at --sample-rate; --dp distributed has each site add its share, and until secure aggregation
-hides single updates each update is accounted as the coordinator sees it (sensitivity 2C, no amplification),
-which costs far more than central; --dp local makes each update (--local-epsilon, δ)-DP on its own.`;
+amplification at --sample-rate; --dp distributed (needs --protection secagg) has each site add its share
+as discrete Gaussian noise inside the masked sum, so the coordinator sees only the noised sum (accounted
+as the distributed discrete Gaussian, charged for the fewest survivors a round can commit with, no
+amplification); --dp local makes each update (--local-epsilon, δ)-DP on its own.`;
 
 /** Privacy flags → config; flags that only make sense with --dp are refused without it. */
 export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?: number } = {}) {
@@ -46,7 +47,7 @@ export function privacyConfigFromFlags(flags: Flags, defaults: { countNoiseStd?:
   }
   if (mode !== 'local' && flags['local-epsilon'] !== undefined) throw new CliError('--local-epsilon needs --dp local');
   if (mode === 'distributed' && adaptive) {
-    throw new CliError('--adaptive-clip needs a trusted count: each site\'s clipped bit would reach the coordinator in the clear; use --dp central');
+    throw new CliError('--adaptive-clip needs a trusted count: under distributed DP the count of clipped updates would be released unnoised and unaccounted; use --dp central');
   }
   return {
     mode,
@@ -121,6 +122,8 @@ ${DATA_SPEC_USAGE}`,
 export function federationConfigFromFlags(flags: Flags, source: ModelSource, defaults: TrainingConfig) {
   const model = modelLabel(source);
   const sitesPerRound = int(flags, 'sites-per-round', { min: 1, max: 100_000, fallback: 2 });
+  // A usage error when the flags alone say it (a config file's protection is checked with the file).
+  if (flags['dp'] === 'distributed' && flags['config'] === undefined && flags['protection'] !== 'secagg') throw new CliError(DISTRIBUTED_NEEDS_SECAGG);
   return {
     name: str(flags, 'name', `${model}-federation`),
     model,

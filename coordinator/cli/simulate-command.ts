@@ -279,8 +279,12 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
         if (config.privacy) {
           const ledger = await callUnary<GetLedgerResponseMsg>(admin, 'GetLedger', { federationId: federation.id }, adminToken);
           const lastEntry = ledger.entries.at(-1);
-          entry.epsilon = ledger.federation?.epsilon ?? 0;
-          entry.accountant = ledger.federation?.accountant ?? 'rdp';
+          // This round's own entry: a round charged when it opened (local, distributed) is followed by
+          // the next round's charge before this report is read, and the federation's total includes it.
+          const own = ledger.entries.map((e) => JSON.parse(e.payloadJson) as { roundId: string; epsilonAfter?: { epsilon: number; accountant: string } })
+            .find((p) => p.roundId === round.id)?.epsilonAfter;
+          entry.epsilon = own?.epsilon ?? ledger.federation?.epsilon ?? 0;
+          entry.accountant = own?.accountant ?? ledger.federation?.accountant ?? 'rdp';
           entry.siteEpsilon = Object.fromEntries(ledger.participants.map((p) => [p.siteName, p.epsilon.epsilon]));
           if (lastEntry) {
             const recorded = (JSON.parse(lastEntry.payloadJson) as { event: { clipNorm: number; configuredNoiseMultiplier: number; noiseMultiplier: number } }).event;

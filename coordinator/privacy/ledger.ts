@@ -2,7 +2,8 @@ import { ConclaveError } from '../../protocols/index.ts';
 import { genesisHash, signEntry } from '../../crypto/ledger-signing.ts';
 import { AuditCache, auditLedger, describeProblem, readAuditInput, type LedgerProblem } from './ledger-audit.ts';
 import type { SigningKeys } from '../../crypto/tokens.ts';
-import { RdpAccountant, filterAdmits, rdpBudgetCurve, rdpVector, tightestEpsilon, type GaussianEvent } from '../../crypto/dp/index.ts';
+import { DEFAULT_ORDERS, RdpAccountant, filterAdmits, rdpBudgetCurve, rdpVector, tightestEpsilon, type GaussianEvent } from '../../crypto/dp/index.ts';
+import { distributedDiscreteEpsilon, distributedDiscreteRdp, type DistributedDiscreteEvent } from '../../crypto/dp/ddg.ts';
 import type { Store } from '../store.ts';
 
 /**
@@ -10,7 +11,9 @@ import type { Store } from '../store.ts';
  * was fixed before the release and none depends on who was sampled or survived (publishing the
  * number of contributors would void the amplification by sampling the accountants assume).
  */
-export interface DpEvent {
+export type DpEvent = GaussianDpEvent | DdgDpEvent;
+
+export interface GaussianDpEvent {
   mechanism: 'gaussian';
   mode: 'central' | 'distributed' | 'local';
   /**
@@ -32,6 +35,104 @@ export interface DpEvent {
   sampleRate: number;
   expectedSites: number;
   adaptiveClip: { countNoiseStd: number; targetQuantile: number; noisedUnclippedFraction: number; nextClipNorm: number } | null;
+}
+
+/**
+ * A distributed discrete Gaussian round under secure aggregation (coordinator/privacy/ddg-plan.ts):
+ * only the sum of at least `clients` sites' encoded updates is ever unmasked, each carrying its own
+ * discrete noise. Accounted by crypto/dp/ddg.ts (RDP only) with the paper's zero-out adjacency; the
+ * fields clip … sampleRate are its DistributedDiscreteEvent.
+ */
+export interface DdgDpEvent {
+  mechanism: 'ddg';
+  mode: 'distributed';
+  release: 'secure-sum';
+  /** One site's update replaced by zero while it still adds its noise share (the paper's accounting). */
+  adjacency: 'zero-out';
+  /** C, update units. */
+  clip: number;
+  /** Each site's noise std in update units (σ = z·C/√E). */
+  localStddev: number;
+  /** The fewest survivors with which the round can commit: fewer abort it before unmasking. */
+  clients: number;
+  /** The integer vector's length. */
+  dim: number;
+  granularity: number;
+  beta: number;
+  sampling: 'selected';
+  sampleRate: number;
+  configuredNoiseMultiplier: number;
+  clipNorm: number;
+  expectedSites: number;
+  /** The sites planned into the round (the no-wrap bound's site count). */
+  maxSites: number;
+  adaptiveClip: null;
+}
+
+/** What the accountants compose: Gaussian rounds (RDP and PLD) and distributed discrete ones (RDP). */
+export type LedgerEvent = GaussianEvent | DistributedDiscreteEvent;
+
+export function isDiscreteEvent(e: LedgerEvent): e is DistributedDiscreteEvent {
+  return 'mechanism' in e;
+}
+
+export function gaussianEvents(events: readonly LedgerEvent[]): GaussianEvent[] {
+  return events.filter((e): e is GaussianEvent => !isDiscreteEvent(e));
+}
+
+/** One payload's event as the accountant composes it, at the given sampling rate. */
+export function accountedEvent(event: DpEvent, sampleRate: number): LedgerEvent {
+  if (event.mechanism === 'ddg') {
+    return {
+      mechanism: 'ddg', clip: event.clip, localStddev: event.localStddev, clients: event.clients, dim: event.dim,
+      granularity: event.granularity, beta: event.beta, sampleRate, count: 1,
+    };
+  }
+  return { noiseMultiplier: event.noiseMultiplier, sampleRate, count: 1 };
+}
+
+/**
+ * ε of a mix of events. Gaussian only: the tighter of RDP and PLD (tightestEpsilon). With any
+ * distributed discrete event: RDP alone, every event's curve added per order (the DDG bound has no
+ * PLD here), so the federation then reports the RDP bound, never a PLD number that leaves DDG out.
+ */
+export function ledgerEpsilon(events: readonly LedgerEvent[], delta: number): EpsilonSummary {
+  const gaussian: GaussianEvent[] = [];
+  const discrete: DistributedDiscreteEvent[] = [];
+  for (const e of events) {
+    if (isDiscreteEvent(e)) discrete.push(e);
+    else gaussian.push(e);
+  }
+  if (discrete.length === 0) {
+    const result = tightestEpsilon(groupConsecutive(gaussian), delta);
+    return { epsilon: result.epsilon, accountant: result.accountant, rdp: result.rdp, pld: result.pld };
+  }
+  const { epsilon } = distributedDiscreteEpsilon(discrete, delta, { gaussian: groupConsecutive(gaussian) });
+  return { epsilon, accountant: 'rdp', rdp: epsilon, pld: null };
+}
+
+/** RDP at DEFAULT_ORDERS of a mix of events (what the Rényi filter compares with the budget). */
+export function ledgerRdp(events: readonly LedgerEvent[]): Float64Array {
+  const accountant = new RdpAccountant();
+  const total = new Float64Array(DEFAULT_ORDERS.length);
+  let gaussian = false;
+  for (const e of events) {
+    if (isDiscreteEvent(e)) {
+      const curve = distributedDiscreteRdp(e, DEFAULT_ORDERS);
+      for (let i = 0; i < total.length; i++) total[i] = total[i]! + curve[i]!;
+    } else {
+      accountant.compose(e);
+      gaussian = true;
+    }
+  }
+  if (gaussian) for (let i = 0; i < total.length; i++) total[i] = total[i]! + accountant.rdp[i]!;
+  return total;
+}
+
+function eventKey(e: LedgerEvent): string {
+  return isDiscreteEvent(e)
+    ? `d${e.clip},${e.localStddev},${e.clients},${e.dim},${e.granularity},${e.beta},${e.sampleRate},${e.count}`
+    : `${e.noiseMultiplier},${e.sampleRate},${e.count}`;
 }
 
 export interface LedgerPayload {
@@ -98,28 +199,27 @@ export class PrivacyLedger {
   }
 
   /** Federation-level events: every round, at the largest sampling rate in its eligible population. */
-  static federationEvents(payloads: LedgerPayload[], extra?: GaussianEvent): GaussianEvent[] {
-    const events = payloads.map((p) => ({ noiseMultiplier: p.event.noiseMultiplier, sampleRate: p.event.sampleRate, count: 1 }));
+  static federationEvents(payloads: LedgerPayload[], extra?: LedgerEvent): LedgerEvent[] {
+    const events = payloads.map((p) => accountedEvent(p.event, p.event.sampleRate));
     return extra ? [...events, extra] : events;
   }
 
   /** A participant's events: only the rounds where it was eligible, at its own sampling rate. */
-  static participantEvents(payloads: LedgerPayload[], siteId: string): GaussianEvent[] {
-    const events: GaussianEvent[] = [];
+  static participantEvents(payloads: LedgerPayload[], siteId: string): LedgerEvent[] {
+    const events: LedgerEvent[] = [];
     for (const p of payloads) {
       const membership = p.eligible.find((e) => e.siteId === siteId);
-      if (membership) events.push({ noiseMultiplier: p.event.noiseMultiplier, sampleRate: membership.sampleRate, count: 1 });
+      if (membership) events.push(accountedEvent(p.event, membership.sampleRate));
     }
     return events;
   }
 
-  epsilon(events: GaussianEvent[], delta: number): EpsilonSummary {
+  epsilon(events: LedgerEvent[], delta: number): EpsilonSummary {
     if (events.length === 0) return { epsilon: 0, accountant: 'rdp', rdp: 0, pld: 0 };
-    const key = `${delta}|${events.map((e) => `${e.noiseMultiplier},${e.sampleRate},${e.count}`).join(';')}`;
+    const key = `${delta}|${events.map(eventKey).join(';')}`;
     let cached = this.epsilonCache.get(key);
     if (!cached) {
-      const result = tightestEpsilon(groupConsecutive(events), delta);
-      cached = { epsilon: result.epsilon, accountant: result.accountant, rdp: result.rdp, pld: result.pld };
+      cached = ledgerEpsilon(events, delta);
       if (this.epsilonCache.size > 10_000) this.epsilonCache.clear();
       this.epsilonCache.set(key, cached);
     }
@@ -128,23 +228,29 @@ export class PrivacyLedger {
 
   /**
    * Admission control through a Rényi filter (crypto/dp/filter.ts): a site stays eligible only if a
-   * round costing `worstCaseNoiseMultiplier` still fits its budget at some order; the federation's own
-   * budget is checked at the largest sampling rate. Throws BUDGET_EXCEEDED when the federation is spent.
+   * round costing `worstCase` (a Gaussian noise multiplier, or a distributed discrete round) still fits
+   * its budget at some order; the federation's own budget is checked at the largest sampling rate.
+   * Throws BUDGET_EXCEEDED when the federation is spent.
    */
-  admit(federationId: string, delta: number, federationBudget: number | null, candidates: Candidate[], worstCaseNoiseMultiplier: number): {
+  admit(federationId: string, delta: number, federationBudget: number | null, candidates: Candidate[], worstCase: number | DistributedDiscreteEvent): {
     eligible: Candidate[]; excluded: Array<{ siteId: string; reason: string }>;
   } {
     const payloads = this.payloads(federationId);
+    const nextAt = (sampleRate: number) => typeof worstCase === 'number'
+      ? rdpVector({ noiseMultiplier: worstCase, sampleRate, count: 1 })
+      : distributedDiscreteRdp({ ...worstCase, sampleRate, count: 1 }, DEFAULT_ORDERS);
+    const what = typeof worstCase === 'number' ? `noise multiplier ${worstCase.toPrecision(4)}`
+      : `local noise std ${worstCase.localStddev.toPrecision(4)} (distributed discrete Gaussian, ${worstCase.clients} sites)`;
     // The federation first, at the largest rate any candidate could be sampled with: when it is
     // spent, that is the reason to report, whatever the individual sites have left.
     if (federationBudget !== null && candidates.length > 0) {
       const maxRate = Math.max(...candidates.map((s) => s.sampleRate));
       const spent = rdpSpent(PrivacyLedger.federationEvents(payloads));
-      const next = rdpVector({ noiseMultiplier: worstCaseNoiseMultiplier, sampleRate: maxRate, count: 1 });
+      const next = nextAt(maxRate);
       if (!filterAdmits(spent, next, rdpBudgetCurve(federationBudget, delta))) {
         if (payloads.length === 0) {
           throw new ConclaveError('BUDGET_EXCEEDED',
-            `privacy budget too small: a single round at noise multiplier ${worstCaseNoiseMultiplier.toPrecision(4)} and sampling rate ${maxRate} costs more than ε=${federationBudget} at δ=${delta}; raise the noise multiplier or the budget ("conclave privacy calibrate" finds the noise for a target)`);
+            `privacy budget too small: a single round at ${what} and sampling rate ${maxRate} costs more than ε=${federationBudget} at δ=${delta}; raise the noise multiplier or the budget ("conclave privacy calibrate" finds the noise for a target)`);
         }
         const spentEps = this.epsilon(PrivacyLedger.federationEvents(payloads), delta);
         throw new ConclaveError('BUDGET_EXCEEDED',
@@ -160,7 +266,7 @@ export class PrivacyLedger {
         continue;
       }
       const spent = rdpSpent(PrivacyLedger.participantEvents(payloads, site.siteId));
-      const next = rdpVector({ noiseMultiplier: worstCaseNoiseMultiplier, sampleRate: site.sampleRate, count: 1 });
+      const next = nextAt(site.sampleRate);
       if (filterAdmits(spent, next, rdpBudgetCurve(budget, delta))) eligible.push(site);
       else excluded.push({ siteId: site.siteId, reason: `another round would exceed the site's budget ε=${budget} at δ=${delta}` });
     }
@@ -173,7 +279,7 @@ export class PrivacyLedger {
       .get(content.federationId) as { seq: number; hash: string } | undefined;
     const payloads = this.payloads(content.federationId);
     const epsilonAfter = this.epsilon(
-      PrivacyLedger.federationEvents(payloads, { noiseMultiplier: content.event.noiseMultiplier, sampleRate: content.event.sampleRate, count: 1 }),
+      PrivacyLedger.federationEvents(payloads, accountedEvent(content.event, content.event.sampleRate)),
       content.delta,
     );
     const payload: LedgerPayload = {
@@ -234,10 +340,8 @@ export class PrivacyLedger {
   }
 }
 
-function rdpSpent(events: GaussianEvent[]): Float64Array {
-  const accountant = new RdpAccountant();
-  for (const e of events) accountant.compose(e);
-  return accountant.rdp;
+function rdpSpent(events: LedgerEvent[]): Float64Array {
+  return ledgerRdp(events);
 }
 
 /** Consecutive identical rounds compose as one event with a count: same ε, far less work for PLD. */

@@ -21,6 +21,8 @@ import {
   type Advertisement, type Quantization, type Revealed, type Round, type SecAggParameters,
 } from '../../crypto/secagg/index.ts';
 import { verifyAdvertisement } from '../../crypto/site-identity.ts';
+import { decodeSum } from '../../crypto/dp/ddg.ts';
+import type { DdgRoundPlan } from '../privacy/ddg-plan.ts';
 import { ConclaveError, type ProtectionPlanMsg, type SecAggKeysMsg, type StageHeaderMsg } from '../../protocols/index.ts';
 import type { RoundAggregation, SumAggregation } from '../aggregation/aggregator.ts';
 import type { ProtectionProtocol, Stage, StageRoundContext, StageOutcome } from './protocol.ts';
@@ -47,6 +49,8 @@ interface Setup {
   /** Site ids in plan order: a site's number is its place here. */
   ids: readonly string[];
   index: ReadonlyMap<string, number>;
+  /** Distributed DP: the round's discrete Gaussian; its sum is decoded, not dequantized. */
+  ddg: DdgRoundPlan | null;
 }
 
 export interface SecAggState {
@@ -97,10 +101,15 @@ function setupFor(ctx: StageRoundContext, base: SecAggOptions): Setup {
   const params = options.neighbours
     ? boundsFor(n, options.neighbours.k, options.neighbours.t, options.dropoutRate, options.colluders)
     : chooseParameters({ n, dropoutRate: options.dropoutRate, colluders: options.colluders });
-  const length = ctx.layout.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0) + 1;
+  const ddg = ctx.privacy?.mode === 'distributed' ? ctx.privacy.distributed?.ddg ?? null : null;
+  if (ctx.privacy?.mode === 'distributed' && !ddg) throw new ConclaveError('INTERNAL', 'secagg: a distributed DP round has no discrete Gaussian plan');
+  if (ddg && ddg.chargedClients < params.t) throw new ConclaveError('INTERNAL', `secagg: the ledger charged ${ddg.chargedClients} survivors, below t = ${params.t}`);
+  const size = ctx.layout.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+  // One more element for the "unclipped" bit (0 under DDG: nothing unaccounted is released).
+  const length = (ddg ? ddg.dim : size) + 1;
   const round = setupRound({ roundId: ctx.roundId, n, k: params.k, t: params.t, graphSeed: new Uint8Array(randomBytes(32)), length });
   const ids = [...ctx.selected];
-  setup = { round, params, quantization: chooseQuantization(options.clip, n), ids, index: new Map(ids.map((id, i) => [id, i])) };
+  setup = { round, params, quantization: chooseQuantization(options.clip, n), ids, index: new Map(ids.map((id, i) => [id, i])), ddg };
   setups.set(ctx, setup);
   return setup;
 }
@@ -150,8 +159,12 @@ function prune(round: Round, alive: Set<number>, degree: (i: number, alive: Set<
 
 function survivorsOrAbort(state: SecAggState, ctx: StageRoundContext, stage: string, kept: Iterable<number>): StageOutcome {
   const ids = [...kept].sort((a, b) => a - b).map((i) => state.setup.ids[i]!);
-  const need = Math.max(state.setup.round.t, ctx.minSurvivors);
-  if (ids.length < need) return { abort: `secagg ${stage}: ${ids.length} sites can go on, at least ${need} needed (t = ${state.setup.round.t})` };
+  // Under distributed DP the ledger charged the round for at least this many sites' noise in the sum.
+  const charged = state.setup.ddg?.chargedClients ?? 0;
+  const need = Math.max(state.setup.round.t, ctx.minSurvivors, charged);
+  if (ids.length < need) {
+    return { abort: `secagg ${stage}: ${ids.length} sites can go on, at least ${need} needed (t = ${state.setup.round.t}${charged ? `, ${charged} charged by the privacy ledger` : ''})` };
+  }
   return { survivors: ids };
 }
 
@@ -354,7 +367,11 @@ export function secureAggregation(options: SecAggOptions = DEFAULT_SECAGG_OPTION
       const params = round.length - 1;
       const unclipped = sum[params]!;
       if (unclipped > survivors.length) throw new ConclaveError('INVALID_ARGUMENT', `secagg: the "unclipped" count ${unclipped} exceeds the ${survivors.length} contributors (a site sent a malformed input)`);
-      (state.aggregation as SumAggregation).addSum(dequantizeSum(sum.subarray(0, params), survivors.length, quantization), survivors.length, survivors.length, unclipped);
+      const { ddg } = state.setup;
+      if (ddg && unclipped !== 0) throw new ConclaveError('INVALID_ARGUMENT', 'secagg: a distributed DP round carries no "unclipped" bits (a site sent a malformed input)');
+      // DDG: centred lift of the modular sum, times γ (the clipped updates' sum plus the sites' noise).
+      const decoded = ddg ? decodeSum(sum.subarray(0, params), { granularity: ddg.granularity, dim: ddg.dim }) : dequantizeSum(sum.subarray(0, params), survivors.length, quantization);
+      (state.aggregation as SumAggregation).addSum(decoded, survivors.length, survivors.length, unclipped);
     },
     laterStageDeadlineMs(ctx) {
       return ctx.protection?.kind === 'secagg' ? ctx.protection.stageDeadlineMs : undefined;

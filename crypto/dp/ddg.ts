@@ -44,7 +44,8 @@
  * orders take the bound at ⌈α⌉ (RDP is non-decreasing in α); (ε, δ) by the conversion of
  * epsilonFromRdp. These are the formulas of the paper's public code (google-research/federated,
  * distributed_dp/accounting_utils.py), re-derived and checked against it in ddg.test.ts.
- * Adjacency: add/remove one site's update, every sampled site adding its noise share.
+ * Adjacency: one site's update replaced by zero (zero-out), every sampled site still adding its noise
+ * share: the paper's, and what its accountant computes (coordinator/privacy/ddg-plan.ts).
  */
 import { DpError, assertDelta, invalidParameter } from './errors.ts';
 import type { GaussianEvent } from './events.ts';

@@ -7,7 +7,8 @@ import {
   SITE_PRIVACY_STATE_FORMAT, SitePrivacyGuard, checkPlan, loadSiteReleases, parsePrivacyFloor, siteReleaseStd,
   type PrivacyFloorOptions,
 } from '../../client-sdk/privacy-policy.ts';
-import { ConclaveError, type DpPlanMsg } from '../../protocols/index.ts';
+import { ConclaveError, type DpPlanMsg, type ProtectionPlanMsg } from '../../protocols/index.ts';
+import { chooseGranularity, distributedDiscreteEpsilon } from '../../crypto/dp/ddg.ts';
 
 // --- an independent reference for the exact ε of a Gaussian (Balle & Wang 2018, Thm 8) ------------
 // erfc by Simpson's rule on (2/√π)·e^{−x²}·∫₀^L e^{−2xu−u²} du: all terms positive, so the tail keeps
@@ -57,7 +58,7 @@ function plan(overrides: Partial<DpPlanMsg> = {}): DpPlanMsg {
   const clipNorm = overrides.clipNorm ?? 1;
   const noiseMultiplier = overrides.noiseMultiplier ?? 2;
   return {
-    mode, clipNorm, noiseMultiplier, reportUnclipped: false, delta: 1e-5,
+    mode, clipNorm, noiseMultiplier, reportUnclipped: false, delta: 1e-5, granularity: 0, beta: 0, chargedClients: 0,
     siteNoiseStd: mode === 'central' ? 0 : noiseMultiplier * 2 * clipNorm,
     sampleRate: mode === 'central' ? 0.5 : 1,
     ...overrides,
@@ -121,9 +122,10 @@ describe('parsePrivacyFloor (the edge)', () => {
 describe('checkPlan: every refusal reason', () => {
   const strict = floor({ minNoiseMultiplier: 1, maxClipNorm: 2, delta: 1e-5, modes: ['local', 'distributed'] });
 
-  it('accepts a plan within the floor, charging a local/distributed release to the site', () => {
+  it('accepts a plan within the floor, charging a local release to the site (distributed: see "distributed DP" below)', () => {
     expect(checkPlan(strict, plan())).toEqual({ accept: true, charge: 2 });
-    expect(checkPlan(strict, plan({ mode: 'distributed', noiseMultiplier: 1, clipNorm: 2 }))).toEqual({ accept: true, charge: 1 });
+    // Distributed DP without secure aggregation's plan would send the update with no noise at all.
+    expect(checkPlan(strict, plan({ mode: 'distributed', noiseMultiplier: 1, clipNorm: 2 }))).toMatchObject({ accept: false, reason: 'inconsistent-plan' });
     // Central DP: the floors apply, the release is the coordinator's to account.
     expect(checkPlan(floor({ minNoiseMultiplier: 1 }), plan({ mode: 'central' }))).toEqual({ accept: true, charge: null });
   });
@@ -285,5 +287,77 @@ describe('the privacy state file', () => {
     const guard = new SitePrivacyGuard({ budgetEpsilon: 3, delta: 1e-5, stateFile: join(dir, 'missing-dir', 'state.json') });
     expect(() => guard.charge({ federationId: 'f', roundId: 'r', round: 1, noiseMultiplier: 2 })).toThrow(/cannot write the privacy state file.*nothing was sent/);
     expect(guard.summary().releases).toBe(0);
+  });
+});
+
+describe('distributed DP (the discrete Gaussian inside secure aggregation): what the site checks itself', () => {
+  const sites = 5;
+  const dim = 1000;
+  const C = 1;
+  const z = 1;
+  const std = (z * C) / Math.sqrt(sites);
+  const beta = Math.exp(-0.5);
+  const gamma = chooseGranularity({ clip: C, localStddev: std, beta, dim, sites });
+  const ddgPlan = (o: Partial<DpPlanMsg> = {}) => plan({ mode: 'distributed', clipNorm: C, noiseMultiplier: std / (2 * C), granularity: gamma, beta, chargedClients: 3, ...o });
+  const secagg = (o: { sites?: number; vectorLength?: number } = {}): ProtectionPlanMsg => ({
+    protocol: 'secagg', stages: ['advertise-keys', 'share-keys', 'masked-input', 'unmask'], params: 'secagg',
+    secagg: { sites: o.sites ?? sites, neighbours: 4, threshold: 3, graphSeed: Buffer.alloc(32), clip: C, scale: 1, maxSites: sites, vectorLength: o.vectorLength ?? dim + 1 },
+  });
+  const event = { mechanism: 'ddg' as const, clip: C, localStddev: std, clients: 3, dim, granularity: gamma, beta, sampleRate: 1, count: 1 };
+
+  it('accepts a sound plan and charges the same DDG event the ledger records', () => {
+    const d = checkPlan(floor({ minNoiseMultiplier: 0.1, modes: ['distributed'] }), ddgPlan(), secagg());
+    expect(d).toMatchObject({ accept: true, charge: std / (2 * C) });
+    expect((d as { ddg: unknown }).ddg).toEqual(event);
+  });
+
+  it('refuses a plan whose noise is below its floor, one without secure aggregation, and charged clients it cannot have', () => {
+    expect(checkPlan(floor({ minNoiseMultiplier: 0.5 }), ddgPlan(), secagg())).toMatchObject({ accept: false, reason: 'noise-below-floor' });
+    expect(checkPlan(floor({}), ddgPlan(), null)).toMatchObject({ accept: false, reason: 'inconsistent-plan' });
+    expect(checkPlan(floor({}), ddgPlan({ chargedClients: 0 }), secagg())).toMatchObject({ accept: false, reason: 'inconsistent-plan' });
+    expect(checkPlan(floor({}), ddgPlan({ chargedClients: 6 }), secagg())).toMatchObject({ accept: false, reason: 'inconsistent-plan' });
+    // A std that does not match the multiplier it claims (the coordinator under-noising the sites).
+    expect(checkPlan(floor({}), ddgPlan({ siteNoiseStd: std / 2 }), secagg())).toMatchObject({ accept: false, reason: 'inconsistent-plan' });
+  });
+
+  it('refuses a granularity with which the sum of the round\'s sites could wrap the 32-bit ring', () => {
+    // Fine enough for 5 sites, not for 5,000 of them in one sum.
+    expect(checkPlan(floor({}), ddgPlan({ granularity: gamma / 1000 }), secagg())).toMatchObject({ accept: true });
+    const wraps = checkPlan(floor({}), ddgPlan({ granularity: gamma / 1000 }), secagg({ sites: 5000 }));
+    expect(wraps).toMatchObject({ accept: false, reason: 'inconsistent-plan', message: expect.stringMatching(/bits/) });
+    // A grid finer than σ/2 breaks the discrete Gaussian's sum bound.
+    expect(checkPlan(floor({}), ddgPlan({ granularity: std * 3 }), secagg())).toMatchObject({ accept: false, reason: 'inconsistent-plan' });
+  });
+
+  it('charges DDG rounds against its own budget (RDP with its Gaussian releases) and refuses the round that would pass it', () => {
+    const budget = distributedDiscreteEpsilon([{ ...event, count: 3 }], 1e-5).epsilon * 1.0001;
+    const guard = new SitePrivacyGuard({ budgetEpsilon: budget, delta: 1e-5 });
+    for (let i = 1; i <= 3; i++) {
+      const d = guard.decide(ddgPlan(), secagg());
+      expect(d.accept).toBe(true);
+      const { ddg } = d as { ddg: typeof event };
+      guard.charge({ federationId: 'f', roundId: `r${i}`, round: i, noiseMultiplier: std / (2 * C), ddg });
+    }
+    expect(guard.summary().epsilonSpent).toBeCloseTo(distributedDiscreteEpsilon([{ ...event, count: 3 }], 1e-5).epsilon, 9);
+    expect(guard.decide(ddgPlan(), secagg())).toMatchObject({ accept: false, reason: 'site-budget-exhausted' });
+  });
+
+  it('keeps its DDG releases in the state file across restarts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ddg-floor-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const guard = new SitePrivacyGuard({ budgetEpsilon: 1000, delta: 1e-5, stateFile });
+      guard.charge({ federationId: 'f', roundId: 'r1', round: 1, noiseMultiplier: std / (2 * C), ddg: event });
+      const again = new SitePrivacyGuard({ budgetEpsilon: 1000, delta: 1e-5, stateFile });
+      expect(again.summary().epsilonSpent).toBeCloseTo(distributedDiscreteEpsilon([event], 1e-5).epsilon, 9);
+      expect(loadSiteReleases(stateFile)[0]!.ddg).toEqual(event);
+      // An edited release that no accountant accepts stops the site instead of being counted as free.
+      const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { releases: Array<{ ddg: { granularity: number } }> };
+      state.releases[0]!.ddg.granularity = 1;
+      writeFileSync(stateFile, JSON.stringify(state));
+      expect(() => loadSiteReleases(stateFile)).toThrow(/malformed distributed DP release.*restore it/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

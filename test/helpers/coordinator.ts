@@ -43,6 +43,8 @@ export async function startTestFederation(options: {
   dataDir: string; sites: number; rounds?: number; minSites?: number; roundDeadlineMs?: number; start?: boolean;
   /** Differential privacy for the federation (sent over the wire as PrivacyConfig); unset: none. */
   privacy?: NonNullable<FederationConfigInput['privacy']>;
+  /** How updates travel (default none); distributed DP needs secagg. */
+  protection?: FederationConfigInput['protection'];
   /** Per-site enrollment options, by index. */
   siteOptions?: TestSiteOptions[];
   /** Serve Prometheus metrics (0: any free port). */
@@ -62,7 +64,7 @@ export async function addTestFederation(coordinator: RunningCoordinator, admin: 
 }): Promise<Pick<TestFederation, 'federation' | 'sites'>> {
   const config: FederationConfigInput = {
     name: 'test', model: 'mlp', rounds: options.rounds ?? 1, sitesPerRound: options.sites, minSites: options.minSites ?? options.sites,
-    roundDeadlineMs: options.roundDeadlineMs ?? 30_000, seed: 7, protection: 'none',
+    roundDeadlineMs: options.roundDeadlineMs ?? 30_000, seed: 7, protection: options.protection ?? 'none',
     training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' },
     privacy: options.privacy ?? null,
   };

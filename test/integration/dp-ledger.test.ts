@@ -13,7 +13,7 @@ import { PrivacyLedger, type LedgerPayload } from '../../coordinator/privacy/led
 import { Store } from '../../coordinator/store.ts';
 import { loadOrCreateKeys } from '../../coordinator/keys.ts';
 import { genesisHash, verifyChain } from '../../crypto/ledger-signing.ts';
-import { clipToNorm, l2Norm, tightestEpsilon } from '../../crypto/dp/index.ts';
+import { analyticGaussianSigma, clipToNorm, l2Norm, tightestEpsilon } from '../../crypto/dp/index.ts';
 import { startTestFederation, tempDataDir, type TestFederation, type TestSiteOptions } from '../helpers/coordinator.ts';
 import { expectGrpcError, plansFor } from '../helpers/raw-site.ts';
 import { until } from '../helpers/wait.ts';
@@ -159,7 +159,7 @@ describe('central DP with a federation budget (q = 1, 2 sites)', () => {
       expect(p.eligible.map((e) => e.siteId).sort()).toEqual(fx.sites.map((s) => s.siteId).sort());
     }
     expect(payloads[1]!.epsilonAfter.epsilon).toBeGreaterThan(payloads[0]!.epsilonAfter.epsilon);
-    const recomputed = tightestEpsilon(payloads.map((p) => ({ noiseMultiplier: p.event.noiseMultiplier, sampleRate: p.event.sampleRate, count: 1 })), DELTA);
+    const recomputed = tightestEpsilon(payloads.map((p) => ({ noiseMultiplier: p.event.mechanism === 'gaussian' ? p.event.noiseMultiplier : NaN, sampleRate: p.event.sampleRate, count: 1 })), DELTA);
     expect(l.federation!.epsilon).toBeCloseTo(recomputed.epsilon, 9);
     expect(l.federation!.rdpEpsilon).toBeCloseTo(recomputed.rdp, 9);
     expect(l.federation!.epsilon).toBeLessThanOrEqual(BUDGET);
@@ -212,7 +212,7 @@ describe('central DP with a federation budget (q = 1, 2 sites)', () => {
     try {
       const { keys } = await loadOrCreateKeys(fx.dataDir);
       const tampered = new PrivacyLedger(store, keys);
-      expect(tampered.payloads(fx.federation.id)[0]!.event.noiseMultiplier).toBe(20);
+      expect(tampered.payloads(fx.federation.id)[0]!.event).toMatchObject({ noiseMultiplier: 20 });
       const problems = await tampered.verify(fx.federation.id);
       expect(problems.map((p) => `${p.seq}:${p.problem}`)).toEqual(['1:payload-mismatch', '1:hash-mismatch']);
     } finally {
@@ -252,23 +252,26 @@ test('central mode re-clips an oversized update: with tiny noise, new âˆ’ base â
   }
 });
 
-test('distributed mode: the charge for each site\'s update is written before the plans go out; a silent site leaves the sum without its noise share', async () => {
-  const SIGMA = 1.5;
+// Distributed DP now runs only inside secure aggregation (test/integration/ddg-secagg.test.ts); the
+// site-release charge written when the round opens is local DP's.
+test('local mode: the charge for each site\'s update is written before the plans go out; a silent site adds nothing to the sum', async () => {
+  const EPS = 4;
   const CLIP = 0.8;
-  const fx = await setup({ sites: 3, minSites: 2, rounds: 1, roundDeadlineMs: 2000, privacy: privacy({ mode: 'distributed', noiseMultiplier: SIGMA, clipNorm: CLIP }) });
+  const fx = await setup({ sites: 3, minSites: 2, rounds: 1, roundDeadlineMs: 2000, privacy: privacy({ mode: 'local', noiseMultiplier: null, localEpsilon: EPS, clipNorm: CLIP }) });
+  const SIGMA = analyticGaussianSigma(EPS, DELTA, 1);
   try {
     const plans = await plansFor(fx.coordinator.address, fx.sites.map((s) => s.token));
     for (const plan of plans) {
-      expect(plan.dp).toMatchObject({ mode: 'distributed', clipNorm: CLIP, reportUnclipped: false, sampleRate: 1, delta: DELTA });
-      expect(plan.dp!.siteNoiseStd).toBeCloseTo((SIGMA * CLIP) / Math.sqrt(3), 12);
+      expect(plan.dp).toMatchObject({ mode: 'local', clipNorm: CLIP, reportUnclipped: false, sampleRate: 1, delta: DELTA });
+      expect(plan.dp!.siteNoiseStd).toBeCloseTo(SIGMA * 2 * CLIP, 12);
       expect(plan.dp!.noiseMultiplier).toBeCloseTo(plan.dp!.siteNoiseStd / (2 * CLIP), 12);
     }
-    // Without secure aggregation the coordinator sees each update: each is charged as a release of
+    // The coordinator sees each update: each is charged as a release of
     // its own (sensitivity 2C, rate 1) as soon as the round is planned.
     const [charge] = payloadsOf(await ledger(fx));
     expect(charge).toMatchObject({ roundId: plans[0]!.roundId, modelVersion: null });
-    expect(charge!.event).toMatchObject({ mode: 'distributed', release: 'site-updates', adjacency: 'replace-one', configuredNoiseMultiplier: SIGMA, clipNorm: CLIP, expectedSites: 3, sampleRate: 1 });
-    expect(charge!.event.noiseMultiplier).toBeCloseTo(SIGMA / (2 * Math.sqrt(3)), 12);
+    expect(charge!.event).toMatchObject({ mode: 'local', release: 'site-updates', adjacency: 'replace-one', configuredNoiseMultiplier: SIGMA, clipNorm: CLIP, expectedSites: 3, sampleRate: 1 });
+    expect(charge!.event.mechanism === 'gaussian' && charge!.event.noiseMultiplier).toBeCloseTo(SIGMA, 12);
     expect(charge!.eligible.map((e) => e.siteId).sort()).toEqual(fx.sites.map((s) => s.siteId).sort());
     const base = await weights(fx, 0);
     const a = vectorWithNorm(base.length, 0.5, 3);
@@ -365,7 +368,7 @@ describe('adaptive clipping', () => {
       expect(ac.nextClipNorm).toBeCloseTo(Math.exp(-0.2 * (ac.noisedUnclippedFraction - 0.5)), 12);
       expect(plans2[0]!.dp!.clipNorm).toBe(ac.nextClipNorm);
       expect(plans2[0]!.dp!.clipNorm).toBeLessThan(plans1[0]!.dp!.clipNorm);
-      expect(entry!.event.noiseMultiplier).toBeCloseTo((SIGMA ** -2 + (2 * 0.05) ** -2) ** -0.5, 12);
+      expect(entry!.event.mechanism === 'gaussian' && entry!.event.noiseMultiplier).toBeCloseTo((SIGMA ** -2 + (2 * 0.05) ** -2) ** -0.5, 12);
       expect(entry!.event.configuredNoiseMultiplier).toBe(SIGMA);
       expect(entry!.event.clipNorm).toBe(1);
     } finally {

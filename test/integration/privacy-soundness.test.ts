@@ -16,6 +16,7 @@ import { silentLogger } from '../../coordinator/logger.ts';
 import { adminClient } from '../../client-sdk/connection.ts';
 import { composedGaussianSigma, conditionedInclusion, exactGaussianEpsilon, subsampledGaussianEpsilonLowerBound } from '../helpers/privacy-reference.ts';
 import { createZooFederation, tempDataDir } from '../helpers/coordinator.ts';
+import { analyticGaussianSigma } from '../../crypto/dp/index.ts';
 import { seededRandom } from '../helpers/processes.ts';
 
 type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
@@ -158,7 +159,7 @@ function subsampledReference(sigma: number, r: number, rounds: number): number {
  * - central: each committed round is the Poisson-subsampled Gaussian at the site's TRUE inclusion
  *   probability: q·(1 − dropout), or, when the coordinator aborted rounds for having too few
  *   contributors, the inclusion probability conditioned on the committed rounds' S ≥ m;
- * - local/distributed: every update the site sent is a Gaussian release to the coordinator at
+ * - local: every update the site sent is a Gaussian release to the coordinator at
  *   (noise std it was told to add) ÷ 2C, rate 1, whether the round later committed or not.
  */
 async function referenceEpsilons(fed: Fed, logs: SiteLog[], dropProb: number): Promise<number[]> {
@@ -232,7 +233,7 @@ describe('item 2: the number of contributors is never released under DP', () => 
     for (const e of events) expect(e).toEqual(events[0]);
     expect(JSON.stringify(events[0])).not.toMatch(/surviv|submitted|updates/i);
     // The charged σ composes the count query at sensitivity ½, valid only while S stays hidden.
-    expect(events[0]!.noiseMultiplier).toBeCloseTo((1 + (2 * 0.5) ** -2) ** -0.5, 12);
+    expect((events[0] as { noiseMultiplier: number }).noiseMultiplier).toBeCloseTo((1 + (2 * 0.5) ** -2) ** -0.5, 12);
     for (const log of logs) for (const s of log.sent) if (s.accepted) expect(s.receivedUpdates).toBe(0);
     const models = (await call<{ models: Array<{ version: number; metricsJson: string }> }>('ListModels', { federationId: fed.id })).models;
     for (const m of models.filter((x) => x.version > 0)) expect(JSON.parse(m.metricsJson)).toEqual({});
@@ -294,25 +295,27 @@ describe('item 3: site releases are charged when they happen, not at commit', ()
     }
   });
 
-  test('distributed DP without secure aggregation is charged as what the coordinator sees: each update at σ/(2√E), rate 1', async () => {
+  // Distributed DP runs only inside secure aggregation now (test/integration/ddg-secagg.test.ts);
+  // what the coordinator sees of each update is local DP's release.
+  test('local DP is charged as what the coordinator sees: each update at its own σ, sensitivity 2C, rate 1', async () => {
     const fed = await createFederation({
       sites: 3, rounds: 1, minSites: 2, deadlineMs: 400,
-      privacy: { mode: 'distributed', noiseMultiplier: 2, localEpsilon: null, clipNorm: 0.8, sampleRate: 1, adaptiveClip: null, budgetEpsilon: null, delta: DELTA },
+      privacy: { mode: 'local', noiseMultiplier: null, localEpsilon: 3, clipNorm: 0.8, sampleRate: 1, adaptiveClip: null, budgetEpsilon: null, delta: DELTA },
     });
     const logs = await runFederation(fed, { dropProb: 0, seed: 5, seconds: 6 });
     const [entry] = payloads(await getLedger(fed));
-    expect(entry!.event).toMatchObject({ mode: 'distributed', release: 'site-updates', sampleRate: 1, sensitivity: 1.6 });
-    expect(entry!.event.noiseMultiplier).toBeCloseTo(2 / (2 * Math.sqrt(3)), 12);
+    expect(entry!.event).toMatchObject({ mode: 'local', release: 'site-updates', sampleRate: 1, sensitivity: 1.6 });
+    expect(entry!.event).toMatchObject({ noiseMultiplier: analyticGaussianSigma(3, DELTA, 1) });
     await checkLedgerCoversReleases(fed, logs, 0);
   });
 });
 
 describe('admission charges what the round will charge', () => {
-  test('distributed DP at q = 0.5 with site budgets: a selected site pays rate 1, so admission checks rate 1 and no site overspends', async () => {
+  test('local DP at q = 0.5 with site budgets: a selected site pays rate 1, so admission checks rate 1 and no site overspends', async () => {
     const BUDGET = 4;
     const fed = await createFederation({
       sites: 4, rounds: 40, minSites: 1, deadlineMs: 300, siteBudget: BUDGET,
-      privacy: { mode: 'distributed', noiseMultiplier: 6, localEpsilon: null, clipNorm: 1, sampleRate: 0.5, adaptiveClip: null, budgetEpsilon: null, delta: DELTA },
+      privacy: { mode: 'local', noiseMultiplier: null, localEpsilon: 2, clipNorm: 1, sampleRate: 0.5, adaptiveClip: null, budgetEpsilon: null, delta: DELTA },
     });
     const logs = await runFederation(fed, { dropProb: 0, seed: 9, seconds: 10 });
     const { ledger } = await checkLedgerCoversReleases(fed, logs, 0);
@@ -324,7 +327,7 @@ describe('admission charges what the round will charge', () => {
 
 describe('property: over random federations the ledger never reports less than was released', () => {
   const caseArb = fc.record({
-    mode: fc.constantFrom('central', 'central', 'local', 'distributed'),
+    mode: fc.constantFrom('central', 'central', 'local', 'local'),
     sites: fc.integer({ min: 2, max: 5 }),
     quorumFraction: fc.double({ min: 0, max: 1, noNaN: true }),
     sampleRate: fc.constantFrom(0.3, 0.5, 0.8, 1),

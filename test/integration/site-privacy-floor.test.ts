@@ -27,7 +27,7 @@ function siteData(): Dataset {
   return data;
 }
 
-async function federation(options: { sites: number; rounds: number; minSites: number; roundDeadlineMs?: number; privacy: PrivacyInput }): Promise<TestFederation & { dataDir: string }> {
+async function federation(options: { sites: number; rounds: number; minSites: number; roundDeadlineMs?: number; privacy: PrivacyInput; protection?: FederationConfigInput['protection'] }): Promise<TestFederation & { dataDir: string }> {
   const { dir, cleanup } = tempDataDir('conclave-site-floor-');
   cleanups.push(cleanup);
   const fx = await startTestFederation({ dataDir: dir, ...options });
@@ -148,27 +148,30 @@ describe('a site holds the coordinator to its own privacy floor (real gRPC)', ()
     expect(submissions(fx, second!.id)).toEqual([]);
   });
 
-  test('under distributed DP the coordinator\'s real plan passes the site\'s consistency check, and the sites withhold their metrics', async () => {
+  test('under distributed DP (secure aggregation) the coordinator\'s real plan passes the site\'s own checks, and the sites withhold their metrics', async () => {
     const fx = await federation({
-      sites: 2, rounds: 1, minSites: 2,
+      sites: 3, rounds: 1, minSites: 3, protection: { kind: 'secagg' },
       privacy: { mode: 'distributed', noiseMultiplier: 1.5, localEpsilon: null, clipNorm: 0.5, sampleRate: 1, adaptiveClip: null, budgetEpsilon: null, delta: DELTA },
     });
     const runs = await Promise.all(fx.sites.map((s) => drain(new Participant({
       coordinator: fx.coordinator.address, token: s.token, data: siteData(), backend: 'cpu', pollWaitMs: 500,
-      privacyFloor: { minNoiseMultiplier: 0.5, maxClipNorm: 1, budgetEpsilon: 20, delta: DELTA, modes: ['distributed'] },
+      privacyFloor: { minNoiseMultiplier: 0.4, maxClipNorm: 1, budgetEpsilon: 20, delta: DELTA, modes: ['distributed'] },
     }).run())));
     for (const events of runs) {
       expect(events.filter((e) => e.type === 'round-refused')).toEqual([]);
-      // Each site's own release: σC/√2 at sensitivity 2C is a multiplier of σ/(2√2) ≈ 0.53, ε ≈ 9.3 on its own.
+      // Each site's noise share σC/√3 (a multiplier of σ/(2√3) against its floor), charged to its own
+      // accountant as the round's distributed discrete Gaussian: the ledger's ε for the round.
       const charged = events.find((e) => e.type === 'privacy-charged') as Extract<ParticipantEvent, { type: 'privacy-charged' }>;
-      expect(Math.abs(charged.noiseMultiplier / (1.5 / (2 * Math.SQRT2)) - 1)).toBeLessThan(1e-9);
+      expect(Math.abs(charged.noiseMultiplier / (1.5 / (2 * Math.sqrt(3))) - 1)).toBeLessThan(1e-9);
+      const [entry] = (fx.coordinator.store.db.prepare('SELECT payload_json FROM ledger_entries ORDER BY seq').all() as Array<{ payload_json: string }>)
+        .map((r) => JSON.parse(r.payload_json) as { event: unknown; epsilonAfter: { epsilon: number } });
+      expect(entry).toMatchObject({ event: { mechanism: 'ddg', clients: 3 } });
+      expect(charged.privacy.epsilonSpent).toBeCloseTo(entry!.epsilonAfter.epsilon, 9);
       expect(events.at(-1)).toMatchObject({ type: 'finished', finalModelVersion: 1 });
     }
     const [round] = await rounds(fx);
     expect(round).toMatchObject({ state: 'committed' });
-    expect(submissions(fx, round!.id).map(({ site_id: _s, ...metrics }) => metrics)).toEqual([
-      { num_examples: 0, train_loss: 0, train_accuracy: 0 }, { num_examples: 0, train_loss: 0, train_accuracy: 0 },
-    ]);
+    expect(submissions(fx, round!.id).map(({ site_id: _s, ...metrics }) => metrics)).toEqual(Array.from({ length: 3 }, () => ({ num_examples: 0, train_loss: 0, train_accuracy: 0 })));
   });
 });
 

@@ -9,6 +9,9 @@ export interface DpPlan {
   'noiseMultiplier'?: (number | string);
   'sampleRate'?: (number | string);
   'delta'?: (number | string);
+  'granularity'?: (number | string);
+  'beta'?: (number | string);
+  'chargedClients'?: (number);
 }
 
 export interface DpPlan__Output {
@@ -19,4 +22,7 @@ export interface DpPlan__Output {
   'noiseMultiplier': (number);
   'sampleRate': (number);
   'delta': (number);
+  'granularity': (number);
+  'beta': (number);
+  'chargedClients': (number);
 }

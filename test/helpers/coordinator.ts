@@ -60,7 +60,7 @@ export async function startTestFederation(options: {
 /** One more federation (MLP from the zoo, no protection) with its enrolled sites, on a running coordinator. */
 export async function addTestFederation(coordinator: RunningCoordinator, admin: AdminClient, options: {
   sites: number; rounds?: number; minSites?: number; roundDeadlineMs?: number; start?: boolean;
-  privacy?: NonNullable<FederationConfigInput['privacy']>; siteOptions?: TestSiteOptions[];
+  privacy?: NonNullable<FederationConfigInput['privacy']>; protection?: FederationConfigInput['protection']; siteOptions?: TestSiteOptions[];
 }): Promise<Pick<TestFederation, 'federation' | 'sites'>> {
   const config: FederationConfigInput = {
     name: 'test', model: 'mlp', rounds: options.rounds ?? 1, sitesPerRound: options.sites, minSites: options.minSites ?? options.sites,

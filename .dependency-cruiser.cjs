@@ -5,12 +5,13 @@
  *
  *   protocols/   imports no other project folder
  *   crypto/      imports no other project folder
- *   client-sdk/  imports protocols/ and crypto/ only
- *   coordinator/ imports protocols/ and crypto/ only, and never tfjs
+ *   parallel/    imports crypto/ only (worker threads for crypto's kernels; crypto/ stays thread-free)
+ *   client-sdk/  imports protocols/, crypto/ and parallel/ only
+ *   coordinator/ imports protocols/, crypto/ and parallel/ only, and never tfjs
  *   the `conclave` dispatcher (coordinator/cli/main.ts, conclave.js) may import every room
  */
 const DISPATCHER = '^coordinator/cli/(main\\.ts|conclave\\.js)$';
-const ROOMS = ['coordinator', 'client-sdk', 'crypto', 'protocols'];
+const ROOMS = ['coordinator', 'client-sdk', 'crypto', 'protocols', 'parallel'];
 const HARNESS = ['test', 'bench', 'examples'];
 const folders = (names) => `^(${names.join('|')})/`;
 const except = (...keep) => [...ROOMS, ...HARNESS].filter((room) => !keep.includes(room));
@@ -32,24 +33,31 @@ module.exports = {
       to: { path: folders(except('crypto')) },
     },
     {
+      name: 'parallel-imports-crypto-only',
+      comment: 'parallel/ runs crypto/\'s pure kernels on worker threads for the coordinator and the site SDK alike: it imports neither of them.',
+      severity: 'error',
+      from: { path: '^parallel/' },
+      to: { path: folders(except('parallel', 'crypto')) },
+    },
+    {
       name: 'client-sdk-imports-protocols-and-crypto-only',
       comment: 'The site SDK talks to the coordinator over the wire, never through its code.',
       severity: 'error',
       from: { path: '^client-sdk/' },
-      to: { path: folders(except('client-sdk', 'protocols', 'crypto')) },
+      to: { path: folders(except('client-sdk', 'protocols', 'crypto', 'parallel')) },
     },
     {
       name: 'coordinator-imports-protocols-and-crypto-only',
       comment: 'The coordinator (its CLI included, but for the dispatcher) never imports the site SDK: what an admin command needs from it is injected by the dispatcher.',
       severity: 'error',
       from: { path: '^coordinator/', pathNot: DISPATCHER },
-      to: { path: folders(except('coordinator', 'protocols', 'crypto')) },
+      to: { path: folders(except('coordinator', 'protocols', 'crypto', 'parallel')) },
     },
     {
       name: 'no-tfjs-in-the-coordinator',
       comment: 'The coordinator stores models as data and never runs one; protocols/ and crypto/ are loaded by it, so they stay free of tfjs too.',
       severity: 'error',
-      from: { path: '^(coordinator|protocols|crypto)/', pathNot: DISPATCHER },
+      from: { path: '^(coordinator|protocols|crypto|parallel)/', pathNot: DISPATCHER },
       to: { path: '@tensorflow/' },
     },
     {

@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', '{coordinator,client-sdk,crypto,protocols}/**/*.test.ts'],
+    include: ['test/**/*.test.ts', '{coordinator,client-sdk,crypto,protocols,parallel}/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Integration tests start real coordinators and site processes; on a 2-core CI machine

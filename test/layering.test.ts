@@ -22,6 +22,11 @@ const FILES: Record<string, string> = {
   'protocols/bad.ts': "import { C } from '../coordinator/core.ts';\nexport const B = C;",
   'crypto/pure.ts': 'export const P = 1;',
   'crypto/bad.ts': "import { W } from '../protocols/wire.ts';\nexport const B = W;",
+  'crypto/bad-threads.ts': "import { Q } from '../parallel/pool.ts';\nexport const B = Q;",
+  'parallel/pool.ts': "import { P } from '../crypto/pure.ts';\nexport const Q = P;",
+  'parallel/bad.ts': "import { W } from '../protocols/wire.ts';\nexport const B = W;",
+  'client-sdk/threads.ts': "import { Q } from '../parallel/pool.ts';\nexport const T = Q;",
+  'coordinator/threads.ts': "import { Q } from '../parallel/pool.ts';\nexport const T = Q;",
   'client-sdk/ok.ts': "import { W } from '../protocols/wire.ts';\nimport { P } from '../crypto/pure.ts';\nimport * as tf from '@tensorflow/tfjs';\nexport const O = W + P + tf.version.tfjs.length;",
   'client-sdk/bad.ts': "import type { C } from '../coordinator/core.ts';\nexport type B = typeof C;",
   'coordinator/core.ts': "import { W } from '../protocols/wire.ts';\nimport { P } from '../crypto/pure.ts';\nexport const C = W + P;",
@@ -48,7 +53,7 @@ describe('the layering check (npm run lint:layers)', () => {
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
 
     // The command line of `npm run lint:layers`, with its default reporter.
-    const result = await run(NODE_BIN, [DEPCRUISE, '--config', '.dependency-cruiser.cjs', 'coordinator', 'client-sdk', 'crypto', 'protocols', 'test'], { cwd: dir, maxBuffer: 64 << 20 })
+    const result = await run(NODE_BIN, [DEPCRUISE, '--config', '.dependency-cruiser.cjs', 'coordinator', 'client-sdk', 'crypto', 'protocols', 'parallel', 'test'], { cwd: dir, maxBuffer: 64 << 20 })
       .then(({ stdout }) => ({ code: 0, stdout }), (err: { code: number; stdout: string }) => err);
     // Any error fails the command: this is what fails CI.
     expect(result.code).not.toBe(0);
@@ -57,9 +62,11 @@ describe('the layering check (npm run lint:layers)', () => {
     expect(found).toEqual([
       'client-sdk-imports-protocols-and-crypto-only: client-sdk/bad.ts → coordinator/core.ts',
       'coordinator-imports-protocols-and-crypto-only: coordinator/bad-sdk.ts → client-sdk/ok.ts',
+      'crypto-imports-no-room: crypto/bad-threads.ts → parallel/pool.ts',
       'crypto-imports-no-room: crypto/bad.ts → protocols/wire.ts',
       'no-tfjs-in-the-coordinator: coordinator/bad-tf.ts → @tensorflow/tfjs',
       'only-the-harness-imports-the-dispatcher: coordinator/cli/command.ts → coordinator/cli/main.ts',
+      'parallel-imports-crypto-only: parallel/bad.ts → protocols/wire.ts',
       'protocols-imports-no-room: protocols/bad.ts → coordinator/core.ts',
     ]);
   });

@@ -21,6 +21,22 @@ describe('MaskExpansionPool', () => {
     }
   });
 
+  it('runs jobs at once (two sites of one process) each on its own shared vector, and reuses its scratch after', async () => {
+    const cases = [2 * 65536 + 3, 3 * 65536, 2 * 65536 + 3].map((n) => {
+      const t = terms([1, -1, 1, -1, -1]);
+      const v = randomWords(n);
+      const expected = v.slice();
+      applyMasks(expected, t);
+      return { t, v, expected };
+    });
+    await Promise.all(cases.map(({ t, v }) => pool.apply(v, t)));
+    for (const { v, expected } of cases) expect(v).toEqual(expected);
+    const { t, v, expected } = cases[0]!;
+    applyMasks(expected, t);
+    await pool.apply(v, t);
+    expect(v).toEqual(expected);
+  });
+
   it('works in place on a SharedArrayBuffer view, at an offset', async () => {
     const n = 2 * 65536 + 9;
     const t = terms([1, 1, -1, 1, -1]);

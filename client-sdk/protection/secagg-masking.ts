@@ -15,7 +15,8 @@ import { MaskExpansionPool } from '../../parallel/mask-expansion-pool.ts';
 
 /**
  * Vectors shorter than this are masked on the calling thread: below it the two copies through the
- * shared buffer (~1 ms per 1M words) and the hand-off eat most of what a second thread saves.
+ * pool's shared buffer (~0.5 ms each per 1M words) and the hand-off eat most of what a second
+ * thread saves.
  */
 export const POOLED_MASKING_MIN_LENGTH = 1 << 18;
 /** A site masks once per round; threads idle longer than this are ended. */
@@ -54,17 +55,10 @@ export class SiteMasking {
   async mask(round: Round, secrets: SiteSecrets, advertisements: ReadonlyMap<number, Advertisement>, sealed: ReadonlyMap<number, Uint8Array>, input: Uint32Array): Promise<Uint32Array> {
     if (input.length !== round.length) throw invalidParameter(`the input has ${input.length} elements, the round ${round.length}`);
     const terms = maskTerms(round, secrets, advertisements, sealed);
-    if (this.workers === 0 || input.length < this.minLength) {
-      const y = new Uint32Array(input);
-      applyMasks(y, terms);
-      return y;
-    }
-    // Masked in place on the shared buffer, then copied to a plain one: what leaves the site is an
-    // ordinary array, whoever encodes or transfers it.
-    const shared = new Uint32Array(new SharedArrayBuffer(input.byteLength));
-    shared.set(input);
-    await (this.#pool ??= new MaskExpansionPool(this.workers, { idleMs: IDLE_MS })).apply(shared, terms);
-    return new Uint32Array(shared);
+    const y = new Uint32Array(input);
+    if (this.workers === 0 || input.length < this.minLength) applyMasks(y, terms);
+    else await (this.#pool ??= new MaskExpansionPool(this.workers, { idleMs: IDLE_MS })).apply(y, terms);
+    return y;
   }
 
   /** Ends the threads now; a later mask() starts them again. */

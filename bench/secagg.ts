@@ -9,10 +9,11 @@
  *   plainSumMs  a float32 sum of as many plain updates, same run
  *   floorMs     the bare AES-CTR expansions + adds the coordinator cannot avoid, same run, on the
  *               same threads (floorSingleThreadMs: on one)
- *   siteMaskMs  one site's masking (share decryption, key agreement, k + 1 expansions), per 1M parameters,
- *               on one thread; siteMaskPooledMs the same through the SDK's SiteMasking on its threads
- *               (siteThreads: the caller's + --site-threads N extra, default one per core but one),
- *               same sites, same run, the order alternating per site and the results compared bit for bit
+ *   siteMaskMs  one site's masking (share decryption, key agreement, k + 1 expansions, in place on its
+ *               quantized input), per 1M parameters, through the SDK's SiteMasking on one thread;
+ *               siteMaskPooledMs the same on its threads (siteThreads: the caller's + --site-threads N
+ *               extra, default one per core but one); same sites, same run, the order alternating per
+ *               site, the results compared bit for bit
  *   bytesPerParam  what one site sends over all four stages, per parameter
  * Run: node bench/secagg.ts --sites 100 --params 1000000 --k 21 --t 11 --dropout 0.3 --json
  */
@@ -24,7 +25,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { SiteMasking } from '../client-sdk/protection/secagg-masking.ts';
 import { MaskExpansionPool } from '../parallel/mask-expansion-pool.ts';
 import {
-  addInto, applyMasks, advertise, reconstructAll, unmaskTerms, chooseParameters, droppedPartners, maskInput, missingShares, placeSite, revealShares, setupRound, shareKeys,
+  addInto, applyMasks, advertise, reconstructAll, unmaskTerms, chooseParameters, droppedPartners, missingShares, placeSite, revealShares, setupRound, shareKeys,
   type Advertisement, type Revealed, type SiteSecrets,
 } from '../crypto/secagg/index.ts';
 
@@ -106,29 +107,31 @@ const collectGarbage = runInNewContext('gc') as () => void;
 
 /** CPU time of the process (every thread) in ms: on a shared machine wall time also counts other processes' turns. */
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const oneThread = new SiteMasking({ maskWorkers: 0 });
 await siteMasking.mask(round, secrets[survivors[0]!]!, ads, inbox.get(survivors[0]!)!, new Uint32Array(length));
 let sitePooledMs = 0;
 let sitePooledCpuMs = 0;
 for (const [at, i] of survivors.entries()) {
   const x = new Uint32Array(randomBytes(4 * length).buffer);
-  let single: Uint32Array | undefined;
-  let pooled: Uint32Array | undefined;
+  // The site's own path (client-sdk SiteMasking): its quantized input, already in memory, masked in place.
+  const single = x.slice();
+  const pooled = x.slice();
   // One thread and the pool on the same site, in alternating order: a loaded machine's swings hit both.
   for (const path of at % 2 ? ['pooled', 'single'] : ['single', 'pooled']) {
     const t0 = performance.now();
     const c0 = cpu();
     if (path === 'single') {
-      single = maskInput(round, secrets[i]!, ads, inbox.get(i)!, x);
+      await oneThread.mask(round, secrets[i]!, ads, inbox.get(i)!, single);
       siteMs += performance.now() - t0;
       siteCpuMs += cpu() - c0;
     } else {
-      pooled = await siteMasking.mask(round, secrets[i]!, ads, inbox.get(i)!, x);
+      await siteMasking.mask(round, secrets[i]!, ads, inbox.get(i)!, pooled);
       sitePooledMs += performance.now() - t0;
       sitePooledCpuMs += cpu() - c0;
     }
   }
-  for (let j = 0; j < length; j++) if (single![j] !== pooled![j]) throw new Error(`site ${i}: the pooled masking differs from one thread's at ${j}`);
-  masked.push(single!);
+  for (let j = 0; j < length; j++) if (single[j] !== pooled[j]) throw new Error(`site ${i}: the pooled masking differs from one thread's at ${j}`);
+  masked.push(single);
   addInto(expected, x);
 }
 // The coordinator's running sum, timed apart from the sites' work (whose garbage would land in it).

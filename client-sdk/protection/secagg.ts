@@ -177,6 +177,7 @@ async function secAggStage(ctx: SiteRoundContext, task: StageTaskMsg, masking: S
           if (inbox.has(share.from)) throw new SecAggError('SECAGG_BAD_SHARE', `two shares from site ${share.from}`);
           inbox.set(share.from, new Uint8Array(share.ciphertext));
         }
+        // Masked in place: the plain input is not kept past this stage.
         const masked = await masking.mask(s.round, s.site, peers, inbox, s.input);
         s.input = new Uint32Array(0);
         return reply({ shares: [], revealed: [] }, { layout: [{ name: 'secagg/masked', shape: [masked.length], dtype: 'uint32' }], values: masked });

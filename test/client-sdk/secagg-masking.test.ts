@@ -53,13 +53,14 @@ describe('SiteMasking', () => {
         const x = new Uint32Array(randomBytes(4 * length).buffer);
         const before = x.slice();
         const single = maskInput(round, secrets[i]!, ads, inbox.get(i)!, x);
+        expect(x).toEqual(before);
         const held = [...secrets[i]!.held!.keys()];
         const pooled = await masking.mask(round, secrets[i]!, ads, inbox.get(i)!, x);
+        // In place: the site's plain input is gone once masked.
+        expect(pooled).toBe(x);
         expect(pooled.buffer).toBeInstanceOf(ArrayBuffer);
         expect(pooled).toEqual(single);
-        // Not the input itself: masking moved it.
-        expect(pooled).not.toEqual(x);
-        expect(x).toEqual(before);
+        expect(pooled).not.toEqual(before);
         expect([...secrets[i]!.held!.keys()]).toEqual(held);
       }
       expect(masking.running).toBe(1);
@@ -72,7 +73,8 @@ describe('SiteMasking', () => {
     const x = new Uint32Array(2 * 65536);
     for (const options of [{ maskWorkers: 1, minLength: 2 * 65536 + 1 }, { maskWorkers: 0, minLength: 1 }]) {
       const m = new SiteMasking(options);
-      expect(await m.mask(round, secrets[1]!, ads, inbox.get(1)!, x)).toEqual(maskInput(round, secrets[1]!, ads, inbox.get(1)!, x));
+      const expected = maskInput(round, secrets[1]!, ads, inbox.get(1)!, x);
+      expect(await m.mask(round, secrets[1]!, ads, inbox.get(1)!, x.slice())).toEqual(expected);
       expect(m.running).toBe(0);
     }
     expect(() => new SiteMasking({ maskWorkers: -1 })).toThrow(RangeError);
@@ -83,11 +85,11 @@ describe('SiteMasking', () => {
     const { round, secrets, ads, inbox } = await keyedRound(4, 2 * 65536);
     const m = new SiteMasking({ maskWorkers: 1, minLength: 1 });
     const x = new Uint32Array(2 * 65536);
-    const first = await m.mask(round, secrets[0]!, ads, inbox.get(0)!, x);
+    const first = await m.mask(round, secrets[0]!, ads, inbox.get(0)!, x.slice());
     expect(m.running).toBe(1);
     await m.close();
     expect(m.running).toBe(0);
-    expect(await m.mask(round, secrets[0]!, ads, inbox.get(0)!, x)).toEqual(first);
+    expect(await m.mask(round, secrets[0]!, ads, inbox.get(0)!, x.slice())).toEqual(first);
     expect(m.running).toBe(1);
     await m.close();
     expect(m.running).toBe(0);

@@ -18,6 +18,7 @@
  * Run: node bench/secagg.ts --sites 100 --params 1000000 --k 21 --t 11 --dropout 0.3 --json
  */
 import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -111,6 +112,12 @@ const oneThread = new SiteMasking({ maskWorkers: 0 });
 await siteMasking.mask(round, secrets[survivors[0]!]!, ads, inbox.get(survivors[0]!)!, new Uint32Array(length));
 let sitePooledMs = 0;
 let sitePooledCpuMs = 0;
+// Main-thread garbage collection inside the sites' timed sections (the bench's own vectors are
+// garbage too): pauses whose start falls in a window are charged to it.
+const gcPauses: Array<{ start: number; duration: number }> = [];
+const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, duration: e.duration }); });
+gcObserver.observe({ entryTypes: ['gc'] });
+const siteWindows: Array<{ from: number; to: number }> = [];
 for (const [at, i] of survivors.entries()) {
   const x = new Uint32Array(randomBytes(4 * length).buffer);
   // The site's own path (client-sdk SiteMasking): its quantized input, already in memory, masked in place.
@@ -129,11 +136,15 @@ for (const [at, i] of survivors.entries()) {
       sitePooledMs += performance.now() - t0;
       sitePooledCpuMs += cpu() - c0;
     }
+    siteWindows.push({ from: t0, to: performance.now() });
   }
   for (let j = 0; j < length; j++) if (single[j] !== pooled[j]) throw new Error(`site ${i}: the pooled masking differs from one thread's at ${j}`);
   masked.push(single);
   addInto(expected, x);
 }
+await new Promise((resolve) => setImmediate(resolve));
+gcObserver.disconnect();
+const siteGcMs = gcPauses.filter((p) => siteWindows.some((w) => p.start >= w.from && p.start < w.to)).reduce((sum, p) => sum + p.duration, 0);
 // The coordinator's running sum, timed apart from the sites' work (whose garbage would land in it).
 collectGarbage();
 const t1 = performance.now();
@@ -210,6 +221,8 @@ const out = {
   cpuMs: {
     server: Math.round(collectCpuMs + unmaskCpuMs), collect: Math.round(collectCpuMs), reconstruct: Math.round(reconstructCpuMs), agree: Math.round(agreeCpuMs), plainSum: Math.round(plainSumCpuMs), floor: Math.round(floorCpuMs), floorSingleThread: Math.round(floorSingleThreadCpuMs),
     siteMask: Math.round((siteCpuMs / survivors.length) * (1e6 / params)), siteMaskPooled: Math.round((sitePooledCpuMs / survivors.length) * (1e6 / params)),
+    // Main-thread GC pauses inside both site paths' sections, per site-path and 1M parameters.
+    siteMaskGc: Math.round((siteGcMs / (2 * survivors.length)) * (1e6 / params)),
   },
   loadAverage1m5m15m: { before: loadBefore, after: loadavg().map((x) => +x.toFixed(2)) },
   bytesPerParam: Number(((4 * length + keyBytes + revealBytes) / params).toFixed(4)),

@@ -19,6 +19,9 @@ import { Worker } from 'node:worker_threads';
 import { applyMasks, type MaskTerm } from '../crypto/secagg/prg.ts';
 import type { ExpansionJob } from './mask-expansion-worker.ts';
 
+// The sources run as .ts; the built package (tsc to dist/) as .js.
+const WORKER_ENTRY = new URL(`./mask-expansion-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
 /** Below this many words per thread, one thread is faster than a hand-off. */
 const MIN_WORDS_PER_THREAD = 1 << 16;
 
@@ -67,7 +70,7 @@ export class MaskExpansionPool {
   start(): void {
     if (this.#closed || this.#workers.length > 0) return;
     for (let i = 0; i < this.threads; i++) {
-      const w = new Worker(new URL('./mask-expansion-worker.ts', import.meta.url));
+      const w = new Worker(WORKER_ENTRY);
       w.unref();
       w.on('message', (m: { id: number; ok: boolean; message?: string }) => this.#settle(m.id, m.ok ? null : new Error(`mask expansion failed: ${m.message}`)));
       w.on('error', (e) => void this.#failAll(e));

@@ -36,6 +36,8 @@ export class SiteMasking {
   readonly workers: number;
   readonly minLength: number;
   #pool: MaskExpansionPool | undefined;
+  /** Set when the pool failed once: this process masks on the calling thread from then on. */
+  #broken = false;
 
   constructor(options: SiteMaskingOptions = {}) {
     const workers = options.maskWorkers ?? Math.max(0, availableParallelism() - 1);
@@ -55,13 +57,28 @@ export class SiteMasking {
    * crypto/secagg maskInput, but in place: `input` is masked and returned. A site drops its plain
    * input once masked, and a fresh 4 MB copy per round is fresh pages (page faults measured at up to
    * ~20 ms per 1M words on this machine). The expansions are spread over the pool when the vector is
-   * long enough; there a failed thread leaves `input` as it was.
+   * long enough; if its threads fail, the calling thread masks instead (the round does not fail for it).
    */
   async mask(round: Round, secrets: SiteSecrets, advertisements: ReadonlyMap<number, Advertisement>, sealed: ReadonlyMap<number, Uint8Array>, input: Uint32Array): Promise<Uint32Array> {
     if (input.length !== round.length) throw invalidParameter(`the input has ${input.length} elements, the round ${round.length}`);
     const terms = maskTerms(round, secrets, advertisements, sealed);
-    if (this.workers === 0 || input.length < this.minLength) applyMasks(input, terms);
-    else await (this.#pool ??= new MaskExpansionPool(this.workers, { idleMs: IDLE_MS })).apply(input, terms);
+    if (this.workers === 0 || this.#broken || input.length < this.minLength) {
+      applyMasks(input, terms);
+      return input;
+    }
+    const pool = (this.#pool ??= new MaskExpansionPool(this.workers, { idleMs: IDLE_MS }));
+    try {
+      await pool.apply(input, terms);
+    } catch {
+      // The pool works on a copy, so `input` is untouched: mask it here. A thread that could not
+      // start or died (not a close() meanwhile) leaves this process masking without threads.
+      if (this.#pool === pool) {
+        this.#pool = undefined;
+        this.#broken = true;
+        void pool.close();
+      }
+      applyMasks(input, terms);
+    }
     return input;
   }
 

@@ -95,6 +95,20 @@ describe('SiteMasking', () => {
     expect(m.running).toBe(0);
   });
 
+  it('masks on the calling thread when its threads fail mid-job (closed under it), and starts them again after', async () => {
+    const { round, secrets, ads, inbox } = await keyedRound(4, 2 * 65536);
+    const x = new Uint32Array(randomBytes(4 * 2 * 65536).buffer);
+    const expected = maskInput(round, secrets[2]!, ads, inbox.get(2)!, x);
+    const m = new SiteMasking({ maskWorkers: 1, minLength: 1 });
+    const job = m.mask(round, secrets[2]!, ads, inbox.get(2)!, x.slice());
+    expect(m.running).toBe(1);
+    await m.close();
+    expect(await job).toEqual(expected);
+    expect(await m.mask(round, secrets[2]!, ads, inbox.get(2)!, x.slice())).toEqual(expected);
+    expect(m.running).toBe(1);
+    await m.close();
+  });
+
   it('a process that masked on threads and never closed them exits by itself', async () => {
     const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
     const script = `

@@ -4,7 +4,8 @@
  * part of the room; test/, bench/ and examples/ may import anything.
  *
  *   protocols/   imports no other project folder
- *   crypto/      imports no other project folder
+ *   crypto/      imports no other project folder; crypto/parallel/ (worker threads running crypto's
+ *                kernels) imports the rest of crypto/, which never imports it, so the kernels stay thread-free
  *   client-sdk/  imports protocols/ and crypto/ only
  *   coordinator/ imports protocols/ and crypto/ only, and never tfjs
  *   the `conclave` dispatcher (coordinator/cli/main.ts, conclave.js) may import every room
@@ -30,6 +31,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^crypto/' },
       to: { path: folders(except('crypto')) },
+    },
+    {
+      name: 'crypto-kernels-stay-thread-free',
+      comment: 'crypto/parallel/ runs crypto/\'s pure kernels on worker threads for the coordinator and the site SDK alike; the kernels never import it.',
+      severity: 'error',
+      from: { path: '^crypto/', pathNot: '^crypto/parallel/' },
+      to: { path: '^crypto/parallel/' },
     },
     {
       name: 'client-sdk-imports-protocols-and-crypto-only',

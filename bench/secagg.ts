@@ -9,24 +9,31 @@
  *   plainSumMs  a float32 sum of as many plain updates, same run
  *   floorMs     the bare AES-CTR expansions + adds the coordinator cannot avoid, same run, on the
  *               same threads (floorSingleThreadMs: on one)
- *   siteMaskMs  one site's masking (share decryption, key agreement, k + 1 expansions), per 1M parameters
+ *   siteMaskMs  one site's masking (share decryption, key agreement, k + 1 expansions, in place on its
+ *               quantized input), per 1M parameters, through the SDK's SiteMasking on one thread;
+ *               siteMaskPooledMs the same on its threads (siteThreads: the caller's + --site-threads N
+ *               extra, default one per core but one); same sites, same run, the order alternating per
+ *               site, the results compared bit for bit
  *   bytesPerParam  what one site sends over all four stages, per parameter
  * Run: node bench/secagg.ts --sites 100 --params 1000000 --k 21 --t 11 --dropout 0.3 --json
  */
+import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { randomBytes, randomInt } from 'node:crypto';
-import { MaskExpansionPool } from '../coordinator/protection/mask-expansion-pool.ts';
+import { SiteMasking } from '../client-sdk/protection/secagg-masking.ts';
+import { MaskExpansionPool } from '../crypto/parallel/mask-expansion-pool.ts';
 import {
-  addInto, applyMasks, advertise, reconstructAll, unmaskTerms, chooseParameters, droppedPartners, maskInput, missingShares, placeSite, revealShares, setupRound, shareKeys,
+  addInto, applyMasks, advertise, reconstructAll, unmaskTerms, chooseParameters, droppedPartners, missingShares, placeSite, revealShares, setupRound, shareKeys,
   type Advertisement, type Revealed, type SiteSecrets,
 } from '../crypto/secagg/index.ts';
 
 const { values: args } = parseArgs({
   options: {
     sites: { type: 'string', default: '100' }, params: { type: 'string', default: '1000000' }, k: { type: 'string' }, t: { type: 'string' },
-    dropout: { type: 'string', default: '0.3' }, json: { type: 'boolean', default: false }, threads: { type: 'string' },
+    dropout: { type: 'string', default: '0.3' }, json: { type: 'boolean', default: false }, threads: { type: 'string' }, 'site-threads': { type: 'string' },
   },
 });
 const n = Number(args.sites);
@@ -37,6 +44,7 @@ const k = args.k ? Number(args.k) : chosen.k;
 const t = args.t ? Number(args.t) : chosen.t;
 const length = params + 1;
 const round = setupRound({ roundId: 'bench', n, k, t, graphSeed: randomBytes(32), length });
+const loadBefore = loadavg().map((x) => +x.toFixed(2));
 const log = (m: string) => { if (!args.json) process.stderr.write(`${m}\n`); };
 
 // The coordinator keeps its expansion threads across rounds: started before timing, and warmed by a
@@ -45,6 +53,8 @@ const log = (m: string) => { if (!args.json) process.stderr.write(`${m}\n`); };
 // blocks that die between collections (page faults), once.
 const pool = new MaskExpansionPool(args.threads === undefined ? undefined : Number(args.threads));
 await pool.apply(new Uint32Array(params + 1), Array.from({ length: 128 }, (_, i) => ({ seed: randomBytes(32), sign: i % 2 ? 1 : -1 })));
+// A site's masking threads (minLength 1: always pooled), warmed below by one untimed site.
+const siteMasking = new SiteMasking({ minLength: 1, ...(args['site-threads'] === undefined ? {} : { maskWorkers: Number(args['site-threads']) }) });
 
 // advertise-keys and share-keys, every site.
 const secrets: SiteSecrets[] = [];
@@ -98,15 +108,43 @@ const collectGarbage = runInNewContext('gc') as () => void;
 
 /** CPU time of the process (every thread) in ms: on a shared machine wall time also counts other processes' turns. */
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-for (const i of survivors) {
+const oneThread = new SiteMasking({ maskWorkers: 0 });
+await siteMasking.mask(round, secrets[survivors[0]!]!, ads, inbox.get(survivors[0]!)!, new Uint32Array(length));
+let sitePooledMs = 0;
+let sitePooledCpuMs = 0;
+// Main-thread garbage collection inside the sites' timed sections (the bench's own vectors are
+// garbage too): pauses whose start falls in a window are charged to it.
+const gcPauses: Array<{ start: number; duration: number }> = [];
+const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, duration: e.duration }); });
+gcObserver.observe({ entryTypes: ['gc'] });
+const siteWindows: Array<{ from: number; to: number }> = [];
+for (const [at, i] of survivors.entries()) {
   const x = new Uint32Array(randomBytes(4 * length).buffer);
-  const t0 = performance.now();
-  const c0 = cpu();
-  masked.push(maskInput(round, secrets[i]!, ads, inbox.get(i)!, x));
-  siteMs += performance.now() - t0;
-  siteCpuMs += cpu() - c0;
+  // The site's own path (client-sdk SiteMasking): its quantized input, already in memory, masked in place.
+  const single = x.slice();
+  const pooled = x.slice();
+  // One thread and the pool on the same site, in alternating order: a loaded machine's swings hit both.
+  for (const path of at % 2 ? ['pooled', 'single'] : ['single', 'pooled']) {
+    const t0 = performance.now();
+    const c0 = cpu();
+    if (path === 'single') {
+      await oneThread.mask(round, secrets[i]!, ads, inbox.get(i)!, single);
+      siteMs += performance.now() - t0;
+      siteCpuMs += cpu() - c0;
+    } else {
+      await siteMasking.mask(round, secrets[i]!, ads, inbox.get(i)!, pooled);
+      sitePooledMs += performance.now() - t0;
+      sitePooledCpuMs += cpu() - c0;
+    }
+    siteWindows.push({ from: t0, to: performance.now() });
+  }
+  for (let j = 0; j < length; j++) if (single[j] !== pooled[j]) throw new Error(`site ${i}: the pooled masking differs from one thread's at ${j}`);
+  masked.push(single);
   addInto(expected, x);
 }
+await new Promise((resolve) => setImmediate(resolve));
+gcObserver.disconnect();
+const siteGcMs = gcPauses.filter((p) => siteWindows.some((w) => p.start >= w.from && p.start < w.to)).reduce((sum, p) => sum + p.duration, 0);
 // The coordinator's running sum, timed apart from the sites' work (whose garbage would land in it).
 collectGarbage();
 const t1 = performance.now();
@@ -179,12 +217,17 @@ const out = {
   plainSumMs: Math.round(plainSumMs), floorMs: Math.round(floorMs), floorSingleThreadMs: Math.round(floorSingleThreadMs),
   threads: pool.threads + 1, serverOverFloor: Number(((collectMs + unmaskMs) / floorMs).toFixed(3)),
   siteMaskMs: Math.round((siteMs / survivors.length) * (1e6 / params)),
+  siteMaskPooledMs: Math.round((sitePooledMs / survivors.length) * (1e6 / params)), siteThreads: siteMasking.workers + 1,
   cpuMs: {
     server: Math.round(collectCpuMs + unmaskCpuMs), collect: Math.round(collectCpuMs), reconstruct: Math.round(reconstructCpuMs), agree: Math.round(agreeCpuMs), plainSum: Math.round(plainSumCpuMs), floor: Math.round(floorCpuMs), floorSingleThread: Math.round(floorSingleThreadCpuMs),
-    siteMask: Math.round((siteCpuMs / survivors.length) * (1e6 / params)),
+    siteMask: Math.round((siteCpuMs / survivors.length) * (1e6 / params)), siteMaskPooled: Math.round((sitePooledCpuMs / survivors.length) * (1e6 / params)),
+    // Main-thread GC pauses inside both site paths' sections, per site-path and 1M parameters.
+    siteMaskGc: Math.round((siteGcMs / (2 * survivors.length)) * (1e6 / params)),
   },
+  loadAverage1m5m15m: { before: loadBefore, after: loadavg().map((x) => +x.toFixed(2)) },
   bytesPerParam: Number(((4 * length + keyBytes + revealBytes) / params).toFixed(4)),
   chosen: Object.fromEntries([100, 1000].flatMap((nn) => [0.1, 0.3].map((d) => [`n=${nn},dropout=${d}`, chooseParameters({ n: nn, dropoutRate: d, colluders: 0 })]))),
 };
 process.stdout.write(JSON.stringify(out, null, args.json ? 0 : 2) + '\n');
 await pool.close();
+await siteMasking.close();

@@ -8,7 +8,7 @@
  * changes the site's number between stages.
  */
 import {
-  SecAggError, advertise, chooseQuantization, maskInput, perSiteBound, placeSite, quantize, revealShares, setupRound, shareKeys,
+  SecAggError, advertise, chooseQuantization, perSiteBound, placeSite, quantize, revealShares, setupRound, shareKeys,
   type Advertisement, type Quantization, type Round, type SiteSecrets,
 } from '../../crypto/secagg/index.ts';
 import { signAdvertisement, verifyAdvertisement } from '../../crypto/site-identity.ts';
@@ -18,6 +18,7 @@ import { siteReleaseStd } from '../privacy-policy.ts';
 import { ConclaveError, type SecAggBodyMsg, type SecAggKeysMsg, type SecAggParamsMsg, type SecAggTaskMsg, type StageTaskMsg } from '../../protocols/index.ts';
 import type { StageSubmission } from '../connection.ts';
 import type { SiteProtocol, SiteRoundContext } from './protocol.ts';
+import { SiteMasking, type SiteMaskingOptions } from './secagg-masking.ts';
 
 interface SecAggRoundSecrets {
   round: Round;
@@ -115,6 +116,9 @@ function refusal(e: unknown, stage: string): never {
   throw e;
 }
 
+/** One masking pool for every Participant of the process (its threads end when idle). */
+const SHARED_MASKING = new SiteMasking();
+
 export const secureAggregation: SiteProtocol = {
   name: 'secagg',
   first(ctx, contribution) {
@@ -151,67 +155,80 @@ export const secureAggregation: SiteProtocol = {
       },
     };
   },
-  async stage(ctx, task: StageTaskMsg): Promise<StageSubmission> {
-    if (task.body !== 'secagg') throw new ConclaveError('INVALID_ARGUMENT', `secagg stage "${task.stage.slice(0, 64)}" needs a secagg task`);
-    const s = state(ctx);
-    const t = task.secagg;
-    const reply = (body: Omit<SecAggBodyMsg, 'keys'>, tensor?: StageSubmission['tensor']): StageSubmission => ({
-      roundId: task.roundId, stage: task.stage, body: 'secagg', secagg: { keys: null, ...body }, ...(tensor ? { tensor } : {}),
-    });
-    try {
-      switch (task.stage) {
-        case 'share-keys': {
-          placeSite(s.round, s.site, t.selfIndex);
-          const peers = verifiedPeers(ctx, t);
-          const sealed = await shareKeys(s.round, s.site, peers);
-          s.verified = peers;
-          return reply({ shares: [...sealed].map(([to, c]) => ({ from: s.site.self, to, ciphertext: Buffer.from(c) })), revealed: [] });
-        }
-        case 'masked-input': {
-          placeSite(s.round, s.site, t.selfIndex);
-          if (s.site.held) throw new SecAggError('SECAGG_REFUSED', 'this site already sent its masked input');
-          // Only the keys verified at share-keys: the coordinator cannot swap them in between.
-          const verified = s.verified;
-          if (!verified) throw new SecAggError('SECAGG_REFUSED', 'this site has not shared its keys in this round');
-          const peers = new Map<number, Advertisement>();
-          for (const p of t.peers) {
-            const a = verified.get(p.index);
-            const given = advertisementOf(p.keys);
-            if (!a || !sameBytes(a.encryptionPublicKey, given.encryptionPublicKey) || !sameBytes(a.maskPublicKey, given.maskPublicKey) || !sameBytes(a.seedCommitment, given.seedCommitment)) {
-              throw new SecAggError('SECAGG_REFUSED', `site ${p.index}'s keys differ from those it advertised at share-keys`);
-            }
-            peers.set(p.index, a);
-          }
-          const inbox = new Map<number, Uint8Array>();
-          for (const share of t.shares) {
-            if (share.to !== s.site.self) throw new SecAggError('SECAGG_BAD_SHARE', `a share addressed to site ${share.to}`);
-            if (inbox.has(share.from)) throw new SecAggError('SECAGG_BAD_SHARE', `two shares from site ${share.from}`);
-            inbox.set(share.from, new Uint8Array(share.ciphertext));
-          }
-          const masked = maskInput(s.round, s.site, peers, inbox, s.input);
-          s.input = new Uint32Array(0);
-          return reply({ shares: [], revealed: [] }, { layout: [{ name: 'secagg/masked', shape: [masked.length], dtype: 'uint32' }], values: masked });
-        }
-        case 'unmask': {
-          placeSite(s.round, s.site, t.selfIndex);
-          // The ledger charged the round for at least this many sites' noise in the sum: unmasking
-          // a sum of fewer would release more than was paid for.
-          const charged = ctx.plan.dp?.mode === 'distributed' ? ctx.plan.dp.chargedClients : 0;
-          if (t.survivors.length < charged) throw new SecAggError('SECAGG_REFUSED', `only ${t.survivors.length} survivors, the round was charged for at least ${charged}`);
-          const r = revealShares(s.round, s.site, { survivors: t.survivors, dropped: t.dropped });
-          return reply({
-            shares: [],
-            revealed: [
-              ...[...r.seedShares].map(([owner, share]) => ({ owner, maskKey: false, share: Buffer.from(share) })),
-              ...[...r.keyShares].map(([owner, share]) => ({ owner, maskKey: true, share: Buffer.from(share) })),
-            ],
-          });
-        }
-        default:
-          throw new ConclaveError('INVALID_ARGUMENT', `protection "secagg" has no stage "${task.stage.slice(0, 64)}"`);
-      }
-    } catch (e) {
-      refusal(e, task.stage);
-    }
-  },
+  stage: (ctx, task) => secAggStage(ctx, task, SHARED_MASKING),
 };
+
+/**
+ * The site half of secagg with its own masking threads (SiteMaskingOptions: `maskWorkers: 0` masks on
+ * the calling thread); `secureAggregation`, the SDK's built-in one, shares one pool per process.
+ */
+export function secAggSiteProtocol(options: SiteMaskingOptions = {}): SiteProtocol & { masking: SiteMasking } {
+  const masking = new SiteMasking(options);
+  return { name: secureAggregation.name, first: secureAggregation.first, stage: (ctx, task) => secAggStage(ctx, task, masking), masking };
+}
+
+/** The later stages, masking with `masking`'s threads. */
+async function secAggStage(ctx: SiteRoundContext, task: StageTaskMsg, masking: SiteMasking): Promise<StageSubmission> {
+  if (task.body !== 'secagg') throw new ConclaveError('INVALID_ARGUMENT', `secagg stage "${task.stage.slice(0, 64)}" needs a secagg task`);
+  const s = state(ctx);
+  const t = task.secagg;
+  const reply = (body: Omit<SecAggBodyMsg, 'keys'>, tensor?: StageSubmission['tensor']): StageSubmission => ({
+    roundId: task.roundId, stage: task.stage, body: 'secagg', secagg: { keys: null, ...body }, ...(tensor ? { tensor } : {}),
+  });
+  try {
+    switch (task.stage) {
+      case 'share-keys': {
+        placeSite(s.round, s.site, t.selfIndex);
+        const peers = verifiedPeers(ctx, t);
+        const sealed = await shareKeys(s.round, s.site, peers);
+        s.verified = peers;
+        return reply({ shares: [...sealed].map(([to, c]) => ({ from: s.site.self, to, ciphertext: Buffer.from(c) })), revealed: [] });
+      }
+      case 'masked-input': {
+        placeSite(s.round, s.site, t.selfIndex);
+        if (s.site.held) throw new SecAggError('SECAGG_REFUSED', 'this site already sent its masked input');
+        // Only the keys verified at share-keys: the coordinator cannot swap them in between.
+        const verified = s.verified;
+        if (!verified) throw new SecAggError('SECAGG_REFUSED', 'this site has not shared its keys in this round');
+        const peers = new Map<number, Advertisement>();
+        for (const p of t.peers) {
+          const a = verified.get(p.index);
+          const given = advertisementOf(p.keys);
+          if (!a || !sameBytes(a.encryptionPublicKey, given.encryptionPublicKey) || !sameBytes(a.maskPublicKey, given.maskPublicKey) || !sameBytes(a.seedCommitment, given.seedCommitment)) {
+            throw new SecAggError('SECAGG_REFUSED', `site ${p.index}'s keys differ from those it advertised at share-keys`);
+          }
+          peers.set(p.index, a);
+        }
+        const inbox = new Map<number, Uint8Array>();
+        for (const share of t.shares) {
+          if (share.to !== s.site.self) throw new SecAggError('SECAGG_BAD_SHARE', `a share addressed to site ${share.to}`);
+          if (inbox.has(share.from)) throw new SecAggError('SECAGG_BAD_SHARE', `two shares from site ${share.from}`);
+          inbox.set(share.from, new Uint8Array(share.ciphertext));
+        }
+        // Masked in place: the plain input is not kept past this stage.
+        const masked = await masking.mask(s.round, s.site, peers, inbox, s.input);
+        s.input = new Uint32Array(0);
+        return reply({ shares: [], revealed: [] }, { layout: [{ name: 'secagg/masked', shape: [masked.length], dtype: 'uint32' }], values: masked });
+      }
+      case 'unmask': {
+        placeSite(s.round, s.site, t.selfIndex);
+        // The ledger charged the round for at least this many sites' noise in the sum: unmasking
+        // a sum of fewer would release more than was paid for.
+        const charged = ctx.plan.dp?.mode === 'distributed' ? ctx.plan.dp.chargedClients : 0;
+        if (t.survivors.length < charged) throw new SecAggError('SECAGG_REFUSED', `only ${t.survivors.length} survivors, the round was charged for at least ${charged}`);
+        const r = revealShares(s.round, s.site, { survivors: t.survivors, dropped: t.dropped });
+        return reply({
+          shares: [],
+          revealed: [
+            ...[...r.seedShares].map(([owner, share]) => ({ owner, maskKey: false, share: Buffer.from(share) })),
+            ...[...r.keyShares].map(([owner, share]) => ({ owner, maskKey: true, share: Buffer.from(share) })),
+          ],
+        });
+      }
+      default:
+        throw new ConclaveError('INVALID_ARGUMENT', `protection "secagg" has no stage "${task.stage.slice(0, 64)}"`);
+    }
+  } catch (e) {
+    refusal(e, task.stage);
+  }
+}

@@ -131,6 +131,19 @@ export async function shareKeys(round: Round, secrets: SiteSecrets, advertisemen
  */
 export function maskInput(round: Round, secrets: SiteSecrets, advertisements: ReadonlyMap<number, Advertisement>, sealed: ReadonlyMap<number, Uint8Array>, input: Uint32Array): Uint32Array {
   if (input.length !== round.length) throw invalidParameter(`the input has ${input.length} elements, the round ${round.length}`);
+  const terms = maskTerms(round, secrets, advertisements, sealed);
+  const y = new Uint32Array(input);
+  applyMasks(y, terms);
+  return y;
+}
+
+/**
+ * maskInput's first half: opens the shares addressed to this site and records them (the site is then
+ * committed to this set of neighbours), and returns the masks to add to its input — its self mask and
+ * one pairwise mask per neighbour that shared keys. Expanding them (applyMasks) can be split by
+ * coordinate range across threads with the same result.
+ */
+export function maskTerms(round: Round, secrets: SiteSecrets, advertisements: ReadonlyMap<number, Advertisement>, sealed: ReadonlyMap<number, Uint8Array>): MaskTerm[] {
   const held = new Map<number, { keyShare: Uint8Array; seedShare: Uint8Array }>();
   const encryptionKey = privateKeyObject(secrets.encryption.privateKey);
   const maskKey = privateKeyObject(secrets.mask.privateKey);
@@ -146,14 +159,12 @@ export function maskInput(round: Round, secrets: SiteSecrets, advertisements: Re
   if (held.size < round.t) throw new SecAggError('SECAGG_TOO_FEW_SURVIVORS', `${held.size} neighbours shared keys, ${round.t} needed`);
   secrets.held = held;
   secrets.maskedWith = [...held.keys()].sort((x, y) => x - y);
-  const y = new Uint32Array(input);
   const terms: MaskTerm[] = [{ seed: secrets.selfSeed, sign: 1 }];
   for (const j of secrets.maskedWith) {
     const seed = agreeKey(maskKey, advertisements.get(j)!.maskPublicKey, 'pairwise-mask', round.roundId, secrets.self, j);
     terms.push({ seed, sign: secrets.self < j ? 1 : -1 });
   }
-  applyMasks(y, terms);
-  return y;
+  return terms;
 }
 
 export interface UnmaskRequest {

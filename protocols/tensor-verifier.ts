@@ -33,7 +33,8 @@ class VerifierThread {
   private failed: Error | null = null;
 
   constructor() {
-    this.worker = new Worker(new URL('./tensor-verifier-worker.ts', import.meta.url));
+    // .js once built into dist/ (rewriteRelativeImportExtensions does not reach this URL).
+    this.worker = new Worker(new URL(`./tensor-verifier-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
     // Idle, it keeps no process alive; while a result is awaited it does (see finish).
     this.worker.unref();
     this.worker.on('message', (m: VerifierReply) => {

@@ -17,7 +17,7 @@ describe('pre-encoded download chunks', () => {
       expect(Buffer.from(decoded.chunk.data).equals(data)).toBe(true);
     }
     // Anything else still goes through protobufjs.
-    const header = { part: 'header', header: { federationId: 'f', version: 1, topologyJson: '{}', tensor: null } };
+    const header = { part: 'header' as const, header: { federationId: 'f', version: 1, topologyJson: '{}', tensor: null } };
     expect(participantServiceDefinition.DownloadModel!.responseSerialize(header).equals(generated.responseSerialize(header))).toBe(true);
   });
 });

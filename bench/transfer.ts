@@ -21,12 +21,14 @@
  * TCP: node:net, the same bytes, a length prefix, receiver copies into one preallocated buffer and
  *   (upload) acks with one byte. "tcpVerified" additionally hashes on both sides (SHA-256), i.e. the
  *   integrity work gRPC does, without framing/protobuf/HTTP/2.
- * Reported: median MiB/s over --reps timed runs (after one warm-up) and grpc/tcp ratios.
+ * Reported: median MiB/s over --reps timed runs (after one warm-up) and grpc/tcp ratios. Each
+ * repetition runs every variant once (order alternating), so gRPC and TCP see the same load;
+ * ratioGrpcTcpPaired is the median of the per-repetition ratios, the steadier one on a busy machine.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startCoordinator } from '../coordinator/coordinator.ts';
 import { silentLogger } from '../coordinator/logger.ts';
@@ -72,13 +74,6 @@ async function timeIt(fn: () => Promise<void>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
-async function measure(bytes: number, fn: () => Promise<void>): Promise<{ mibPerS: number; runsS: number[] }> {
-  await fn(); // warm-up
-  const runs: number[] = [];
-  for (let i = 0; i < REPS; i++) runs.push(await timeIt(fn));
-  return { mibPerS: round2(bytes / MiB / median(runs)), runsS: runs.map((s) => Math.round(s * 1e4) / 1e4) };
 }
 
 // --- raw TCP --------------------------------------------------------------------------------------
@@ -182,6 +177,7 @@ const servers: Server[] = [];
 // --- gRPC -----------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  const loadStart = loadavg().map((x) => round2(x));
   const dataDir = mkdtempSync(join(tmpdir(), 'conclave-bench-transfer-'));
   const coordinator = await startCoordinator({ dataDir, port: 0, log: silentLogger });
   const admin = adminClient(coordinator.address);
@@ -228,47 +224,72 @@ async function main(): Promise<void> {
         return Promise.all([poll(siteA.token), poll(siteB.token)]);
       };
 
-      const grpcDownload = await measure(bytes, async () => {
+      const grpcDownloadOnce = async () => {
         const model = await downloadModel(client, siteA.token, { federationId: federation.id, version });
         if (model.values.length !== values.length) throw new Error('grpc download: wrong size');
-      });
-
-      const grpcDownloadWide = await measure(bytes, async () => {
+      };
+      const grpcDownloadWideOnce = async () => {
         const model = await downloadModel(wideClient, siteA.token, { federationId: federation.id, version });
         if (model.values.length !== values.length) throw new Error('grpc download: wrong size');
-      });
-
+      };
       // Upload: one timed SubmitUpdate per round (site A), site B closes the round untimed.
       await callUnary<FederationMsg>(admin, 'StartFederation', { federationId: federation.id }, coordinator.adminToken);
-      const uploadRuns: number[] = [];
       const delta = tensorOf(bytes, sizeMiB * 104729);
-      for (let i = 0; i < REPS + 1; i++) {
+      let uploads = 0;
+      const grpcUploadOnce = async (): Promise<number> => {
         const [planA] = await nextPlans();
-        if (planA.modelVersion !== version + i) throw new Error(`round ${planA.roundNumber} is based on v${planA.modelVersion}, expected v${version + i}`);
+        if (planA.modelVersion !== version + uploads) throw new Error(`round ${planA.roundNumber} is based on v${planA.modelVersion}, expected v${version + uploads}`);
+        uploads++;
         const seconds = await timeIt(async () => {
           const res = await submitUpdate(client, siteA.token, { roundId: planA.roundId, numExamples: 1, layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
           if (res.receivedUpdates !== 1) throw new Error('grpc upload: unexpected receivedUpdates');
         });
-        if (i > 0) uploadRuns.push(seconds); // the first one is the warm-up
         await submitUpdate(client, siteB.token, { roundId: planA.roundId, numExamples: 1, layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
+        return seconds;
+      };
+      const timed = (fn: () => Promise<void>) => () => timeIt(fn);
+      const variants: Record<string, () => Promise<number>> = {
+        grpcDownload: timed(grpcDownloadOnce),
+        grpcDownloadWide: timed(grpcDownloadWideOnce),
+        tcpDown: timed(await tcpDownload(payload, false)),
+        tcpDownVerified: timed(await tcpDownload(payload, true)),
+        grpcUpload: grpcUploadOnce,
+        tcpUp: timed(await tcpUpload(payload, false)),
+        tcpUpVerified: timed(await tcpUpload(payload, true)),
+      };
+      // Every repetition runs each variant once, forwards then backwards, so a change of load on a
+      // shared machine hits gRPC and TCP alike; repetition 0 is the warm-up.
+      const names = Object.keys(variants);
+      const runs: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      for (let r = 0; r <= REPS; r++) {
+        for (const name of r % 2 ? names.slice().reverse() : names) {
+          const seconds = await variants[name]!();
+          if (r > 0) runs[name]!.push(seconds);
+        }
       }
-      const grpcUpload = { mibPerS: round2(bytes / MiB / median(uploadRuns)), runsS: uploadRuns.map((s) => Math.round(s * 1e4) / 1e4) };
-
-      const tcpDown = await measure(bytes, await tcpDownload(payload, false));
-      const tcpDownVerified = await measure(bytes, await tcpDownload(payload, true));
-      const tcpUp = await measure(bytes, await tcpUpload(payload, false));
-      const tcpUpVerified = await measure(bytes, await tcpUpload(payload, true));
+      const stats = (name: string) => ({ mibPerS: round2(bytes / MiB / median(runs[name]!)), runsS: runs[name]!.map((s) => Math.round(s * 1e4) / 1e4) });
+      /** Median over repetitions of gRPC's rate over TCP's in that same repetition. */
+      const paired = (grpc: string, tcp: string) => round2(median(runs[grpc]!.map((s, i) => runs[tcp]![i]! / s)));
+      const grpcDownload = stats('grpcDownload');
+      const grpcDownloadWide = stats('grpcDownloadWide');
+      const grpcUpload = stats('grpcUpload');
+      const tcpDown = stats('tcpDown');
+      const tcpDownVerified = stats('tcpDownVerified');
+      const tcpUp = stats('tcpUp');
+      const tcpUpVerified = stats('tcpUpVerified');
 
       results.push({
         sizeMiB,
         download: {
           grpcMiBs: grpcDownload.mibPerS, grpcWindow16MiBMiBs: grpcDownloadWide.mibPerS, tcpMiBs: tcpDown.mibPerS, tcpVerifiedMiBs: tcpDownVerified.mibPerS,
           ratioGrpcTcp: round2(grpcDownload.mibPerS / tcpDown.mibPerS), ratioGrpcTcpVerified: round2(grpcDownload.mibPerS / tcpDownVerified.mibPerS),
+          ratioGrpcTcpPaired: paired('grpcDownload', 'tcpDown'),
           grpcRunsS: grpcDownload.runsS, tcpRunsS: tcpDown.runsS,
         },
         upload: {
           grpcMiBs: grpcUpload.mibPerS, tcpMiBs: tcpUp.mibPerS, tcpVerifiedMiBs: tcpUpVerified.mibPerS,
           ratioGrpcTcp: round2(grpcUpload.mibPerS / tcpUp.mibPerS), ratioGrpcTcpVerified: round2(grpcUpload.mibPerS / tcpUpVerified.mibPerS),
+          ratioGrpcTcpPaired: paired('grpcUpload', 'tcpUp'),
           grpcRunsS: grpcUpload.runsS, tcpRunsS: tcpUp.runsS,
         },
       });
@@ -287,6 +308,7 @@ async function main(): Promise<void> {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     reps: REPS,
+    loadAverage: { start: loadStart, end: loadavg().map((x) => round2(x)) },
     chunkBytes: CHUNK_BYTES,
     grpcDownload: 'ParticipantService.DownloadModel via client-sdk downloadModel (blob read + digest check on the server, reassembly + finiteness + SHA-256 on the client)',
     grpcUpload: 'ParticipantService.SubmitUpdate via client-sdk submitUpdate into an open round (2 sites selected; the timed site is not the last, so no aggregation/commit in the timed window)',

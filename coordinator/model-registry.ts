@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ConclaveError, floatBytes, sha256OfFloats, validateLayout, type TensorSpec } from '../protocols/index.ts';
+import { ConclaveError, chunksOf, encodeModelChunk, floatBytes, sha256OfFloats, validateLayout, type EncodedResponse, type TensorSpec } from '../protocols/index.ts';
 import type { OptimizerState } from './aggregation/server-optimizers.ts';
 import type { Store } from './store.ts';
 
@@ -77,8 +77,8 @@ const SERVED_CACHE_BYTES = 512 * 2 ** 20;
 export class ModelRegistry {
   private readonly store: Store;
   private readonly root: string;
-  /** servedWeights' verified versions, least recently used first. */
-  private readonly served = new Map<string, Float32Array>();
+  /** servedChunks' verified versions, least recently used first. */
+  private readonly served = new Map<string, { chunks: EncodedResponse[]; bytes: number }>();
 
   constructor(store: Store) {
     this.store = store;
@@ -164,33 +164,35 @@ export class ModelRegistry {
   }
 
   /**
-   * The weights DownloadModel streams: verified against the recorded digest when first read, then
-   * kept, so the sites of a round that all fetch the same version cost one disk read and one hash,
-   * not one each. Callers must not write to the array (readWeights gives a private copy). Keyed by
-   * the digest as well as the version, so a version number reused after a rollback never serves
-   * stale bytes; bounded to the most recent versions and SERVED_CACHE_BYTES.
+   * The chunks DownloadModel streams, already protobuf-encoded: the weights are verified against
+   * the recorded digest when first read, then kept as their encoded messages, so the sites of a
+   * round that all fetch the same version cost one disk read, one hash and one encoding, not one
+   * each (and the stream makes no copy per chunk). Keyed by the digest as well as the version, so
+   * a version number reused after a rollback never serves stale bytes; bounded to the most recent
+   * versions and SERVED_CACHE_BYTES.
    */
-  servedWeights(record: ModelVersionRecord): Float32Array {
+  servedChunks(record: ModelVersionRecord): EncodedResponse[] {
     const key = `${record.federationId}\u0000${record.version}\u0000${record.sha256.toString('hex')}`;
     const hit = this.served.get(key);
     if (hit) {
       // Most recently used last, so eviction drops the oldest.
       this.served.delete(key);
       this.served.set(key, hit);
-      return hit;
+      return hit.chunks;
     }
     const values = this.readWeights(record);
+    const chunks = Array.from(chunksOf(values), (chunk) => encodeModelChunk(chunk));
     if (values.byteLength <= SERVED_CACHE_BYTES) {
-      this.served.set(key, values);
+      this.served.set(key, { chunks, bytes: chunks.reduce((n, c) => n + c.bytes.byteLength, 0) });
       let bytes = 0;
-      for (const v of this.served.values()) bytes += v.byteLength;
+      for (const v of this.served.values()) bytes += v.bytes;
       for (const [k, v] of this.served) {
         if (bytes <= SERVED_CACHE_BYTES && this.served.size <= SERVED_CACHE_ENTRIES) break;
         this.served.delete(k);
-        bytes -= v.byteLength;
+        bytes -= v.bytes;
       }
     }
-    return values;
+    return chunks;
   }
 
   /**

@@ -154,7 +154,7 @@ export class ParticipantEndpoint {
             if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', `stage "${quote(header.stage)}" needs a tensor header`);
             assembler = new TensorAssembler<TypedTensor>(
               { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
-              { expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}) },
+              { expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, offThread: true, ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}) },
             );
           }
         } else if (msg.part === 'chunk') {
@@ -167,7 +167,10 @@ export class ParticipantEndpoint {
         checking = false;
       }
       if (!header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream ended without a header');
-      const tensor = assembler ? assembler.finish() : null;
+      // A refusal here (digest, a non-finite value the verifier thread found) is not a cut either.
+      checking = true;
+      const tensor = assembler ? await assembler.finished() : null;
+      checking = false;
       const { received } = this.rounds.acceptMessage(caller.federationId, caller.siteId, header, tensor, header.tensor ? Buffer.from(header.tensor.sha256) : null);
       release = null;
       return { roundId: header.roundId, stage: header.stage, received };

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import {
-  ConclaveError, TensorAssembler, chunkCount, chunksOf, toServiceError,
+  ConclaveError, TensorAssembler, toServiceError,
   type DownloadModelRequestMsg, type DownloadStageTensorRequestMsg, type StageTensorMsg, type FederationConfigMsg, type FederationMsg, type GetTaskResponseMsg, type ModelStreamMsg,
   type ModelVersionMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundMsg, type StageStreamMsg, type SubmitStageResponseMsg,
 } from '../protocols/index.ts';
@@ -73,15 +73,15 @@ async function streamModel(deps: ServiceDeps, caller: Caller, call: grpc.ServerW
   const version = req.latest ? deps.registry.latestVersion(federationId) : req.version;
   if (version === null) throw new ConclaveError('NOT_FOUND', 'federation has no model');
   const record = deps.registry.get(federationId, version);
-  const values = deps.registry.servedWeights(record);
-  // servedWeights verified the bytes against the recorded digest: no need to hash them again.
-  const header = { layout: record.layout, totalElements: values.length, sha256: record.sha256, chunkCount: chunkCount(values.length) };
+  const chunks = deps.registry.servedChunks(record);
+  // servedChunks verified the bytes against the recorded digest (and their count): no need to hash them again.
+  const header = { layout: record.layout, totalElements: record.numParameters, sha256: record.sha256, chunkCount: chunks.length };
   const from = resumeOffset(req, header);
   call.write({ part: 'header', header: { federationId, version, topologyJson: federation.topologyJson, tensor: header } });
-  for (const chunk of chunksOf(values, from)) {
+  for (let index = from; index < chunks.length; index++) {
     if (call.cancelled) return;
     // Respect HTTP/2 flow control: never queue the whole model in memory for a slow reader.
-    if (!call.write({ part: 'chunk', chunk })) await once(call, 'drain');
+    if (!call.write(chunks[index] as unknown as ModelStreamMsg)) await once(call, 'drain');
   }
   call.end();
 }

@@ -120,7 +120,7 @@ export async function downloadModel(
           if (!sameModelHeader(kept.header, header)) throw new ConclaveError('RESUME_MISMATCH', 'the resumed download is not the model the cut one started');
           assembler = kept.assembler;
         } else {
-          assembler = new TensorAssembler({ ...msg.header.tensor }, { rejectNonFinite: true });
+          assembler = new TensorAssembler({ ...msg.header.tensor }, { rejectNonFinite: true, offThread: true });
           if (progress) {
             progress.header = header;
             progress.assembler = assembler;
@@ -141,7 +141,7 @@ export async function downloadModel(
   }
   progress?.reset();
   if (!header || !assembler) throw new ConclaveError('MALFORMED_STREAM', 'model stream was empty');
-  const values = assembler.finish();
+  const values = await assembler.finished();
   return {
     federationId: header.federationId, version: header.version, topologyJson: header.topologyJson,
     layout: assembler.header.layout, values, sha256: Buffer.from(header.tensor.sha256),

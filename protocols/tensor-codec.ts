@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConclaveError } from './errors.ts';
+import { OffThreadVerification } from './tensor-verifier.ts';
 
 /**
  * Element types a tensor may carry: model weights and deltas are float32; protocols that work in a
@@ -37,12 +38,13 @@ export function dtypeOf(values: TypedTensor): Dtype {
   return 'bytes';
 }
 
-function allocate(dtype: Dtype, elements: number): TypedTensor {
+function allocate(dtype: Dtype, elements: number, shared = false): TypedTensor {
+  const buffer = shared ? new SharedArrayBuffer(elements * bytesPerElement(dtype)) : null;
   switch (dtype) {
-    case 'float32': return new Float32Array(elements);
-    case 'int32': return new Int32Array(elements);
-    case 'uint32': return new Uint32Array(elements);
-    case 'bytes': return new Uint8Array(elements);
+    case 'float32': return buffer ? new Float32Array(buffer) : new Float32Array(elements);
+    case 'int32': return buffer ? new Int32Array(buffer) : new Int32Array(elements);
+    case 'uint32': return buffer ? new Uint32Array(buffer) : new Uint32Array(elements);
+    case 'bytes': return buffer ? new Uint8Array(buffer) : new Uint8Array(elements);
   }
 }
 
@@ -57,6 +59,11 @@ export interface TensorHeader {
 export const CHUNK_BYTES = 1 << 20;
 /** The largest single gRPC message either side accepts: one chunk plus headroom for the header. */
 export const MAX_MESSAGE_BYTES = 4 * CHUNK_BYTES;
+/**
+ * Tensors from this size on are checked off the receiving thread (`offThread`): below it a worker
+ * round trip costs more than the checks, and the models this project trains are well under it.
+ */
+export const OFF_THREAD_MIN_BYTES = 4 * CHUNK_BYTES;
 
 if (endianness() !== 'LE') {
   // The wire format is little-endian; views over Buffers would silently byte-swap otherwise.
@@ -149,6 +156,8 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   private readonly bytes: Uint8Array;
   private readonly hash: Hash = createHash('sha256');
   private readonly rejectNonFinite: boolean;
+  /** Set when the checks run on the verifier thread: `values` is then SharedArrayBuffer-backed. */
+  private readonly offThread: OffThreadVerification | null;
   private nextIndex = 0;
   private filled = 0;
 
@@ -156,7 +165,12 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
    * `expectedDtype` (float32 unless said otherwise) and `maxElements` bound what a header may ask
    * for before anything is allocated; `expectedLayout` pins it exactly.
    */
-  constructor(header: TensorHeader, options: { expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number } = {}) {
+  /**
+   * `offThread`: a tensor of OFF_THREAD_MIN_BYTES or more is hashed and checked for finiteness on
+   * the verifier thread (tensor-verifier.ts), into a SharedArrayBuffer-backed array; finish it with
+   * `finished()`.
+   */
+  constructor(header: TensorHeader, options: { expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean } = {}) {
     const layout = validateLayout(header.layout);
     const elements = layoutElements(layout);
     const dtype = layout[0]!.dtype;
@@ -180,10 +194,12 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     }
     this.header = { ...header, layout };
     this.dtype = dtype;
-    this.values = allocate(dtype, elements) as T;
+    const offThread = (options.offThread ?? false) && elements * bytesPerElement(dtype) >= OFF_THREAD_MIN_BYTES;
+    this.values = allocate(dtype, elements, offThread) as T;
     this.bytes = new Uint8Array(this.values.buffer);
     // Only floats can be NaN or infinite; integer and byte tensors have nothing to check.
     this.rejectNonFinite = dtype === 'float32' && (options.rejectNonFinite ?? true);
+    this.offThread = offThread ? new OffThreadVerification(this.values.buffer as SharedArrayBuffer, this.rejectNonFinite) : null;
   }
 
   /** Chunks accepted so far (in order, sized, finite, hashed): where a resumed transfer continues. */
@@ -204,6 +220,15 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     if (chunk.data.length !== expectedBytes) {
       throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} has ${chunk.data.length} bytes, expected ${expectedBytes}`);
     }
+    if (this.offThread) {
+      // A chunk the verifier thread found non-finite is refused here, at the latest by finished().
+      this.throwIfNonFinite(this.offThread.nonFinite);
+      this.bytes.set(chunk.data, this.filled);
+      this.offThread.chunk(this.filled, this.filled + expectedBytes);
+      this.filled += expectedBytes;
+      this.nextIndex++;
+      return;
+    }
     this.bytes.set(chunk.data, this.filled);
     if (this.rejectNonFinite) {
       const floats = this.values as Float32Array;
@@ -222,15 +247,36 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     this.nextIndex++;
   }
 
-  /** Returns the tensor once every chunk arrived and the digest matches. */
+  /** Returns the tensor once every chunk arrived and the digest matches (checks made on this thread only). */
   finish(): T {
+    if (this.offThread) throw new Error('this tensor is verified off the thread: finish it with finished()');
+    this.checkComplete();
+    return this.checkDigest(this.hash.digest());
+  }
+
+  /** finish(), for either kind: waits for the verifier thread's verdict when it has one. */
+  async finished(): Promise<T> {
+    if (!this.offThread) return this.finish();
+    this.checkComplete();
+    const { digest, nonFinite } = await this.offThread.finish();
+    this.throwIfNonFinite(nonFinite);
+    return this.checkDigest(digest);
+  }
+
+  private checkComplete(): void {
     if (!this.complete) {
       throw new ConclaveError('MALFORMED_STREAM', `stream ended after ${this.nextIndex} of ${this.header.chunkCount} chunks`);
     }
-    const digest = this.hash.digest();
+  }
+
+  private checkDigest(digest: Buffer): T {
     if (!digest.equals(Buffer.from(this.header.sha256))) {
       throw new ConclaveError('DIGEST_MISMATCH', 'tensor digest does not match the header: the stream was corrupted or tampered with');
     }
     return this.values;
+  }
+
+  private throwIfNonFinite(index: number): void {
+    if (index >= 0) throw new ConclaveError('NON_FINITE_VALUE', `tensor contains a non-finite value at element ${index}`);
   }
 }

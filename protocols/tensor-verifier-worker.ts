@@ -1,0 +1,65 @@
+/**
+ * The worker thread behind tensor-verifier.ts: for each streamed tensor it faults in the pages of
+ * the shared buffer the chunks are copied into, then, chunk by chunk as the receiving thread hands
+ * them over, checks floats for finiteness and feeds the bytes to SHA-256. Messages arrive in
+ * order, so the digest covers the tensor in order.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+import type { VerifierReply, VerifierRequest } from './tensor-verifier.ts';
+
+interface Job {
+  bytes: Uint8Array;
+  floats: Float32Array | null;
+  hash: Hash;
+  nonFinite: number;
+}
+
+/** One word per 4 KiB page. */
+const PAGE_WORDS = 1024;
+
+const port = parentPort;
+if (!port) throw new Error('tensor-verifier-worker runs as a worker thread');
+const jobs = new Map<number, Job>();
+
+port.on('message', (m: VerifierRequest) => {
+  switch (m.t) {
+    case 'open': {
+      const bytes = new Uint8Array(m.buffer);
+      jobs.set(m.job, { bytes, floats: m.floats ? new Float32Array(m.buffer, 0, bytes.length >> 2) : null, hash: createHash('sha256'), nonFinite: -1 });
+      // A fresh buffer's pages are faulted in on first write, at several ms per MiB on the VMs
+      // measured: done here, in parallel with the network, the receiving thread's copies find them
+      // mapped. Adding 0 atomically writes without changing a word the receiver may be filling.
+      const words = new Int32Array(m.buffer, 0, bytes.length >> 2);
+      for (let i = 0; i < words.length; i += PAGE_WORDS) Atomics.add(words, i, 0);
+      break;
+    }
+    case 'chunk': {
+      const job = jobs.get(m.job);
+      if (!job || job.nonFinite >= 0) break;
+      if (job.floats) {
+        const floats = job.floats;
+        for (let i = m.start >> 2, end = m.end >> 2; i < end; i++) {
+          // x - x is NaN exactly when x is NaN or ±Infinity.
+          const v = floats[i]!;
+          if (v - v !== 0) {
+            job.nonFinite = i;
+            port.postMessage({ t: 'nonFinite', job: m.job, index: i } satisfies VerifierReply);
+            return;
+          }
+        }
+      }
+      job.hash.update(job.bytes.subarray(m.start, m.end));
+      break;
+    }
+    case 'finish': {
+      const job = jobs.get(m.job);
+      jobs.delete(m.job);
+      port.postMessage({ t: 'done', job: m.job, digest: job ? job.hash.digest() : null, nonFinite: job?.nonFinite ?? -1 } satisfies VerifierReply);
+      break;
+    }
+    case 'close':
+      jobs.delete(m.job);
+      break;
+  }
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { CHUNK_BYTES, OFF_THREAD_MIN_BYTES, TensorAssembler, chunksOf, makeHeader, type TensorSpec } from './tensor-codec.ts';
+import { ConclaveError } from './errors.ts';
+
+/** Just over the off-thread threshold, with a partial last chunk. */
+const ELEMENTS = OFF_THREAD_MIN_BYTES / 4 + 12_345;
+const layout: TensorSpec[] = [{ name: 'w', shape: [ELEMENTS], dtype: 'float32' }];
+
+function tensor(): Float32Array {
+  const values = new Float32Array(ELEMENTS);
+  for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) * 1e-3;
+  return values;
+}
+
+/** The code a stream ends with: from the chunk after the bad one, or from finished(). */
+async function outcome(values: Float32Array, header = makeHeader(layout, values)): Promise<string> {
+  const assembler = new TensorAssembler(header, { expectedLayout: layout, offThread: true });
+  try {
+    for (const chunk of chunksOf(values)) {
+      assembler.push(chunk);
+      // Lets the verifier thread's reports arrive between chunks, as they do between network reads.
+      await new Promise((r) => setImmediate(r));
+    }
+    await assembler.finished();
+    return 'NONE';
+  } catch (err) {
+    return err instanceof ConclaveError ? `${err.code}: ${err.message}` : `OTHER: ${String(err)}`;
+  }
+}
+
+describe('tensor checks off the receiving thread', () => {
+  it('reassembles a large tensor byte for byte into shared memory; small ones stay on the thread', async () => {
+    const values = tensor();
+    const header = makeHeader(layout, values);
+    const assembler = new TensorAssembler(header, { expectedLayout: layout, offThread: true });
+    for (const chunk of chunksOf(values)) assembler.push(chunk);
+    expect(() => assembler.finish()).toThrow(/finished\(\)/);
+    const received = await assembler.finished();
+    expect(received.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(Buffer.from(received.buffer).equals(Buffer.from(values.buffer))).toBe(true);
+
+    const small = values.subarray(0, CHUNK_BYTES / 4);
+    const smallLayout: TensorSpec[] = [{ name: 'w', shape: [small.length], dtype: 'float32' }];
+    const onThread = new TensorAssembler(makeHeader(smallLayout, small), { offThread: true });
+    for (const chunk of chunksOf(small)) onThread.push(chunk);
+    expect((await onThread.finished()).buffer).toBeInstanceOf(ArrayBuffer);
+  });
+
+  it('refuses a non-finite value with its index, and a digest that does not match', async () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const values = tensor();
+      const at = 2 * (CHUNK_BYTES / 4) + 77;
+      const header = makeHeader(layout, values);
+      values[at] = bad;
+      expect(await outcome(values, header)).toBe(`NON_FINITE_VALUE: tensor contains a non-finite value at element ${at}`);
+      // In the last element too, where only finished() can see it.
+      const last = tensor();
+      last[ELEMENTS - 1] = bad;
+      expect(await outcome(last)).toBe(`NON_FINITE_VALUE: tensor contains a non-finite value at element ${ELEMENTS - 1}`);
+    }
+    const values = tensor();
+    const header = makeHeader(layout, values);
+    values[ELEMENTS - 5] = 0.5; // finite, so only the digest can tell
+    expect(await outcome(values, header)).toMatch(/^DIGEST_MISMATCH/);
+    expect(await outcome(tensor())).toBe('NONE');
+  });
+
+  it('refuses a stream that ends early without waiting for the thread', async () => {
+    const values = tensor();
+    const assembler = new TensorAssembler(makeHeader(layout, values), { offThread: true });
+    assembler.push(chunksOf(values).next().value!);
+    await expect(assembler.finished()).rejects.toMatchObject({ code: 'MALFORMED_STREAM' });
+  });
+});

@@ -18,6 +18,10 @@ import { watchFederation } from './round-model-commands.ts';
 import { watchView, type WatchView } from './progress.ts';
 import { modelSourceFromFlags, type LoadModelTools, type SimulationEvaluator } from './model-tools.ts';
 import { SiteWorkerReport } from './site-workers.ts';
+import { participantSeries } from '../audit/recompute.ts';
+import type { LedgerPayload } from '../privacy/ledger.ts';
+
+type RecordedPayload = LedgerPayload & { epsilonAfter?: { epsilon: number; accountant: string } };
 
 const ONE_PROCESS_PER_SITE_UP_TO = 8;
 /**
@@ -277,17 +281,24 @@ export async function simulateCommand(argv: string[], deps: { loadModelTools: Lo
           bounded: { clipped: round.clippedUpdates, capped: round.cappedWeights, refused: round.refusedUpdates },
         };
         if (config.privacy) {
-          const ledger = await callUnary<GetLedgerResponseMsg>(admin, 'GetLedger', { federationId: federation.id }, adminToken);
-          const lastEntry = ledger.entries.at(-1);
+          const ledger: GetLedgerResponseMsg = await callUnary<GetLedgerResponseMsg>(admin, 'GetLedger', { federationId: federation.id }, adminToken);
           // This round's own entry: a round charged when it opened (local, distributed) is followed by
           // the next round's charge before this report is read, and the federation's total includes it.
-          const own = ledger.entries.map((e) => JSON.parse(e.payloadJson) as { roundId: string; epsilonAfter?: { epsilon: number; accountant: string } })
-            .find((p) => p.roundId === round.id)?.epsilonAfter;
+          const payloads = ledger.entries.map((e): RecordedPayload => JSON.parse(e.payloadJson));
+          const ownIndex = payloads.findIndex((p) => p.roundId === round.id);
+          const own = payloads[ownIndex]?.epsilonAfter;
           entry.epsilon = own?.epsilon ?? ledger.federation?.epsilon ?? 0;
           entry.accountant = own?.accountant ?? ledger.federation?.accountant ?? 'rdp';
-          entry.siteEpsilon = Object.fromEntries(ledger.participants.map((p) => [p.siteName, p.epsilon.epsilon]));
-          if (lastEntry) {
-            const recorded = (JSON.parse(lastEntry.payloadJson) as { event: { clipNorm: number; configuredNoiseMultiplier: number; noiseMultiplier: number } }).event;
+          if (ownIndex >= 0 && ownIndex < payloads.length - 1) {
+            // Later charges are in the ledger's per-site totals: recompute each site's ε up to this round's entry.
+            const series = participantSeries(payloads.slice(0, ownIndex + 1));
+            entry.siteEpsilon = Object.fromEntries(ledger.participants.map((p) => [p.siteName, series.get(p.siteId)?.at(-1)?.epsilon ?? 0]));
+          } else {
+            entry.siteEpsilon = Object.fromEntries(ledger.participants.map((p) => [p.siteName, p.epsilon.epsilon]));
+          }
+          const recordedEntry = payloads[ownIndex] ?? payloads.at(-1);
+          if (recordedEntry) {
+            const recorded = recordedEntry.event as unknown as { clipNorm: number; configuredNoiseMultiplier: number; noiseMultiplier: number };
             entry.clipNorm = recorded.clipNorm;
             entry.noiseMultiplier = recorded.configuredNoiseMultiplier;
             entry.effectiveNoiseMultiplier = recorded.noiseMultiplier;

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   addInto, boundsFor, checkAdvertisement, chooseParameters, chooseQuantization, dequantizeSum, missingShares,
-  setupRound, unmaskSum, SHARE_BYTES,
+  setupRound, SHARE_BYTES,
   type Advertisement, type Quantization, type Revealed, type Round, type SecAggParameters,
 } from '../../crypto/secagg/index.ts';
 import { verifyAdvertisement } from '../../crypto/site-identity.ts';
@@ -28,6 +28,15 @@ import type { RoundAggregation, SumAggregation } from '../aggregation/aggregator
 import type { ProtectionProtocol, Stage, StageRoundContext, StageOutcome } from './protocol.ts';
 import { DEFAULT_SECAGG_CLIP } from './secagg-config.ts';
 import { noiseNormBound } from '../limits.ts';
+import { MaskExpansionPool } from '../../crypto/parallel/mask-expansion-pool.ts';
+import { unmaskSumParallel } from './mask-expansion-pool.ts';
+
+/**
+ * One pool of mask-expansion threads per coordinator process, kept across rounds (a warm thread's
+ * pass is ~2× a cold one's: BENCHMARKS.md); its threads never keep the process alive, and vectors
+ * too short to pay stay on the event loop's thread (MaskExpansionPool.apply).
+ */
+let unmaskPool: MaskExpansionPool | undefined;
 
 export interface SecAggOptions {
   /** The largest fraction of sites expected to drop out of a round, at any stage (sizes k and t). */
@@ -362,7 +371,7 @@ export function secureAggregation(options: SecAggOptions = DEFAULT_SECAGG_OPTION
       if (!state.sum || survivors.length !== state.summed.length) throw new ConclaveError('INTERNAL', 'secagg: the survivors are not the sites whose inputs were summed');
       // Reconstruction checks every secret against its commitment (the self-mask seed's hash, the
       // advertised public key): a forged share fails the round instead of corrupting the sum.
-      const sum = await unmaskSum(round, state.sum, state.keys, state.u2, survivors, state.revealed);
+      const sum = await unmaskSumParallel(unmaskPool ??= new MaskExpansionPool(), round, state.sum, state.keys, state.u2, survivors, state.revealed);
       state.sum = null;
       const params = round.length - 1;
       const unclipped = sum[params]!;

@@ -156,7 +156,7 @@ const result = {
     encryptOneThreadMs: round(median(pairs.map((p) => p.single)) * perMillion), encryptPoolMs: round(median(pairs.map((p) => p.pooled)) * perMillion),
     poolSpeedup: round(median(pairs.map((p) => p.single / p.pooled))),
   } : {}),
-  ...(auto ? { encryptChoice: auto.chosen ?? 'thread (update below the pool threshold or one core)' } : {}),
+  ...(auto ? { encryptChoice: auto.chosen ?? 'thread (update below the pool threshold or one core)', encryptTrialsMsPerCiphertext: auto.trialTimes } : {}),
   cpuMs: {
     server: round(median(passes.map((p) => p.server.cpu))), plainSum: round(median(passes.map((p) => p.plain.cpu))),
     serverOverPlain: round(median(passes.map((p) => p.server.cpu / p.plain.cpu))),

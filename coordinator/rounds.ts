@@ -545,7 +545,8 @@ export class RoundManager extends EventEmitter {
 
 /**
  * The aggregate's L2 bound: a mean of updates within the per-update bound stays within it; under
- * DP the sites' updates are within the clip norm plus the noise they added, and the sum is divided
+ * DP the sites' updates are within the clip norm plus the noise they added (and, under DDG, the
+ * rounding to its grid), and the sum is divided
  * by the expected number of sites, with the central noise on top.
  */
 function aggregateBound(round: ActiveRound, contributors: number, updateNormBound: number): number {
@@ -554,7 +555,10 @@ function aggregateBound(round: ActiveRound, contributors: number, updateNormBoun
   // averages each coordinate among the updates', so its square norm is at most Σ‖Δᵢ‖² ≤ n·B².
   if (!p) return updateNormBound * Math.sqrt(Math.max(1, contributors));
   const size = round.base.length;
-  const perSite = p.clipNorm + noiseNormBound(p.siteNoiseStd, size);
+  // Under the distributed discrete Gaussian each coordinate is also rounded to the grid γ: at most
+  // γ√d more per site (every coordinate moves by less than γ).
+  const ddg = p.distributed?.ddg;
+  const perSite = p.clipNorm + noiseNormBound(p.siteNoiseStd, size) + (ddg ? ddg.granularity * Math.sqrt(ddg.dim) : 0);
   const central = p.mode === 'central' ? noiseNormBound(p.configuredNoiseMultiplier * p.clipNorm, size) : 0;
   return (contributors * perSite + central) / Math.max(p.expectedSites, Number.MIN_VALUE);
 }

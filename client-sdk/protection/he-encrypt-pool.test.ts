@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Ckks, HeError, SLOTS, type CkksKeyPair } from '../../crypto/he/ckks.ts';
-import { HeEncryptPool, HeEncryption, MIN_POOLED_CIPHERTEXTS, poolMayPay } from './he-encrypt-pool.ts';
+import { HeEncryptPool, HeEncryption, MIN_POOLED_CIPHERTEXTS, poolMayPay, TRIALS } from './he-encrypt-pool.ts';
 
 let he: Ckks;
 let keys: CkksKeyPair;
@@ -56,13 +56,13 @@ test('auto encryption keeps small updates on this thread, and times both ways on
     // A pool is never tried with one core, nor for an update below the threshold.
     expect([poolMayPay(n, 1), poolMayPay(n - SLOTS, 16), poolMayPay(n, 2)]).toEqual([false, false, true]);
     const large = Float64Array.from({ length: n }, (_, i) => Math.sin(i));
-    for (let trial = 0; trial < 5; trial++) {
+    for (let trial = 0; trial < 2 * TRIALS + 1; trial++) {
       const out = he.decrypt(keys.secretKey, await enc.encrypt(keys, large, 'seeded'), n);
       let worst = 0;
       for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(out[i]! - large[i]!));
       expect(worst).toBeLessThan(1e-6);
     }
-    // With a second core it has timed both (two trials each) and settled; with one it never pools.
+    // With a second core it has timed both (TRIALS each) and settled; with one it never pools.
     if (poolMayPay(n)) expect(['thread', 'pool']).toContain(enc.chosen);
     else expect(enc.chosen).toBeUndefined();
   } finally {

@@ -94,6 +94,16 @@ export function runCli(args: string[], options: { stdin?: string; timeoutMs?: nu
   });
 }
 
+/** runCli, with its stdout parsed as one JSON document where it is one (null where it is text). */
+export async function runCliJson(args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<CliRun & { json: Record<string, unknown> | null }> {
+  const run = await runCli(args, options);
+  let json: Record<string, unknown> | null = null;
+  try {
+    json = JSON.parse(run.stdout) as Record<string, unknown>;
+  } catch { /* text output */ }
+  return { ...run, json };
+}
+
 /** Resolves with the first stdout line that looks like a JSON object, parsed; rejects if the process exits first or the time runs out. */
 export function firstJsonLine<T>(proc: CliProcess, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -15,7 +15,7 @@ import type { LedgerPayload } from '../../coordinator/privacy/ledger.ts';
 import { recomputeLedger } from '../../coordinator/audit/recompute.ts';
 import { startTestFederation, tempDataDir, type TestFederation } from '../helpers/coordinator.ts';
 import { plansFor } from '../helpers/raw-site.ts';
-import { spawnCli, waitExit } from '../helpers/processes.ts';
+import { runCliJson } from '../helpers/processes.ts';
 import { until } from '../helpers/wait.ts';
 
 let fx: TestFederation;
@@ -23,16 +23,7 @@ let dir: string;
 let cleanup: () => void;
 const ROUNDS = 3;
 
-async function cli(args: string[]): Promise<{ code: number | null; stdout: string; json: Record<string, unknown> | null }> {
-  const proc = spawnCli(`conclave ${args.slice(0, 2).join(' ')}`, args);
-  const { code } = await waitExit(proc, 60_000);
-  const stdout = proc.stdout.join('\n');
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(stdout) as Record<string, unknown>;
-  } catch { /* text */ }
-  return { code, stdout, json };
-}
+const cli = (args: string[]) => runCliJson(args);
 
 beforeAll(async () => {
   ({ dir, cleanup } = tempDataDir('conclave-audit-'));

@@ -3,8 +3,6 @@
  * in-memory coordinator: real Participants (fixed trainer), the secagg stages, the DDG encoding at
  * the sites and the decoding at the coordinator, and the ledger's charge.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
@@ -17,6 +15,7 @@ import type { DdgDpEvent, LedgerPayload } from '../../coordinator/privacy/ledger
 import { parseFederationConfig, type FederationConfigInput } from '../../coordinator/federation-config.ts';
 import { TINY_LAYOUT, TINY_TOPOLOGY, inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
 import { PrivacyLedger } from '../../coordinator/privacy/ledger.ts';
+import { runCli } from '../helpers/processes.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
@@ -112,14 +111,7 @@ async function budgetedFederation(n: number, config: FederationConfigInput, budg
   return { id: fed.id, sites };
 }
 
-const BIN = fileURLToPath(new URL('../../coordinator/cli/conclave.js', import.meta.url));
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args, { timeoutMs: 30_000 });
 
 describe('distributed DP under secure aggregation', () => {
   test('rounds commit the decoded sum (≈ the clipped mean within the noise); the ledger charges the DDG at the paper\'s ε, and the CLI agrees', async () => {

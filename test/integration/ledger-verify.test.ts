@@ -14,7 +14,7 @@ import { genesisHash, ledgerKeyFromJwks, signEntry } from '../../crypto/ledger-s
 import { exportSigningKeys, generateSigningKeys, publicJwks } from '../../crypto/tokens.ts';
 import { createZooFederation, startTestFederation, tempDataDir } from '../helpers/coordinator.ts';
 import { expectGrpcError, plansFor } from '../helpers/raw-site.ts';
-import { firstJsonLine, spawnCli, waitExit } from '../helpers/processes.ts';
+import { firstJsonLine, runCliJson, spawnCli, waitExit } from '../helpers/processes.ts';
 import { until as waitUntil } from '../helpers/wait.ts';
 
 type PrivacyInput = NonNullable<FederationConfigInput['privacy']>;
@@ -73,18 +73,8 @@ async function layoutOf(coordinator: RunningCoordinator, fed: Fed): Promise<Tens
   }
 }
 
-interface CliResult { code: number | null; json: Record<string, unknown> | null; stdout: string; stderr: string }
-
-async function cli(args: string[]): Promise<CliResult> {
-  const proc = spawnCli(`conclave ${args.slice(0, 2).join(' ')}`, args);
-  const { code } = await waitExit(proc, 30_000);
-  const stdout = proc.stdout.join('\n');
-  let json: Record<string, unknown> | null = null;
-  try {
-    json = JSON.parse(stdout) as Record<string, unknown>;
-  } catch { /* text output */ }
-  return { code, json, stdout, stderr: proc.stderr.join('\n') };
-}
+type CliResult = Awaited<ReturnType<typeof runCliJson>>;
+const cli = (args: string[]) => runCliJson(args, { timeoutMs: 30_000 });
 
 const problemKinds = (r: CliResult) => new Set(((r.json?.['problems'] ?? []) as Array<{ problem: string }>).map((p) => p.problem));
 

@@ -18,6 +18,8 @@ import type { SiteCaller } from '../../coordinator/participant-endpoint.ts';
 import { Ckks, MAX_FULL_CIPHERTEXT_BYTES, packCiphertexts, type CiphertextMode, type CkksKeyPair } from '../../crypto/he/ckks.ts';
 import { HE_PLAN_SCHEMA, decodeJson, encodeFramed, encodeJson, keyIdOf } from '../../crypto/he/wire.ts';
 import { createLogger } from '../../coordinator/logger.ts';
+import type { FederationConfigInput } from '../../coordinator/federation-config.ts';
+import { analyticGaussianSigma } from '../../crypto/dp/index.ts';
 import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let he: Ckks;
@@ -179,6 +181,39 @@ describe('protection he', () => {
         for (const text of [n.bytes.toString('base64').slice(0, 40), n.bytes.toString('hex').slice(0, 40)]) expect(f.bytes.includes(text), `${n.what} (text) found in ${f.path}`).toBe(false);
       }
     }
+  });
+
+  test.each(['local', 'central'] as const)('with %s DP: sites clip (and under local DP noise) before encrypting, the decrypted mean is the clipped one, and the ledger charges the round', async (mode) => {
+    ({ c, dataRoot } = await heCoordinator());
+    // Local: the multiplier follows from each release's ε (analytic Gaussian); ε = 1000 keeps the
+    // noise small enough to tell the clipped mean from the raw one.
+    const z = mode === 'local' ? analyticGaussianSigma(1000, 1e-5, 1) : 0.001;
+    const fed = await tinyFederation(c, 3, tinyConfig({
+      minSites: 3,
+      privacy: { mode, noiseMultiplier: mode === 'local' ? null : z, localEpsilon: mode === 'local' ? 1000 : null, clipNorm: 1, sampleRate: 1, adaptiveClip: null, budgetEpsilon: null, delta: 1e-5 },
+    } as Partial<FederationConfigInput>));
+    // 0.1·√8 = 0.28 stays within C = 1; 0.6·√8 = 1.70 and 1.2·√8 = 3.39 are clipped to 1/√8 a coordinate.
+    const deltas = [0.1, 0.6, 1.2];
+    const stores = siteKeyStores(3);
+    const events = await runSites(c, fed.sites, deltas, [10, 30, 60], (i) => heSiteProtocol({ he, keys: stores[i]! }));
+    for (const siteEvents of events) expect(siteEvents.map((e) => e.type)).toContain('submitted');
+    expect(stagesSent(events, 'encrypt')).toBe(3);
+    const [round] = c.rounds.listRounds(fed.id);
+    expect(round).toMatchObject({ state: 'committed' });
+    // Under DP every site weighs the same (counts stay at the site): the mean of the clipped updates,
+    // within 5 std of the noise (local: 2zC per site, /√3 in the mean; central: zC/3), far from the raw mean.
+    const clippedMean = (0.1 + 2 / Math.sqrt(8)) / 3;
+    const noiseStd = mode === 'local' ? (2 * z) / Math.sqrt(3) : z / 3;
+    const next = c.registry.readWeights(c.registry.get(fed.id, 1));
+    for (const v of next) {
+      expect(Math.abs(v - clippedMean)).toBeLessThan(5 * noiseStd + 1e-6);
+      expect(Math.abs(v - (0.1 + 0.6 + 1.2) / 3)).toBeGreaterThan(0.2);
+    }
+    const payloads = c.ledger.payloads(fed.id);
+    expect(payloads).toHaveLength(1);
+    expect(payloads[0]!.event).toMatchObject(mode === 'local'
+      ? { mechanism: 'gaussian', mode: 'local', release: 'site-updates', noiseMultiplier: expect.closeTo(z, 9), sensitivity: 2 }
+      : { mechanism: 'gaussian', mode: 'central', release: 'aggregate', noiseMultiplier: z, sensitivity: 1 });
   });
 
   test('the key lives across rounds (no second ceremony), and revoking a site that holds it retires it', async () => {

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import type { SiteProtocol } from '../../client-sdk/protection/protocol.ts';
 import { heSiteProtocol } from '../../client-sdk/protection/he.ts';
 import { heProtection } from '../../coordinator/protection/he.ts';
@@ -20,7 +19,7 @@ import { HE_PLAN_SCHEMA, decodeJson, encodeFramed, encodeJson, keyIdOf } from '.
 import { createLogger } from '../../coordinator/logger.ts';
 import type { FederationConfigInput } from '../../coordinator/federation-config.ts';
 import { analyticGaussianSigma } from '../../crypto/dp/index.ts';
-import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
+import { fixedTrainer, inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let he: Ckks;
 let c: InMemoryCoordinator | undefined;
@@ -54,17 +53,6 @@ async function heCoordinator(mode: CiphertextMode = 'seeded'): Promise<{ c: InMe
     if (saved === undefined) delete process.env['TMPDIR'];
     else process.env['TMPDIR'] = saved;
   }
-}
-
-function fixedTrainer(value: number, numExamples: number): LocalTrainer {
-  return {
-    init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
-    async *train(global) {
-      yield { kind: 'epoch', epoch: 0, loss: 0.5 };
-      return { delta: new Float32Array(global.values.length).fill(value), numExamples, loss: 0.5, accuracy: 0.9, steps: 1 };
-    },
-    dispose() {},
-  };
 }
 
 async function runSites(

@@ -7,12 +7,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { secureAggregation as siteSecAgg } from '../../client-sdk/protection/secagg.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import { secureAggregation, type SecAggOptions } from '../../coordinator/protection/secagg.ts';
 import { FakeSecAggSite, SECAGG_STAGES, runSecAggRound } from '../helpers/secagg-site.ts';
-import { inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
+import { fixedTrainer, inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
@@ -25,18 +24,6 @@ async function coordinatorWith(options: SecAggOptions, watch?: (tensor: Uint32Ar
     (protocol.stages as Array<typeof masked>)[2] = { ...masked, accept: (s, ctx, m) => { watch(Uint32Array.from(m.tensor as Uint32Array)); masked.accept(s, ctx, m); } };
   }
   return inMemoryCoordinator({ protocols: new Map([['none', protocol as ProtectionProtocol<never>]]) });
-}
-
-
-function fixedTrainer(delta: Float32Array): LocalTrainer {
-  return {
-    init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
-    async *train() {
-      yield { kind: 'epoch', epoch: 0, loss: 0.5 };
-      return { delta: delta.slice(), numExamples: 10, loss: 0.5, accuracy: 0.9, steps: 1 };
-    },
-    dispose() {},
-  };
 }
 
 // Not affine in i: with an odd number of sites the mean of affine deltas IS the middle site's delta,

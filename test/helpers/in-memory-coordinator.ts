@@ -200,12 +200,13 @@ export function inMemoryTransport(coordinator: InMemoryCoordinator, caller: Site
 }
 
 /** A trainer that trains nothing: every round's delta is `value` everywhere, so aggregates are known exactly. */
-export function fixedTrainer(value: number): LocalTrainer {
+export function fixedTrainer(value: number | Float32Array, numExamples = 10): LocalTrainer {
   return {
     init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
     async *train(global) {
       yield { kind: 'epoch', epoch: 0, loss: 0.5 };
-      return { delta: new Float32Array(global.values.length).fill(value), numExamples: 10, loss: 0.5, accuracy: 0.9, steps: 1 };
+      const delta = typeof value === 'number' ? new Float32Array(global.values.length).fill(value) : value.slice();
+      return { delta, numExamples, loss: 0.5, accuracy: 0.9, steps: 1 };
     },
     dispose() {},
   };

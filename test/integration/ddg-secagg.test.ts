@@ -5,7 +5,6 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { distributedDiscreteEpsilon, roundedL2Bound } from '../../crypto/dp/ddg.ts';
 import { DEFAULT_ORDERS } from '../../crypto/dp/index.ts';
 import { secAggParametersFor } from '../../coordinator/protection/secagg-config.ts';
@@ -13,7 +12,7 @@ import { participantSeries, recomputeLedger } from '../../coordinator/audit/reco
 import { buildAuditReport } from '../../coordinator/audit/report.ts';
 import type { DdgDpEvent, LedgerPayload } from '../../coordinator/privacy/ledger.ts';
 import { parseFederationConfig, type FederationConfigInput } from '../../coordinator/federation-config.ts';
-import { TINY_LAYOUT, TINY_TOPOLOGY, inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { TINY_LAYOUT, TINY_TOPOLOGY, fixedTrainer, inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
 import { PrivacyLedger } from '../../coordinator/privacy/ledger.ts';
 import { runCli } from '../helpers/processes.ts';
 
@@ -23,17 +22,6 @@ afterEach(() => c?.close());
 const DELTA = 1e-5;
 const CLIP = 1;
 const Z = 0.05;
-
-function fixedTrainer(delta: Float32Array): LocalTrainer {
-  return {
-    init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
-    async *train() {
-      yield { kind: 'epoch', epoch: 0, loss: 0.5 };
-      return { delta: delta.slice(), numExamples: 10, loss: 0.5, accuracy: 0.9, steps: 1 };
-    },
-    dispose() {},
-  };
-}
 
 // Norms from ~1.3 to ~3: every update is clipped, so the clipped mean differs from the raw one.
 const deltaOf = (i: number) => Float32Array.from({ length: 8 }, (_, j) => (i + 1) * 0.3 - j * 0.1 + i * i * 0.02);

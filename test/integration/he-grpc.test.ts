@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
-import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { adminClient, callUnary, downloadModel } from '../../client-sdk/connection.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { silentLogger } from '../../coordinator/logger.ts';
@@ -13,6 +12,7 @@ import { configMessage, type FederationConfigInput } from '../../coordinator/fed
 import { createFederation } from '../../protocols/client.ts';
 import { MAX_MESSAGE_BYTES, type FederationMsg, type TensorSpec } from '../../protocols/index.ts';
 import { tempDataDir } from '../helpers/coordinator.ts';
+import { fixedTrainer } from '../helpers/in-memory-coordinator.ts';
 
 const INPUTS = 500;
 const UNITS = 280;
@@ -37,16 +37,6 @@ afterAll(async () => {
   await coordinator?.close();
   cleanup?.();
 });
-
-function fixedTrainer(value: number, numExamples: number): LocalTrainer {
-  return {
-    init: async () => ({ backend: 'fixed', reason: 'test trainer' }),
-    async *train(global) {
-      return { delta: new Float32Array(global.values.length).fill(value), numExamples, loss: 0.5, accuracy: 0.9, steps: 1 };
-    },
-    dispose() {},
-  };
-}
 
 test('an aggregate larger than a gRPC message reaches the decryptors in chunks, and the round commits the weighted mean', async () => {
   // 35 ciphertexts of the full form: the aggregate is larger than one message may be.

@@ -5,14 +5,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeTopK, participantServiceDefinition, quantize8, type StageStreamMsg, type UpdateBodyMsg } from '../../protocols/index.ts';
-import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
+import { Participant } from '../../client-sdk/participant.ts';
 import type { Dataset } from '../../client-sdk/data/dataset.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import { roundMessage } from '../../coordinator/services.ts';
 import { describeRound } from '../../coordinator/cli/round-model-commands.ts';
-import {
-  TINY_LAYOUT, inMemoryCoordinator, inMemoryTransport, openRound, send, sendUpdate, tinyConfig, tinyFederation, type InMemoryCoordinator,
-} from '../helpers/in-memory-coordinator.ts';
+import { runParticipants, TINY_LAYOUT, inMemoryCoordinator, inMemoryTransport, openRound, send, sendUpdate, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
@@ -40,18 +38,10 @@ function trainer(delta: number[], loss: number, accuracy: number): LocalTrainer 
 
 async function runFederation(sites: Array<{ trainer: LocalTrainer; evalData?: Dataset }>, config = tinyConfig()) {
   const fed = await tinyFederation(c, sites.length, config);
-  const runs = fed.sites.map(async (site, i) => {
-    const participant = new Participant({ transport: inMemoryTransport(c, site), trainer: sites[i]!.trainer, pollWaitMs: 20, ...(sites[i]!.evalData ? { evalData: sites[i]!.evalData } : {}) });
-    const events: ParticipantEvent[] = [];
-    for await (const e of participant.run()) events.push(e);
-    return events;
-  });
-  const ticker = setInterval(() => c.rounds.scheduler.tick(), 10);
-  try {
-    return { fed, events: await Promise.all(runs) };
-  } finally {
-    clearInterval(ticker);
-  }
+  const events = await runParticipants(c, fed.sites.map((site, i) => new Participant({
+    transport: inMemoryTransport(c, site), trainer: sites[i]!.trainer, pollWaitMs: 20, ...(sites[i]!.evalData ? { evalData: sites[i]!.evalData } : {}),
+  })));
+  return { fed, events };
 }
 
 const weights = (fed: { id: string }, version: number) => c.registry.readWeights(c.registry.get(fed.id, version));

@@ -6,12 +6,12 @@
  */
 import { afterEach, expect, test } from 'vitest';
 import { ConclaveError } from '../../protocols/index.ts';
-import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
+import { Participant } from '../../client-sdk/participant.ts';
 import type { SiteProtocol } from '../../client-sdk/protection/protocol.ts';
 import { noProtection as siteNone } from '../../client-sdk/protection/none.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import { noProtection } from '../../coordinator/protection/none.ts';
-import { inMemoryCoordinator, sha256, tinyFederation, type InMemoryCoordinator, inMemoryTransport, fixedTrainer } from '../helpers/in-memory-coordinator.ts';
+import { runParticipants, inMemoryCoordinator, sha256, tinyFederation, type InMemoryCoordinator, inMemoryTransport, fixedTrainer } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
@@ -64,33 +64,19 @@ const siteTwoStage: SiteProtocol = {
 test('Participants take part in both stages of a round and the model moves by the mean of their deltas', async () => {
   c = await inMemoryCoordinator({ protocols: new Map([['none', coordinatorTwoStage as ProtectionProtocol<never>]]) });
   const fed = await tinyFederation(c, 3);
-  const runs = fed.sites.map((site, i) => {
-    const participant = new Participant({
-      transport: inMemoryTransport(c, site), trainer: fixedTrainer(i + 1), pollWaitMs: 20,
-      protocols: new Map([['test-two-stage', { ...siteTwoStage, first: (ctx, contribution) => {
-        ctx.secrets.set('siteId', site.siteId);
-        return siteTwoStage.first(ctx, contribution);
-      } }]]),
-    });
-    return (async () => {
-      const events: ParticipantEvent[] = [];
-      for await (const e of participant.run()) events.push(e);
-      return events;
-    })();
-  });
-  // The scheduler runs on its own timer in production; here the test ticks it.
-  const ticker = setInterval(() => c.rounds.scheduler.tick(), 10);
-  try {
-    const events = await Promise.all(runs);
-    for (const siteEvents of events) {
-      const kinds = siteEvents.map((e) => e.type);
-      expect(kinds).toContain('submitted');
-      expect(kinds).toContain('stage-sent');
-      expect(kinds.indexOf('stage-sent')).toBeGreaterThan(kinds.indexOf('submitted'));
-      expect(kinds.at(-1)).toBe('finished');
-    }
-  } finally {
-    clearInterval(ticker);
+  const events = await runParticipants(c, fed.sites.map((site, i) => new Participant({
+    transport: inMemoryTransport(c, site), trainer: fixedTrainer(i + 1), pollWaitMs: 20,
+    protocols: new Map([['test-two-stage', { ...siteTwoStage, first: (ctx, contribution) => {
+      ctx.secrets.set('siteId', site.siteId);
+      return siteTwoStage.first(ctx, contribution);
+    } }]]),
+  })));
+  for (const siteEvents of events) {
+    const kinds = siteEvents.map((e) => e.type);
+    expect(kinds).toContain('submitted');
+    expect(kinds).toContain('stage-sent');
+    expect(kinds.indexOf('stage-sent')).toBeGreaterThan(kinds.indexOf('submitted'));
+    expect(kinds.at(-1)).toBe('finished');
   }
   const [round] = c.rounds.listRounds(fed.id);
   expect(round).toMatchObject({ state: 'committed', stage: 'confirm' });

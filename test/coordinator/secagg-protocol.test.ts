@@ -6,12 +6,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
+import { Participant } from '../../client-sdk/participant.ts';
 import { secureAggregation as siteSecAgg } from '../../client-sdk/protection/secagg.ts';
 import type { ProtectionProtocol } from '../../coordinator/protection/protocol.ts';
 import { secureAggregation, type SecAggOptions } from '../../coordinator/protection/secagg.ts';
 import { FakeSecAggSite, SECAGG_STAGES, runSecAggRound } from '../helpers/secagg-site.ts';
-import { fixedTrainer, inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
+import { runParticipants, fixedTrainer, inMemoryCoordinator, openRound, poll, send, tinyConfig, tinyFederation, type InMemoryCoordinator, inMemoryTransport } from '../helpers/in-memory-coordinator.ts';
 
 let c: InMemoryCoordinator;
 afterEach(() => c?.close());
@@ -52,21 +52,7 @@ describe('protection "secagg" end to end', () => {
     const n = 5;
     const fed = await tinyFederation(c, n, tinyConfig({ sitesPerRound: n, minSites: 3 }));
     const deltas = fed.sites.map((_, i) => deltaOf(i));
-    const runs = fed.sites.map((site, i) => {
-      const participant = new Participant({ transport: inMemoryTransport(c, site), trainer: fixedTrainer(deltas[i]!), pollWaitMs: 20 });
-      return (async () => {
-        const events: ParticipantEvent[] = [];
-        for await (const e of participant.run()) events.push(e);
-        return events;
-      })();
-    });
-    const ticker = setInterval(() => c.rounds.scheduler.tick(), 10);
-    let events: ParticipantEvent[][];
-    try {
-      events = await Promise.all(runs);
-    } finally {
-      clearInterval(ticker);
-    }
+    const events = await runParticipants(c, fed.sites.map((site, i) => new Participant({ transport: inMemoryTransport(c, site), trainer: fixedTrainer(deltas[i]!), pollWaitMs: 20 })));
     for (const siteEvents of events) {
       expect(siteEvents.filter((e) => e.type === 'stage-sent').map((e) => (e as { stage: string }).stage)).toEqual(['share-keys', 'masked-input', 'unmask']);
     }

@@ -20,6 +20,7 @@ import type { FederationConfigInput } from '../../coordinator/federation-config.
 import { generateSigningKeys } from '../../crypto/tokens.ts';
 import { TensorAssembler, chunksOf, makeHeader, type GetTaskResponseMsg, type StageHeaderMsg, type StageStreamMsg, type TensorSpec, type TypedTensor } from '../../protocols/index.ts';
 import type { ParticipantTransport } from '../../client-sdk/transport.ts';
+import type { Participant, ParticipantEvent } from '../../client-sdk/participant.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 
 /** Time that moves only when the test says so; due timers run in order. */
@@ -210,4 +211,22 @@ export function fixedTrainer(value: number | Float32Array, numExamples = 10): Lo
     },
     dispose() {},
   };
+}
+
+/**
+ * Runs every participant to its end while the test ticks the scheduler (a coordinator runs it on
+ * its own timer); resolves with each site's events in order.
+ */
+export async function runParticipants(c: InMemoryCoordinator, participants: Participant[]): Promise<ParticipantEvent[][]> {
+  const runs = participants.map(async (participant) => {
+    const events: ParticipantEvent[] = [];
+    for await (const e of participant.run()) events.push(e);
+    return events;
+  });
+  const ticker = setInterval(() => c.rounds.scheduler.tick(), 10);
+  try {
+    return await Promise.all(runs);
+  } finally {
+    clearInterval(ticker);
+  }
 }

@@ -4,7 +4,7 @@
  * the sites and the decoding at the coordinator, and the ledger's charge.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
+import { Participant } from '../../client-sdk/participant.ts';
 import { distributedDiscreteEpsilon, roundedL2Bound } from '../../crypto/dp/ddg.ts';
 import { DEFAULT_ORDERS } from '../../crypto/dp/index.ts';
 import { secAggParametersFor } from '../../coordinator/protection/secagg-config.ts';
@@ -12,7 +12,7 @@ import { participantSeries, recomputeLedger } from '../../coordinator/audit/reco
 import { buildAuditReport } from '../../coordinator/audit/report.ts';
 import type { DdgDpEvent, LedgerPayload } from '../../coordinator/privacy/ledger.ts';
 import { parseFederationConfig, type FederationConfigInput } from '../../coordinator/federation-config.ts';
-import { TINY_LAYOUT, TINY_TOPOLOGY, fixedTrainer, inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
+import { runParticipants, TINY_LAYOUT, TINY_TOPOLOGY, fixedTrainer, inMemoryCoordinator, inMemoryTransport, tinyConfig, tinyFederation, type InMemoryCoordinator } from '../helpers/in-memory-coordinator.ts';
 import { PrivacyLedger } from '../../coordinator/privacy/ledger.ts';
 import { runCli } from '../helpers/processes.ts';
 
@@ -71,20 +71,7 @@ function paperEpsilon(e: { clip: number; localStddev: number; clients: number; d
 async function runFederation(n: number, config: FederationConfigInput, siteBudgets: Array<number | null> = []) {
   const fed = siteBudgets.length === 0 ? await tinyFederation(c, n, config) : await budgetedFederation(n, config, siteBudgets);
   const deltas = fed.sites.map((_, i) => deltaOf(i));
-  const runs = fed.sites.map((site, i) => {
-    const participant = new Participant({ transport: inMemoryTransport(c, site), trainer: fixedTrainer(deltas[i]!), pollWaitMs: 20 });
-    return (async () => {
-      const events: ParticipantEvent[] = [];
-      for await (const e of participant.run()) events.push(e);
-      return events;
-    })();
-  });
-  const ticker = setInterval(() => c.rounds.scheduler.tick(), 10);
-  try {
-    await Promise.all(runs);
-  } finally {
-    clearInterval(ticker);
-  }
+  await runParticipants(c, fed.sites.map((site, i) => new Participant({ transport: inMemoryTransport(c, site), trainer: fixedTrainer(deltas[i]!), pollWaitMs: 20 })));
   return { fed, deltas };
 }
 

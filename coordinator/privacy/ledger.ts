@@ -43,24 +43,15 @@ export interface GaussianDpEvent {
  * discrete noise. Accounted by crypto/dp/ddg.ts (RDP only) with the paper's zero-out adjacency; the
  * fields clip … sampleRate are its DistributedDiscreteEvent.
  */
-export interface DdgDpEvent {
+export interface DdgDpEvent extends Omit<DistributedDiscreteEvent, 'mechanism' | 'count' | 'clients'> {
   mechanism: 'ddg';
   mode: 'distributed';
   release: 'secure-sum';
   /** One site's update replaced by zero while it still adds its noise share (the paper's accounting). */
   adjacency: 'zero-out';
-  /** C, update units. */
-  clip: number;
-  /** Each site's noise std in update units (σ = z·C/√E). */
-  localStddev: number;
   /** The fewest survivors with which the round can commit: fewer abort it before unmasking. */
   clients: number;
-  /** The integer vector's length. */
-  dim: number;
-  granularity: number;
-  beta: number;
   sampling: 'selected';
-  sampleRate: number;
   configuredNoiseMultiplier: number;
   clipNorm: number;
   expectedSites: number;

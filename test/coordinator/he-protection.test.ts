@@ -38,14 +38,15 @@ afterEach(() => {
 });
 
 /** An in-memory coordinator running `he` whose data directory the test can read (it lives under a TMPDIR of our own). */
-async function heCoordinator(mode: CiphertextMode = 'seeded'): Promise<{ c: InMemoryCoordinator; dataRoot: string }> {
+async function heCoordinator(mode: CiphertextMode = 'seeded', foldThreads = 2): Promise<{ c: InMemoryCoordinator; dataRoot: string }> {
   const root = mkdtempSync(join(tmpdir(), 'conclave-he-'));
   const saved = process.env['TMPDIR'];
   process.env['TMPDIR'] = root;
   try {
     logLines = [];
     const log = createLogger({ component: 'coordinator', level: 'debug', sink: (line) => logLines.push(line) });
-    registered = heProtection({ he, mode }) as ProtectionProtocol<never>;
+    // Two fold threads whatever the machine's cores (the default folds inline on one core); the inline fold has its own runs below.
+    registered = heProtection({ he, mode, foldThreads }) as ProtectionProtocol<never>;
     const coordinator = await inMemoryCoordinator({ log, protocols: new Map([['none', registered]]) });
     return { c: coordinator, dataRoot: root };
   } finally {
@@ -240,10 +241,10 @@ describe('protection he', () => {
     expect(c.registry.latestVersion(fed.id)).toBe(0);
   });
 
-  describe('a bad message is refused with a specific error, and the round goes on', () => {
+  describe.each([['on fold threads', 2], ['folded inline', 0]])('a bad message is refused with a specific error, and the round goes on (%s)', (_name, foldThreads) => {
     /** One round with Participants establishes the key; the test then drives round 2 by hand. */
     async function keyedSecondRound() {
-      ({ c, dataRoot } = await heCoordinator());
+      ({ c, dataRoot } = await heCoordinator('seeded', foldThreads));
       const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 2 }));
       const stores = siteKeyStores(3);
       const coordinator = c;

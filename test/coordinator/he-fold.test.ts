@@ -236,6 +236,21 @@ describe('the pipeline waits for accepts in flight and settle() before finish()'
     expect(events.at(-1)).toBe('close');
   });
 
+  test('protection he starts its fold threads with a round and ends them on close() (a coordinator stopping): no thread is left', async () => {
+    const baseline = threadsOfProcess();
+    const protocol = heProtection({ he, foldThreads: 2 });
+    const ctx = { federationId: 'f', roundId: 'r', roundNumber: 1, layout: [{ name: 'w', shape: [LENGTH], dtype: 'float32' as const }], selected: ['a', 'b'], minSurvivors: 1, dp: false };
+    const state = protocol.begin(ctx, { addSum() {} } as never);
+    expect(threadsOfProcess()).toBeGreaterThanOrEqual(baseline + 2);
+    // A round in progress keeps them; once it is over, close() ends them.
+    await protocol.close!();
+    expect(threadsOfProcess()).toBeGreaterThanOrEqual(baseline + 2);
+    protocol.dispose!(state);
+    await protocol.close!();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(threadsOfProcess()).toBeLessThanOrEqual(baseline);
+  });
+
   test('heProtection refuses a fold thread count that is not a non-negative integer', () => {
     expect(() => heProtection({ he, foldThreads: -1 })).toThrow(RangeError);
     expect(() => heProtection({ he, foldThreads: 1.5 })).toThrow(RangeError);

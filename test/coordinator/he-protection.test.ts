@@ -7,7 +7,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import type { LocalTrainer } from '../../client-sdk/training/local-trainer.ts';
 import type { SiteProtocol } from '../../client-sdk/protection/protocol.ts';
@@ -289,9 +289,8 @@ describe('protection he', () => {
         await poll(c!, s);
         await send(c!, s, { roundId, stage: 'submit', ...body(keyId) }, bytesTensor(good()));
       }
-      const round = c!.rounds.listRounds(fed.id).find((r) => r.id === roundId);
-      // Every site held the key: no ceremony, straight to decryption.
-      expect(round).toMatchObject({ state: 'collecting', stage: 'decrypt' });
+      // Every site held the key: no ceremony, straight to decryption (once the fold threads' partial sums are merged).
+      await vi.waitFor(() => expect(c!.rounds.listRounds(fed.id).find((r) => r.id === roundId)).toMatchObject({ state: 'collecting', stage: 'decrypt' }), { timeout: 10_000, interval: 20 });
 
       // Exactly two sites get the aggregate to decrypt; when one of them stays silent past the
       // deadline, the round aborts naming why (one decryption alone is not trusted).
@@ -317,7 +316,7 @@ describe('protection he', () => {
     });
 
     test('the key ceremony: a wrong key id, a key of other parameters, missing sealed keys or a non-custodian are refused; a silent custodian aborts the round', async () => {
-      ({ c, dataRoot } = await heCoordinator());
+      ({ c, dataRoot } = await heCoordinator('seeded', foldThreads));
       const fed = await tinyFederation(c, 3);
       await openRound(c, fed.sites);
       const plans = await Promise.all(fed.sites.map((s) => poll(c!, s)));

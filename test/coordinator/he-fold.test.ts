@@ -153,10 +153,10 @@ describe('the pipeline waits for accepts in flight and settle() before finish()'
   afterEach(() => c?.close());
 
   /** Protocol "none" whose accept settles when the test says, and whose settle() and finish() are logged. */
-  function deferred() {
+  function deferred(options: { failOnce?: boolean; settleFails?: boolean } = {}) {
     const events: string[] = [];
     const gates = new Map<string, () => void>();
-    let failOnce = true;
+    let failOnce = options.failOnce ?? true;
     const [stage] = noProtection.stages;
     const protocol: ProtectionProtocol<unknown> = {
       ...(noProtection as ProtectionProtocol<unknown>),
@@ -183,6 +183,7 @@ describe('the pipeline waits for accepts in flight and settle() before finish()'
         async settle() {
           events.push('settle start');
           await new Promise((resolve) => setTimeout(resolve, 20));
+          if (options.settleFails) throw new Error('a fold thread died; its partial sum is lost');
           events.push('settle end');
         },
         finish(state, ctx, answered, live) {
@@ -234,6 +235,45 @@ describe('the pipeline waits for accepts in flight and settle() before finish()'
     c.close();
     c = undefined;
     expect(events.at(-1)).toBe('close');
+  });
+
+  /** One round of 2 sites (quorum 1) with site a's accept in flight when the stage's deadline passes. */
+  async function drainingRound(options: Parameters<typeof deferred>[0]) {
+    const d = deferred(options);
+    c = await inMemoryCoordinator({ protocols: new Map([['none', d.protocol as ProtectionProtocol<never>]]) });
+    const fed = await tinyFederation(c, 2, tinyConfig({ sitesPerRound: 2, minSites: 1 }));
+    await openRound(c, fed.sites);
+    const a = fed.sites[0]!;
+    const task = await poll(c, a);
+    if (task.task !== 'round') throw new Error(`expected a round plan, got ${task.task}`);
+    const sent = sendUpdate(c, a, task.round.roundId, new Float32Array(8).fill(0.5)).then(() => 'accepted', (err: ConclaveError) => err.code);
+    await settle();
+    await c.clock.advance(1000);
+    return { ...d, fed, a, roundId: task.round.roundId, sent };
+  }
+  const waitFor = async (check: () => boolean) => {
+    for (let i = 0; i < 50 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+
+  test('a settle() that fails aborts the round cleanly, naming why; nothing is committed', async () => {
+    const { events, gates, fed, a, sent } = await drainingRound({ failOnce: false, settleFails: true });
+    gates.get(a.siteId)!();
+    expect(await sent).toBe('accepted');
+    await waitFor(() => c!.rounds.activeRound(fed.id) === null);
+    const [round] = c!.rounds.listRounds(fed.id);
+    expect(round).toMatchObject({ state: 'aborted', abortReason: 'stage "submit" failed: a fold thread died; its partial sum is lost' });
+    expect(events.some((e) => e.startsWith('finish'))).toBe(false);
+    expect(c!.registry.latestVersion(fed.id)).toBe(0);
+  });
+
+  test('an operator abort while the stage drains wins: the accept in flight is refused, finish() never runs', async () => {
+    const { events, gates, fed, a, roundId, sent } = await drainingRound({ failOnce: false });
+    c!.rounds.abortByOperator(fed.id, roundId, 'operator said so');
+    gates.get(a.siteId)!();
+    expect(await sent).toBe('ROUND_CLOSED');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(events.some((e) => e.startsWith('finish'))).toBe(false);
+    expect(c!.rounds.listRounds(fed.id)[0]).toMatchObject({ state: 'aborted', abortReason: 'operator said so', submittedSites: [] });
   });
 
   test('protection he starts its fold threads with a round and ends them on close() (a coordinator stopping): no thread is left', async () => {

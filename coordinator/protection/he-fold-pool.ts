@@ -18,7 +18,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HeError, type HeErrorCode } from '../../crypto/he/ckks.ts';
-import type { FoldJob, FoldReply } from './he-fold-worker.ts';
+import type { FoldJob, FoldReply, FoldRequest } from './he-fold-worker.ts';
 
 // The sources run as .ts; the built package (tsc to dist/) as .js.
 const WORKER_ENTRY = new URL(`./he-fold-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -117,7 +117,7 @@ export class HeFoldPool {
         const thread = this.#threads[index]!;
         thread.sums.add(sum);
         // A SharedArrayBuffer is shared, not copied; anything else is copied (small uploads only).
-        const job = this.#send(index, { op: 'add', id: -1, sum, count, packed }).then(() => undefined);
+        const job = this.#send(index, { op: 'add', sum, count, packed }).then(() => undefined);
         folds.add(job);
         void job.catch(() => undefined).finally(() => folds.delete(job));
         return job;
@@ -127,7 +127,7 @@ export class HeFoldPool {
         if (dropped) throw new Error('the round\'s sum was dropped');
         if (this.#lost.has(sum)) throw new Error('a fold thread of this round died; its partial sum is lost');
         const holders = this.#threads.map((t, i) => (t.sums.has(sum) ? i : -1)).filter((i) => i >= 0);
-        const replies = await Promise.all(holders.map((i) => this.#send(i, { op: 'take', id: -1, sum })));
+        const replies = await Promise.all(holders.map((i) => this.#send(i, { op: 'take', sum })));
         for (const i of holders) this.#threads[i]?.sums.delete(sum);
         return replies.flatMap((r) => (r.ciphertexts ? [r.ciphertexts] : []));
       },
@@ -142,7 +142,7 @@ export class HeFoldPool {
 
   /** Each thread's WebAssembly heap in bytes (the leak test: flat across rounds). */
   async heapBytes(): Promise<number[]> {
-    return Promise.all(this.#threads.map(async (_, i) => (await this.#send(i, { op: 'heap', id: -1 })).heapBytes ?? 0));
+    return Promise.all(this.#threads.map(async (_, i) => (await this.#send(i, { op: 'heap' })).heapBytes ?? 0));
   }
 
   #start(): void {
@@ -157,13 +157,13 @@ export class HeFoldPool {
     }
   }
 
-  #send(index: number, job: FoldJob & { id: number }): Promise<Extract<FoldReply, { ok: true }>> {
+  #send(index: number, request: FoldRequest): Promise<Extract<FoldReply, { ok: true }>> {
     const thread = this.#threads[index]!;
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, thread: index });
       if (thread.busy++ === 0) thread.worker.ref();
-      thread.worker.postMessage({ ...job, id });
+      thread.worker.postMessage({ ...request, id } satisfies FoldJob);
     });
   }
 

@@ -6,15 +6,19 @@
 import { parentPort } from 'node:worker_threads';
 import { Ckks, HeError, MAX_FULL_CIPHERTEXT_BYTES, unpackCiphertexts, type CkksAccumulator } from '../../crypto/he/ckks.ts';
 
-export type FoldJob =
+/** What the pool asks a thread, answered by a FoldReply with the job's id. */
+export type FoldRequest =
   /** Fold one site's packed ciphertexts (all or nothing) into sum `sum`. */
-  | { op: 'add'; id: number; sum: number; count: number; packed: Uint8Array }
+  | { op: 'add'; sum: number; count: number; packed: Uint8Array }
   /** The sum's ciphertexts, serialized (none if nothing was added), and forget it. */
-  | { op: 'take'; id: number; sum: number }
-  /** Forget the sum (its round ended without it). */
-  | { op: 'drop'; sum: number }
+  | { op: 'take'; sum: number }
   /** The thread's WebAssembly heap size, for the leak test. */
-  | { op: 'heap'; id: number };
+  | { op: 'heap' };
+
+export type FoldJob =
+  | (FoldRequest & { id: number })
+  /** Forget the sum (its round ended without it); no answer. */
+  | { op: 'drop'; sum: number };
 
 export type FoldReply =
   | { id: number; ok: true; ciphertexts?: Uint8Array[] | null; heapBytes?: number }

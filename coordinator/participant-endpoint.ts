@@ -171,7 +171,7 @@ export class ParticipantEndpoint {
       checking = true;
       const tensor = assembler ? await assembler.finished() : null;
       checking = false;
-      const { received } = this.rounds.acceptMessage(caller.federationId, caller.siteId, header, tensor, header.tensor ? Buffer.from(header.tensor.sha256) : null);
+      const { received } = await this.rounds.acceptMessage(caller.federationId, caller.siteId, header, tensor, header.tensor ? Buffer.from(header.tensor.sha256) : null);
       release = null;
       return { roundId: header.roundId, stage: header.stage, received };
     } catch (err) {

@@ -23,7 +23,7 @@ import { systemClock, type Clock, type Timer } from './clock.ts';
 import { RoundStore, type RoundRecord, type RoundState, type StageLog } from './round-store.ts';
 import { RoundPrivacyPlanner, releasesAtSite, type RoundPrivacy } from './round-privacy.ts';
 import { RoundScheduler, type FederationView } from './round-scheduler.ts';
-import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTaskBody, TensorExpectation } from './protection/protocol.ts';
+import type { ProtectionProtocol, ProtocolRegistry, StageRoundContext, StageTaskBody, TensorExpectation, UpdateReport } from './protection/protocol.ts';
 import { noProtection } from './protection/none.ts';
 import { secureAggregation } from './protection/secagg.ts';
 import { heProtection } from './protection/he.ts';
@@ -70,6 +70,9 @@ interface ActiveRound {
   inFlight: Set<string>;
   timer: Timer | null;
   closing: boolean;
+  /** Accepts still settling (a stage whose accept() returned a promise), and whether the stage is draining them to end. */
+  accepting: Set<Promise<unknown>>;
+  ending: boolean;
   /** Tensor bytes accepted in this round, all stages: the operator's progress, never a decision. */
   bytesReceived: number;
 }
@@ -151,6 +154,7 @@ export class RoundManager extends EventEmitter {
     this.scheduler.stop();
     for (const round of this.active.values()) this.dispose(round);
     this.active.clear();
+    for (const protocol of this.protocols.values()) void protocol.close?.();
   }
 
   markSeen(siteId: string): void {
@@ -209,7 +213,7 @@ export class RoundManager extends EventEmitter {
   /** The task this site has in its federation's active round, if any: the plan (first stage) or a later stage's task. */
   taskFor(federationId: string, siteId: string): SiteTask | null {
     const round = this.active.get(federationId);
-    if (!round || round.record.state !== 'collecting' || round.closing) return null;
+    if (!round || round.record.state !== 'collecting' || round.closing || round.ending) return null;
     if (!round.live.has(siteId) || round.answered.has(siteId) || round.inFlight.has(siteId)) return null;
     if (round.stageIndex === 0) return { kind: 'plan', round: round.record, protection: round.protocol.plan(round.ctx) };
     const stage = round.protocol.stages[round.stageIndex]!;
@@ -248,6 +252,7 @@ export class RoundManager extends EventEmitter {
     }
     const stage = round.protocol.stages[round.stageIndex]!;
     if (round.record.state !== 'collecting' || round.closing) throw new ConclaveError('ROUND_CLOSED', `round ${round.record.number} is closing; messages are no longer accepted`);
+    if (round.ending) throw new ConclaveError('ROUND_CLOSED', `stage "${stage.name}" of round ${round.record.number} is ending; messages are no longer accepted`);
     if (!round.record.selectedSites.includes(siteId)) throw new ConclaveError('NOT_SELECTED', `site was not selected for round ${round.record.number}`);
     if (header.stage !== stage.name) {
       const known = round.protocol.stages.some((s) => s.name === header.stage);
@@ -266,9 +271,9 @@ export class RoundManager extends EventEmitter {
   }
 
   /** Hands a complete, verified message to the stage; the stage ends once every live site answered. */
-  acceptMessage(federationId: string, siteId: string, header: StageHeaderMsg, tensor: TypedTensor | null, sha256: Buffer | null): { received: number } {
+  acceptMessage(federationId: string, siteId: string, header: StageHeaderMsg, tensor: TypedTensor | null, sha256: Buffer | null): { received: number } | Promise<{ received: number }> {
     const round = this.active.get(federationId);
-    if (!round || round.record.id !== header.roundId || round.record.state !== 'collecting' || round.closing) {
+    if (!round || round.record.id !== header.roundId || round.record.state !== 'collecting' || round.closing || round.ending) {
       throw new ConclaveError('ROUND_CLOSED', 'the round closed (deadline or quorum) before the upload finished');
     }
     const stage = round.protocol.stages[round.stageIndex]!;
@@ -279,9 +284,7 @@ export class RoundManager extends EventEmitter {
       throw new ConclaveError('TOKEN_REVOKED', 'site has been revoked from the federation');
     }
     let reported;
-    try {
-      reported = stage.accept(round.state, round.ctx, { siteId, header, tensor });
-    } catch (err) {
+    const refused = (err: unknown): never => {
       // An update refused by the coordinator's bounds costs its site this round (one try): it cannot
       // hold the stage open to its deadline or retry forever. Malformed messages may be resent.
       if (!(err instanceof ConclaveError && err.code === 'UPDATE_REFUSED')) throw err;
@@ -289,7 +292,32 @@ export class RoundManager extends EventEmitter {
       round.inFlight.delete(siteId);
       this.endStageOnceAllAnswered(federationId, round);
       throw err;
+    };
+    try {
+      reported = stage.accept(round.state, round.ctx, { siteId, header, tensor });
+    } catch (err) {
+      refused(err);
     }
+    if (reported instanceof Promise) {
+      // Worked on off the thread: the stage waits for it before it ends (endStage), so a message
+      // accepted before the deadline counts, and one the round was closed under (abort, stop) does not.
+      const stageIndex = round.stageIndex;
+      const settled = reported.then((r) => {
+        if (round.closing || this.active.get(federationId) !== round || round.stageIndex !== stageIndex) {
+          throw new ConclaveError('ROUND_CLOSED', 'the round closed before the upload was taken in');
+        }
+        return this.accepted(federationId, round, siteId, header, tensor, sha256, r);
+      }, (err) => (round.closing || this.active.get(federationId) !== round || round.stageIndex !== stageIndex ? Promise.reject(err) : refused(err)));
+      round.accepting.add(settled);
+      void settled.then(() => round.accepting.delete(settled), () => round.accepting.delete(settled));
+      return settled;
+    }
+    return this.accepted(federationId, round, siteId, header, tensor, sha256, reported);
+  }
+
+  /** Records a message the stage took in: the site's submission, its answer, and maybe the stage's end. */
+  private accepted(federationId: string, round: ActiveRound, siteId: string, header: StageHeaderMsg, tensor: TypedTensor | null, sha256: Buffer | null, reported: void | UpdateReport): { received: number } {
+    const stage = round.protocol.stages[round.stageIndex]!;
     const u = header.body === 'update' ? header.update : reported ?? null;
     if (u) {
       this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
@@ -349,7 +377,7 @@ export class RoundManager extends EventEmitter {
     });
     const round: ActiveRound = {
       record, config, layout: baseRecord.layout, base, protocol, state, ctx, aggregation, evaluation: ctx.evaluate ? new EvaluationAggregate(baseVersion) : null, stageIndex: 0, stageDeadlineMs: record.deadlineMs,
-      live: new Set(selected), answered: new Set(), inFlight: new Set(), timer: null, closing: false, bytesReceived: 0,
+      live: new Set(selected), answered: new Set(), inFlight: new Set(), timer: null, closing: false, bytesReceived: 0, accepting: new Set(), ending: false,
     };
     this.active.set(federationId, round);
     this.log.info('round opened', { federation: federationId, round: record.number, baseVersion, sites: selected.length, dp: privacy ? privacy.mode : 'off', protection: protocol.name });
@@ -393,16 +421,22 @@ export class RoundManager extends EventEmitter {
    * A stage is over: its survivors move on to the next stage, or the round is aggregated and
    * committed. Its deadline and its last answer may both try to end it; only the first counts.
    */
-  private endStage(federationId: string, round: ActiveRound, stageIndex: number, why: string): void {
-    if (round.closing || this.active.get(federationId) !== round || round.stageIndex !== stageIndex) return;
+  private endStage(federationId: string, round: ActiveRound, stageIndex: number, why: string, settled?: { failure: unknown }): void {
+    if (round.closing || (round.ending && !settled) || this.active.get(federationId) !== round || round.stageIndex !== stageIndex) return;
     const stage = round.protocol.stages[round.stageIndex]!;
     // Uploads still streaming in are refused when they finish: the stage's outcome is fixed now.
     round.timer?.cancel();
+    if (!settled && (round.accepting.size > 0 || stage.settle)) {
+      round.ending = true;
+      void this.settleStage(federationId, round, stageIndex, why);
+      return;
+    }
     for (const id of round.live) if (this.isRevoked(id)) round.live.delete(id);
     const answered = [...round.answered].filter((id) => round.live.has(id));
     const live = [...round.live];
     let outcome;
     try {
+      if (settled?.failure) throw settled.failure;
       outcome = stage.finish(round.state, round.ctx, answered, live);
     } catch (err) {
       outcome = { abort: `stage "${stage.name}" failed: ${err instanceof Error ? err.message : String(err)}` };
@@ -426,6 +460,20 @@ export class RoundManager extends EventEmitter {
     }
     round.closing = true;
     void this.commit(federationId, round, outcome.survivors, why);
+  }
+
+  /** Waits for the stage's accepts in flight, then its settle(), then ends it (unless the round was closed meanwhile). */
+  private async settleStage(federationId: string, round: ActiveRound, stageIndex: number, why: string): Promise<void> {
+    const stage = round.protocol.stages[stageIndex]!;
+    let failure: unknown = null;
+    try {
+      while (round.accepting.size > 0) await Promise.allSettled([...round.accepting]);
+      if (!round.closing) await stage.settle?.(round.state, round.ctx);
+    } catch (err) {
+      failure = err ?? new Error('settle failed');
+    }
+    round.ending = false;
+    this.endStage(federationId, round, stageIndex, why, { failure });
   }
 
   // --- aggregate → DP post-processing → server optimizer → commit ----------------------------------

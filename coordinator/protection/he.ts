@@ -8,7 +8,8 @@
  *    current key, sends w·Δ (w = its example count, or 1 under DP) and its adaptive-clipping bit
  *    encrypted, as a byte tensor of ⌈(P+1)/4096⌉ ciphertexts; the coordinator checks the stream's
  *    framing and every ciphertext's parameters and folds it into one running sum (O(model)
- *    memory whatever the number of sites). A site without the key keeps its update in memory.
+ *    memory whatever the number of sites; on worker threads where there are cores, each keeping a
+ *    partial sum merged at the stage's end in settle(): he-fold-pool.ts). A site without the key keeps its update in memory.
  * 2. `keys` (the key ceremony; skipped when every submitter held the key): one custodian site,
  *    chosen by a public hash of the round id, either generates the federation's CKKS keys (`new`:
  *    no current key, or nobody in the round holds it) or re-shares the key it holds (`share`), and
@@ -48,7 +49,8 @@ import {
 import type { StageHeaderMsg, TensorSpec } from '../../protocols/index.ts';
 import type { RoundAggregation, SumAggregation } from '../aggregation/aggregator.ts';
 import { checkUpdateReport } from './none.ts';
-import type { ProtectionProtocol, StageOutcome, StageRoundContext } from './protocol.ts';
+import type { ProtectionProtocol, StageOutcome, StageRoundContext, UpdateReport } from './protocol.ts';
+import { HeFoldPool, defaultFoldThreads, type FoldSum } from './he-fold-pool.ts';
 
 export interface HeProtectionOptions {
   /** A CKKS context (crypto/he); the protocol does not own it. Omitted: one is loaded by prepare(). */
@@ -57,6 +59,11 @@ export interface HeProtectionOptions {
   decryptors?: number;
   /** `seeded` or `full` ciphertexts, unless the federation's config says; see BENCHMARKS.md. */
   mode?: CiphertextMode;
+  /**
+   * Threads that fold the uploads (he-fold-pool.ts); 0 folds them on the event loop's thread.
+   * Default: defaultFoldThreads() (one per core up to 4; none on a single core).
+   */
+  foldThreads?: number;
 }
 
 /** The federation's current key, as the coordinator may hold it: public parts and sealed keys only. */
@@ -87,6 +94,9 @@ interface HeState {
   plan: HePlan;
   decryptors: number;
   accumulator: CkksAccumulator;
+  /** The round's sum on the fold threads (merged into `accumulator` by each folding stage's settle()); null: folded inline. */
+  pooled: FoldSum | null;
+  disposed: boolean;
   /** Every submitter's weight and X25519 key; the weight counts once its ciphertexts are folded. */
   reports: Map<string, { weight: number; exchangeKey: string }>;
   folded: Set<string>;
@@ -133,6 +143,9 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
   if (!Number.isInteger(defaultDecryptors) || defaultDecryptors < 2) throw new RangeError('protection "he" needs at least 2 decryptors, so that one lying decryptor is caught');
   // Seeded by default: see BENCHMARKS.md ("CKKS") for the measurements behind the choice.
   const defaultMode = options.mode ?? 'seeded';
+  const foldThreads = options.foldThreads ?? defaultFoldThreads();
+  if (!Number.isInteger(foldThreads) || foldThreads < 0) throw new RangeError(`foldThreads must be a non-negative integer, got ${foldThreads}`);
+  let pool: HeFoldPool | undefined;
   const epochs = new Map<string, Epoch>();
   /** Each round's plan, fixed at begin(): a revocation mid-round must not change what later sites are told. */
   const plans = new Map<string, HePlan>();
@@ -165,14 +178,34 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
     return { dtype: 'bytes' as const, maxElements: max };
   }
 
-  function fold(state: HeState, siteId: string, tensor: unknown): void {
+  /** Folds a site's ciphertexts inline, or hands them to the fold threads (a promise: the site counts once its thread loaded them). */
+  function fold(state: HeState, siteId: string, tensor: unknown): void | Promise<void> {
     if (!(tensor instanceof Uint8Array)) throw new ConclaveError('INVALID_ARGUMENT', 'an encrypted update is a byte tensor');
+    const what = `the encrypted update of ${siteId}`;
+    let ciphertexts: Uint8Array[];
     try {
-      state.accumulator.add(unpackCiphertexts(tensor, ciphertextCount(state.plan.length), MAX_FULL_CIPHERTEXT_BYTES));
+      // The stream's framing is checked here either way, so a truncated or oversized one is refused at once.
+      ciphertexts = unpackCiphertexts(tensor, ciphertextCount(state.plan.length), MAX_FULL_CIPHERTEXT_BYTES);
+      if (!state.pooled) state.accumulator.add(ciphertexts);
     } catch (err) {
-      refuse(err, `the encrypted update of ${siteId}`);
+      refuse(err, what);
     }
-    state.folded.add(siteId);
+    if (!state.pooled) {
+      state.folded.add(siteId);
+      return;
+    }
+    return state.pooled.add(tensor).then(() => {
+      state.folded.add(siteId);
+    }, (err: unknown) => refuse(err, what));
+  }
+
+  /** The fold threads' partial sums, added into the round's accumulator (each folding stage's end). */
+  async function merge(state: HeState): Promise<void> {
+    if (!state.pooled) return;
+    const partials = await state.pooled.take();
+    // The round may have been aborted meanwhile: its accumulator is gone, and must not come back (WASM memory).
+    if (state.disposed) return;
+    for (const p of partials) state.accumulator.add(p);
   }
 
   /** Encryption is over: check the quorum, pick the decryptors, and serialize the aggregate for them. */
@@ -194,6 +227,9 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
 
   return {
     name: 'he',
+    async close() {
+      await pool?.close();
+    },
     async prepare() {
       if (he) return;
       loading ??= Ckks.create();
@@ -212,8 +248,10 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
       const decryptors = paramsOf(ctx).decryptors;
       if (!Number.isInteger(decryptors) || decryptors < 2) throw new ConclaveError('INVALID_ARGUMENT', 'protection "he" needs at least 2 decryptors');
       plans.set(ctx.roundId, plan);
+      if (foldThreads > 0) pool ??= new HeFoldPool(foldThreads);
       return {
         federationId: ctx.federationId, roundId: ctx.roundId, aggregation, plan, decryptors, accumulator: ready().accumulator(ciphertextCount(plan.length)),
+        pooled: pool ? pool.sum(ciphertextCount(plan.length)) : null, disposed: false,
         reports: new Map(), folded: new Set(), ceremony: null, chosen: [], aggregate: null, results: new Map(),
       };
     },
@@ -234,10 +272,14 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
         },
         accept(state, ctx, message) {
           const body = opaqueJson(message.header, HE_SUBMIT_SCHEMA, 'stage "submit" of protection "he"');
-          if (body.keyId !== '') fold(state, message.siteId, message.tensor);
-          state.reports.set(message.siteId, { weight: ctx.dp ? 1 : body.numExamples, exchangeKey: body.exchangeKey });
-          return { numExamples: body.numExamples, trainLoss: body.trainLoss, trainAccuracy: body.trainAccuracy };
+          const folding = body.keyId !== '' ? fold(state, message.siteId, message.tensor) : undefined;
+          const report = (): UpdateReport => {
+            state.reports.set(message.siteId, { weight: ctx.dp ? 1 : body.numExamples, exchangeKey: body.exchangeKey });
+            return { numExamples: body.numExamples, trainLoss: body.trainLoss, trainAccuracy: body.trainAccuracy };
+          };
+          return folding ? folding.then(report) : report();
         },
+        settle: (state) => merge(state),
         finish(state, ctx, answered) {
           if (answered.length < ctx.minSurvivors) {
             return { abort: `quorum not reached: ${answered.length} of ${ctx.minSurvivors} required updates by the deadline` };
@@ -327,9 +369,8 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
           if (body.keyId !== state.plan.keyId) throw new ConclaveError('INVALID_ARGUMENT', `the update is encrypted under key ${body.keyId.slice(0, 12)}…, the round's key is ${state.plan.keyId.slice(0, 12)}…`);
           return expectCiphertexts(state, header);
         },
-        accept(state, _ctx, message) {
-          fold(state, message.siteId, message.tensor);
-        },
+        accept: (state, _ctx, message) => fold(state, message.siteId, message.tensor),
+        settle: (state) => merge(state),
         finish: (state, ctx) => toDecryption(state, ctx),
       },
       {
@@ -373,6 +414,8 @@ export function heProtection(options: HeProtectionOptions = {}): ProtectionProto
       state.results.clear();
     },
     dispose(state) {
+      state.disposed = true;
+      state.pooled?.drop();
       state.accumulator.delete();
       state.results.clear();
       state.aggregate = null;

@@ -101,9 +101,16 @@ export interface Stage<S> {
   /**
    * Takes in one complete message. Throws to refuse it (nothing of it is kept). A protocol whose
    * update travels in its own body returns the update's clear-text report, recorded as the site's
-   * submission (protocol none's `update` body is recorded as it is).
+   * submission (protocol none's `update` body is recorded as it is). It may return a promise (the
+   * message is worked on off the event loop's thread): the site's answer, or its refusal, is known
+   * once it settles, and the stage does not end before it has.
    */
-  accept(state: S, ctx: StageRoundContext, message: StageMessage): void | UpdateReport;
+  accept(state: S, ctx: StageRoundContext, message: StageMessage): void | UpdateReport | Promise<void | UpdateReport>;
+  /**
+   * Awaited once the stage is over, after every accept() in flight settled and before finish():
+   * where work handed off the thread is gathered back (partial sums merged). Throwing aborts the round.
+   */
+  settle?(state: S, ctx: StageRoundContext): Promise<void>;
   /**
    * Which sites move on once the stage is over (every live site answered, or the deadline passed):
    * the others are this stage's dropouts. An abort ends the round with that reason.
@@ -130,6 +137,8 @@ export interface ProtectionProtocol<S = unknown> {
   unprotect(state: S, ctx: StageRoundContext, survivors: readonly string[]): void | Promise<void>;
   /** Forgets whatever the round held (called however the round ends). */
   dispose?(state: S): void;
+  /** The coordinator stops: end the threads the protocol started, if no round still uses them. */
+  close?(): Promise<void>;
   /** The deadline of each stage after the first (default: the round deadline, which also covers training). */
   laterStageDeadlineMs?(ctx: StageRoundContext): number | undefined;
 }

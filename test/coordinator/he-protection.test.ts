@@ -7,7 +7,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { Participant, type ParticipantEvent } from '../../client-sdk/participant.ts';
 import type { SiteProtocol } from '../../client-sdk/protection/protocol.ts';
 import { heSiteProtocol } from '../../client-sdk/protection/he.ts';
@@ -39,14 +39,15 @@ afterEach(() => {
 });
 
 /** An in-memory coordinator running `he` whose data directory the test can read (it lives under a TMPDIR of our own). */
-async function heCoordinator(mode: CiphertextMode = 'seeded'): Promise<{ c: InMemoryCoordinator; dataRoot: string }> {
+async function heCoordinator(mode: CiphertextMode = 'seeded', foldThreads = 2): Promise<{ c: InMemoryCoordinator; dataRoot: string }> {
   const root = mkdtempSync(join(tmpdir(), 'conclave-he-'));
   const saved = process.env['TMPDIR'];
   process.env['TMPDIR'] = root;
   try {
     logLines = [];
     const log = createLogger({ component: 'coordinator', level: 'debug', sink: (line) => logLines.push(line) });
-    registered = heProtection({ he, mode }) as ProtectionProtocol<never>;
+    // Two fold threads whatever the machine's cores (the default folds inline on one core); the inline fold has its own runs below.
+    registered = heProtection({ he, mode, foldThreads }) as ProtectionProtocol<never>;
     const coordinator = await inMemoryCoordinator({ log, protocols: new Map([['none', registered]]) });
     return { c: coordinator, dataRoot: root };
   } finally {
@@ -263,10 +264,10 @@ describe('protection he', () => {
     expect(c.registry.latestVersion(fed.id)).toBe(0);
   });
 
-  describe('a bad message is refused with a specific error, and the round goes on', () => {
+  describe.each([['on fold threads', 2], ['folded inline', 0]])('a bad message is refused with a specific error, and the round goes on (%s)', (_name, foldThreads) => {
     /** One round with Participants establishes the key; the test then drives round 2 by hand. */
     async function keyedSecondRound() {
-      ({ c, dataRoot } = await heCoordinator());
+      ({ c, dataRoot } = await heCoordinator('seeded', foldThreads));
       const fed = await tinyFederation(c, 3, tinyConfig({ rounds: 2 }));
       const stores = siteKeyStores(3);
       const coordinator = c;
@@ -311,9 +312,8 @@ describe('protection he', () => {
         await poll(c!, s);
         await send(c!, s, { roundId, stage: 'submit', ...body(keyId) }, bytesTensor(good()));
       }
-      const round = c!.rounds.listRounds(fed.id).find((r) => r.id === roundId);
-      // Every site held the key: no ceremony, straight to decryption.
-      expect(round).toMatchObject({ state: 'collecting', stage: 'decrypt' });
+      // Every site held the key: no ceremony, straight to decryption (once the fold threads' partial sums are merged).
+      await vi.waitFor(() => expect(c!.rounds.listRounds(fed.id).find((r) => r.id === roundId)).toMatchObject({ state: 'collecting', stage: 'decrypt' }), { timeout: 10_000, interval: 20 });
 
       // Exactly two sites get the aggregate to decrypt; when one of them stays silent past the
       // deadline, the round aborts naming why (one decryption alone is not trusted).
@@ -339,7 +339,7 @@ describe('protection he', () => {
     });
 
     test('the key ceremony: a wrong key id, a key of other parameters, missing sealed keys or a non-custodian are refused; a silent custodian aborts the round', async () => {
-      ({ c, dataRoot } = await heCoordinator());
+      ({ c, dataRoot } = await heCoordinator('seeded', foldThreads));
       const fed = await tinyFederation(c, 3);
       await openRound(c, fed.sites);
       const plans = await Promise.all(fed.sites.map((s) => poll(c!, s)));

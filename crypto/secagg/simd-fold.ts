@@ -73,6 +73,13 @@ export interface SimdFold {
   readonly fold: Fold;
 }
 
+/** The slice of the WebAssembly API used here (our lib settings carry no WebAssembly types). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { m: { buffer: ArrayBuffer }; f: Fold } };
+}
+const Wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
 let instance: SimdFold | null | undefined;
 
 /**
@@ -83,7 +90,8 @@ let instance: SimdFold | null | undefined;
 export function simdFold(): SimdFold | null {
   if (instance === undefined) {
     try {
-      const exports = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes())).exports as { m: WebAssembly.Memory; f: Fold };
+      if (!Wasm) throw new Error('no WebAssembly');
+      const exports = new Wasm.Instance(new Wasm.Module(moduleBytes())).exports;
       instance = { words: new Int32Array(exports.m.buffer), fold: exports.f };
     } catch {
       instance = null;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import {
-  addMask, agreeKey, applyMasks, binomialBelow, boundsFor, chooseParameters, chooseQuantization, dequantizeSum, expandMask,
+  addInto, addMask, agreeKey, applyMasks, binomialBelow, boundsFor, chooseParameters, chooseQuantization, dequantizeSum, expandMask,
   generateX25519, neighbourGraph, openShare, perSiteBound, quantize, sealShare, x25519PublicOf, LEAK_TARGET,
 } from './index.ts';
 
@@ -64,6 +64,16 @@ describe('mask expansion', () => {
     expect(scalar).toEqual(expected);
     expect(() => applyMasks(new Uint32Array(8), [], 2, 8)).toThrow(/multiple of 4/);
     expect(() => applyMasks(new Uint32Array(8), [], 0, 9)).toThrow(/range/);
+  });
+
+  it('addInto (through the SIMD kernel) is the word-wise sum mod 2^32, across blocks and a ragged tail', () => {
+    for (const n of [1, 3, 5, 16384, 16385, 3 * 16384 + 7]) {
+      const a = new Uint32Array(randomBytes(4 * n).buffer), b = new Uint32Array(randomBytes(4 * n).buffer);
+      const sum = a.slice();
+      addInto(sum, b);
+      for (let i = 0; i < n; i++) if (sum[i] !== ((a[i]! + b[i]!) >>> 0)) expect.fail(`n = ${n}: word ${i}`);
+    }
+    expect(() => addInto(new Uint32Array(4), new Uint32Array(5))).toThrow(/5 elements/);
   });
 
   it('spans blocks (over 1 MiB of keystream) without a seam', () => {

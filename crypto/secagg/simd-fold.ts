@@ -99,3 +99,23 @@ export function simdFold(): SimdFold | null {
   }
   return instance;
 }
+
+/**
+ * s ← s + v mod 2^32 (equal lengths) through the kernel, block by block; false, with s untouched,
+ * where the kernel is unavailable. A sum of uploads in memory is bound by reading them, but the
+ * JavaScript loop was slower still: 70 adds of 1M words, 66–71 ms CPU against 83–99.
+ */
+export function addWithKernel(s: Int32Array, v: Int32Array): boolean {
+  const k = simdFold();
+  if (!k) return false;
+  const words = SLOT_BYTES / 4;
+  const zero = ZERO_SLOT * SLOT_BYTES;
+  for (let o = 0; o < s.length; o += words) {
+    const n = Math.min(words, s.length - o);
+    k.words.set(s.subarray(o, o + n), 0);
+    k.words.set(v.subarray(o, o + n), words);
+    k.fold(0, SLOT_BYTES, zero, zero, zero, zero, zero, zero, zero, 4 * n);
+    s.set(k.words.subarray(0, n), o);
+  }
+  return true;
+}

@@ -1,7 +1,7 @@
 /**
  * A site's masked-input step on every core. Opening the neighbours' shares and the k key agreements
- * take ~4 ms per site; the rest of the masking is k + 1 AES-CTR expansions and adds over the whole
- * vector (bench/secagg.ts: ~55 ms of CPU per 1M parameters at k = 21), which crypto/parallel/'s
+ * take ~4–7 ms per site; the rest of the masking is k + 1 AES-CTR expansions and adds over the whole
+ * vector (~21 ms of CPU per 1M parameters at k = 21, bench/secagg.ts), which crypto/parallel/'s
  * MaskExpansionPool splits by coordinate range: the same masked vector, bit for bit, as one thread's.
  * Worker plumbing lives here and in crypto/parallel/, never in the rest of crypto/, which stays free of threads.
  *

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import {
-  addMask, agreeKey, applyMasks, binomialBelow, boundsFor, chooseParameters, chooseQuantization, dequantizeSum, expandMask,
+  addInto, addMask, agreeKey, applyMasks, binomialBelow, boundsFor, chooseParameters, chooseQuantization, dequantizeSum, expandMask,
   generateX25519, neighbourGraph, openShare, perSiteBound, quantize, sealShare, x25519PublicOf, LEAK_TARGET,
 } from './index.ts';
 
@@ -20,7 +20,7 @@ describe('mask expansion', () => {
     }), { numRuns: 100 });
   });
 
-  it('applyMasks equals term-by-term expansion, and disjoint ranges (split on multiples of 4) compose to the whole', () => {
+  it('applyMasks equals term-by-term expansion, with the SIMD adds and the JavaScript ones, and disjoint ranges (split on multiples of 4) compose to the whole', () => {
     fc.assert(fc.property(
       fc.array(fc.record({ seed: fc.uint8Array({ minLength: 32, maxLength: 32 }), sign: fc.constantFrom(1 as const, -1 as const) }), { maxLength: 19 }),
       fc.integer({ min: 1, max: 2000 }), fc.double({ min: 0, max: 1, noNaN: true }),
@@ -35,6 +35,9 @@ describe('mask expansion', () => {
         const whole = v.slice();
         applyMasks(whole, terms);
         expect(whole).toEqual(expected);
+        const scalar = v.slice();
+        applyMasks(scalar, terms, 0, n, false);
+        expect(scalar).toEqual(expected);
         const split = v.slice();
         const at = Math.min(n, 4 * Math.floor((cut * n) / 4));
         applyMasks(split, terms, at, n);
@@ -55,8 +58,22 @@ describe('mask expansion', () => {
     applyMasks(got, terms, 0, 65536 + 492);
     applyMasks(got, terms, 65536 + 492);
     expect(got).toEqual(expected);
+    const scalar = new Uint32Array(n);
+    applyMasks(scalar, terms, 0, 65536 + 492, false);
+    applyMasks(scalar, terms, 65536 + 492, n, false);
+    expect(scalar).toEqual(expected);
     expect(() => applyMasks(new Uint32Array(8), [], 2, 8)).toThrow(/multiple of 4/);
     expect(() => applyMasks(new Uint32Array(8), [], 0, 9)).toThrow(/range/);
+  });
+
+  it('addInto (through the SIMD kernel) is the word-wise sum mod 2^32, across blocks and a ragged tail', () => {
+    for (const n of [1, 3, 5, 16384, 16385, 3 * 16384 + 7]) {
+      const a = new Uint32Array(randomBytes(4 * n).buffer), b = new Uint32Array(randomBytes(4 * n).buffer);
+      const sum = a.slice();
+      addInto(sum, b);
+      for (let i = 0; i < n; i++) if (sum[i] !== ((a[i]! + b[i]!) >>> 0)) expect.fail(`n = ${n}: word ${i}`);
+    }
+    expect(() => addInto(new Uint32Array(4), new Uint32Array(5))).toThrow(/5 elements/);
   });
 
   it('spans blocks (over 1 MiB of keystream) without a seam', () => {

@@ -4,18 +4,18 @@
  * before expanding, which leaves 2^32 candidate masks to a brute-force search; here the seed is
  * the whole key.
  *
- * Speed (bench/secagg.ts, BENCHMARKS.md): node:crypto's AES-256-CTR costs ~1.5 ms per 1M words here
- * (~0.35 ns per byte plus ~1.6 µs per call; `openssl speed` gives 6.6 GB/s) and a JavaScript add loop
- * 1.5–2 ms, so the adds matter as much as the cipher. applyMasks therefore walks the vector in blocks
- * that stay in cache, draws the keystream of every term for a block, and folds four streams of each
- * sign per pass over the block (four per pass measured 0.7 ms per stream per 1M words, against 1.7
- * for one stream per pass; eight, four added and four subtracted, ~4% less again, and no pass of a
- * lone leftover stream).
+ * Speed (bench/secagg.ts, BENCHMARKS.md): node:crypto's AES-256-CTR in 64 KiB calls costs ~0.8 ms
+ * per 1M words here when each output block is freed as soon as it is used (release() below; left
+ * to the collector it was ~2×). The adds, as costly as the cipher in JavaScript (~0.75 ms per stream
+ * per 1M words, one word per step), run in WebAssembly SIMD (simd-fold.ts): each keystream block is
+ * copied into the kernel's memory and up to four streams of each sign are folded into the target
+ * block per i32x4 pass. Together ~0.9 ms CPU per 1M-word expansion, against ~2.6 ms before.
  * A range [from, to) starts each keystream at AES block from/4 (CTR is seekable), so disjoint ranges of
  * one vector can be expanded by different threads with the same result.
  */
 import { createCipheriv, type Cipheriv } from 'node:crypto';
 import { invalidParameter } from './errors.ts';
+import { simdFold, SLOT_BYTES, ZERO_SLOT, type SimdFold } from './simd-fold.ts';
 
 // 16K words (64 KiB) per block. Each cipher.update allocates its output: at 256 KiB, above glibc's
 // mmap threshold (128 KiB), every block was fresh zeroed pages (25–50% of the CPU time in page
@@ -54,13 +54,14 @@ function keystream(cipher: Cipheriv | undefined, n: number): Int32Array {
  * Frees a keystream block now rather than at the next garbage collection. Left to the collector,
  * tens of megabytes of blocks die between collections, so a new block is memory out of cache and
  * the collector has that much more to sweep; detached, a block's memory is reused for the next one
- * while still in L2. Measured: a bare cipher.update of 32 KiB 7.5 µs against 14.3; in applyMasks,
- * whose adds hide part of it, 3% of the total. Only a block that owns its whole ArrayBuffer is
- * detached, never a slice of Node's shared pool.
+ * while still in L2 (measured: 104 expansions of 1M words in 64 KiB calls, 78–88 ms CPU released
+ * against 150–300 not). Only a block that owns its whole ArrayBuffer is detached, never a slice of
+ * Node's shared pool (slices are under half the pool, so never a whole buffer). Node 24's pool is
+ * 64 KiB: an earlier test `byteLength > Buffer.poolSize` left every 64 KiB block to the collector.
  */
 function release(block: Int32Array): void {
   const buffer = block.buffer;
-  if (block !== ZERO_STREAM && buffer instanceof ArrayBuffer && block.byteOffset === 0 && block.byteLength === buffer.byteLength && buffer.byteLength > Buffer.poolSize) {
+  if (block !== ZERO_STREAM && buffer instanceof ArrayBuffer && block.byteOffset === 0 && block.byteLength === buffer.byteLength && buffer.byteLength >= 4096) {
     // ArrayBuffer.prototype.transfer (ES2024, Node ≥ 21) detaches it; the lib here is ES2023.
     (buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
   }
@@ -92,11 +93,36 @@ function fold(t: Int32Array, o: number, plus: readonly Cipheriv[], minus: readon
   }
 }
 
+const SLOT_WORDS = SLOT_BYTES / 4;
+
+/**
+ * fold() with the adds in WebAssembly SIMD (simd-fold.ts): the target block is copied into the
+ * kernel's memory once, each keystream block copied in as it comes (a memcpy within L2, ~3× cheaper
+ * than the JavaScript add it replaces) into one of eight slots, and each pass of up to four of each
+ * sign is one i32x4 loop; the block is copied back at the end.
+ */
+function foldSimd(k: SimdFold, t: Int32Array, o: number, plus: readonly Cipheriv[], minus: readonly Cipheriv[], n: number): void {
+  k.words.set(t.subarray(o, o + n), 0);
+  const slot = (cipher: Cipheriv | undefined, s: number): number => {
+    if (!cipher) return ZERO_SLOT * SLOT_BYTES;
+    const block = keystream(cipher, n);
+    k.words.set(block, s * SLOT_WORDS);
+    release(block);
+    return s * SLOT_BYTES;
+  };
+  for (let at = 0; at < plus.length || at < minus.length; at += 4) {
+    k.fold(0, slot(plus[at], 1), slot(plus[at + 1], 2), slot(plus[at + 2], 3), slot(plus[at + 3], 4),
+      slot(minus[at], 5), slot(minus[at + 1], 6), slot(minus[at + 2], 7), slot(minus[at + 3], 8), 4 * n);
+  }
+  t.set(k.words.subarray(0, n), o);
+}
+
 /**
  * target[from, to) ← target + Σ sign·PRG(seed)[from, to) mod 2^32, in place. `from` is a multiple
- * of 4 (an AES block boundary); the default range is the whole vector.
+ * of 4 (an AES block boundary); the default range is the whole vector. The adds run in WebAssembly
+ * SIMD where it is available, else in JavaScript (`simd: false` forces that; same result).
  */
-export function applyMasks(target: Uint32Array, terms: readonly MaskTerm[], from = 0, to = target.length): void {
+export function applyMasks(target: Uint32Array, terms: readonly MaskTerm[], from = 0, to = target.length, simd = true): void {
   if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > target.length || from > to) {
     throw invalidParameter(`the range [${from}, ${to}) is not within a vector of ${target.length}`);
   }
@@ -106,7 +132,11 @@ export function applyMasks(target: Uint32Array, terms: readonly MaskTerm[], from
   if (plus.length + minus.length !== terms.length) throw invalidParameter('a mask sign is 1 or −1');
   // Int32 views: `(a + b) | 0` stays in V8's integer fast path; the residues mod 2^32 are the same.
   const t = new Int32Array(target.buffer, target.byteOffset, target.length);
-  for (let o = from; o < to; o += BLOCK_WORDS) fold(t, o, plus, minus, Math.min(BLOCK_WORDS, to - o));
+  const k = simd ? simdFold() : null;
+  for (let o = from; o < to; o += BLOCK_WORDS) {
+    if (k) foldSimd(k, t, o, plus, minus, Math.min(BLOCK_WORDS, to - o));
+    else fold(t, o, plus, minus, Math.min(BLOCK_WORDS, to - o));
+  }
 }
 
 /** The mask itself (tests and small vectors; the hot paths add or subtract in place). */

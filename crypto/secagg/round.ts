@@ -17,6 +17,7 @@ import { SecAggError, invalidParameter } from './errors.ts';
 import { neighbourGraph, type NeighbourGraph } from './graph.ts';
 import { KEY_BYTES, agreeKey, generateX25519, openShare, privateKeyObject, publicKeyObject, sealShare, x25519PublicOf, type X25519KeyPair } from './keys.ts';
 import { applyMasks, type MaskTerm } from './prg.ts';
+import { addWithKernel } from './simd-fold.ts';
 import { SHARE_BYTES, reconstructSecret, shareSecret } from './shamir.ts';
 
 export interface RoundSetup {
@@ -329,5 +330,6 @@ export function addInto(sum: Uint32Array, y: Uint32Array): void {
   if (y.length !== sum.length) throw invalidParameter(`a masked input of ${y.length} elements, expected ${sum.length}`);
   const s = new Int32Array(sum.buffer, sum.byteOffset, sum.length);
   const v = new Int32Array(y.buffer, y.byteOffset, y.length);
+  if (addWithKernel(s, v)) return;
   for (let i = 0; i < v.length; i++) s[i] = (s[i]! + v[i]!) | 0;
 }

@@ -25,9 +25,10 @@ import { runInNewContext } from 'node:vm';
 import { randomBytes, randomInt } from 'node:crypto';
 import { SiteMasking } from '../client-sdk/protection/secagg-masking.ts';
 import { MaskExpansionPool } from '../crypto/parallel/mask-expansion-pool.ts';
+import { keyedRound } from '../crypto/secagg/keyed-round.fixture.ts';
 import {
-  addInto, applyMasks, advertise, reconstructAll, unmaskTerms, chooseParameters, droppedPartners, missingShares, placeSite, revealShares, setupRound, shareKeys,
-  type Advertisement, type Revealed, type SiteSecrets,
+  addInto, applyMasks, reconstructAll, unmaskTerms, chooseParameters, droppedPartners, missingShares, revealShares, setupRound,
+  type Revealed,
 } from '../crypto/secagg/index.ts';
 
 const { values: args } = parseArgs({
@@ -57,23 +58,12 @@ await pool.apply(new Uint32Array(params + 1), Array.from({ length: 128 }, (_, i)
 const siteMasking = new SiteMasking({ minLength: 1, ...(args['site-threads'] === undefined ? {} : { maskWorkers: Number(args['site-threads']) }) });
 
 // advertise-keys and share-keys, every site.
-const secrets: SiteSecrets[] = [];
-const ads = new Map<number, Advertisement>();
-for (let i = 0; i < n; i++) {
-  const a = advertise();
-  placeSite(round, a.secrets, i);
-  secrets.push(a.secrets);
-  ads.set(i, a.advertisement);
-}
-const inbox = new Map<number, Map<number, Uint8Array>>();
+const { secrets, ads, inbox } = await keyedRound(round);
+// What one site sends before its masked input: three keys, and one sealed share (+ its two indices) per neighbour.
 let keyBytes = 3 * 32;
-for (let i = 0; i < n; i++) {
-  const sealed = await shareKeys(round, secrets[i]!, new Map(round.graph.neighbours[i]!.map((j) => [j, ads.get(j)!])));
-  for (const [to, c] of sealed) {
-    if (!inbox.has(to)) inbox.set(to, new Map());
-    inbox.get(to)!.set(i, c);
-    if (i === 0) keyBytes += c.length + 8;
-  }
+for (const bySender of inbox.values()) {
+  const c = bySender.get(0);
+  if (c) keyBytes += c.length + 8;
 }
 
 // Dropouts: a random `dropout` share of the sites goes silent after sharing keys. A draw that

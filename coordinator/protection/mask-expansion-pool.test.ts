@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  advertise, maskInput, placeSite, revealShares, setupRound, shareKeys, unmaskSum, addInto,
-  type Advertisement, type Revealed, type SiteSecrets,
-} from '../../crypto/secagg/index.ts';
+import { maskInput, revealShares, setupRound, unmaskSum, addInto, type Revealed } from '../../crypto/secagg/index.ts';
+import { keyedRound } from '../../crypto/secagg/keyed-round.fixture.ts';
 import { MaskExpansionPool } from '../../crypto/parallel/mask-expansion-pool.ts';
 import { unmaskSumParallel } from './mask-expansion-pool.ts';
 
@@ -15,22 +13,7 @@ describe('unmaskSumParallel', () => {
     const n = 8;
     const length = 2 * 65536 + 3;
     const round = setupRound({ roundId: 'pool', n, k: 6, t: 3, graphSeed: randomBytes(32), length });
-    const secrets: SiteSecrets[] = [];
-    const ads = new Map<number, Advertisement>();
-    for (let i = 0; i < n; i++) {
-      const a = advertise();
-      placeSite(round, a.secrets, i);
-      secrets.push(a.secrets);
-      ads.set(i, a.advertisement);
-    }
-    const inbox = new Map<number, Map<number, Uint8Array>>();
-    for (let i = 0; i < n; i++) {
-      const sealed = await shareKeys(round, secrets[i]!, new Map(round.graph.neighbours[i]!.map((j) => [j, ads.get(j)!])));
-      for (const [to, c] of sealed) {
-        if (!inbox.has(to)) inbox.set(to, new Map());
-        inbox.get(to)!.set(i, c);
-      }
-    }
+    const { secrets, ads, inbox } = await keyedRound(round);
     const survivors = [0, 1, 2, 4, 5, 7];
     const dropped = [3, 6];
     const sum = new Uint32Array(length);

@@ -10,32 +10,16 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { secAggSiteProtocol } from '../../client-sdk/protection/secagg.ts';
 import { SiteMasking } from '../../client-sdk/protection/secagg-masking.ts';
-import {
-  advertise, maskInput, placeSite, setupRound, shareKeys, type Advertisement, type Round, type SiteSecrets,
-} from '../../crypto/secagg/index.ts';
+import { advertise, maskInput, placeSite, setupRound, type Round } from '../../crypto/secagg/index.ts';
+import { keyedRound as keyRound, type KeyedRound } from '../../crypto/secagg/keyed-round.fixture.ts';
 import { tempDataDir } from '../helpers/coordinator.ts';
 import { NODE_BIN } from '../helpers/processes.ts';
 
 const run = promisify(execFile);
 
-async function keyedRound(n: number, length: number): Promise<{ round: Round; secrets: SiteSecrets[]; ads: Map<number, Advertisement>; inbox: Map<number, Map<number, Uint8Array>> }> {
+async function keyedRound(n: number, length: number): Promise<KeyedRound & { round: Round }> {
   const round = setupRound({ roundId: 'masking', n, k: n - 1, t: 3, graphSeed: randomBytes(32), length });
-  const secrets: SiteSecrets[] = [];
-  const ads = new Map<number, Advertisement>();
-  for (let i = 0; i < n; i++) {
-    const a = advertise();
-    placeSite(round, a.secrets, i);
-    secrets.push(a.secrets);
-    ads.set(i, a.advertisement);
-  }
-  const inbox = new Map<number, Map<number, Uint8Array>>();
-  for (let i = 0; i < n; i++) {
-    for (const [to, c] of await shareKeys(round, secrets[i]!, new Map(round.graph.neighbours[i]!.map((j) => [j, ads.get(j)!])))) {
-      if (!inbox.has(to)) inbox.set(to, new Map());
-      inbox.get(to)!.set(i, c);
-    }
-  }
-  return { round, secrets, ads, inbox };
+  return { round, ...await keyRound(round) };
 }
 
 const masking = new SiteMasking({ maskWorkers: 1, minLength: 1 });

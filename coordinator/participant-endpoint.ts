@@ -4,7 +4,7 @@
  * these after authenticating (services.ts); tests call them directly as an in-memory transport.
  */
 import {
-  ConclaveError, TensorAssembler, chunksOf,
+  ConclaveError, SharedTensorPool, TensorAssembler, chunksOf,
   type GetTaskResponseMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg, type StageTensorMsg, type SubmitStageResponseMsg, type TypedTensor,
 } from '../protocols/index.ts';
 import type { Federations, FederationRecord } from './federations.ts';
@@ -17,6 +17,11 @@ import { ParkedUploads } from './transfer-resume.ts';
 import { dataSpecMessage } from './data-spec.ts';
 
 const MAX_TASK_WAIT_MS = 10_000;
+/**
+ * Idle receive buffers kept for the next uploads (SharedTensorPool): enough for a few sites' 64 MiB
+ * updates; memory mapping of fresh buffers was most of a 16 MiB upload's time (BENCHMARKS.md).
+ */
+const RECEIVE_POOL_BYTES = 256 << 20;
 /** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
 const MAX_ID_LENGTH = 128;
 
@@ -34,6 +39,8 @@ export class ParticipantEndpoint {
   private readonly uploads = new Map<string, { abort: (err: Error) => void; done: Promise<unknown> }>();
   /** Cut uploads a retry may continue (ResumeStage, resume_from_chunk). */
   private readonly parked: ParkedUploads;
+  /** Receive buffers of uploads whose stage let go of the tensor (`reusable`), for the next ones. */
+  private readonly receivePool = new SharedTensorPool(RECEIVE_POOL_BYTES);
 
   constructor(deps: { federations: Federations; registry: ModelRegistry; rounds: RoundManager; streamLimits?: StreamLimits }) {
     this.federations = deps.federations;
@@ -154,7 +161,10 @@ export class ParticipantEndpoint {
             if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', `stage "${quote(header.stage)}" needs a tensor header`);
             assembler = new TensorAssembler<TypedTensor>(
               { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
-              { expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, offThread: true, ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}) },
+              {
+                expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, offThread: true, digestInTrailer: true,
+                ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}), ...(slot.expect.reusable ? { pool: this.receivePool } : {}),
+              },
             );
           }
         } else if (msg.part === 'chunk') {
@@ -168,11 +178,19 @@ export class ParticipantEndpoint {
       }
       if (!header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream ended without a header');
       // A refusal here (digest, a non-finite value the verifier thread found) is not a cut either.
-      checking = true;
+      // A stream that ends short is: grpc-js may end a call cut by a lost connection without an
+      // error, so what arrived is kept for the retry (finished() refuses it as incomplete).
+      checking = assembler?.complete ?? true;
       const tensor = assembler ? await assembler.finished() : null;
       checking = false;
-      const { received } = this.rounds.acceptMessage(caller.federationId, caller.siteId, header, tensor, header.tensor ? Buffer.from(header.tensor.sha256) : null);
+      // A digest that came in the last chunk is the message's digest from here on.
+      const complete = header.tensor && assembler && header.tensor.sha256.length === 0
+        ? { ...header, tensor: { ...header.tensor, sha256: Buffer.from(assembler.header.sha256) } } : header;
+      const { received } = this.rounds.acceptMessage(caller.federationId, caller.siteId, complete, tensor, complete.tensor ? Buffer.from(complete.tensor.sha256) : null);
       release = null;
+      // Accepted by a stage that let go of the tensor (only a pooled assembler gives anything back);
+      // a refused one is dropped, never pooled, as the catch below may keep its assembler.
+      assembler?.release();
       return { roundId: header.roundId, stage: header.stage, received };
     } catch (err) {
       // The stream was cut (connection lost, idle, superseded) after its header passed: keep what

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConclaveError } from './errors.ts';
 import { OffThreadVerification } from './tensor-verifier.ts';
+import type { SharedTensorPool } from './tensor-pool.ts';
 
 /**
  * Element types a tensor may carry: model weights and deltas are float32; protocols that work in a
@@ -38,8 +39,8 @@ export function dtypeOf(values: TypedTensor): Dtype {
   return 'bytes';
 }
 
-function allocate(dtype: Dtype, elements: number, shared = false): TypedTensor {
-  const buffer = shared ? new SharedArrayBuffer(elements * bytesPerElement(dtype)) : null;
+function allocate(dtype: Dtype, elements: number, shared = false, reused: SharedArrayBuffer | null = null): TypedTensor {
+  const buffer = reused ?? (shared ? new SharedArrayBuffer(elements * bytesPerElement(dtype)) : null);
   switch (dtype) {
     case 'float32': return buffer ? new Float32Array(buffer) : new Float32Array(elements);
     case 'int32': return buffer ? new Int32Array(buffer) : new Int32Array(elements);
@@ -126,13 +127,15 @@ export function chunkCount(totalElements: number, dtype: Dtype = 'float32'): num
   return Math.max(1, Math.ceil((totalElements * bytesPerElement(dtype)) / CHUNK_BYTES));
 }
 
-export function makeHeader(layout: TensorSpec[], values: TypedTensor): TensorHeader {
+/** `digest: false` leaves sha256 empty, for a sender that puts it in the last chunk instead. */
+export function makeHeader(layout: TensorSpec[], values: TypedTensor, options: { digest?: boolean } = {}): TensorHeader {
   if (layoutElements(layout) !== values.length) {
     throw new ConclaveError('LAYOUT_MISMATCH', `layout describes ${layoutElements(layout)} elements but the tensor has ${values.length}`);
   }
   const dtype = dtypeOf(values);
   if (layout.some((spec) => spec.dtype !== dtype)) throw new ConclaveError('LAYOUT_MISMATCH', `the layout's dtype does not match a ${dtype} tensor`);
-  return { layout, totalElements: values.length, sha256: sha256OfFloats(values), chunkCount: chunkCount(values.length, dtype) };
+  const sha256 = options.digest === false ? Buffer.alloc(0) : sha256OfFloats(values);
+  return { layout, totalElements: values.length, sha256, chunkCount: chunkCount(values.length, dtype) };
 }
 
 /** Zero-copy views of ~1 MiB each over the tensor's bytes, from chunk `from` on (a resumed transfer). */
@@ -158,8 +161,15 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   private readonly rejectNonFinite: boolean;
   /** Set when the checks run on the verifier thread: `values` is then SharedArrayBuffer-backed. */
   private readonly offThread: OffThreadVerification | null;
+  /** Where the buffer goes back once its tensor is no longer used (`release`). */
+  private readonly pool: SharedTensorPool | null;
+  private released = false;
   private nextIndex = 0;
   private filled = 0;
+  /** The header left the digest out; the last chunk brings it (and fills `header.sha256`). */
+  private readonly digestInTrailer: boolean;
+  /** Set once every chunk arrived and the verdict (finiteness, digest) came back clean. */
+  private verified = false;
 
   /**
    * `expectedDtype` (float32 unless said otherwise) and `maxElements` bound what a header may ask
@@ -168,9 +178,16 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   /**
    * `offThread`: a tensor of OFF_THREAD_MIN_BYTES or more is hashed and checked for finiteness on
    * the verifier thread (tensor-verifier.ts), into a SharedArrayBuffer-backed array; finish it with
-   * `finished()`.
+   * `finished()`. `pool`: an off-thread tensor's buffer is taken from it when one of the size is
+   * free (its pages already mapped), and goes back to it on `release()`.
    */
-  constructor(header: TensorHeader, options: { expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean } = {}) {
+  /**
+   * `digestInTrailer`: the header may leave its sha256 empty, and the last chunk then carries it
+   * (an upload that hashes as it streams); the check at the end is the same.
+   */
+  constructor(header: TensorHeader, options: {
+    expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean; pool?: SharedTensorPool; digestInTrailer?: boolean;
+  } = {}) {
     const layout = validateLayout(header.layout);
     const elements = layoutElements(layout);
     const dtype = layout[0]!.dtype;
@@ -189,17 +206,32 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     if (header.chunkCount !== chunkCount(elements, dtype)) {
       throw new ConclaveError('MALFORMED_STREAM', `expected ${chunkCount(elements, dtype)} chunks for ${elements} elements, header says ${header.chunkCount}`);
     }
-    if (!(header.sha256 instanceof Uint8Array) || header.sha256.length !== 32) {
+    this.digestInTrailer = options.digestInTrailer === true && header.sha256 instanceof Uint8Array && header.sha256.length === 0;
+    if (!this.digestInTrailer && (!(header.sha256 instanceof Uint8Array) || header.sha256.length !== 32)) {
       throw new ConclaveError('MALFORMED_STREAM', 'header sha256 must be 32 bytes');
     }
     this.header = { ...header, layout };
     this.dtype = dtype;
     const offThread = (options.offThread ?? false) && elements * bytesPerElement(dtype) >= OFF_THREAD_MIN_BYTES;
-    this.values = allocate(dtype, elements, offThread) as T;
+    this.pool = offThread ? options.pool ?? null : null;
+    const reused = this.pool?.take(elements * bytesPerElement(dtype)) ?? null;
+    this.values = allocate(dtype, elements, offThread, reused) as T;
     this.bytes = new Uint8Array(this.values.buffer);
     // Only floats can be NaN or infinite; integer and byte tensors have nothing to check.
     this.rejectNonFinite = dtype === 'float32' && (options.rejectNonFinite ?? true);
-    this.offThread = offThread ? new OffThreadVerification(this.values.buffer as SharedArrayBuffer, this.rejectNonFinite) : null;
+    // A reused buffer's pages are mapped already: nothing to fault in ahead of the copies.
+    this.offThread = offThread ? new OffThreadVerification(this.values.buffer as SharedArrayBuffer, this.rejectNonFinite, reused === null) : null;
+  }
+
+  /**
+   * The caller is done with this tensor and holds no view of it any more (nor does anything it
+   * handed it to): a pooled buffer goes back to its pool for the next transfer. Only after
+   * `finished()` resolved, so the verifier thread is done with the buffer too.
+   */
+  release(): void {
+    if (this.released || !this.pool || !this.verified) return;
+    this.released = true;
+    this.pool.give(this.values.buffer as SharedArrayBuffer);
   }
 
   /** Chunks accepted so far (in order, sized, finite, hashed): where a resumed transfer continues. */
@@ -211,7 +243,7 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     return this.nextIndex === this.header.chunkCount;
   }
 
-  push(chunk: { index: number; data: Uint8Array }): void {
+  push(chunk: { index: number; data: Uint8Array; sha256?: Uint8Array }): void {
     if (this.complete) throw new ConclaveError('MALFORMED_STREAM', 'more chunks than the header announced');
     if (chunk.index !== this.nextIndex) {
       throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} arrived where chunk ${this.nextIndex} was expected`);
@@ -219,6 +251,13 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     const expectedBytes = Math.min(CHUNK_BYTES, this.bytes.length - this.filled);
     if (chunk.data.length !== expectedBytes) {
       throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} has ${chunk.data.length} bytes, expected ${expectedBytes}`);
+    }
+    const trailer = chunk.sha256?.length ?? 0;
+    if (this.digestInTrailer && this.nextIndex === this.header.chunkCount - 1) {
+      if (trailer !== 32) throw new ConclaveError('MALFORMED_STREAM', 'the header left the digest out, so the last chunk must carry it (32 bytes)');
+      this.header.sha256 = Buffer.from(chunk.sha256!);
+    } else if (trailer > 0) {
+      throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} carries a digest: only the last chunk does, and only when the header left it out`);
     }
     if (this.offThread) {
       // A chunk the verifier thread found non-finite is refused here, at the latest by finished().
@@ -260,7 +299,9 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     this.checkComplete();
     const { digest, nonFinite } = await this.offThread.finish();
     this.throwIfNonFinite(nonFinite);
-    return this.checkDigest(digest);
+    const values = this.checkDigest(digest);
+    this.verified = true;
+    return values;
   }
 
   private checkComplete(): void {

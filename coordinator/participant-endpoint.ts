@@ -4,7 +4,7 @@
  * these after authenticating (services.ts); tests call them directly as an in-memory transport.
  */
 import {
-  ConclaveError, SharedTensorPool, TensorAssembler, chunksOf,
+  ConclaveError, TensorAssembler, chunksOf,
   type GetTaskResponseMsg, type ResumeStageRequestMsg, type ResumeStageResponseMsg, type RoundPlanMsg, type StageHeaderMsg, type StageStreamMsg, type StageTensorMsg, type SubmitStageResponseMsg, type TypedTensor,
 } from '../protocols/index.ts';
 import type { Federations, FederationRecord } from './federations.ts';
@@ -17,11 +17,6 @@ import { ParkedUploads } from './transfer-resume.ts';
 import { dataSpecMessage } from './data-spec.ts';
 
 const MAX_TASK_WAIT_MS = 10_000;
-/**
- * Idle receive buffers kept for the next uploads (SharedTensorPool): enough for a few sites' 64 MiB
- * updates; memory mapping of fresh buffers was most of a 16 MiB upload's time (BENCHMARKS.md).
- */
-const RECEIVE_POOL_BYTES = 256 << 20;
 /** Stage and round ids are short; anything longer is refused before it is echoed or logged. */
 const MAX_ID_LENGTH = 128;
 
@@ -39,8 +34,6 @@ export class ParticipantEndpoint {
   private readonly uploads = new Map<string, { abort: (err: Error) => void; done: Promise<unknown> }>();
   /** Cut uploads a retry may continue (ResumeStage, resume_from_chunk). */
   private readonly parked: ParkedUploads;
-  /** Receive buffers of uploads whose stage let go of the tensor (`reusable`), for the next ones. */
-  private readonly receivePool = new SharedTensorPool(RECEIVE_POOL_BYTES);
 
   constructor(deps: { federations: Federations; registry: ModelRegistry; rounds: RoundManager; streamLimits?: StreamLimits }) {
     this.federations = deps.federations;
@@ -163,7 +156,7 @@ export class ParticipantEndpoint {
               { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
               {
                 expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, offThread: true, digestInTrailer: true,
-                ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}), ...(slot.expect.reusable ? { pool: this.receivePool } : {}),
+                ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}),
               },
             );
           }
@@ -188,9 +181,6 @@ export class ParticipantEndpoint {
         ? { ...header, tensor: { ...header.tensor, sha256: Buffer.from(assembler.header.sha256) } } : header;
       const { received } = this.rounds.acceptMessage(caller.federationId, caller.siteId, complete, tensor, complete.tensor ? Buffer.from(complete.tensor.sha256) : null);
       release = null;
-      // Accepted by a stage that let go of the tensor (only a pooled assembler gives anything back);
-      // a refused one is dropped, never pooled, as the catch below may keep its assembler.
-      assembler?.release();
       return { roundId: header.roundId, stage: header.stage, received };
     } catch (err) {
       // The stream was cut (connection lost, idle, superseded) after its header passed: keep what

@@ -3,4 +3,3 @@ export * from './tensor-codec.ts';
 export * from './messages.ts';
 export * from './grpc.ts';
 export * from './update-codec.ts';
-export * from './tensor-pool.ts';

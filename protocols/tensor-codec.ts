@@ -2,7 +2,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConclaveError } from './errors.ts';
 import { OffThreadVerification } from './tensor-verifier.ts';
-import type { SharedTensorPool } from './tensor-pool.ts';
 
 /**
  * Element types a tensor may carry: model weights and deltas are float32; protocols that work in a
@@ -39,8 +38,8 @@ export function dtypeOf(values: TypedTensor): Dtype {
   return 'bytes';
 }
 
-function allocate(dtype: Dtype, elements: number, shared = false, reused: SharedArrayBuffer | null = null): TypedTensor {
-  const buffer = reused ?? (shared ? new SharedArrayBuffer(elements * bytesPerElement(dtype)) : null);
+function allocate(dtype: Dtype, elements: number, shared = false): TypedTensor {
+  const buffer = shared ? new SharedArrayBuffer(elements * bytesPerElement(dtype)) : null;
   switch (dtype) {
     case 'float32': return buffer ? new Float32Array(buffer) : new Float32Array(elements);
     case 'int32': return buffer ? new Int32Array(buffer) : new Int32Array(elements);
@@ -161,15 +160,10 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   private readonly rejectNonFinite: boolean;
   /** Set when the checks run on the verifier thread: `values` is then SharedArrayBuffer-backed. */
   private readonly offThread: OffThreadVerification | null;
-  /** Where the buffer goes back once its tensor is no longer used (`release`). */
-  private readonly pool: SharedTensorPool | null;
-  private released = false;
   private nextIndex = 0;
   private filled = 0;
   /** The header left the digest out; the last chunk brings it (and fills `header.sha256`). */
   private readonly digestInTrailer: boolean;
-  /** Set once every chunk arrived and the verdict (finiteness, digest) came back clean. */
-  private verified = false;
 
   /**
    * `expectedDtype` (float32 unless said otherwise) and `maxElements` bound what a header may ask
@@ -178,15 +172,14 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   /**
    * `offThread`: a tensor of OFF_THREAD_MIN_BYTES or more is hashed and checked for finiteness on
    * the verifier thread (tensor-verifier.ts), into a SharedArrayBuffer-backed array; finish it with
-   * `finished()`. `pool`: an off-thread tensor's buffer is taken from it when one of the size is
-   * free (its pages already mapped), and goes back to it on `release()`.
+   * `finished()`.
    */
   /**
    * `digestInTrailer`: the header may leave its sha256 empty, and the last chunk then carries it
    * (an upload that hashes as it streams); the check at the end is the same.
    */
   constructor(header: TensorHeader, options: {
-    expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean; pool?: SharedTensorPool; digestInTrailer?: boolean;
+    expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean; digestInTrailer?: boolean;
   } = {}) {
     const layout = validateLayout(header.layout);
     const elements = layoutElements(layout);
@@ -213,25 +206,11 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     this.header = { ...header, layout };
     this.dtype = dtype;
     const offThread = (options.offThread ?? false) && elements * bytesPerElement(dtype) >= OFF_THREAD_MIN_BYTES;
-    this.pool = offThread ? options.pool ?? null : null;
-    const reused = this.pool?.take(elements * bytesPerElement(dtype)) ?? null;
-    this.values = allocate(dtype, elements, offThread, reused) as T;
+    this.values = allocate(dtype, elements, offThread) as T;
     this.bytes = new Uint8Array(this.values.buffer);
     // Only floats can be NaN or infinite; integer and byte tensors have nothing to check.
     this.rejectNonFinite = dtype === 'float32' && (options.rejectNonFinite ?? true);
-    // A reused buffer's pages are mapped already: nothing to fault in ahead of the copies.
-    this.offThread = offThread ? new OffThreadVerification(this.values.buffer as SharedArrayBuffer, this.rejectNonFinite, reused === null) : null;
-  }
-
-  /**
-   * The caller is done with this tensor and holds no view of it any more (nor does anything it
-   * handed it to): a pooled buffer goes back to its pool for the next transfer. Only after
-   * `finished()` resolved, so the verifier thread is done with the buffer too.
-   */
-  release(): void {
-    if (this.released || !this.pool || !this.verified) return;
-    this.released = true;
-    this.pool.give(this.values.buffer as SharedArrayBuffer);
+    this.offThread = offThread ? new OffThreadVerification(this.values.buffer as SharedArrayBuffer, this.rejectNonFinite) : null;
   }
 
   /** Chunks accepted so far (in order, sized, finite, hashed): where a resumed transfer continues. */
@@ -299,9 +278,7 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     this.checkComplete();
     const { digest, nonFinite } = await this.offThread.finish();
     this.throwIfNonFinite(nonFinite);
-    const values = this.checkDigest(digest);
-    this.verified = true;
-    return values;
+    return this.checkDigest(digest);
   }
 
   private checkComplete(): void {

@@ -30,7 +30,6 @@ port.on('message', (m: VerifierRequest) => {
       // A fresh buffer's pages are faulted in on first write, at several ms per MiB on the VMs
       // measured: done here, in parallel with the network, the receiving thread's copies find them
       // mapped. Adding 0 atomically writes without changing a word the receiver may be filling.
-      if (!m.prefault) break;
       const words = new Int32Array(m.buffer, 0, bytes.length >> 2);
       for (let i = 0; i < words.length; i += PAGE_WORDS) Atomics.add(words, i, 0);
       break;

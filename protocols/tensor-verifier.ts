@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 
 export type VerifierRequest =
-  | { t: 'open'; job: number; buffer: SharedArrayBuffer; floats: boolean; prefault: boolean }
+  | { t: 'open'; job: number; buffer: SharedArrayBuffer; floats: boolean }
   | { t: 'chunk'; job: number; start: number; end: number }
   | { t: 'finish'; job: number }
   | { t: 'close'; job: number };
@@ -62,10 +62,10 @@ class VerifierThread {
     this.worker.on('exit', (code) => fail(new Error(`tensor verifier thread exited (code ${code})`)));
   }
 
-  open(verification: OffThreadVerification, buffer: SharedArrayBuffer, floats: boolean, prefault: boolean): number {
+  open(verification: OffThreadVerification, buffer: SharedArrayBuffer, floats: boolean): number {
     const job = this.nextJob++;
     this.jobs.set(job, new WeakRef(verification));
-    this.post({ t: 'open', job, buffer, floats, prefault });
+    this.post({ t: 'open', job, buffer, floats });
     return job;
   }
 
@@ -101,11 +101,10 @@ export class OffThreadVerification {
   private readonly job: number;
   private done = false;
 
-  /** `prefault`: the buffer is fresh, so the worker maps its pages ahead of the copies. */
-  constructor(buffer: SharedArrayBuffer, floats: boolean, prefault = true) {
+  constructor(buffer: SharedArrayBuffer, floats: boolean) {
     thread ??= new VerifierThread();
     this.owner = thread;
-    this.job = thread.open(this, buffer, floats, prefault);
+    this.job = thread.open(this, buffer, floats);
     abandoned.register(this, { owner: this.owner, job: this.job }, this);
   }
 

@@ -5,7 +5,7 @@
  */
 import { ConclaveError, decodeUpdate, layoutElements, topKCount, updateExpectation, type UpdateCompressionMsg } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
-import type { ProtectionProtocol, StageRoundContext, TensorExpectation } from './protocol.ts';
+import type { ProtectionProtocol, StageRoundContext } from './protocol.ts';
 import { l2Norm } from '../../crypto/dp/index.ts';
 import { DEFAULT_UPDATE_LIMITS, type UpdateLimits } from '../limits.ts';
 
@@ -104,9 +104,7 @@ function expectEncoding(encoding: string, ctx: StageRoundContext, layout: Readon
   if (encoding !== wanted) {
     throw new ConclaveError('INVALID_ARGUMENT', `this round's updates are encoded ${wanted ? `"${wanted}"` : 'as plain float32'}, not ${encoding ? `"${encoding.slice(0, 32)}"` : 'plain float32'}`);
   }
-  // accept() decodes (a dense update is the tensor itself) and folds it: the aggregation neither
-  // modifies nor retains what add() is given (RoundAggregation.add).
-  const expectation: TensorExpectation = { ...updateExpectation(encoding, ctx.layout), reusable: true };
+  const expectation = updateExpectation(encoding, ctx.layout);
   if (compression.kind === 'topk') {
     const allowed = topKCount(layoutElements(ctx.layout), compression.ratio);
     const k = layout[0]?.shape[0] ?? 0;

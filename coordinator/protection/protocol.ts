@@ -69,11 +69,6 @@ export interface TensorExpectation {
   layout?: TensorSpec[];
   /** Upper bound on elements when the layout is not pinned. */
   maxElements: number;
-  /**
-   * accept() keeps neither the tensor nor any view of its buffer once it returns (it folds it and
-   * lets go): the coordinator may then reuse the tensor's memory for the next upload.
-   */
-  reusable?: boolean;
 }
 
 /** A later stage's task body for one site (the first stage's task is the round plan itself). */

@@ -146,6 +146,20 @@ export function* chunksOf(values: TypedTensor, from = 0): Generator<{ index: num
   }
 }
 
+/** Σ x² of float tensors verified off the thread, as the verifier thread summed it (see l2NormIfKnown). */
+const knownSumOfSquares = new WeakMap<TypedTensor, number>();
+
+/**
+ * The Euclidean norm of a float tensor that TensorAssembler verified off the thread, from the sum
+ * of squares the verifier thread accumulated (float64, element order: the same operations as
+ * crypto/dp l2Norm's plain path, so the same number); undefined when not known or when that sum
+ * is outside l2Norm's plain range (it then rescales). Valid while nobody wrote to the tensor.
+ */
+export function l2NormIfKnown(values: TypedTensor): number | undefined {
+  const sum = knownSumOfSquares.get(values);
+  return sum !== undefined && sum > 1e-280 && sum < 1e300 ? Math.sqrt(sum) : undefined;
+}
+
 /**
  * Reassembles one streamed tensor into a single preallocated buffer, checking order, size and
  * (optionally) finiteness per chunk, so a bad stream is refused at the first bad chunk, and the
@@ -276,9 +290,11 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   async finished(): Promise<T> {
     if (!this.offThread) return this.finish();
     this.checkComplete();
-    const { digest, nonFinite } = await this.offThread.finish();
+    const { digest, nonFinite, sumOfSquares } = await this.offThread.finish();
     this.throwIfNonFinite(nonFinite);
-    return this.checkDigest(digest);
+    const values = this.checkDigest(digest);
+    if (sumOfSquares >= 0) knownSumOfSquares.set(values, sumOfSquares);
+    return values;
   }
 
   private checkComplete(): void {

@@ -13,6 +13,8 @@ interface Job {
   floats: Float32Array | null;
   hash: Hash;
   nonFinite: number;
+  /** Σ x² of the floats so far, in float64 and in element order: l2Norm's own sum, bit for bit. */
+  sumOfSquares: number;
 }
 
 /** One word per 4 KiB page. */
@@ -26,7 +28,7 @@ port.on('message', (m: VerifierRequest) => {
   switch (m.t) {
     case 'open': {
       const bytes = new Uint8Array(m.buffer);
-      jobs.set(m.job, { bytes, floats: m.floats ? new Float32Array(m.buffer, 0, bytes.length >> 2) : null, hash: createHash('sha256'), nonFinite: -1 });
+      jobs.set(m.job, { bytes, floats: m.floats ? new Float32Array(m.buffer, 0, bytes.length >> 2) : null, hash: createHash('sha256'), nonFinite: -1, sumOfSquares: 0 });
       // A fresh buffer's pages are faulted in on first write, at several ms per MiB on the VMs
       // measured: done here, in parallel with the network, the receiving thread's copies find them
       // mapped. Adding 0 atomically writes without changing a word the receiver may be filling.
@@ -39,15 +41,18 @@ port.on('message', (m: VerifierRequest) => {
       if (!job || job.nonFinite >= 0) break;
       if (job.floats) {
         const floats = job.floats;
+        let sumOfSquares = job.sumOfSquares;
         for (let i = m.start >> 2, end = m.end >> 2; i < end; i++) {
           // x - x is NaN exactly when x is NaN or ±Infinity.
           const v = floats[i]!;
+          sumOfSquares += v * v;
           if (v - v !== 0) {
             job.nonFinite = i;
             port.postMessage({ t: 'nonFinite', job: m.job, index: i } satisfies VerifierReply);
             return;
           }
         }
+        job.sumOfSquares = sumOfSquares;
       }
       job.hash.update(job.bytes.subarray(m.start, m.end));
       break;
@@ -55,7 +60,7 @@ port.on('message', (m: VerifierRequest) => {
     case 'finish': {
       const job = jobs.get(m.job);
       jobs.delete(m.job);
-      port.postMessage({ t: 'done', job: m.job, digest: job ? job.hash.digest() : null, nonFinite: job?.nonFinite ?? -1 } satisfies VerifierReply);
+      port.postMessage({ t: 'done', job: m.job, digest: job ? job.hash.digest() : null, nonFinite: job?.nonFinite ?? -1, sumOfSquares: job?.floats ? job.sumOfSquares : -1 } satisfies VerifierReply);
       break;
     }
     case 'close':

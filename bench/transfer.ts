@@ -1,7 +1,7 @@
 /**
  * Model transfer throughput: gRPC (the real participant service) vs raw TCP, on 127.0.0.1.
  *
- *   node_modules/.bin/node bench/transfer.ts [--sizes 1,16,64] [--reps 3]
+ *   node_modules/.bin/node bench/transfer.ts [--sizes 1,16,64] [--reps 3] [--warmup 3]
  *
  * One process holds both ends of every transfer (as in the integration tests), so client and
  * server share one event loop in both the gRPC and the TCP runs.
@@ -21,7 +21,7 @@
  * TCP: node:net, the same bytes, a length prefix, receiver copies into one preallocated buffer and
  *   (upload) acks with one byte. "tcpVerified" additionally hashes on both sides (SHA-256), i.e. the
  *   integrity work gRPC does, without framing/protobuf/HTTP/2.
- * Reported: median MiB/s over --reps timed runs (after one warm-up) and grpc/tcp ratios. Each
+ * Reported: median MiB/s over --reps timed runs (after --warmup untimed ones) and grpc/tcp ratios. Each
  * repetition runs every variant once (order alternating), so gRPC and TCP see the same load;
  * ratioGrpcTcpPaired is the median of the per-repetition ratios, the steadier one on a busy machine.
  */
@@ -48,6 +48,13 @@ function arg(name: string, fallback: string): string {
 
 const SIZES_MIB = arg('--sizes', '1,16,64').split(',').map(Number).filter((n) => Number.isFinite(n) && n > 0);
 const REPS = Math.max(1, Number(arg('--reps', '3')) || 3);
+/**
+ * Untimed repetitions first (each runs every variant): gRPC's upload path (client, HTTP/2, stage
+ * pipeline, verifier thread) takes several calls to be optimized by V8, raw TCP one; with a single
+ * warm-up the first size's gRPC runs were measured half-warm (16 MiB uploads: 200-350 ms in the
+ * first calls, 70-90 ms from the fifth on, on a quiet machine).
+ */
+const WARMUP = Math.max(1, Number(arg('--warmup', '3')) || 3);
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -192,10 +199,10 @@ async function main(): Promise<void> {
       const values = tensorOf(bytes, sizeMiB * 7919);
       const layout: TensorSpec[] = [{ name: 'bench/weights', shape: [values.length], dtype: 'float32' }];
       // One federation per size, so every round it opens has a base model of exactly this size; it
-      // runs REPS + 1 rounds (one warm-up) and then finishes, so no round lingers in memory.
+      // runs WARMUP + REPS rounds and then finishes, so no round lingers in memory.
       const federation = await createFederation(admin, coordinator.adminToken, {
         config: configMessage({
-          name: `bench-transfer-${sizeMiB}MiB`, model: 'mlp', rounds: REPS + 1, sitesPerRound: 2, minSites: 2, roundDeadlineMs: 600_000, seed: 1,
+          name: `bench-transfer-${sizeMiB}MiB`, model: 'mlp', rounds: REPS + WARMUP, sitesPerRound: 2, minSites: 2, roundDeadlineMs: 600_000, seed: 1,
           protection: 'none', training: { localEpochs: 1, batchSize: 32, learningRate: 0.001, optimizer: 'adam' }, privacy: null,
         }),
         model: zooInitialModel('mlp', 1),
@@ -258,13 +265,13 @@ async function main(): Promise<void> {
         tcpUpVerified: timed(await tcpUpload(payload, true)),
       };
       // Every repetition runs each variant once, forwards then backwards, so a change of load on a
-      // shared machine hits gRPC and TCP alike; repetition 0 is the warm-up.
+      // shared machine hits gRPC and TCP alike; the first WARMUP repetitions are not timed.
       const names = Object.keys(variants);
       const runs: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-      for (let r = 0; r <= REPS; r++) {
+      for (let r = 0; r < WARMUP + REPS; r++) {
         for (const name of r % 2 ? names.slice().reverse() : names) {
           const seconds = await variants[name]!();
-          if (r > 0) runs[name]!.push(seconds);
+          if (r >= WARMUP) runs[name]!.push(seconds);
         }
       }
       const stats = (name: string) => ({ mibPerS: round2(bytes / MiB / median(runs[name]!)), runsS: runs[name]!.map((s) => Math.round(s * 1e4) / 1e4) });
@@ -308,6 +315,7 @@ async function main(): Promise<void> {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     reps: REPS,
+    warmupReps: WARMUP,
     loadAverage: { start: loadStart, end: loadavg().map((x) => round2(x)) },
     chunkBytes: CHUNK_BYTES,
     grpcDownload: 'ParticipantService.DownloadModel via client-sdk downloadModel (blob read + digest check on the server, reassembly + finiteness + SHA-256 on the client)',

@@ -154,7 +154,10 @@ export class ParticipantEndpoint {
             if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', `stage "${quote(header.stage)}" needs a tensor header`);
             assembler = new TensorAssembler<TypedTensor>(
               { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
-              { expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, offThread: true, ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}) },
+              {
+                expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, offThread: true, digestInTrailer: true,
+                ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}),
+              },
             );
           }
         } else if (msg.part === 'chunk') {
@@ -168,10 +171,15 @@ export class ParticipantEndpoint {
       }
       if (!header) throw new ConclaveError('MALFORMED_STREAM', 'the stage stream ended without a header');
       // A refusal here (digest, a non-finite value the verifier thread found) is not a cut either.
-      checking = true;
+      // A stream that ends short is: grpc-js may end a call cut by a lost connection without an
+      // error, so what arrived is kept for the retry (finished() refuses it as incomplete).
+      checking = assembler?.complete ?? true;
       const tensor = assembler ? await assembler.finished() : null;
       checking = false;
-      const { received } = await this.rounds.acceptMessage(caller.federationId, caller.siteId, header, tensor, header.tensor ? Buffer.from(header.tensor.sha256) : null);
+      // A digest that came in the last chunk is the message's digest from here on.
+      const complete = header.tensor && assembler && header.tensor.sha256.length === 0
+        ? { ...header, tensor: { ...header.tensor, sha256: Buffer.from(assembler.header.sha256) } } : header;
+      const { received } = await this.rounds.acceptMessage(caller.federationId, caller.siteId, complete, tensor, complete.tensor ? Buffer.from(complete.tensor.sha256) : null);
       release = null;
       return { roundId: header.roundId, stage: header.stage, received };
     } catch (err) {

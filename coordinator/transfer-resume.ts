@@ -81,7 +81,10 @@ export class ParkedUploads {
   /** ResumeStage: how many chunks of this message the coordinator holds (0: none, send it whole). */
   nextChunk(siteId: string, roundId: string, stage: string, tensorSha256: Uint8Array): number {
     const parked = this.bySite.get(siteId);
-    if (!parked || parked.roundId !== roundId || parked.stage !== stage || !parked.sha256.equals(Buffer.from(tensorSha256))) return 0;
+    if (!parked || parked.roundId !== roundId || parked.stage !== stage) return 0;
+    // An upload whose digest comes last (in its final chunk) has none to compare yet: that final
+    // digest covers the kept chunks too, so a retry with other bytes is refused at the end.
+    if (parked.sha256.length > 0 && !parked.sha256.equals(Buffer.from(tensorSha256))) return 0;
     return parked.assembler.receivedChunks;
   }
 

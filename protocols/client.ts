@@ -3,10 +3,11 @@
  * codes, and the streamed tensor transfers (model download, update upload, a federation's version
  * 0). The site SDK (client-sdk/connection.ts) re-exports them; the admin CLI uses them directly.
  */
+import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import {
   AdminServiceClient, CHANNEL_OPTIONS, ConclaveError, ParticipantServiceClient, TensorAssembler, bearerMetadata, chunksOf,
-  fromServiceError, makeHeader, sameLayout,
+  fromServiceError, makeHeader, sameLayout, sha256OfFloats,
   type ResumeStageResponseMsg, type TensorHeader,
   type GetTaskResponseMsg, type ModelHeaderMsg, type ModelStreamMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg,
   type StageTaskMsg, type StageTensorMsg,
@@ -190,6 +191,8 @@ export type StageSubmission = (StageHeaderMsg extends infer H ? H extends unknow
 export class UploadProgress {
   message: StageSubmission | null = null;
   tensor: TensorHeader | null = null;
+  /** The tensor's digest, once known (the header leaves it out: it travels in the last chunk). */
+  digest: Buffer | null = null;
   attempts = 0;
   /** The chunk the last attempt started from (0: the whole message). */
   lastAttemptFrom = 0;
@@ -203,10 +206,16 @@ export class UploadProgress {
 export async function submitStage(client: ParticipantClient, token: string, message: StageSubmission, progress?: UploadProgress): Promise<SubmitStageResponseMsg> {
   const { tensor: payload, ...envelope } = message;
   const retry = progress?.message === message;
-  const tensor = payload ? (retry && progress.tensor) || makeHeader(payload.layout, payload.values) : null;
+  // The digest is not in the header: it is computed while the chunks go out and sent with the last
+  // one, so hashing overlaps sending instead of delaying the first byte by a pass over the tensor.
+  const tensor = payload ? (retry && progress.tensor) || makeHeader(payload.layout, payload.values, { digest: false }) : null;
+  let digest = retry ? progress.digest : null;
   let from = 0;
-  if (retry && progress.attempts > 0 && tensor) {
-    const kept = await callUnary<ResumeStageResponseMsg>(client, 'ResumeStage', { roundId: message.roundId, stage: message.stage, tensorSha256: tensor.sha256 }, token)
+  if (retry && progress.attempts > 0 && tensor && payload) {
+    // A retry may skip chunks, so it needs the whole digest before it sends: one pass, once.
+    digest ??= sha256OfFloats(payload.values);
+    progress.digest = digest;
+    const kept = await callUnary<ResumeStageResponseMsg>(client, 'ResumeStage', { roundId: message.roundId, stage: message.stage, tensorSha256: digest }, token)
       .catch(() => ({ nextChunk: 0 }));
     // Anything outside the message means nothing usable is kept.
     from = Number.isInteger(kept.nextChunk) && kept.nextChunk <= tensor.chunkCount ? kept.nextChunk : 0;
@@ -217,26 +226,36 @@ export async function submitStage(client: ParticipantClient, token: string, mess
     progress.attempts++;
   }
   try {
-    return await sendStage(client, token, envelope, tensor, payload?.values ?? null, from, progress);
+    return await sendStage(client, token, envelope, tensor, payload?.values ?? null, from, digest, progress);
   } catch (err) {
     // The coordinator dropped what it kept (its round moved on, a timeout): send it whole.
-    if (from > 0 && err instanceof ConclaveError && err.code === 'RESUME_MISMATCH') return sendStage(client, token, envelope, tensor, payload?.values ?? null, 0, progress);
+    if (from > 0 && err instanceof ConclaveError && err.code === 'RESUME_MISMATCH') return sendStage(client, token, envelope, tensor, payload?.values ?? null, 0, digest, progress);
     throw err;
   }
 }
 
+/** `digest`: the tensor's, if already known; otherwise hashed from the chunks as they go out (from 0 only). */
 function sendStage(
   client: ParticipantClient, token: string, envelope: Omit<StageSubmission, 'tensor'>, tensor: TensorHeader | null, values: TypedTensor | null, from: number,
-  progress: UploadProgress | undefined,
+  digest: Buffer | null, progress: UploadProgress | undefined,
 ): Promise<SubmitStageResponseMsg> {
   if (progress) progress.lastAttemptFrom = from;
+  const trailer = tensor !== null && tensor.sha256.length === 0;
+  if (trailer && from > 0 && !digest) throw new Error('a resumed upload needs its digest before it sends');
   return new Promise((resolve, reject) => {
     const stream = client.SubmitStage(bearerMetadata(token), (err, res) => (err || !res ? reject(fromServiceError(err)) : resolve(res)));
     const write = async () => {
       stream.write({ part: 'header', header: { ...envelope, tensor, resumeFromChunk: from } as StageHeaderMsg });
-      if (values) {
+      if (values && tensor) {
+        const hash = trailer && !digest ? createHash('sha256') : null;
         for (const chunk of chunksOf(values, from)) {
-          if (!stream.write({ part: 'chunk', chunk })) await new Promise((r) => stream.once('drain', r));
+          hash?.update(chunk.data);
+          const last = chunk.index === tensor.chunkCount - 1;
+          if (last && trailer) {
+            const sha256 = digest ?? hash!.digest();
+            if (progress) progress.digest = sha256;
+            if (!stream.write({ part: 'chunk', chunk: { ...chunk, sha256 } })) await new Promise((r) => stream.once('drain', r));
+          } else if (!stream.write({ part: 'chunk', chunk })) await new Promise((r) => stream.once('drain', r));
         }
       }
       stream.end();

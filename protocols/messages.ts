@@ -74,7 +74,8 @@ export type Unset<T, K extends keyof T> = Omit<T, K> & { [P in K]?: undefined };
 export type With<T, F extends { [P in keyof T]?: unknown }> = Omit<T, keyof F> & F;
 
 export type TensorHeaderMsg = With<TensorHeader__Output, { layout: TensorSpec[] }>;
-export type TensorChunkMsg = TensorChunk__Output;
+/** `sha256` rides only on an upload's last chunk (the digest-in-trailer form), so it may be left out. */
+export type TensorChunkMsg = Omit<TensorChunk__Output, 'sha256'> & { sha256?: Buffer };
 export type TrainingConfigMsg = TrainingConfig__Output;
 export type UpdateCompressionMsg = UpdateCompression__Output;
 export type FederatedEvaluationMsg = FederatedEvaluation__Output;
@@ -149,10 +150,12 @@ export interface ListSitesResponseMsg { federationId: string; delta: number; sit
 
 /** Compile-time checks that the stream unions above match the generated ones they stand for. */
 type Assignable<A, B extends A> = B;
+/** A stream message whose chunk may leave the trailer digest out (TensorChunkMsg). */
+type LooseChunk<T> = Omit<T, 'chunk'> & { chunk?: TensorChunkMsg | null };
 export type _Checks = [
   Assignable<GetTaskResponse__Output, GetTaskResponseMsg>,
-  Assignable<ModelStreamMessage__Output, ModelStreamMsg>,
+  Assignable<LooseChunk<ModelStreamMessage__Output>, ModelStreamMsg>,
   // Senders may leave UpdateBody's later fields and the header's resumeFromChunk out: the header is checked with those aside.
-  Assignable<Omit<StageStreamMessage__Output, 'header'> & { header?: (Omit<StageHeader__Output, 'update' | 'resumeFromChunk'> & { resumeFromChunk?: number }) | null }, StageStreamMsg>,
-  Assignable<CreateFederationMessage__Output, CreateFederationStreamMsg>,
+  Assignable<Omit<LooseChunk<StageStreamMessage__Output>, 'header'> & { header?: (Omit<StageHeader__Output, 'update' | 'resumeFromChunk'> & { resumeFromChunk?: number }) | null }, StageStreamMsg>,
+  Assignable<LooseChunk<CreateFederationMessage__Output>, CreateFederationStreamMsg>,
 ];

@@ -126,13 +126,15 @@ export function chunkCount(totalElements: number, dtype: Dtype = 'float32'): num
   return Math.max(1, Math.ceil((totalElements * bytesPerElement(dtype)) / CHUNK_BYTES));
 }
 
-export function makeHeader(layout: TensorSpec[], values: TypedTensor): TensorHeader {
+/** `digest: false` leaves sha256 empty, for a sender that puts it in the last chunk instead. */
+export function makeHeader(layout: TensorSpec[], values: TypedTensor, options: { digest?: boolean } = {}): TensorHeader {
   if (layoutElements(layout) !== values.length) {
     throw new ConclaveError('LAYOUT_MISMATCH', `layout describes ${layoutElements(layout)} elements but the tensor has ${values.length}`);
   }
   const dtype = dtypeOf(values);
   if (layout.some((spec) => spec.dtype !== dtype)) throw new ConclaveError('LAYOUT_MISMATCH', `the layout's dtype does not match a ${dtype} tensor`);
-  return { layout, totalElements: values.length, sha256: sha256OfFloats(values), chunkCount: chunkCount(values.length, dtype) };
+  const sha256 = options.digest === false ? Buffer.alloc(0) : sha256OfFloats(values);
+  return { layout, totalElements: values.length, sha256, chunkCount: chunkCount(values.length, dtype) };
 }
 
 /** Zero-copy views of ~1 MiB each over the tensor's bytes, from chunk `from` on (a resumed transfer). */
@@ -142,6 +144,20 @@ export function* chunksOf(values: TypedTensor, from = 0): Generator<{ index: num
   for (let index = from; index < count; index++) {
     yield { index, data: bytes.subarray(index * CHUNK_BYTES, Math.min(bytes.length, (index + 1) * CHUNK_BYTES)) };
   }
+}
+
+/** Σ x² of float tensors verified off the thread, as the verifier thread summed it (see l2NormIfKnown). */
+const knownSumOfSquares = new WeakMap<TypedTensor, number>();
+
+/**
+ * The Euclidean norm of a float tensor that TensorAssembler verified off the thread, from the sum
+ * of squares the verifier thread accumulated (float64, element order: the same operations as
+ * crypto/dp l2Norm's plain path, so the same number); undefined when not known or when that sum
+ * is outside l2Norm's plain range (it then rescales). Valid while nobody wrote to the tensor.
+ */
+export function l2NormIfKnown(values: TypedTensor): number | undefined {
+  const sum = knownSumOfSquares.get(values);
+  return sum !== undefined && sum > 1e-280 && sum < 1e300 ? Math.sqrt(sum) : undefined;
 }
 
 /**
@@ -160,6 +176,8 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   private readonly offThread: OffThreadVerification | null;
   private nextIndex = 0;
   private filled = 0;
+  /** The header left the digest out; the last chunk brings it (and fills `header.sha256`). */
+  private readonly digestInTrailer: boolean;
 
   /**
    * `expectedDtype` (float32 unless said otherwise) and `maxElements` bound what a header may ask
@@ -170,7 +188,13 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
    * the verifier thread (tensor-verifier.ts), into a SharedArrayBuffer-backed array; finish it with
    * `finished()`.
    */
-  constructor(header: TensorHeader, options: { expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean } = {}) {
+  /**
+   * `digestInTrailer`: the header may leave its sha256 empty, and the last chunk then carries it
+   * (an upload that hashes as it streams); the check at the end is the same.
+   */
+  constructor(header: TensorHeader, options: {
+    expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean; digestInTrailer?: boolean;
+  } = {}) {
     const layout = validateLayout(header.layout);
     const elements = layoutElements(layout);
     const dtype = layout[0]!.dtype;
@@ -189,7 +213,8 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     if (header.chunkCount !== chunkCount(elements, dtype)) {
       throw new ConclaveError('MALFORMED_STREAM', `expected ${chunkCount(elements, dtype)} chunks for ${elements} elements, header says ${header.chunkCount}`);
     }
-    if (!(header.sha256 instanceof Uint8Array) || header.sha256.length !== 32) {
+    this.digestInTrailer = options.digestInTrailer === true && header.sha256 instanceof Uint8Array && header.sha256.length === 0;
+    if (!this.digestInTrailer && (!(header.sha256 instanceof Uint8Array) || header.sha256.length !== 32)) {
       throw new ConclaveError('MALFORMED_STREAM', 'header sha256 must be 32 bytes');
     }
     this.header = { ...header, layout };
@@ -211,7 +236,7 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     return this.nextIndex === this.header.chunkCount;
   }
 
-  push(chunk: { index: number; data: Uint8Array }): void {
+  push(chunk: { index: number; data: Uint8Array; sha256?: Uint8Array }): void {
     if (this.complete) throw new ConclaveError('MALFORMED_STREAM', 'more chunks than the header announced');
     if (chunk.index !== this.nextIndex) {
       throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} arrived where chunk ${this.nextIndex} was expected`);
@@ -219,6 +244,13 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     const expectedBytes = Math.min(CHUNK_BYTES, this.bytes.length - this.filled);
     if (chunk.data.length !== expectedBytes) {
       throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} has ${chunk.data.length} bytes, expected ${expectedBytes}`);
+    }
+    const trailer = chunk.sha256?.length ?? 0;
+    if (this.digestInTrailer && this.nextIndex === this.header.chunkCount - 1) {
+      if (trailer !== 32) throw new ConclaveError('MALFORMED_STREAM', 'the header left the digest out, so the last chunk must carry it (32 bytes)');
+      this.header.sha256 = Buffer.from(chunk.sha256!);
+    } else if (trailer > 0) {
+      throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} carries a digest: only the last chunk does, and only when the header left it out`);
     }
     if (this.offThread) {
       // A chunk the verifier thread found non-finite is refused here, at the latest by finished().
@@ -258,9 +290,11 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   async finished(): Promise<T> {
     if (!this.offThread) return this.finish();
     this.checkComplete();
-    const { digest, nonFinite } = await this.offThread.finish();
+    const { digest, nonFinite, sumOfSquares } = await this.offThread.finish();
     this.throwIfNonFinite(nonFinite);
-    return this.checkDigest(digest);
+    const values = this.checkDigest(digest);
+    if (sumOfSquares >= 0) knownSumOfSquares.set(values, sumOfSquares);
+    return values;
   }
 
   private checkComplete(): void {

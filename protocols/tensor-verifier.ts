@@ -17,10 +17,20 @@ export type VerifierRequest =
 
 export type VerifierReply =
   | { t: 'nonFinite'; job: number; index: number }
-  | { t: 'done'; job: number; digest: Uint8Array | null; nonFinite: number };
+  | { t: 'done'; job: number; digest: Uint8Array | null; nonFinite: number; sumOfSquares: number };
+
+/**
+ * `sumOfSquares`: Σ x² over a float tensor, accumulated in float64 in element order (-1 for other
+ * dtypes), so a receiver's norm check need not read the tensor again on its own thread.
+ */
+export interface VerifierResult {
+  digest: Buffer;
+  nonFinite: number;
+  sumOfSquares: number;
+}
 
 interface Pending {
-  resolve: (result: { digest: Buffer; nonFinite: number }) => void;
+  resolve: (result: VerifierResult) => void;
   reject: (err: Error) => void;
 }
 
@@ -49,7 +59,7 @@ class VerifierThread {
       if (this.pending.size === 0) this.worker.unref();
       if (!waiting) return;
       if (!m.digest) waiting.reject(new Error('tensor verifier lost the job'));
-      else waiting.resolve({ digest: Buffer.from(m.digest.buffer, m.digest.byteOffset, m.digest.byteLength), nonFinite: m.nonFinite });
+      else waiting.resolve({ digest: Buffer.from(m.digest.buffer, m.digest.byteOffset, m.digest.byteLength), nonFinite: m.nonFinite, sumOfSquares: m.sumOfSquares });
     });
     const fail = (err: Error) => {
       this.failed ??= err;
@@ -73,7 +83,7 @@ class VerifierThread {
     if (!this.failed) this.worker.postMessage(message);
   }
 
-  finish(job: number): Promise<{ digest: Buffer; nonFinite: number }> {
+  finish(job: number): Promise<VerifierResult> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
       this.pending.set(job, { resolve, reject });
@@ -114,7 +124,7 @@ export class OffThreadVerification {
   }
 
   /** The digest of every chunk handed over, and the first non-finite element (-1: none). */
-  async finish(): Promise<{ digest: Buffer; nonFinite: number }> {
+  async finish(): Promise<VerifierResult> {
     if (this.done) throw new Error('this tensor verification already finished');
     this.done = true;
     abandoned.unregister(this);

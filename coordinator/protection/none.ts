@@ -3,7 +3,7 @@
  * noised) model delta in the clear. Each update is folded into the aggregation as it arrives, so
  * the coordinator holds O(model) state whatever the number of sites.
  */
-import { ConclaveError, decodeUpdate, layoutElements, topKCount, updateExpectation, type UpdateCompressionMsg } from '../../protocols/index.ts';
+import { ConclaveError, decodeUpdate, l2NormIfKnown, layoutElements, topKCount, updateExpectation, type UpdateCompressionMsg } from '../../protocols/index.ts';
 import type { RoundAggregation } from '../aggregation/aggregator.ts';
 import type { ProtectionProtocol, StageRoundContext } from './protocol.ts';
 import { l2Norm } from '../../crypto/dp/index.ts';
@@ -56,7 +56,8 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
         let update = decodeUpdate(encoding, q8Scales, message.tensor, message.header.tensor.layout, ctx.layout);
         let weight = message.header.update.numExamples;
         if (!ctx.dp) {
-          const norm = l2Norm(update);
+          // A large dense update's norm was summed by the verifier thread as it arrived.
+          const norm = l2NormIfKnown(update) ?? l2Norm(update);
           if (!(norm <= limits.updateNormBound)) {
             if (limits.overNorm === 'refuse' || !Number.isFinite(norm)) {
               if (ctx.bounds) ctx.bounds.refused++;

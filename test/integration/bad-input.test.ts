@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { SignJWT, generateKeyPair } from 'jose';
 import { callUnary, downloadModel, participantClient, submitUpdate } from '../../client-sdk/connection.ts';
-import { chunksOf, makeHeader, CHUNK_BYTES, type RoundPlanMsg, type TensorSpec, type StageStreamMsg, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
+import { chunksOf, makeHeader, sha256OfFloats, CHUNK_BYTES, type RoundPlanMsg, type TensorSpec, type StageStreamMsg, type ModelVersionMsg, type RoundMsg } from '../../protocols/index.ts';
 import { issueToken } from '../../crypto/tokens.ts';
 import { loadOrCreateKeys } from '../../coordinator/keys.ts';
 import { startTestFederation, tempDataDir, type TestFederation } from '../helpers/coordinator.ts';
@@ -153,6 +153,9 @@ describe('malformed updates are refused and change nothing', () => {
     const dup = await expectGrpcError(submitUpdate(client(), fx.sites[0]!.token, { roundId: plans[0]!.roundId, numExamples: 30, layout, values: deltaA, trainLoss: 1, trainAccuracy: 0.5 }));
     expect(dup).toMatchObject({ status: status.ALREADY_EXISTS, code: 'DUPLICATE_SUBMISSION' });
     await submitUpdate(client(), fx.sites[1]!.token, { roundId: plans[1]!.roundId, numExamples: 10, layout, values: deltaB, trainLoss: 1, trainAccuracy: 0.5 });
+    // The SDK sends the digest in the last chunk: the submission still records the update's digest.
+    const recorded = fx.coordinator.store.db.prepare('SELECT sha256 FROM submissions WHERE site_id = ?').get(fx.sites[0]!.siteId) as { sha256: Uint8Array };
+    expect(Buffer.from(recorded.sha256).equals(sha256OfFloats(deltaA))).toBe(true);
     // Round 1 closes once both selected sites submitted.
     let rounds: RoundMsg[] = [];
     for (let i = 0; i < 50; i++) {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CHUNK_BYTES, OFF_THREAD_MIN_BYTES, TensorAssembler, chunksOf, makeHeader, type TensorSpec } from './tensor-codec.ts';
+import { CHUNK_BYTES, TensorAssembler, chunksOf, makeHeader, type TensorSpec } from './tensor-codec.ts';
 import { ConclaveError } from './errors.ts';
-
-/** Just over the off-thread threshold, with a partial last chunk. */
-const ELEMENTS = OFF_THREAD_MIN_BYTES / 4 + 12_345;
-const layout: TensorSpec[] = [{ name: 'w', shape: [ELEMENTS], dtype: 'float32' }];
-
-function tensor(): Float32Array {
-  const values = new Float32Array(ELEMENTS);
-  for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) * 1e-3;
-  return values;
-}
+import { ELEMENTS, layout, tensor } from './off-thread-tensor.fixture.ts';
 
 /** The code a stream ends with: from the chunk after the bad one, or from finished(). */
 async function outcome(values: Float32Array, header = makeHeader(layout, values)): Promise<string> {

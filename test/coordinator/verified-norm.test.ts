@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OFF_THREAD_MIN_BYTES, TensorAssembler, chunksOf, l2NormIfKnown, makeHeader, type TensorSpec } from '../../protocols/index.ts';
+import { TensorAssembler, chunksOf, l2NormIfKnown, makeHeader } from '../../protocols/index.ts';
 import { l2Norm } from '../../crypto/dp/clip.ts';
-
-/** Just over the off-thread threshold, with a partial last chunk. */
-const ELEMENTS = OFF_THREAD_MIN_BYTES / 4 + 12_345;
-const layout: TensorSpec[] = [{ name: 'w', shape: [ELEMENTS], dtype: 'float32' }];
-
-function tensor(): Float32Array {
-  const values = new Float32Array(ELEMENTS);
-  for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) * 1e-3;
-  return values;
-}
+import { ELEMENTS, layout, tensor } from '../../protocols/off-thread-tensor.fixture.ts';
 
 // protection none's norm bound reads this instead of a second pass over a large upload.
 describe('the norm the verifier thread sums as an upload arrives', () => {

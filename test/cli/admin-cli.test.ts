@@ -8,12 +8,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTask, participantClient } from '../../protocols/client.ts';
 import { EXIT } from '../../protocols/cli.ts';
 import { barLine, watchView } from '../../coordinator/cli/progress.ts';
 import type { RoundMsg } from '../../protocols/index.ts';
-import { firstJsonLine, freePort, killHard, spawnCli, waitExit, type CliProcess } from '../helpers/processes.ts';
+import { firstJsonLine, freePort, killHard, runCliInProcess, spawnCli, waitExit, type CliProcess, type CliRun } from '../helpers/processes.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'conclave-admin-cli-'));
 const dataDir = join(root, 'data');
@@ -30,24 +30,9 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-interface Run { code: number; stdout: string; stderr: string }
 
-/** The CLI's own dispatcher in this process, output captured. */
-async function cli(...args: string[]): Promise<Run> {
-  const { main } = await import('../../coordinator/cli/main.ts');
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main([...args, ...(args.includes('--data-dir') ? [] : ['--data-dir', dataDir])]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+/** The dispatcher in this process, with this file's data directory unless the call names one. */
+const cli = (...args: string[]): Promise<CliRun> => runCliInProcess([...args, ...(args.includes('--data-dir') ? [] : ['--data-dir', dataDir])]);
 
 async function json<T>(...args: string[]): Promise<T> {
   const run = await cli(...args, '--json');

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { calibrateNoiseMultiplier, computeEpsilon, gaussianEpsilon } from '../../crypto/dp/index.ts';
-import { runCli, type CliRun } from '../helpers/processes.ts';
+import { runCli, runCliInProcess, type CliRun } from '../helpers/processes.ts';
 
 // The happy paths run the real CLI (coordinator/cli/conclave.js) in a child process, concurrently (vitest's
 // maxConcurrency, 5 by default), because each start of the CLI costs about a second of CPU.
@@ -232,20 +232,7 @@ const SPAWNED = new Set([
   'unreachable calibration target', 'σ too small for float64 (pld)',
 ]);
 
-async function inProcess(args: string[]): Promise<CliRun> {
-  const { main } = await import('../../coordinator/cli/main.ts');
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main(['privacy', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const inProcess = (args: string[]): Promise<CliRun> => runCliInProcess(['privacy', ...args]);
 
 describe('conclave privacy: bad input (in-process, every case)', () => {
   for (const [name, args, code, pattern] of BAD) {

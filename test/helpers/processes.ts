@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { vi } from 'vitest';
 import { createRng } from '../../client-sdk/data/dataset.ts';
 
 /** The CLI entry point, run as a real OS process. */
@@ -92,6 +93,25 @@ export function runCli(args: string[], options: { stdin?: string; timeoutMs?: nu
     });
     child.stdin?.end(options.stdin ?? '');
   });
+}
+
+/**
+ * The `conclave` dispatcher run in this process (no spawn: fast, and a coordinator of the test's
+ * own stays reachable), its output captured; one call at a time, as it takes over stdout/stderr.
+ */
+export async function runCliInProcess(args: string[]): Promise<CliRun> {
+  const { main } = await import('../../coordinator/cli/main.ts');
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  }
 }
 
 /** runCli, with its stdout parsed as one JSON document where it is one (null where it is text). */

@@ -5,7 +5,7 @@
  * files that do not fit the federation's model fail once the model is known, before training.
  * Every federation starts at once and the tests await their own sites, to keep the file short.
  */
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -21,7 +21,7 @@ import { modelFromTopology } from '../../client-sdk/models/export.ts';
 import { setFlatWeights } from '../../client-sdk/models/weights.ts';
 import { evaluate } from '../../client-sdk/training/trainer.ts';
 import type { AdminClient, FederationMsg } from '../../protocols/index.ts';
-import { spawnCli, waitExit, type CliProcess } from '../helpers/processes.ts';
+import { runCliInProcess, spawnCli, waitExit, type CliProcess } from '../helpers/processes.ts';
 import { tempDataDir } from '../helpers/coordinator.ts';
 import { IRIS_FLAGS, irisCsv } from '../helpers/iris.ts';
 
@@ -29,20 +29,7 @@ const { dir, cleanup } = tempDataDir('conclave-site-data-');
 let coordinator: RunningCoordinator;
 let admin: AdminClient;
 
-/** The CLI's own dispatcher, in this process, with its output captured (one call at a time). */
-async function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../../coordinator/cli/main.ts');
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const conclave = runCliInProcess;
 
 async function federation(sites: number, flags: string[]): Promise<{ id: string; tokens: string[] }> {
   const created = await conclave(['federation', 'create', '--coordinator', coordinator.address, '--token', coordinator.adminToken, '--json',

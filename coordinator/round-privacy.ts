@@ -5,7 +5,7 @@
  */
 import { ConclaveError } from '../protocols/index.ts';
 import { adaptiveClipEffectiveNoiseMultiplier, noisedUnclippedFraction, siteNoiseStd, updateClipNorm } from '../crypto/dp/index.ts';
-import { parseFederationConfig, type FederationConfig, type PrivacyConfig } from './federation-config.ts';
+import type { FederationConfig, PrivacyConfig } from './federation-config.ts';
 import type { Candidate, DdgDpEvent, DpEvent, PrivacyLedger, StoredEntry } from './privacy/ledger.ts';
 import { ddgAccountingEvent, ddgGrid, planDdgRound, type DdgRoundPlan } from './privacy/ddg-plan.ts';
 import type { SecAggConfig } from './protection/secagg-config.ts';
@@ -136,22 +136,18 @@ export class RoundPrivacyPlanner {
   }
 
   /** Refuses to start (or restart) a federation whose ledger does not verify or whose budget cannot pay for one more round. */
-  assertBudgetRemains(federationId: string, privacy: PrivacyConfig | null): void {
+  assertBudgetRemains(federationId: string, config: FederationConfig): void {
+    const privacy = config.privacy;
     if (!privacy) return;
     // A ledger that does not verify cannot say what was spent: nothing runs on it.
     this.ledger.assertIntactSync(federationId);
     if (privacy.budgetEpsilon === null) return;
-    this.admit(federationId, privacy, this.candidates(federationId, privacy), this.federationConfig(federationId));
-  }
-
-  private federationConfig(federationId: string): FederationConfig | null {
-    const row = this.store.db.prepare('SELECT config_json FROM federations WHERE id = ?').get(federationId) as { config_json: string } | undefined;
-    return row ? parseFederationConfig(JSON.parse(row.config_json)) : null;
+    this.admit(federationId, privacy, this.candidates(federationId, privacy), config);
   }
 
   /** A distributed round's secagg setting, quorum and update length (the model's parameter count). */
-  private distributedSizing(federationId: string, config: FederationConfig | null): Omit<NonNullable<RoundPrivacy['distributed']>, 'ddg'> | null {
-    if (config?.privacy?.mode !== 'distributed') return null;
+  private distributedSizing(federationId: string, config: FederationConfig): Omit<NonNullable<RoundPrivacy['distributed']>, 'ddg'> | null {
+    if (config.privacy?.mode !== 'distributed') return null;
     if (config.protection.kind !== 'secagg') throw new ConclaveError('FEDERATION_STATE', 'distributed DP needs secure aggregation (protection "secagg")');
     const row = this.store.db.prepare('SELECT num_parameters FROM model_versions WHERE federation_id = ? ORDER BY version DESC LIMIT 1').get(federationId) as { num_parameters: number } | undefined;
     if (!row) throw new ConclaveError('FEDERATION_STATE', `federation ${federationId} has no model`);
@@ -163,7 +159,7 @@ export class RoundPrivacyPlanner {
    * noise grows as the eligible population shrinks, so charging the whole candidate population's
    * expected size is the worst case of what admission can leave.
    */
-  private admit(federationId: string, privacy: PrivacyConfig, candidates: Candidate[], config: FederationConfig | null) {
+  private admit(federationId: string, privacy: PrivacyConfig, candidates: Candidate[], config: FederationConfig) {
     const expectedAll = candidates.reduce((sum, c) => sum + c.sampleRate, 0);
     const sizing = this.distributedSizing(federationId, config);
     if (sizing && candidates.length > 0) {
@@ -241,11 +237,9 @@ export class RoundPrivacyPlanner {
       minSites: sizing.minSites, protection: sizing.protection,
     });
     sizing.ddg = ddg;
-    const accounted = ddgAccountingEvent(ddg, privacy.clipNorm, privacy.siteNoiseStd);
+    const { mechanism: _mechanism, count: _count, ...accounted } = ddgAccountingEvent(ddg, privacy.clipNorm, privacy.siteNoiseStd);
     const event: DdgDpEvent = {
-      mechanism: 'ddg', mode: 'distributed', release: 'secure-sum', adjacency: 'zero-out',
-      clip: accounted.clip, localStddev: accounted.localStddev, clients: accounted.clients, dim: accounted.dim,
-      granularity: accounted.granularity, beta: accounted.beta, sampling: 'selected', sampleRate: 1,
+      ...accounted, mechanism: 'ddg', mode: 'distributed', release: 'secure-sum', adjacency: 'zero-out', sampling: 'selected',
       configuredNoiseMultiplier: privacy.configuredNoiseMultiplier, clipNorm: privacy.clipNorm, expectedSites: privacy.expectedSites,
       maxSites: ddg.maxSites, adaptiveClip: null,
     };

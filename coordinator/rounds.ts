@@ -196,7 +196,7 @@ export class RoundManager extends EventEmitter {
   }
 
   assertBudgetRemains(federationId: string): void {
-    this.privacy.assertBudgetRemains(federationId, this.getFederation(federationId).config.privacy);
+    this.privacy.assertBudgetRemains(federationId, this.getFederation(federationId).config);
   }
 
   /**
@@ -302,12 +302,11 @@ export class RoundManager extends EventEmitter {
       // Worked on off the thread: the stage waits for it before it ends (endStage), so a message
       // accepted before the deadline counts, and one the round was closed under (abort, stop) does not.
       const stageIndex = round.stageIndex;
+      const moved = () => round.closing || this.active.get(federationId) !== round || round.stageIndex !== stageIndex;
       const settled = reported.then((r) => {
-        if (round.closing || this.active.get(federationId) !== round || round.stageIndex !== stageIndex) {
-          throw new ConclaveError('ROUND_CLOSED', 'the round closed before the upload was taken in');
-        }
+        if (moved()) throw new ConclaveError('ROUND_CLOSED', 'the round closed before the upload was taken in');
         return this.accepted(federationId, round, siteId, header, tensor, sha256, r);
-      }, (err) => (round.closing || this.active.get(federationId) !== round || round.stageIndex !== stageIndex ? Promise.reject(err) : refused(err)));
+      }, (err) => (moved() ? Promise.reject(err) : refused(err)));
       round.accepting.add(settled);
       void settled.then(() => round.accepting.delete(settled), () => round.accepting.delete(settled));
       return settled;
@@ -594,8 +593,8 @@ export class RoundManager extends EventEmitter {
 /**
  * The aggregate's L2 bound: a mean of updates within the per-update bound stays within it; under
  * DP the sites' updates are within the clip norm plus the noise they added (and, under DDG, the
- * rounding to its grid), and the sum is divided
- * by the expected number of sites, with the central noise on top.
+ * rounding to its grid), and the sum is divided by the expected number of sites, with the central
+ * noise on top.
  */
 function aggregateBound(round: ActiveRound, contributors: number, updateNormBound: number): number {
   const p = round.record.privacy;

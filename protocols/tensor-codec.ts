@@ -182,13 +182,9 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   /**
    * `expectedDtype` (float32 unless said otherwise) and `maxElements` bound what a header may ask
    * for before anything is allocated; `expectedLayout` pins it exactly.
-   */
-  /**
    * `offThread`: a tensor of OFF_THREAD_MIN_BYTES or more is hashed and checked for finiteness on
    * the verifier thread (tensor-verifier.ts), into a SharedArrayBuffer-backed array; finish it with
    * `finished()`.
-   */
-  /**
    * `digestInTrailer`: the header may leave its sha256 empty, and the last chunk then carries it
    * (an upload that hashes as it streams); the check at the end is the same.
    */
@@ -269,9 +265,7 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
       for (let i = start; i < end; i++) {
         // x - x is NaN exactly when x is NaN or ±Infinity; cheaper than Number.isFinite per element.
         const v = floats[i]!;
-        if (v - v !== 0) {
-          throw new ConclaveError('NON_FINITE_VALUE', `tensor contains a non-finite value at element ${i}`);
-        }
+        if (v - v !== 0) this.throwIfNonFinite(i);
       }
     }
     this.hash.update(chunk.data);

@@ -9,7 +9,8 @@
  *    encrypted, as a byte tensor of ⌈(P+1)/4096⌉ ciphertexts; the coordinator checks the stream's
  *    framing and every ciphertext's parameters and folds it into one running sum (O(model)
  *    memory whatever the number of sites; on worker threads where there are cores, each keeping a
- *    partial sum merged at the stage's end in settle(): he-fold-pool.ts). A site without the key keeps its update in memory.
+ *    partial sum merged at the stage's end in settle(): he-fold-pool.ts). A site without the key
+ *    keeps its update in memory.
  * 2. `keys` (the key ceremony; skipped when every submitter held the key): one custodian site,
  *    chosen by a public hash of the round id, either generates the federation's CKKS keys (`new`:
  *    no current key, or nobody in the round holds it) or re-shares the key it holds (`share`), and

@@ -250,12 +250,9 @@ function sendStage(
         const hash = trailer && !digest ? createHash('sha256') : null;
         for (const chunk of chunksOf(values, from)) {
           hash?.update(chunk.data);
-          const last = chunk.index === tensor.chunkCount - 1;
-          if (last && trailer) {
-            const sha256 = digest ?? hash!.digest();
-            if (progress) progress.digest = sha256;
-            if (!stream.write({ part: 'chunk', chunk: { ...chunk, sha256 } })) await new Promise((r) => stream.once('drain', r));
-          } else if (!stream.write({ part: 'chunk', chunk })) await new Promise((r) => stream.once('drain', r));
+          const sha256 = trailer && chunk.index === tensor.chunkCount - 1 ? digest ?? hash!.digest() : null;
+          if (sha256 && progress) progress.digest = sha256;
+          if (!stream.write({ part: 'chunk', chunk: sha256 ? { ...chunk, sha256 } : chunk })) await new Promise((r) => stream.once('drain', r));
         }
       }
       stream.end();

@@ -15,8 +15,9 @@
  * before and once after a round. So the calls of a DP federation's sites (their RPCs, statuses and
  * message bytes), the sites themselves (in sites connected: a sampled site stops polling while it
  * trains), the bytes of admin calls about it (a round's message lists its sites) and its aggregation
- * times (which grow with the number of updates) are left out of every family; what is exported for them is what the store already says
- * per round (state, stage, durations) and the ledger's ε. The endpoint itself wants a bearer token.
+ * times (which grow with the number of updates) are left out of every family; what is exported for
+ * them is what the store already says per round (state, stage, durations) and the ledger's ε. The
+ * endpoint itself wants a bearer token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';

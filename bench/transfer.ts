@@ -1,10 +1,13 @@
 /**
  * Model transfer throughput: gRPC (the real participant service) vs raw TCP, on 127.0.0.1.
  *
- *   node_modules/.bin/node bench/transfer.ts [--sizes 1,16,64] [--reps 3] [--warmup 3]
+ *   node_modules/.bin/node bench/transfer.ts [--sizes 1,16,64] [--reps 3] [--warmup 3] [--client-process]
  *
- * One process holds both ends of every transfer (as in the integration tests), so client and
- * server share one event loop in both the gRPC and the TCP runs.
+ * Default: one process holds both ends of every transfer (as in the integration tests), so client
+ * and server share one event loop in both the gRPC and the TCP runs: every byte's work on both
+ * sides is added up on one thread. --client-process runs the site's side of every variant (gRPC
+ * and TCP alike) in a child process, as a site and a coordinator are deployed: each side on its
+ * own thread, timed in the child (call to answer), driven over IPC outside the timed window.
  *
  * gRPC download: a real coordinator (startCoordinator) on a temp data dir; for each size a model
  *   version holding a single float32 tensor of that size is written to the registry, and an
@@ -18,18 +21,20 @@
  *   window. Timed: client-sdk submitUpdate = client SHA-256 of the update, header + 1 MiB chunks,
  *   server-side slot reservation, reassembly with finiteness + SHA-256 checks, FedAvg fold (one
  *   O(d) multiply-add) and the submissions row.
- * TCP: node:net, the same bytes, a length prefix, receiver copies into one preallocated buffer and
- *   (upload) acks with one byte. "tcpVerified" additionally hashes on both sides (SHA-256), i.e. the
- *   integrity work gRPC does, without framing/protobuf/HTTP/2.
+ * TCP: node:net, the same bytes, a length prefix, receiver copies into one buffer and (upload) acks
+ *   with one byte. "tcpVerified" additionally hashes on both sides (SHA-256, the sender's digest
+ *   follows the payload), i.e. the integrity work gRPC does, without framing/protobuf/HTTP/2.
  * Reported: median MiB/s over --reps timed runs (after --warmup untimed ones) and grpc/tcp ratios. Each
  * repetition runs every variant once (order alternating), so gRPC and TCP see the same load;
  * ratioGrpcTcpPaired is the median of the per-repetition ratios, the steadier one on a busy machine.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startCoordinator } from '../coordinator/coordinator.ts';
 import { silentLogger } from '../coordinator/logger.ts';
 import { configMessage } from '../coordinator/federation-config.ts';
@@ -55,6 +60,8 @@ const REPS = Math.max(1, Number(arg('--reps', '3')) || 3);
  * first calls, 70-90 ms from the fifth on, on a quiet machine).
  */
 const WARMUP = Math.max(1, Number(arg('--warmup', '3')) || 3);
+/** The site's side (every timed call, gRPC and TCP alike) in a child process; see the header. */
+const CLIENT_PROCESS = process.argv.includes('--client-process');
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
@@ -84,14 +91,22 @@ async function timeIt(fn: () => Promise<void>): Promise<number> {
 }
 
 // --- raw TCP --------------------------------------------------------------------------------------
+// Frame: 8-byte length, the payload, then (verified runs) the sender's 32-byte SHA-256 of it, which
+// the receiver compares with its own: the integrity work gRPC does, without framing/protobuf/HTTP/2.
 
-/** Reads exactly `length` bytes from the socket into one buffer, optionally hashing as it goes. */
-function receiveInto(socket: Socket, verify: boolean): Promise<{ bytes: Buffer; sha256: Buffer | null }> {
+/** Reads one frame into one buffer, optionally hashing as it goes; resolves once the digest (if any) is checked. */
+function receiveInto(socket: Socket, verify: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let header = Buffer.alloc(0);
     let target: Buffer | null = null;
     let filled = 0;
+    let trailer = Buffer.alloc(0);
     const hash = verify ? createHash('sha256') : null;
+    const done = () => {
+      socket.off('data', onData);
+      if (hash && !hash.digest().equals(trailer)) reject(new Error('tcp: digest mismatch'));
+      else resolve(target!);
+    };
     const onData = (chunk: Buffer) => {
       if (!target) {
         header = Buffer.concat([header, chunk]);
@@ -99,29 +114,34 @@ function receiveInto(socket: Socket, verify: boolean): Promise<{ bytes: Buffer; 
         target = Buffer.allocUnsafe(Number(header.readBigUInt64LE(0)));
         chunk = header.subarray(8);
       }
-      chunk.copy(target, filled);
-      hash?.update(chunk);
-      filled += chunk.length;
-      if (filled >= target.length) {
-        socket.off('data', onData);
-        resolve({ bytes: target, sha256: hash ? hash.digest() : null });
+      const take = Math.min(chunk.length, target.length - filled);
+      chunk.copy(target, filled, 0, take);
+      hash?.update(chunk.subarray(0, take));
+      filled += take;
+      if (filled < target.length) return;
+      if (verify) {
+        trailer = Buffer.concat([trailer, chunk.subarray(take)]);
+        if (trailer.length < 32) return;
       }
+      done();
     };
     socket.on('data', onData);
     socket.once('error', reject);
   });
 }
 
-async function sendFrom(socket: Socket, payload: Buffer, verify: boolean): Promise<Buffer | null> {
-  const sha256 = verify ? createHash('sha256').update(payload).digest() : null;
+async function sendFrom(socket: Socket, payload: Buffer, verify: boolean): Promise<void> {
+  const hash = verify ? createHash('sha256') : null;
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(payload.length));
   socket.write(prefix);
-  // Same 1 MiB pieces as the gRPC stream, honouring backpressure.
+  // Same 1 MiB pieces as the gRPC stream, hashed as they go out, honouring backpressure.
   for (let off = 0; off < payload.length; off += CHUNK_BYTES) {
-    if (!socket.write(payload.subarray(off, Math.min(payload.length, off + CHUNK_BYTES)))) await new Promise((r) => socket.once('drain', r));
+    const piece = payload.subarray(off, Math.min(payload.length, off + CHUNK_BYTES));
+    hash?.update(piece);
+    if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r));
   }
-  return sha256;
+  if (hash) socket.write(hash.digest());
 }
 
 function listen(server: Server): Promise<number> {
@@ -135,51 +155,155 @@ function connectTo(port: number): Promise<Socket> {
   });
 }
 
-/** Download: the server pushes the payload on every new connection; the client times connect → last byte. */
-async function tcpDownload(payload: Buffer, verify: boolean): Promise<() => Promise<void>> {
+/** Download server: pushes the payload on every new connection. */
+async function tcpDownloadServer(payload: Buffer, verify: boolean): Promise<number> {
   const server = createServer({ noDelay: true }, (socket) => {
     sendFrom(socket, payload, verify).then(() => socket.end(), () => socket.destroy());
   });
-  const port = await listen(server);
   servers.push(server);
-  // What a header would carry; known up front so the check costs nothing extra in the timed path.
-  const expected = createHash('sha256').update(payload).digest();
-  return async () => {
-    const socket = await connectTo(port);
-    const { bytes, sha256 } = await receiveInto(socket, verify);
-    if (bytes.length !== payload.length) throw new Error('tcp download: short read');
-    if (verify && !sha256!.equals(expected)) throw new Error('tcp download: digest mismatch');
-    socket.destroy();
-  };
+  return listen(server);
 }
 
-/** Upload: the client pushes the payload; the server acks with one byte once it has all of it. */
-async function tcpUpload(payload: Buffer, verify: boolean): Promise<() => Promise<void>> {
-  let expected: Promise<Buffer | null> = Promise.resolve(null);
+/** Download client: times connect → last byte (and its digest checked). */
+async function tcpDownloadOnce(port: number, length: number, verify: boolean): Promise<void> {
+  const socket = await connectTo(port);
+  const bytes = await receiveInto(socket, verify);
+  if (bytes.length !== length) throw new Error('tcp download: short read');
+  socket.destroy();
+}
+
+/** Upload server: acks with one byte once it has all of the payload (and checked its digest). */
+async function tcpUploadServer(length: number, verify: boolean): Promise<number> {
   const server = createServer({ noDelay: true }, (socket) => {
-    // `expected` is read once everything arrived: by then the client has started this run's send.
-    receiveInto(socket, verify).then(async ({ bytes, sha256 }) => {
-      const digest = await expected;
-      const ok = bytes.length === payload.length && (!verify || sha256!.equals(digest!));
-      socket.end(Buffer.from([ok ? 1 : 0]));
-    }, () => socket.destroy());
+    receiveInto(socket, verify).then(
+      (bytes) => socket.end(Buffer.from([bytes.length === length ? 1 : 0])),
+      () => socket.end(Buffer.from([0])),
+    );
   });
-  const port = await listen(server);
   servers.push(server);
-  return async () => {
-    const socket = await connectTo(port);
-    const ack = new Promise<number>((resolve, reject) => {
-      socket.once('data', (d: Buffer) => resolve(d[0]!));
-      socket.once('error', reject);
-    });
-    expected = sendFrom(socket, payload, verify);
-    await expected;
-    if ((await ack) !== 1) throw new Error('tcp upload: receiver refused the payload');
-    socket.destroy();
-  };
+  return listen(server);
+}
+
+async function tcpUploadOnce(port: number, payload: Buffer, verify: boolean): Promise<void> {
+  const socket = await connectTo(port);
+  const ack = new Promise<number>((resolve, reject) => {
+    socket.once('data', (d: Buffer) => resolve(d[0]!));
+    socket.once('error', reject);
+  });
+  await sendFrom(socket, payload, verify);
+  if ((await ack) !== 1) throw new Error('tcp upload: receiver refused the payload');
+  socket.destroy();
 }
 
 const servers: Server[] = [];
+
+// --- the timed side ---------------------------------------------------------------------------------
+
+/** What the timed (site) side needs for one size: where to connect, and how to rebuild the same bytes. */
+interface ClientSetup {
+  address: string;
+  token: string;
+  federationId: string;
+  version: number;
+  bytes: number;
+  payloadSeed: number;
+  deltaSeed: number;
+  layout: TensorSpec[];
+  ports: { down: number; downVerified: number; up: number; upVerified: number };
+}
+
+type ClientOp = 'grpcDownload' | 'grpcDownloadWide' | 'tcpDown' | 'tcpDownVerified' | 'grpcUpload' | 'tcpUp' | 'tcpUpVerified';
+
+interface ClientSide {
+  /** Runs one operation as the site does and returns its wall time in seconds, measured where it ran. */
+  run(op: ClientOp, roundId?: string): Promise<number>;
+}
+
+/** The site's side of every variant, in the process that calls it. */
+function localClient(setup: ClientSetup): ClientSide & { close(): void } {
+  const client = participantClient(setup.address);
+  // What-if: the same service with a 16 MiB HTTP/2 receive window on the client (CHANNEL_OPTIONS sets TRANSFER_WINDOW_BYTES).
+  const wideClient = new ParticipantServiceClient(setup.address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': 16 * MiB });
+  const values = tensorOf(setup.bytes, setup.payloadSeed);
+  const payload = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  const delta = tensorOf(setup.bytes, setup.deltaSeed);
+  const download = async (c: typeof client) => {
+    const model = await downloadModel(c, setup.token, { federationId: setup.federationId, version: setup.version });
+    if (model.values.length !== values.length) throw new Error('grpc download: wrong size');
+  };
+  const ops: Record<ClientOp, (roundId?: string) => Promise<void>> = {
+    grpcDownload: () => download(client),
+    grpcDownloadWide: () => download(wideClient),
+    tcpDown: () => tcpDownloadOnce(setup.ports.down, setup.bytes, false),
+    tcpDownVerified: () => tcpDownloadOnce(setup.ports.downVerified, setup.bytes, true),
+    grpcUpload: async (roundId) => {
+      const res = await submitUpdate(client, setup.token, { roundId: roundId!, numExamples: 1, layout: setup.layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
+      if (res.receivedUpdates !== 1) throw new Error('grpc upload: unexpected receivedUpdates');
+    },
+    tcpUp: () => tcpUploadOnce(setup.ports.up, payload, false),
+    tcpUpVerified: () => tcpUploadOnce(setup.ports.upVerified, payload, true),
+  };
+  return {
+    run: (op, roundId) => timeIt(() => ops[op](roundId)),
+    close() {
+      client.close();
+      wideClient.close();
+    },
+  };
+}
+
+/** The site's side in a child process of its own (--client-process), driven over IPC. */
+class RemoteClient {
+  private readonly child: ChildProcess;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: number) => void; reject: (e: Error) => void }>();
+
+  constructor() {
+    this.child = fork(fileURLToPath(import.meta.url), ['--client-role'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.child.on('message', (m: { id: number; seconds?: number; error?: string }) => {
+      const w = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      if (m.error !== undefined) w?.reject(new Error(m.error));
+      else w?.resolve(m.seconds ?? 0);
+    });
+    this.child.on('exit', (code) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`client process exited (${code})`));
+      this.waiting.clear();
+    });
+  }
+
+  private request(message: object): Promise<number> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.child.send({ id, ...message });
+    });
+  }
+
+  async setup(setup: ClientSetup): Promise<ClientSide> {
+    await this.request({ setup });
+    return { run: (op, roundId) => this.request({ op, roundId }) };
+  }
+
+  close(): void {
+    this.child.kill();
+  }
+}
+
+/** The child's loop: one local client per size, each operation answered with its time. */
+function clientRole(): void {
+  let side: (ClientSide & { close(): void }) | null = null;
+  process.on('message', (m: { id: number; setup?: ClientSetup; op?: ClientOp; roundId?: string }) => {
+    const reply = (body: object) => process.send!({ id: m.id, ...body });
+    if (m.setup) {
+      side?.close();
+      side = localClient(m.setup);
+      reply({ seconds: 0 });
+      return;
+    }
+    side!.run(m.op!, m.roundId).then((seconds) => reply({ seconds }), (err: unknown) => reply({ error: String(err) }));
+  });
+}
 
 // --- gRPC -----------------------------------------------------------------------------------------
 
@@ -189,8 +313,7 @@ async function main(): Promise<void> {
   const coordinator = await startCoordinator({ dataDir, port: 0, log: silentLogger });
   const admin = adminClient(coordinator.address);
   const client = participantClient(coordinator.address);
-  // What-if: the same service with a 16 MiB HTTP/2 receive window on the client (CHANNEL_OPTIONS sets TRANSFER_WINDOW_BYTES).
-  const wideClient = new ParticipantServiceClient(coordinator.address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': 16 * MiB });
+  const remote = CLIENT_PROCESS ? new RemoteClient() : null;
   const results: unknown[] = [];
   try {
     const { registry } = coordinator;
@@ -231,38 +354,34 @@ async function main(): Promise<void> {
         return Promise.all([poll(siteA.token), poll(siteB.token)]);
       };
 
-      const grpcDownloadOnce = async () => {
-        const model = await downloadModel(client, siteA.token, { federationId: federation.id, version });
-        if (model.values.length !== values.length) throw new Error('grpc download: wrong size');
-      };
-      const grpcDownloadWideOnce = async () => {
-        const model = await downloadModel(wideClient, siteA.token, { federationId: federation.id, version });
-        if (model.values.length !== values.length) throw new Error('grpc download: wrong size');
-      };
       // Upload: one timed SubmitUpdate per round (site A), site B closes the round untimed.
       await callUnary<FederationMsg>(admin, 'StartFederation', { federationId: federation.id }, coordinator.adminToken);
-      const delta = tensorOf(bytes, sizeMiB * 104729);
+      const deltaSeed = sizeMiB * 104729;
+      const delta = tensorOf(bytes, deltaSeed);
+      const ports = {
+        down: await tcpDownloadServer(payload, false), downVerified: await tcpDownloadServer(payload, true),
+        up: await tcpUploadServer(bytes, false), upVerified: await tcpUploadServer(bytes, true),
+      };
+      const setup: ClientSetup = { address: coordinator.address, token: siteA.token, federationId: federation.id, version, bytes, payloadSeed: sizeMiB * 7919, deltaSeed, layout, ports };
+      const local = remote ? null : localClient(setup);
+      const side = remote ? await remote.setup(setup) : local!;
       let uploads = 0;
       const grpcUploadOnce = async (): Promise<number> => {
         const [planA] = await nextPlans();
         if (planA.modelVersion !== version + uploads) throw new Error(`round ${planA.roundNumber} is based on v${planA.modelVersion}, expected v${version + uploads}`);
         uploads++;
-        const seconds = await timeIt(async () => {
-          const res = await submitUpdate(client, siteA.token, { roundId: planA.roundId, numExamples: 1, layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
-          if (res.receivedUpdates !== 1) throw new Error('grpc upload: unexpected receivedUpdates');
-        });
+        const seconds = await side.run('grpcUpload', planA.roundId);
         await submitUpdate(client, siteB.token, { roundId: planA.roundId, numExamples: 1, layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
         return seconds;
       };
-      const timed = (fn: () => Promise<void>) => () => timeIt(fn);
       const variants: Record<string, () => Promise<number>> = {
-        grpcDownload: timed(grpcDownloadOnce),
-        grpcDownloadWide: timed(grpcDownloadWideOnce),
-        tcpDown: timed(await tcpDownload(payload, false)),
-        tcpDownVerified: timed(await tcpDownload(payload, true)),
+        grpcDownload: () => side.run('grpcDownload'),
+        grpcDownloadWide: () => side.run('grpcDownloadWide'),
+        tcpDown: () => side.run('tcpDown'),
+        tcpDownVerified: () => side.run('tcpDownVerified'),
         grpcUpload: grpcUploadOnce,
-        tcpUp: timed(await tcpUpload(payload, false)),
-        tcpUpVerified: timed(await tcpUpload(payload, true)),
+        tcpUp: () => side.run('tcpUp'),
+        tcpUpVerified: () => side.run('tcpUpVerified'),
       };
       // Every repetition runs each variant once, forwards then backwards, so a change of load on a
       // shared machine hits gRPC and TCP alike; the first WARMUP repetitions are not timed.
@@ -285,6 +404,7 @@ async function main(): Promise<void> {
       const tcpUp = stats('tcpUp');
       const tcpUpVerified = stats('tcpUpVerified');
 
+      local?.close();
       results.push({
         sizeMiB,
         download: {
@@ -303,7 +423,7 @@ async function main(): Promise<void> {
     }
   } finally {
     client.close();
-    wideClient.close();
+    remote?.close();
     admin.close();
     for (const server of servers) server.close();
     await coordinator.close();
@@ -318,13 +438,18 @@ async function main(): Promise<void> {
     warmupReps: WARMUP,
     loadAverage: { start: loadStart, end: loadavg().map((x) => round2(x)) },
     chunkBytes: CHUNK_BYTES,
+    siteSide: CLIENT_PROCESS ? 'child process (timed there)' : 'same process and event loop as the coordinator',
     grpcDownload: 'ParticipantService.DownloadModel via client-sdk downloadModel (blob read + digest check on the server, reassembly + finiteness + SHA-256 on the client)',
     grpcUpload: 'ParticipantService.SubmitUpdate via client-sdk submitUpdate into an open round (2 sites selected; the timed site is not the last, so no aggregation/commit in the timed window)',
     grpcWindow16MiB: `download only: same call on a channel with grpc-node.flow_control_window = 16 MiB (what-if; the SDK and coordinator use ${TRANSFER_WINDOW_BYTES / MiB} MiB)`,
-    tcp: 'node:net on 127.0.0.1, same bytes in 1 MiB writes, length-prefixed; tcpVerified adds SHA-256 on both ends',
+    tcp: 'node:net on 127.0.0.1, same bytes in 1 MiB writes, length-prefixed; tcpVerified adds SHA-256 on both ends (digest after the payload)',
     results,
   }, null, 2) + '\n');
 }
 
-await main();
-process.exit(0);
+if (process.argv.includes('--client-role')) {
+  clientRole();
+} else {
+  await main();
+  process.exit(0);
+}

@@ -31,6 +31,7 @@ import { SiteIdentities } from './site-identities.ts';
 import { aggregationFor, serverOptimizerFor } from './aggregation/for-config.ts';
 import { DEFAULT_UPDATE_LIMITS, noiseNormBound, type UpdateLimits } from './limits.ts';
 import type { RoundAggregation } from './aggregation/aggregator.ts';
+import { sumOfSquares } from './aggregation/kernels.ts';
 import { EvaluationAggregate, checkEvaluationReport, evaluationDue, evaluationMetrics } from './evaluation/federated-evaluation.ts';
 
 export type { RoundRecord, RoundState, StageLog, RoundPrivacy, FederationView };
@@ -612,12 +613,8 @@ function aggregateBound(round: ActiveRound, contributors: number, updateNormBoun
 
 /** A round whose result is not finite or beyond the bound aborts instead of publishing a broken model. */
 function checkAggregate(values: Float32Array, bound: number, what = 'the aggregate'): void {
-  let ssq = 0;
-  for (let i = 0; i < values.length; i++) {
-    const x = values[i]!;
-    if (!Number.isFinite(x)) throw new ConclaveError('NON_FINITE_VALUE', `${what} is not finite at index ${i}`);
-    ssq += x * x;
-  }
+  const { ssq, nonFinite } = sumOfSquares(values);
+  if (nonFinite >= 0) throw new ConclaveError('NON_FINITE_VALUE', `${what} is not finite at index ${nonFinite}`);
   const norm = Math.sqrt(ssq);
   // 1e-4: float32 rounding of values scaled to exactly the bound.
   if (!(norm <= bound * (1 + 1e-4))) throw new ConclaveError('INVALID_ARGUMENT', `${what} has L2 norm ${norm.toExponential(3)}, beyond the bound ${bound.toExponential(3)}`);

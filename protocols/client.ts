@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import {
   AdminServiceClient, CHANNEL_OPTIONS, ConclaveError, ParticipantServiceClient, TensorAssembler, bearerMetadata, chunksOf,
-  fromServiceError, makeHeader, sameLayout, sha256OfFloats,
+  OFF_THREAD_MIN_BYTES, fromServiceError, makeHeader, sameLayout, sha256OfFloats,
   type ResumeStageResponseMsg, type TensorHeader,
   type GetTaskResponseMsg, type ModelHeaderMsg, type ModelStreamMsg, type StageHeaderMsg, type StageStreamMsg, type SubmitStageResponseMsg,
   type StageTaskMsg, type StageTensorMsg,
   type TensorSpec, type TypedTensor,
   type FederationConfigMsg, type FederationMsg, type AdminClient, type ParticipantClient,
 } from './index.ts';
+import { OffThreadDigest } from './tensor-verifier.ts';
 
 /** A model as it travels: tfjs LayersModel topology JSON and the trainable weights, flattened in getWeights() order. */
 export interface ModelArtifacts {
@@ -244,13 +245,17 @@ function sendStage(
   if (trailer && from > 0 && !digest) throw new Error('a resumed upload needs its digest before it sends');
   return new Promise((resolve, reject) => {
     const stream = client.SubmitStage(bearerMetadata(token), (err, res) => (err || !res ? reject(fromServiceError(err)) : resolve(res)));
+    // A large tensor is hashed on the verifier thread, a small one here (a thread round trip costs more).
+    const offThread = trailer && !digest && values !== null && values.byteLength >= OFF_THREAD_MIN_BYTES ? new OffThreadDigest(values.byteLength) : null;
+    const hash = trailer && !digest && !offThread ? createHash('sha256') : null;
     const write = async () => {
       stream.write({ part: 'header', header: { ...envelope, tensor, resumeFromChunk: from } as StageHeaderMsg });
       if (values && tensor) {
-        const hash = trailer && !digest ? createHash('sha256') : null;
         for (const chunk of chunksOf(values, from)) {
-          hash?.update(chunk.data);
-          const sha256 = trailer && chunk.index === tensor.chunkCount - 1 ? digest ?? hash!.digest() : null;
+          if (offThread) offThread.add(chunk.data);
+          else hash?.update(chunk.data);
+          const last = trailer && chunk.index === tensor.chunkCount - 1;
+          const sha256 = last ? digest ?? (offThread ? await offThread.digest() : hash!.digest()) : null;
           if (sha256 && progress) progress.digest = sha256;
           if (!stream.write({ part: 'chunk', chunk: sha256 ? { ...chunk, sha256 } : chunk })) await new Promise((r) => stream.once('drain', r));
         }
@@ -258,6 +263,7 @@ function sendStage(
       stream.end();
     };
     write().catch((err: unknown) => {
+      offThread?.close();
       stream.cancel();
       reject(fromServiceError(err));
     });

@@ -5,8 +5,34 @@
  * order, so the digest covers the tensor in order.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import type { VerifierReply, VerifierRequest } from './tensor-verifier.ts';
+
+/**
+ * This thread's own collector, run after every RELEASE_BYTES of buffers it let go. A shared
+ * buffer stays mapped while any thread holds it, and this thread allocates almost nothing, so its
+ * heap would never collect on its own: every verified tensor stayed in memory (+16 MiB a 16 MiB
+ * upload, measured: arrayBuffers 96 -> 578 MiB over 14 uploads). A collection of this small heap
+ * costs well under a millisecond. The flag only makes `gc` visible to contexts created after it.
+ */
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+const RELEASE_BYTES = 64 * 2 ** 20;
+let released = 0;
+
+function forget(job: number): void {
+  const dropped = jobs.get(job);
+  if (!dropped) return;
+  jobs.delete(job);
+  released += dropped.bytes.length;
+  if (released >= RELEASE_BYTES) {
+    released = 0;
+    // After this turn, so the reply that may be in flight is not delayed by it.
+    setImmediate(collect);
+  }
+}
 
 interface Job {
   bytes: Uint8Array;
@@ -73,12 +99,12 @@ port.on('message', (m: VerifierRequest) => {
     }
     case 'finish': {
       const job = jobs.get(m.job);
-      jobs.delete(m.job);
+      forget(m.job);
       port.postMessage({ t: 'done', job: m.job, digest: job ? job.hash.digest() : null, nonFinite: job?.nonFinite ?? -1, sumOfSquares: job?.floats ? job.sumOfSquares : -1 } satisfies VerifierReply);
       break;
     }
     case 'close':
-      jobs.delete(m.job);
+      forget(m.job);
       break;
   }
 });

@@ -1,4 +1,5 @@
 import { ConclaveError } from '../../protocols/index.ts';
+import { axpy, divided } from './kernels.ts';
 import type { StreamingSumAggregator, SumAggregation, UpdateReport, Weighting, WeightedSum } from './aggregator.ts';
 
 /**
@@ -56,7 +57,7 @@ class RunningSum implements SumAggregation {
       }
       weight = numExamples;
     }
-    for (let i = 0; i < sum.length; i++) sum[i]! += weight * delta[i]!;
+    axpy(sum, delta, weight);
     this.contributors++;
     this.totalWeight += weight;
     if (report?.unclipped) this.unclippedCount++;
@@ -73,7 +74,7 @@ class RunningSum implements SumAggregation {
     if (this.weighting === 'uniform' ? totalWeight !== contributors : !(totalWeight >= contributors && Number.isSafeInteger(totalWeight))) {
       throw new ConclaveError('INVALID_ARGUMENT', `totalWeight ${totalWeight} is not a valid ${this.weighting} weight for ${contributors} contributors`);
     }
-    for (let i = 0; i < sum.length; i++) sum[i]! += partial[i]!;
+    axpy(sum, partial, 1);
     this.contributors += contributors;
     this.totalWeight += totalWeight;
     this.unclippedCount += unclippedCount;
@@ -88,9 +89,7 @@ class RunningSum implements SumAggregation {
   finish() {
     if (this.contributors === 0) throw new ConclaveError('FEDERATION_STATE', 'cannot aggregate a round without updates');
     const { sum, contributors, totalWeight } = this.finishSum();
-    const delta = new Float32Array(sum.length);
-    for (let i = 0; i < delta.length; i++) delta[i] = sum[i]! / totalWeight;
-    return { delta, measurements: { contributors, totalWeight } };
+    return { delta: divided(sum, totalWeight), measurements: { contributors, totalWeight } };
   }
 
   private open(): Float64Array {

@@ -1,4 +1,5 @@
 import { ConclaveError } from '../../protocols/index.ts';
+import { stepped } from './kernels.ts';
 
 /**
  * Server optimizers (Reddi et al., "Adaptive Federated Optimization", ICLR 2021): the round's
@@ -44,9 +45,7 @@ export function sgd(options: SgdOptions): ServerOptimizer {
     name: 'sgd',
     apply(base, delta, state) {
       checkStep('sgd', base, delta, state);
-      const next = new Float32Array(base.length);
-      for (let i = 0; i < next.length; i++) next[i] = base[i]! + learningRate * delta[i]!;
-      return { next, state: null };
+      return { next: stepped(base, delta, learningRate), state: null };
     },
   };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ConclaveError, chunksOf, encodeModelChunk, floatBytes, sha256OfFloats, validateLayout, type EncodedResponse, type TensorSpec } from '../protocols/index.ts';
+import { ConclaveError, chunksOf, encodeModelChunk, floatBytes, sha256OfFloats, validateLayout, type EncodedMessage, type TensorSpec } from '../protocols/index.ts';
 import type { OptimizerState } from './aggregation/server-optimizers.ts';
 import type { Store } from './store.ts';
 
@@ -78,7 +78,7 @@ export class ModelRegistry {
   private readonly store: Store;
   private readonly root: string;
   /** servedChunks' verified versions, least recently used first. */
-  private readonly served = new Map<string, { chunks: EncodedResponse[]; bytes: number }>();
+  private readonly served = new Map<string, { chunks: EncodedMessage[]; bytes: number }>();
 
   constructor(store: Store) {
     this.store = store;
@@ -171,7 +171,7 @@ export class ModelRegistry {
    * a version number reused after a rollback never serves stale bytes; bounded to the most recent
    * versions and SERVED_CACHE_BYTES.
    */
-  servedChunks(record: ModelVersionRecord): EncodedResponse[] {
+  servedChunks(record: ModelVersionRecord): EncodedMessage[] {
     const key = `${record.federationId}\u0000${record.version}\u0000${record.sha256.toString('hex')}`;
     const hit = this.served.get(key);
     if (hit) {

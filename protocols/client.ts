@@ -14,7 +14,7 @@ import {
   type TensorSpec, type TypedTensor,
   type FederationConfigMsg, type FederationMsg, type AdminClient, type ParticipantClient,
 } from './index.ts';
-import { OffThreadDigest } from './tensor-verifier.ts';
+import { UploadImage } from './upload-image.ts';
 
 /** A model as it travels: tfjs LayersModel topology JSON and the trainable weights, flattened in getWeights() order. */
 export interface ModelArtifacts {
@@ -244,26 +244,33 @@ function sendStage(
   const trailer = tensor !== null && tensor.sha256.length === 0;
   if (trailer && from > 0 && !digest) throw new Error('a resumed upload needs its digest before it sends');
   return new Promise((resolve, reject) => {
-    const stream = client.SubmitStage(bearerMetadata(token), (err, res) => (err || !res ? reject(fromServiceError(err)) : resolve(res)));
-    // A large tensor is hashed on the verifier thread, a small one here (a thread round trip costs more).
-    const offThread = trailer && !digest && values !== null && values.byteLength >= OFF_THREAD_MIN_BYTES ? new OffThreadDigest(values.byteLength) : null;
-    const hash = trailer && !digest && !offThread ? createHash('sha256') : null;
+    // A large tensor goes out of a reused encoded image, hashed on the verifier thread (upload-image.ts);
+    // a small one, or the rest of a resumed one, as plain messages hashed here.
+    const image = values !== null && from === 0 && values.byteLength >= OFF_THREAD_MIN_BYTES ? new UploadImage(values, trailer && !digest) : null;
+    const stream = client.SubmitStage(bearerMetadata(token), (err, res) => {
+      // The call is over: grpc-js has copied (or dropped) every message it was given.
+      image?.release();
+      if (err || !res) reject(fromServiceError(err));
+      else resolve(res);
+    });
+    const hash = trailer && !digest && !image ? createHash('sha256') : null;
     const write = async () => {
       stream.write({ part: 'header', header: { ...envelope, tensor, resumeFromChunk: from } as StageHeaderMsg });
       if (values && tensor) {
         for (const chunk of chunksOf(values, from)) {
-          if (offThread) offThread.add(chunk.data);
-          else hash?.update(chunk.data);
+          const encoded = image?.message(chunk.index);
+          hash?.update(chunk.data);
           const last = trailer && chunk.index === tensor.chunkCount - 1;
-          const sha256 = last ? digest ?? (offThread ? await offThread.digest() : hash!.digest()) : null;
+          const sha256 = last ? digest ?? (image ? await image.digest() : hash!.digest()) : null;
           if (sha256 && progress) progress.digest = sha256;
-          if (!stream.write({ part: 'chunk', chunk: sha256 ? { ...chunk, sha256 } : chunk })) await new Promise((r) => stream.once('drain', r));
+          // An encoded message passes the client's serializer as it is (grpc.ts, encodedRequests).
+          const message = (sha256 ? { part: 'chunk', chunk: { ...chunk, sha256 } } : encoded ?? { part: 'chunk', chunk }) as StageStreamMsg;
+          if (!stream.write(message)) await new Promise((r) => stream.once('drain', r));
         }
       }
       stream.end();
     };
     write().catch((err: unknown) => {
-      offThread?.close();
       stream.cancel();
       reject(fromServiceError(err));
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHUNK_BYTES, EncodedResponse, ParticipantServiceClient, encodeModelChunk, participantServiceDefinition, adminServiceDefinition } from './index.ts';
+import { CHUNK_BYTES, EncodedMessage, ParticipantServiceClient, encodeModelChunk, participantServiceDefinition, adminServiceDefinition } from './index.ts';
 
 describe('pre-encoded download chunks', () => {
   it('are the bytes protobufjs writes, and both services send them as they are', () => {
@@ -8,7 +8,7 @@ describe('pre-encoded download chunks', () => {
     const generated = ParticipantServiceClient.service.DownloadModel!;
     for (const index of [0, 1, 300, 70_000]) {
       const encoded = encodeModelChunk({ index, data });
-      expect(encoded).toBeInstanceOf(EncodedResponse);
+      expect(encoded).toBeInstanceOf(EncodedMessage);
       expect(encoded.bytes.equals(generated.responseSerialize({ part: 'chunk', chunk: { index, data } }))).toBe(true);
       expect(participantServiceDefinition.DownloadModel!.responseSerialize(encoded)).toBe(encoded.bytes);
       expect(adminServiceDefinition.DownloadModel!.responseSerialize(encoded)).toBe(encoded.bytes);

@@ -25,7 +25,10 @@ const packageDefinition = protoLoader.loadSync(PROTO_PATH, {
  */
 const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
 
-export const ParticipantServiceClient = loaded.conclave.v1.ParticipantService;
+/** Its SubmitStage (and every other request) sends an EncodedMessage's bytes as they are: see encodedRequests. */
+export const ParticipantServiceClient = grpc.makeClientConstructor(
+  encodedRequests(loaded.conclave.v1.ParticipantService.service), 'ParticipantService',
+) as unknown as typeof loaded.conclave.v1.ParticipantService;
 export const AdminServiceClient = loaded.conclave.v1.AdminService;
 /**
  * A request the server could not decode as its protobuf type. grpc-js answers a throwing
@@ -54,33 +57,40 @@ function tolerantRequests(definition: grpc.ServiceDefinition): grpc.ServiceDefin
 }
 
 /**
- * A response message already in its protobuf encoding (a served model's chunks, encoded once per
- * version): the server's serializer passes its bytes through. Each 1 MiB chunk encoded per
- * download cost a copy into fresh memory, which page faults make the dearest step of a download
- * on the VMs measured (BENCHMARKS.md).
+ * A message already in its protobuf encoding: a served model's chunks (encoded once per version),
+ * an upload's chunks (encoded into reused memory, upload-image.ts). The serializers pass its bytes
+ * through. Each 1 MiB chunk encoded per transfer cost a copy into fresh memory, which page faults
+ * make the dearest step of a transfer on the VMs measured (BENCHMARKS.md).
  */
-export class EncodedResponse {
+export class EncodedMessage {
   readonly bytes: Buffer;
   constructor(bytes: Buffer) {
     this.bytes = bytes;
   }
 }
 
+function encodedRequests(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(Object.entries(definition).map(([name, method]) => [name, {
+    ...method,
+    requestSerialize: (value: unknown) => (value instanceof EncodedMessage ? value.bytes : method.requestSerialize(value)),
+  }]));
+}
+
 function encodedResponses(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
   return Object.fromEntries(Object.entries(definition).map(([name, method]) => [name, {
     ...method,
-    responseSerialize: (value: unknown) => (value instanceof EncodedResponse ? value.bytes : method.responseSerialize(value)),
+    responseSerialize: (value: unknown) => (value instanceof EncodedMessage ? value.bytes : method.responseSerialize(value)),
   }]));
 }
 
 /** One chunk of a DownloadModel stream (either service), encoded as it goes on the wire. */
-export function encodeModelChunk(chunk: { index: number; data: Uint8Array }): EncodedResponse {
-  return new EncodedResponse(ParticipantServiceClient.service.DownloadModel!.responseSerialize({ part: 'chunk', chunk }));
+export function encodeModelChunk(chunk: { index: number; data: Uint8Array }): EncodedMessage {
+  return new EncodedMessage(ParticipantServiceClient.service.DownloadModel!.responseSerialize({ part: 'chunk', chunk }));
 }
 
 /**
  * What the server serves: the generated services, with requests that do not decode refused as
- * INVALID_ARGUMENT, and EncodedResponse messages sent as they are.
+ * INVALID_ARGUMENT, and EncodedMessage messages sent as they are.
  */
 export const participantServiceDefinition = encodedResponses(tolerantRequests(ParticipantServiceClient.service));
 export const adminServiceDefinition = encodedResponses(tolerantRequests(AdminServiceClient.service));

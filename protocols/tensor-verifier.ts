@@ -141,74 +141,25 @@ export class OffThreadVerification {
 }
 
 /**
- * Staging buffers for OffThreadDigest, kept for the next upload of the same size (a site sends
- * one update the size of the model every round). Reused, their pages stay mapped: a fresh 16 MiB
- * buffer costs ~4,000 page faults, tens of ms on the VMs measured (BENCHMARKS.md).
+ * Shared buffers for upload images (upload-image.ts), kept for the next upload of the same size
+ * (a site sends one update the size of the model every round). Reused, their pages stay mapped: a
+ * fresh 16 MiB buffer costs ~4,000 page faults, tens of ms on the VMs measured (BENCHMARKS.md).
  */
 const STAGING_KEPT_BYTES = 256 * 2 ** 20;
 const stagingFree = new Map<number, SharedArrayBuffer[]>();
 let stagingKept = 0;
 
-function takeStaging(byteLength: number): SharedArrayBuffer {
+export function takeStaging(byteLength: number): SharedArrayBuffer {
   const kept = stagingFree.get(byteLength)?.pop();
   if (!kept) return new SharedArrayBuffer(byteLength);
   stagingKept -= byteLength;
   return kept;
 }
 
-function giveBackStaging(buffer: SharedArrayBuffer): void {
+export function giveBackStaging(buffer: SharedArrayBuffer): void {
   if (stagingKept + buffer.byteLength > STAGING_KEPT_BYTES) return;
   stagingKept += buffer.byteLength;
   const list = stagingFree.get(buffer.byteLength) ?? [];
   list.push(buffer);
   stagingFree.set(buffer.byteLength, list);
-}
-
-/**
- * The SHA-256 of a tensor being sent, computed on the verifier thread while the chunks go out:
- * each chunk is copied into a staging buffer the thread shares (a copy costs a fraction of the
- * hash on the sending thread: ~2 against ~10 ms per 16 MiB here). Feed every chunk in order.
- */
-export class OffThreadDigest {
-  private readonly staging: SharedArrayBuffer;
-  private readonly bytes: Uint8Array;
-  private readonly verification: OffThreadVerification;
-  private filled = 0;
-  private released = false;
-
-  constructor(byteLength: number) {
-    this.staging = takeStaging(byteLength);
-    this.bytes = new Uint8Array(this.staging);
-    this.verification = new OffThreadVerification(this.staging, false);
-  }
-
-  add(data: Uint8Array): void {
-    if (this.filled + data.length > this.bytes.length) throw new Error('more bytes than the digest was opened for');
-    this.bytes.set(data, this.filled);
-    this.verification.chunk(this.filled, this.filled + data.length);
-    this.filled += data.length;
-  }
-
-  async digest(): Promise<Buffer> {
-    if (this.filled !== this.bytes.length) throw new Error(`digest of ${this.filled} of ${this.bytes.length} bytes`);
-    const { digest } = await this.verification.finish();
-    this.release();
-    return digest;
-  }
-
-  /** Gives up (the upload failed). The thread reads what it was handed before this, in order. */
-  close(): void {
-    this.verification.close();
-    this.release();
-  }
-
-  /**
-   * Messages to the thread are handled in order, so a later job's chunks, copied in after this,
-   * are read only once this job is done with the buffer (or closed, its digest unused).
-   */
-  private release(): void {
-    if (this.released) return;
-    this.released = true;
-    giveBackStaging(this.staging);
-  }
 }

@@ -156,6 +156,7 @@ export class ParticipantEndpoint {
               { layout: header.tensor.layout, totalElements: header.tensor.totalElements, sha256: header.tensor.sha256, chunkCount: header.tensor.chunkCount },
               {
                 expectedDtype: slot.expect.dtype, maxElements: slot.expect.maxElements, rejectNonFinite: true, offThread: true, digestInTrailer: true,
+                pooled: slot.expect.reusable === true,
                 ...(slot.expect.layout ? { expectedLayout: slot.expect.layout } : {}),
               },
             );
@@ -181,11 +182,14 @@ export class ParticipantEndpoint {
         ? { ...header, tensor: { ...header.tensor, sha256: Buffer.from(assembler.header.sha256) } } : header;
       const { received } = await this.rounds.acceptMessage(caller.federationId, caller.siteId, complete, tensor, complete.tensor ? Buffer.from(complete.tensor.sha256) : null);
       release = null;
+      // Taken in, nothing keeps a reusable tensor (TensorExpectation.reusable): its buffer serves the next upload.
+      assembler?.recycle();
       return { roundId: header.roundId, stage: header.stage, received };
     } catch (err) {
       // The stream was cut (connection lost, idle, superseded) after its header passed: keep what
       // arrived, so the site's retry sends only the rest.
       if (!checking && !roundEnded && header && assembler) this.parked.park(caller.siteId, header, assembler);
+      else assembler?.recycle();
       throw err;
     } finally {
       release?.();

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { ConclaveError } from './errors.ts';
-import { OffThreadVerification } from './tensor-verifier.ts';
+import { OffThreadVerification, giveBackStaging, takeStaging } from './tensor-verifier.ts';
 
 /**
  * Element types a tensor may carry: model weights and deltas are float32; protocols that work in a
@@ -38,8 +38,9 @@ export function dtypeOf(values: TypedTensor): Dtype {
   return 'bytes';
 }
 
-function allocate(dtype: Dtype, elements: number, shared = false): TypedTensor {
-  const buffer = shared ? new SharedArrayBuffer(elements * bytesPerElement(dtype)) : null;
+function allocate(dtype: Dtype, elements: number, shared = false, pooled = false): TypedTensor {
+  const bytes = elements * bytesPerElement(dtype);
+  const buffer = shared ? (pooled ? takeStaging(bytes) : new SharedArrayBuffer(bytes)) : null;
   switch (dtype) {
     case 'float32': return buffer ? new Float32Array(buffer) : new Float32Array(elements);
     case 'int32': return buffer ? new Int32Array(buffer) : new Int32Array(elements);
@@ -178,6 +179,8 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   private filled = 0;
   /** The header left the digest out; the last chunk brings it (and fills `header.sha256`). */
   private readonly digestInTrailer: boolean;
+  private readonly pooled: boolean;
+  private recycled = false;
 
   /**
    * `expectedDtype` (float32 unless said otherwise) and `maxElements` bound what a header may ask
@@ -187,9 +190,13 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
    * `finished()`.
    * `digestInTrailer`: the header may leave its sha256 empty, and the last chunk then carries it
    * (an upload that hashes as it streams); the check at the end is the same.
+   * `pooled`: an off-thread tensor's buffer comes from (and `recycle()` gives it back to) the pool
+   * of shared buffers kept for the next transfer of the same size: a fresh one is page-faulted in
+   * and adds to the collector's pressure on every upload.
    */
   constructor(header: TensorHeader, options: {
     expectedLayout?: TensorSpec[]; rejectNonFinite?: boolean; expectedDtype?: Dtype; maxElements?: number; offThread?: boolean; digestInTrailer?: boolean;
+    pooled?: boolean;
   } = {}) {
     const layout = validateLayout(header.layout);
     const elements = layoutElements(layout);
@@ -216,7 +223,8 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     this.header = { ...header, layout };
     this.dtype = dtype;
     const offThread = (options.offThread ?? false) && elements * bytesPerElement(dtype) >= OFF_THREAD_MIN_BYTES;
-    this.values = allocate(dtype, elements, offThread) as T;
+    this.pooled = offThread && options.pooled === true;
+    this.values = allocate(dtype, elements, offThread, this.pooled) as T;
     this.bytes = new Uint8Array(this.values.buffer);
     // Only floats can be NaN or infinite; integer and byte tensors have nothing to check.
     this.rejectNonFinite = dtype === 'float32' && (options.rejectNonFinite ?? true);
@@ -233,6 +241,7 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
   }
 
   push(chunk: { index: number; data: Uint8Array; sha256?: Uint8Array }): void {
+    if (this.recycled) throw new Error('this tensor\'s buffer was recycled');
     if (this.complete) throw new ConclaveError('MALFORMED_STREAM', 'more chunks than the header announced');
     if (chunk.index !== this.nextIndex) {
       throw new ConclaveError('MALFORMED_STREAM', `chunk ${chunk.index} arrived where chunk ${this.nextIndex} was expected`);
@@ -289,6 +298,18 @@ export class TensorAssembler<T extends TypedTensor = Float32Array> {
     const values = this.checkDigest(digest);
     if (sumOfSquares >= 0) knownSumOfSquares.set(values, sumOfSquares);
     return values;
+  }
+
+  /**
+   * Gives a pooled buffer back for the next transfer of its size. Only once nothing holds
+   * `values` any more (nor anything made from its buffer): the next upload writes over it.
+   */
+  recycle(): void {
+    if (!this.pooled || this.recycled) return;
+    this.recycled = true;
+    // A verification still open stops reading (in order, before the next job's chunks).
+    this.offThread?.close();
+    giveBackStaging(this.values.buffer as SharedArrayBuffer);
   }
 
   private checkComplete(): void {

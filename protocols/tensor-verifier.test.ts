@@ -62,4 +62,32 @@ describe('tensor checks off the receiving thread', () => {
     assembler.push(chunksOf(values).next().value!);
     await expect(assembler.finished()).rejects.toMatchObject({ code: 'MALFORMED_STREAM' });
   });
+
+  it('a pooled tensor\'s buffer serves the next one of its size once recycled, and only then', async () => {
+    const values = tensor();
+    const header = makeHeader(layout, values);
+    const receive = async () => {
+      const assembler = new TensorAssembler(header, { expectedLayout: layout, offThread: true, pooled: true });
+      for (const chunk of chunksOf(values)) assembler.push(chunk);
+      return { assembler, received: await assembler.finished() };
+    };
+    const first = await receive();
+    const second = await receive();
+    // Not recycled yet: two buffers.
+    expect(second.received.buffer).not.toBe(first.received.buffer);
+    first.assembler.recycle();
+    const third = await receive();
+    expect(third.received.buffer).toBe(first.received.buffer);
+    expect(Buffer.from(third.received.buffer).equals(Buffer.from(values.buffer))).toBe(true);
+    third.assembler.recycle();
+    third.assembler.recycle();
+    expect(() => third.assembler.push(chunksOf(values).next().value!)).toThrow(/recycled/);
+    // An unpooled one never goes to the pool.
+    const plain = new TensorAssembler(header, { expectedLayout: layout, offThread: true });
+    for (const chunk of chunksOf(values)) plain.push(chunk);
+    await plain.finished();
+    plain.recycle();
+    const fourth = await receive();
+    expect(fourth.received.buffer).toBe(first.received.buffer);
+  });
 });

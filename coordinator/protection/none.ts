@@ -48,7 +48,8 @@ export function noneProtocol(limits: UpdateLimits = DEFAULT_UPDATE_LIMITS): Prot
         if (header.body !== 'update') throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update body');
         counted(ctx, () => checkUpdateReport(header.update, ctx.dp, limits));
         if (!header.tensor) throw new ConclaveError('MALFORMED_STREAM', 'an update needs its tensor');
-        return expectEncoding(header.update.encoding ?? '', ctx, header.tensor.layout);
+        // accept() folds the update (an aggregation never keeps the caller's array): its memory is reusable.
+        return { ...expectEncoding(header.update.encoding ?? '', ctx, header.tensor.layout), reusable: true };
       },
       accept(state, ctx, message) {
         if (message.header.body !== 'update' || !message.tensor || !message.header.tensor) throw new ConclaveError('INVALID_ARGUMENT', 'stage "submit" takes an update');

@@ -69,6 +69,11 @@ export interface TensorExpectation {
   layout?: TensorSpec[];
   /** Upper bound on elements when the layout is not pinned. */
   maxElements: number;
+  /**
+   * accept() reads the tensor and keeps none of it (a fold into a sum): once accept has returned or
+   * thrown, the receiver may reuse the tensor's memory for the next upload of its size.
+   */
+  reusable?: boolean;
 }
 
 /** A later stage's task body for one site (the first stage's task is the round plan itself). */

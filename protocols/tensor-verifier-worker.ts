@@ -14,13 +14,17 @@ import type { VerifierReply, VerifierRequest } from './tensor-verifier.ts';
  * This thread's own collector, run after every RELEASE_BYTES of buffers it let go. A shared
  * buffer stays mapped while any thread holds it, and this thread allocates almost nothing, so its
  * heap would never collect on its own: every verified tensor stayed in memory (+16 MiB a 16 MiB
- * upload, measured: arrayBuffers 96 -> 578 MiB over 14 uploads). A collection of this small heap
- * costs well under a millisecond. The flag only makes `gc` visible to contexts created after it.
+ * upload, measured: arrayBuffers 96 -> 578 MiB over 14 uploads). A job's buffer handle is young
+ * when it is dropped, so a minor collection frees it (0.2-2.5 ms here; a full one of this ~10 MB
+ * heap took 7-15 ms); every FULL_EVERY-th is full, for a handle that outlived two minor ones (a
+ * long transfer). The flag only makes `gc` visible to contexts created after it.
  */
 setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
+const collect = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
 const RELEASE_BYTES = 64 * 2 ** 20;
+const FULL_EVERY = 16;
 let released = 0;
+let collections = 0;
 
 function forget(job: number): void {
   const dropped = jobs.get(job);
@@ -29,8 +33,9 @@ function forget(job: number): void {
   released += dropped.bytes.length;
   if (released >= RELEASE_BYTES) {
     released = 0;
+    const type = ++collections % FULL_EVERY === 0 ? 'major' : 'minor';
     // After this turn, so the reply that may be in flight is not delayed by it.
-    setImmediate(collect);
+    setImmediate(() => collect({ type }));
   }
 }
 

@@ -80,9 +80,10 @@ port.on('message', (m: VerifierRequest) => {
       jobs.set(m.job, { bytes, floats: m.floats ? new Float32Array(m.buffer, 0, bytes.length >> 2) : null, hash: createHash('sha256'), nonFinite: -1, sumOfSquares: 0 });
       // A fresh buffer's pages are faulted in on first write, at several ms per MiB on the VMs
       // measured: done here, in parallel with the network, the receiving thread's copies find them
-      // mapped. Adding 0 atomically writes without changing a word the receiver may be filling.
+      // mapped (a pooled one, written before, is not: `prefault` false). Adding 0 atomically writes
+      // without changing a word the receiver may be filling.
       const words = new Int32Array(m.buffer, 0, bytes.length >> 2);
-      for (let i = 0; i < words.length; i += PAGE_WORDS) Atomics.add(words, i, 0);
+      if (m.prefault) for (let i = 0; i < words.length; i += PAGE_WORDS) Atomics.add(words, i, 0);
       break;
     }
     case 'chunk': {

@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 
 export type VerifierRequest =
-  | { t: 'open'; job: number; buffer: SharedArrayBuffer; floats: boolean }
+  | { t: 'open'; job: number; buffer: SharedArrayBuffer; floats: boolean; prefault: boolean }
   | { t: 'chunk'; job: number; start: number; end: number }
   | { t: 'finish'; job: number }
   | { t: 'close'; job: number };
@@ -75,7 +75,8 @@ class VerifierThread {
   open(verification: OffThreadVerification, buffer: SharedArrayBuffer, floats: boolean): number {
     const job = this.nextJob++;
     this.jobs.set(job, new WeakRef(verification));
-    this.post({ t: 'open', job, buffer, floats });
+    // A buffer from the pool is mapped already: faulting it in again would only contend with the copies.
+    this.post({ t: 'open', job, buffer, floats, prefault: !warm.has(buffer) });
     return job;
   }
 
@@ -149,10 +150,14 @@ const STAGING_KEPT_BYTES = 256 * 2 ** 20;
 const stagingFree = new Map<number, SharedArrayBuffer[]>();
 let stagingKept = 0;
 
+/** Buffers that came out of the pool, i.e. were written before. */
+const warm = new WeakSet<SharedArrayBuffer>();
+
 export function takeStaging(byteLength: number): SharedArrayBuffer {
   const kept = stagingFree.get(byteLength)?.pop();
   if (!kept) return new SharedArrayBuffer(byteLength);
   stagingKept -= byteLength;
+  warm.add(kept);
   return kept;
 }
 

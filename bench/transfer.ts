@@ -35,9 +35,6 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCoordinator } from '../coordinator/coordinator.ts';
-import { silentLogger } from '../coordinator/logger.ts';
-import { configMessage } from '../coordinator/federation-config.ts';
 import { createFederation } from '../protocols/client.ts';
 import { zooInitialModel } from '../client-sdk/models/initial-model.ts';
 import { adminClient, callUnary, downloadModel, getTask, participantClient, submitUpdate } from '../client-sdk/connection.ts';
@@ -308,6 +305,10 @@ function clientRole(): void {
 // --- gRPC -----------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  // Imported here, not at the top: a --client-process child loads what a site loads (the SDK, tfjs), not the coordinator.
+  const { startCoordinator } = await import('../coordinator/coordinator.ts');
+  const { silentLogger } = await import('../coordinator/logger.ts');
+  const { configMessage } = await import('../coordinator/federation-config.ts');
   const loadStart = loadavg().map((x) => round2(x));
   const dataDir = mkdtempSync(join(tmpdir(), 'conclave-bench-transfer-'));
   const coordinator = await startCoordinator({ dataDir, port: 0, log: silentLogger });

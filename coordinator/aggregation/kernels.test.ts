@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { axpy, divided, stepped, sumOfSquares } from './kernels.ts';
+import { SECOND_MOMENT, adaptiveStep, axpy, divided, momentumStep, stepped, sumOfSquares } from './kernels.ts';
 
 const floats = (min: number, max: number) => fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(-1e6), max: Math.fround(1e6) }), { minLength: min, maxLength: max }).map((a) => Float32Array.from(a));
 
@@ -36,5 +36,52 @@ describe('whole-model kernels', () => {
       x[i] = bad;
       expect(sumOfSquares(x).nonFinite).toBe(i);
     }), { numRuns: 30 });
+  });
+
+  it('server momentum and the adaptive rules match their per-element formulas bit for bit', () => {
+    const same = (a: Float32Array, b: Float32Array) => expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    for (const n of [1, 32768, 70_001]) {
+      const base = new Float32Array(n).map((_, i) => Math.fround(Math.cos(i)));
+      const delta = new Float32Array(n).map((_, i) => Math.fround(Math.sin(i * 1.3) * 1e-2));
+      const prev = new Float32Array(n).map((_, i) => Math.fround(Math.sin(i) * 1e-3));
+      const prevV = new Float32Array(n).map((_, i) => Math.fround(1e-4 + Math.abs(Math.cos(i)) * 1e-3));
+      for (const previous of [null, prev]) {
+        const { velocity, next } = momentumStep(base, delta, previous, 0.9, 0.7);
+        const rv = new Float32Array(n);
+        const rn = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          const v = 0.9 * (previous?.[i] ?? 0) + delta[i]!;
+          rv[i] = v;
+          rn[i] = base[i]! + 0.7 * v;
+        }
+        same(velocity, rv);
+        same(next, rn);
+      }
+      const [lr, beta1, beta2, tau] = [0.01, 0.9, 0.99, 1e-3];
+      const rules = {
+        fedadam: (v: number, g2: number) => beta2 * v + (1 - beta2) * g2,
+        fedyogi: (v: number, g2: number) => v - (1 - beta2) * g2 * Math.sign(v - g2),
+        fedadagrad: (v: number, g2: number) => v + g2,
+      };
+      for (const [kind, rule] of Object.entries(rules) as Array<[keyof typeof rules, (v: number, g2: number) => number]>) {
+        for (const [pm, pv] of [[null, null], [prev, prevV]] as const) {
+          const out = adaptiveStep(base, delta, pm, pv, SECOND_MOMENT[kind], { lr, beta1, beta2, tau });
+          const m = new Float32Array(n);
+          const v = new Float32Array(n);
+          const next = new Float32Array(n);
+          for (let i = 0; i < n; i++) {
+            const g = delta[i]!;
+            const mi = beta1 * (pm?.[i] ?? 0) + (1 - beta1) * g;
+            const vi = rule(pv?.[i] ?? tau * tau, g * g);
+            m[i] = mi;
+            v[i] = vi;
+            next[i] = base[i]! + (lr * mi) / (Math.sqrt(vi) + tau);
+          }
+          same(out.m, m);
+          same(out.v, v);
+          same(out.next, next);
+        }
+      }
+    }
   });
 });

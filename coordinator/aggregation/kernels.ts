@@ -60,3 +60,55 @@ export function sumOfSquares(values: Float32Array): { ssq: number; nonFinite: nu
   if (Number.isFinite(ssq)) return { ssq, nonFinite: -1 };
   return { ssq, nonFinite: values.findIndex((x) => !Number.isFinite(x)) };
 }
+
+function momentumBlock(
+  velocity: Float32Array, next: Float32Array, base: Float32Array, delta: Float32Array, previous: Float32Array | null,
+  momentum: number, lr: number, start: number, end: number,
+): void {
+  for (let i = start; i < end; i++) {
+    const v = momentum * (previous === null ? 0 : previous[i]!) + delta[i]!;
+    velocity[i] = v;
+    next[i] = base[i]! + lr * v;
+  }
+}
+
+/** Server momentum: v = β·v₋₁ + Δ (v₋₁ = 0 without a previous velocity), next = base + η·v. */
+export function momentumStep(base: Float32Array, delta: Float32Array, previous: Float32Array | null, momentum: number, lr: number): { velocity: Float32Array; next: Float32Array } {
+  const velocity = new Float32Array(base.length);
+  const next = new Float32Array(base.length);
+  for (let start = 0; start < base.length; start += BLOCK) momentumBlock(velocity, next, base, delta, previous, momentum, lr, start, Math.min(base.length, start + BLOCK));
+  return { velocity, next };
+}
+
+/** Reddi et al.'s second-moment rules, by number so one kernel serves all three. */
+export const SECOND_MOMENT = { fedadam: 0, fedyogi: 1, fedadagrad: 2 } as const;
+
+function adaptiveBlock(
+  m: Float32Array, v: Float32Array, next: Float32Array, base: Float32Array, delta: Float32Array, previousM: Float32Array | null, previousV: Float32Array | null,
+  rule: number, lr: number, beta1: number, beta2: number, tau: number, start: number, end: number,
+): void {
+  for (let i = start; i < end; i++) {
+    const g = delta[i]!;
+    const mi = beta1 * (previousM === null ? 0 : previousM[i]!) + (1 - beta1) * g;
+    const pv = previousV === null ? tau * tau : previousV[i]!;
+    const g2 = g * g;
+    const vi = rule === 0 ? beta2 * pv + (1 - beta2) * g2 : rule === 1 ? pv - (1 - beta2) * g2 * Math.sign(pv - g2) : pv + g2;
+    m[i] = mi;
+    v[i] = vi;
+    next[i] = base[i]! + (lr * mi) / (Math.sqrt(vi) + tau);
+  }
+}
+
+/** One FedAdam / FedYogi / FedAdagrad step (server-optimizers.ts has the rules), float64 per coordinate. */
+export function adaptiveStep(
+  base: Float32Array, delta: Float32Array, previousM: Float32Array | null, previousV: Float32Array | null,
+  rule: number, hyper: { lr: number; beta1: number; beta2: number; tau: number },
+): { m: Float32Array; v: Float32Array; next: Float32Array } {
+  const m = new Float32Array(base.length);
+  const v = new Float32Array(base.length);
+  const next = new Float32Array(base.length);
+  for (let start = 0; start < base.length; start += BLOCK) {
+    adaptiveBlock(m, v, next, base, delta, previousM, previousV, rule, hyper.lr, hyper.beta1, hyper.beta2, hyper.tau, start, Math.min(base.length, start + BLOCK));
+  }
+  return { m, v, next };
+}

@@ -1,5 +1,5 @@
 import { ConclaveError } from '../../protocols/index.ts';
-import { stepped } from './kernels.ts';
+import { SECOND_MOMENT, adaptiveStep, momentumStep, stepped } from './kernels.ts';
 
 /**
  * Server optimizers (Reddi et al., "Adaptive Federated Optimization", ICLR 2021): the round's
@@ -68,14 +68,7 @@ export function fedAvgM(options: FedAvgMOptions): ServerOptimizer {
     name: 'fedavgm',
     apply(base, delta, state) {
       checkStep('fedavgm', base, delta, state);
-      const previous = stateVector(state, 'velocity');
-      const velocity = new Float32Array(base.length);
-      const next = new Float32Array(base.length);
-      for (let i = 0; i < next.length; i++) {
-        const v = momentum * (previous?.[i] ?? 0) + delta[i]!;
-        velocity[i] = v;
-        next[i] = base[i]! + learningRate * v;
-      }
+      const { velocity, next } = momentumStep(base, delta, stateVector(state, 'velocity'), momentum, learningRate);
       return { next, state: { optimizer: 'fedavgm', scalars: { step: (state?.scalars['step'] ?? 0) + 1 }, vectors: { velocity } } };
     },
   };
@@ -110,28 +103,12 @@ export function adaptive(kind: AdaptiveKind, options: AdaptiveOptions): ServerOp
   checkUnit('beta1', beta1);
   checkUnit('beta2', beta2);
   if (!(tau > 0) || !Number.isFinite(tau)) throw new ConclaveError('INVALID_ARGUMENT', `tau must be positive and finite, got ${tau}`);
-  const secondMoment = kind === 'fedadam'
-    ? (v: number, g2: number) => beta2 * v + (1 - beta2) * g2
-    : kind === 'fedyogi'
-      ? (v: number, g2: number) => v - (1 - beta2) * g2 * Math.sign(v - g2)
-      : (v: number, g2: number) => v + g2;
+  const rule = SECOND_MOMENT[kind];
   return {
     name: kind,
     apply(base, delta, state) {
       checkStep(kind, base, delta, state);
-      const previousM = stateVector(state, 'm');
-      const previousV = stateVector(state, 'v');
-      const m = new Float32Array(base.length);
-      const v = new Float32Array(base.length);
-      const next = new Float32Array(base.length);
-      for (let i = 0; i < next.length; i++) {
-        const g = delta[i]!;
-        const mi = beta1 * (previousM?.[i] ?? 0) + (1 - beta1) * g;
-        const vi = secondMoment(previousV?.[i] ?? tau * tau, g * g);
-        m[i] = mi;
-        v[i] = vi;
-        next[i] = base[i]! + (learningRate * mi) / (Math.sqrt(vi) + tau);
-      }
+      const { m, v, next } = adaptiveStep(base, delta, stateVector(state, 'm'), stateVector(state, 'v'), rule, { lr: learningRate, beta1, beta2, tau });
       return { next, state: { optimizer: kind, scalars: { step: (state?.scalars['step'] ?? 0) + 1 }, vectors: { m, v } } };
     },
   };

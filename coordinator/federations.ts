@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { StatementSync } from 'node:sqlite';
 import { ConclaveError, layoutElements, type TensorSpec } from '../protocols/index.ts';
 import { issueToken, type SigningKeys } from '../crypto/tokens.ts';
 import type { Store } from './store.ts';
@@ -68,6 +69,21 @@ export class Federations {
     return this.get(id);
   }
 
+  /**
+   * What a site's long poll reads on every wake-up (status, config, finish reason), without the
+   * topology JSON, from one prepared statement: at 200 polling sites, preparing the query and
+   * copying the whole row out on each wake-up was the coordinator thread's largest item after
+   * the submission fsyncs (bench/load.ts profile).
+   */
+  status(id: string): FederationView & { finishReason: string | null } {
+    this.statusQuery ??= this.store.db.prepare('SELECT id, config_json, status, finish_reason FROM federations WHERE id = ?');
+    const row = this.statusQuery.get(id) as Pick<FederationRow, 'id' | 'config_json' | 'status' | 'finish_reason'> | undefined;
+    if (!row) throw new ConclaveError('NOT_FOUND', `federation ${id} does not exist`);
+    return { id: row.id, config: this.configOf(row), status: row.status, finishReason: row.finish_reason };
+  }
+
+  private statusQuery: StatementSync | null = null;
+
   get(id: string): FederationRecord {
     if (typeof id !== 'string' || id.length === 0) throw new ConclaveError('INVALID_ARGUMENT', 'federation id is required');
     const row = this.store.db.prepare('SELECT * FROM federations WHERE id = ?').get(id) as FederationRow | undefined;
@@ -78,7 +94,7 @@ export class Federations {
     };
   }
 
-  private configOf(row: FederationRow): FederationConfig {
+  private configOf(row: Pick<FederationRow, 'id' | 'config_json'>): FederationConfig {
     let config = this.configs.get(row.id);
     if (!config) {
       config = parseFederationConfig(JSON.parse(row.config_json));

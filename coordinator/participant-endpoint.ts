@@ -79,7 +79,7 @@ export class ParticipantEndpoint {
     const deadline = Date.now() + Math.min(Math.max(0, waitMs || 0), MAX_TASK_WAIT_MS);
     for (;;) {
       this.rounds.markSeen(caller.siteId);
-      const federation = this.federations.get(caller.federationId);
+      const federation = this.federations.status(caller.federationId);
       if (federation.status === 'finished') {
         return { task: 'finished', finished: { reason: federation.finishReason ?? 'federation finished', finalModelVersion: this.registry.latestVersion(caller.federationId) ?? 0 } };
       }
@@ -95,7 +95,7 @@ export class ParticipantEndpoint {
       if (remaining <= 0 || cancelled()) {
         return { task: 'wait', wait: { retryAfterMs: 250, reason: federation.status === 'created' ? 'federation not started' : 'no task for this site in the current round' } };
       }
-      await waitForRoundEvent(this.rounds, Math.min(remaining, 1000));
+      await waitForRoundEvent(this.rounds, caller.federationId, Math.min(remaining, 1000));
     }
   }
 
@@ -197,7 +197,7 @@ export class ParticipantEndpoint {
     }
   }
 
-  private planFor(federation: FederationRecord, task: Extract<SiteTask, { kind: 'plan' }>, siteId: string): RoundPlanMsg {
+  private planFor(federation: Pick<FederationRecord, 'id' | 'config'>, task: Extract<SiteTask, { kind: 'plan' }>, siteId: string): RoundPlanMsg {
     const { round } = task;
     const base = this.registry.get(federation.id, round.baseVersion);
     const privacy = round.privacy;
@@ -222,16 +222,20 @@ export class ParticipantEndpoint {
   }
 }
 
-function waitForRoundEvent(emitter: RoundManager, timeoutMs: number): Promise<void> {
+/** Resolves when a round of this federation opens, changes stage or closes, the federation ends, or after timeoutMs. */
+function waitForRoundEvent(emitter: RoundManager, federationId: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      emitter.off('round', done);
+      emitter.off('tasks', onTasks);
       emitter.off('federation', done);
       resolve();
     };
+    const onTasks = (id: string) => {
+      if (id === federationId) done();
+    };
     const timer = setTimeout(done, timeoutMs);
-    emitter.on('round', done);
+    emitter.on('tasks', onTasks);
     emitter.on('federation', done);
   });
 }

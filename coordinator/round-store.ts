@@ -102,9 +102,12 @@ export class RoundStore {
     }));
   }
 
-  recordSubmission(roundId: string, siteId: string, numExamples: number, sha256: Buffer, trainLoss: number, trainAccuracy: number, nowMs: number): void {
-    this.store.db.prepare(`INSERT INTO submissions (round_id, site_id, num_examples, sha256, train_loss, train_accuracy, received_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(roundId, siteId, numExamples, sha256, trainLoss, trainAccuracy, nowMs);
+  /** Written with the other submissions of the same moment (Store.defer); resolves once durable. */
+  recordSubmission(roundId: string, siteId: string, numExamples: number, sha256: Buffer, trainLoss: number, trainAccuracy: number, nowMs: number): Promise<void> {
+    return this.store.defer(() => {
+      this.store.db.prepare(`INSERT INTO submissions (round_id, site_id, num_examples, sha256, train_loss, train_accuracy, received_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`).run(roundId, siteId, numExamples, sha256, trainLoss, trainAccuracy, nowMs);
+    });
   }
 
   abort(record: RoundRecord, reason: string, nowMs: number): void {
@@ -166,6 +169,7 @@ export class RoundStore {
   }
 
   private fromRow(row: RoundRow): RoundRecord {
+    this.store.flush();
     const submitted = this.store.db.prepare('SELECT site_id FROM submissions WHERE round_id = ? ORDER BY received_ms').all(row.id) as Array<{ site_id: string }>;
     return {
       id: row.id, federationId: row.federation_id, number: row.number, state: row.state, stage: row.stage, baseVersion: row.base_version,

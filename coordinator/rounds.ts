@@ -271,6 +271,17 @@ export class RoundManager extends EventEmitter {
     return { expect, release: () => round.inFlight.delete(siteId) };
   }
 
+  /**
+   * A round opened, moved to its next stage or closed: every 'round' listener hears of it, and so
+   * do the long polls waiting for a task ('tasks', with the federation), which a message being
+   * accepted does not wake: with every site of a round polling, waking each of them on each
+   * other site's upload was O(sites²) task reads a round (bench/load.ts).
+   */
+  private transition(record: RoundRecord): void {
+    this.emit('round', record);
+    this.emit('tasks', record.federationId);
+  }
+
   /** Hands a complete, verified message to the stage; the stage ends once every live site answered. */
   acceptMessage(federationId: string, siteId: string, header: StageHeaderMsg, tensor: TypedTensor | null, sha256: Buffer | null): { received: number } | Promise<{ received: number }> {
     const round = this.active.get(federationId);
@@ -316,16 +327,20 @@ export class RoundManager extends EventEmitter {
   }
 
   /** Records a message the stage took in: the site's submission, its answer, and maybe the stage's end. */
-  private accepted(federationId: string, round: ActiveRound, siteId: string, header: StageHeaderMsg, tensor: TypedTensor | null, sha256: Buffer | null, reported: void | UpdateReport): { received: number } {
+  private accepted(
+    federationId: string, round: ActiveRound, siteId: string, header: StageHeaderMsg, tensor: TypedTensor | null, sha256: Buffer | null, reported: void | UpdateReport,
+  ): { received: number } | Promise<{ received: number }> {
     const stage = round.protocol.stages[round.stageIndex]!;
     const u = header.body === 'update' ? header.update : reported ?? null;
+    // The submission row goes with the others of the same moment (one fsync); the site's answer waits for it.
+    let durable: Promise<void> | null = null;
     if (u) {
-      this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
+      durable = this.rounds.recordSubmission(round.record.id, siteId, u.numExamples, sha256 ?? Buffer.alloc(32), u.trainLoss, u.trainAccuracy, this.clock.now());
       round.record.submittedSites.push(siteId);
       if (header.body === 'update') round.evaluation?.add(header.update);
     } else if (stage.contribution) {
       // A protected contribution (a masked vector): the site is a contributor; no count or metric is known.
-      this.rounds.recordSubmission(round.record.id, siteId, 0, sha256 ?? Buffer.alloc(32), 0, 0, this.clock.now());
+      durable = this.rounds.recordSubmission(round.record.id, siteId, 0, sha256 ?? Buffer.alloc(32), 0, 0, this.clock.now());
       round.record.submittedSites.push(siteId);
     }
     round.answered.add(siteId);
@@ -335,7 +350,8 @@ export class RoundManager extends EventEmitter {
     this.emit('round', round.record);
     this.endStageOnceAllAnswered(federationId, round);
     // Under DP the number of contributors is part of what Poisson sampling hides.
-    return { received: round.record.privacy ? 0 : round.answered.size };
+    const answer = { received: round.record.privacy ? 0 : round.answered.size };
+    return durable ? durable.then(() => answer) : answer;
   }
 
   // --- plan ------------------------------------------------------------------------------------------
@@ -384,7 +400,7 @@ export class RoundManager extends EventEmitter {
     this.startStage(federationId, round, config.roundDeadlineMs);
     // The plan is fixed and persisted; publishing it moves the round to collecting.
     this.rounds.setState(record, 'collecting');
-    this.emit('round', record);
+    this.transition(record);
     // A central-DP sample may be empty: the round still releases (noise only) and is charged, since
     // skipping it would tell the world the sample was empty.
     if (selected.length === 0) queueMicrotask(() => this.endStage(federationId, round, 0, 'no site was sampled'));
@@ -401,7 +417,7 @@ export class RoundManager extends EventEmitter {
       totalExamples: 0, privacy: null,
     };
     this.rounds.insert(record);
-    this.emit('round', record);
+    this.transition(record);
   }
 
   // --- the protocol's stages -----------------------------------------------------------------------
@@ -455,7 +471,7 @@ export class RoundManager extends EventEmitter {
       round.stageIndex = next;
       this.log.info('round stage', { federation: federationId, round: round.record.number, stage: round.protocol.stages[round.stageIndex]!.name, sites: round.live.size, why });
       this.startStage(federationId, round, round.protocol.laterStageDeadlineMs?.(round.ctx) ?? round.config.roundDeadlineMs);
-      this.emit('round', round.record);
+      this.transition(round.record);
       return;
     }
     round.closing = true;
@@ -530,7 +546,7 @@ export class RoundManager extends EventEmitter {
       this.dispose(round);
       this.active.delete(federationId);
     }
-    this.emit('round', record);
+    this.transition(record);
     if (this.rounds.committedCount(federationId) >= config.rounds) this.finish(federationId, `all ${config.rounds} rounds committed`);
   }
 
@@ -552,7 +568,7 @@ export class RoundManager extends EventEmitter {
     this.log.warn('round aborted', { federation: federationId, round: round.record.number, stage: round.record.stage, reason });
     this.dispose(round);
     this.active.delete(federationId);
-    this.emit('round', round.record);
+    this.transition(round.record);
   }
 
   /**

@@ -15,6 +15,7 @@ interface SubmissionRow { site_id: string; committed: number; last_ms: number }
  */
 export function siteReport(store: Store, ledger: GetLedgerResponseMsg, lastSeen: (siteId: string) => number | undefined): ListSitesResponseMsg {
   const federationId = ledger.federationId;
+  store.flush();
   const sites = store.db.prepare('SELECT id, name, enrolled_ms, revoked_ms FROM sites WHERE federation_id = ? ORDER BY enrolled_ms, name').all(federationId) as unknown as SiteRow[];
   const submissions = new Map((store.db.prepare(`SELECT s.site_id, SUM(r.state = 'committed') AS committed, MAX(s.received_ms) AS last_ms
     FROM submissions s JOIN rounds r ON r.id = s.round_id WHERE r.federation_id = ? GROUP BY s.site_id`).all(federationId) as unknown as SubmissionRow[])

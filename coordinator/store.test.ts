@@ -129,3 +129,50 @@ describe('store migrations', () => {
     }
   });
 });
+
+describe('deferred writes (one transaction for the writes of one moment)', () => {
+  const row = (store: Store, id: string) => store.defer(() => {
+    store.db.prepare("INSERT INTO federations (id, name, config_json, topology_json, status, created_ms) VALUES (?, ?, '{}', '{}', 'created', 0)").run(id, id);
+  });
+  const count = (store: Store) => (store.db.prepare('SELECT COUNT(*) AS n FROM federations').get() as { n: number }).n;
+
+  it('writes them together at the end of the turn, and resolves each once written', async () => {
+    const store = new Store(dir);
+    const written = [row(store, 'a'), row(store, 'b'), row(store, 'c')];
+    expect(count(store)).toBe(0);
+    await Promise.all(written);
+    expect(count(store)).toBe(3);
+    store.close();
+  });
+
+  it('a transaction, a flush and close write what is queued first', async () => {
+    const store = new Store(dir);
+    const first = row(store, 'a');
+    // The transaction sees the deferred row: it was written before the transaction began.
+    expect(store.transaction(() => count(store))).toBe(1);
+    await first;
+    const second = row(store, 'b');
+    store.flush();
+    expect(count(store)).toBe(2);
+    await second;
+    const third = row(store, 'c');
+    store.close();
+    await third;
+    const reopened = new Store(dir);
+    expect(count(reopened)).toBe(3);
+    reopened.close();
+  });
+
+  it('a failing write fails every write of its batch, and none of them is kept', async () => {
+    const store = new Store(dir);
+    const good = row(store, 'a');
+    const bad = row(store, 'a'); // the same primary key
+    const results = await Promise.allSettled([good, bad]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(count(store)).toBe(0);
+    // The next batch is a batch of its own.
+    await row(store, 'b');
+    expect(count(store)).toBe(1);
+    store.close();
+  });
+});

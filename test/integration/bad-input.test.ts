@@ -72,6 +72,8 @@ describe('authentication', () => {
     const issued = await issueToken(keys, { subject: fx.sites[0]!.siteId, role: 'site', federationId: fx.federation.id, ttlSeconds: 1 });
     fx.coordinator.store.db.prepare('INSERT INTO tokens (id, subject, role, federation_id, expires_s) VALUES (?, ?, ?, ?, ?)')
       .run(issued.tokenId, fx.sites[0]!.siteId, 'site', fx.federation.id, issued.expiresAt);
+    // Accepted while valid (its verification is then kept), refused once it expired all the same.
+    await callUnary(client(), 'GetTask', { waitMs: 0 }, issued.token);
     await new Promise((r) => setTimeout(r, 2100));
     const err = await expectGrpcError(callUnary(client(), 'GetTask', { waitMs: 0 }, issued.token));
     expect(err).toMatchObject({ status: status.UNAUTHENTICATED, code: 'TOKEN_EXPIRED' });

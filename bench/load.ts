@@ -4,6 +4,7 @@
  *
  *   node_modules/.bin/node bench/load.ts [--sites 500] [--rounds 10] [--site-processes 4] [--flaky 0.1]
  *                                        [--flaky-processes 5] [--deadline-ms 20000] [--seed 1] [--timeout-s 1800]
+ *                                        [--coordinator-cpu-prof DIR]
  *
  * The coordinator runs as `conclave coordinator start` (its own process, so its RSS is its own);
  * the sites run as `participant host` processes, the many-sites path of `conclave simulate`:
@@ -41,6 +42,7 @@ const { values: flags } = parseArgs({
     sites: { type: 'string', default: '500' }, rounds: { type: 'string', default: '10' }, 'site-processes': { type: 'string', default: '4' },
     flaky: { type: 'string', default: '0.1' }, 'flaky-processes': { type: 'string', default: '5' }, 'deadline-ms': { type: 'string', default: '20000' },
     seed: { type: 'string', default: '1' }, 'timeout-s': { type: 'string', default: '1800' }, probes: { type: 'string', default: '4' },
+    'coordinator-cpu-prof': { type: 'string' },
   },
 });
 const positive = (name: keyof typeof flags, max: number): number => {
@@ -72,7 +74,9 @@ function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
 }
 
-const coordinator = spawn(process.execPath, [BIN, 'coordinator', 'start', '--port', '0', '--data-dir', dataDir, '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+// --coordinator-cpu-prof DIR: a V8 CPU profile of the coordinator's thread, written when it stops (2 ms sampling).
+const profiling = flags['coordinator-cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['coordinator-cpu-prof']}`, '--cpu-prof-interval', '2000'] : [];
+const coordinator = spawn(process.execPath, [...profiling, BIN, 'coordinator', 'start', '--port', '0', '--data-dir', dataDir, '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
 children.add(coordinator);
 const info = await new Promise<{ address: string; adminTokenPath: string; pid: number }>((resolve, reject) => {
   coordinator.once('exit', (code) => reject(new Error(`coordinator exited (${code}) before it was ready`)));

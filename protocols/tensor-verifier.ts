@@ -142,9 +142,11 @@ export class OffThreadVerification {
 }
 
 /**
- * Shared buffers for upload images (upload-image.ts), kept for the next upload of the same size
- * (a site sends one update the size of the model every round). Reused, their pages stay mapped: a
- * fresh 16 MiB buffer costs ~4,000 page faults, tens of ms on the VMs measured (BENCHMARKS.md).
+ * Shared buffers kept for the next transfer of the same size: a site's upload images
+ * (upload-image.ts), a coordinator's receive buffers for updates it folds and forgets (a pooled
+ * TensorAssembler). A site sends one update the size of the model every round. Reused, their pages
+ * stay mapped: a fresh 16 MiB buffer costs ~4,000 page faults, tens of ms on the VMs measured
+ * (BENCHMARKS.md). At most STAGING_KEPT_BYTES are kept; beyond that a returned buffer is dropped.
  */
 const STAGING_KEPT_BYTES = 256 * 2 ** 20;
 const stagingFree = new Map<number, SharedArrayBuffer[]>();

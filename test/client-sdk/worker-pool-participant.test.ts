@@ -37,11 +37,15 @@ test('a worker killed mid-round: the site submits nothing and the round commits 
   };
   const fed = await tinyFederation(c, 3, tinyConfig({ training: { localEpochs: 50, batchSize: 8, learningRate: 0.1, optimizer: 'sgd' } }));
   const trainers = [fixedTrainer(0.5), fixedTrainer(0.5), killing];
+  const submitted = new Set<number>();
   const outcomes = fed.sites.map(async (site, i) => {
     const events: ParticipantEvent[] = [];
     const participant = new Participant({ transport: inMemoryTransport(c, site), trainer: trainers[i]!, pollWaitMs: 20 });
     try {
-      for await (const e of participant.run()) events.push(e);
+      for await (const e of participant.run()) {
+        events.push(e);
+        if (e.type === 'submitted') submitted.add(i);
+      }
       return { events, error: null as Error | null };
     } catch (e) {
       return { events, error: e as Error };
@@ -53,7 +57,10 @@ test('a worker killed mid-round: the site submits nothing and the round commits 
     expect(failed.error?.message).toMatch(/worker 1 .*exited \(SIGKILL\)/);
     expect(failed.events.map((e) => e.type)).toContain('training');
     expect(failed.events.map((e) => e.type)).not.toContain('submitted');
-    // The two other sites have submitted; the deadline closes the round without the third.
+    // Once the two other sites have submitted, the deadline closes the round without the third. (The
+    // killed site can fail before they even have the plan: moving the clock then would close the
+    // round under them, and the next one would wait for the dead site on a clock nobody moves.)
+    while (submitted.size < 2) await new Promise((r) => setTimeout(r, 10));
     await settle();
     await c.clock.advance(1_500);
     const done = await Promise.all([outcomes[0]!, outcomes[1]!]);

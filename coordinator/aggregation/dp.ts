@@ -1,5 +1,6 @@
 import { ConclaveError } from '../../protocols/index.ts';
 import { clipToNorm, gaussianSamples } from '../../crypto/dp/index.ts';
+import { axpy, scaled } from './kernels.ts';
 import type { StreamingSumAggregator, SumAggregation, UpdateReport, WeightedSum } from './aggregator.ts';
 
 /**
@@ -103,7 +104,7 @@ class DpRound implements SumAggregation {
     if (std > 0) {
       for (let start = 0; start < sum.length; start += NOISE_BATCH) {
         const noise = gaussianSamples(Math.min(NOISE_BATCH, sum.length - start), std);
-        for (let i = 0; i < noise.length; i++) sum[start + i]! += noise[i]!;
+        axpy(sum.subarray(start, start + noise.length), noise, 1);
       }
     }
     return result;
@@ -111,9 +112,7 @@ class DpRound implements SumAggregation {
 
   finish() {
     const { sum, contributors, unclippedCount } = this.finishSum();
-    const delta = new Float32Array(sum.length);
-    const scale = 1 / this.options.expectedSites;
-    for (let i = 0; i < delta.length; i++) delta[i] = sum[i]! * scale;
+    const delta = scaled(sum, 1 / this.options.expectedSites);
     return { delta, measurements: { contributors, unclippedCount } };
   }
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SECOND_MOMENT, adaptiveStep, axpy, divided, momentumStep, stepped, sumOfSquares } from './kernels.ts';
+import { SECOND_MOMENT, adaptiveStep, axpy, divided, momentumStep, scaled, stepped, sumOfSquares } from './kernels.ts';
 
 const floats = (min: number, max: number) => fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: Math.fround(-1e6), max: Math.fround(1e6) }), { minLength: min, maxLength: max }).map((a) => Float32Array.from(a));
 
@@ -19,6 +19,19 @@ describe('whole-model kernels', () => {
       const plainDiv = new Float32Array(n);
       for (let i = 0; i < n; i++) plainDiv[i] = sum[i]! / 7;
       expect(Buffer.from(divided(sum, 7).buffer).equals(Buffer.from(plainDiv.buffer))).toBe(true);
+
+      const plainScaled = new Float32Array(n);
+      for (let i = 0; i < n; i++) plainScaled[i] = sum[i]! * (1 / 7);
+      expect(Buffer.from(scaled(sum, 1 / 7).buffer).equals(Buffer.from(plainScaled.buffer))).toBe(true);
+
+      // The noise add: axpy with weight 1 over a window is the plain `+=` (x·1 is exact).
+      const at = Math.min(n, 5);
+      const noise = new Float64Array(Math.min(n - at, 40_000)).map((_, i) => Math.tan(i) * 1e-2);
+      const plainNoised = sum.slice();
+      for (let i = 0; i < noise.length; i++) plainNoised[at + i]! += noise[i]!;
+      const noised = sum.slice();
+      axpy(noised.subarray(at, at + noise.length), noise, 1);
+      expect(Buffer.from(noised.buffer).equals(Buffer.from(plainNoised.buffer))).toBe(true);
 
       const plainStep = new Float32Array(n);
       for (let i = 0; i < n; i++) plainStep[i] = base[i]! + 0.3 * x[i]!;

@@ -30,6 +30,17 @@ export function divided(sum: Float64Array, d: number): Float32Array {
   return out;
 }
 
+function scaleBlock(out: Float32Array, sum: Float64Array, s: number, start: number, end: number): void {
+  for (let i = start; i < end; i++) out[i] = sum[i]! * s;
+}
+
+/** sum · s, rounded to float32 (a fixed denominator's reciprocal, as DP-FedAvg divides by expected sites). */
+export function scaled(sum: Float64Array, s: number): Float32Array {
+  const out = new Float32Array(sum.length);
+  for (let start = 0; start < sum.length; start += BLOCK) scaleBlock(out, sum, s, start, Math.min(sum.length, start + BLOCK));
+  return out;
+}
+
 function stepBlock(out: Float32Array, base: Float32Array, delta: Float32Array, lr: number, start: number, end: number): void {
   for (let i = start; i < end; i++) out[i] = base[i]! + lr * delta[i]!;
 }

@@ -36,6 +36,7 @@ import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFederation } from '../protocols/client.ts';
+import { collectTransferBuffersWithHeap } from '../protocols/transfer-heap.ts';
 import { zooInitialModel } from '../client-sdk/models/initial-model.ts';
 import { adminClient, callUnary, downloadModel, getTask, participantClient, submitUpdate } from '../client-sdk/connection.ts';
 import * as grpc from '@grpc/grpc-js';
@@ -448,6 +449,8 @@ async function main(): Promise<void> {
   }, null, 2) + '\n');
 }
 
+// As the `conclave` command does in both the coordinator's and the site's process.
+collectTransferBuffersWithHeap();
 if (process.argv.includes('--client-role')) {
   clientRole();
 } else {

@@ -15,3 +15,4 @@ export type { TfBackendPreference } from './tfjs/backend.ts';
 export type { LocalTrainer, GlobalModel, LocalTrainingResult } from './training/local-trainer.ts';
 export type { TrainProgress, TrainResult } from './training/trainer.ts';
 export { ConclaveError } from '../protocols/errors.ts';
+export { collectTransferBuffersWithHeap } from '../protocols/transfer-heap.ts';

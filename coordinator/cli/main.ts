@@ -1,6 +1,7 @@
 import { CliError, EXIT, HelpShown, exitCodeFor, type CommandHelp } from '../../protocols/cli.ts';
 import { topHelp } from '../../protocols/cli-help.ts';
 import { ConclaveError } from '../../protocols/errors.ts';
+import { collectTransferBuffersWithHeap } from '../../protocols/transfer-heap.ts';
 import type { LoadModelTools } from './model-tools.ts';
 
 /**
@@ -55,6 +56,8 @@ function explain(err: unknown, message: string): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Every command that moves tensors (coordinator, participant, simulate) runs in this process.
+  collectTransferBuffersWithHeap();
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(await usage());

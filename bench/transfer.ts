@@ -24,6 +24,10 @@
  * TCP: node:net, the same bytes, a length prefix, receiver copies into one buffer and (upload) acks
  *   with one byte. "tcpVerified" additionally hashes on both sides (SHA-256, the sender's digest
  *   follows the payload), i.e. the integrity work gRPC does, without framing/protobuf/HTTP/2.
+ * grpc-js bare: the same bytes as 1 MiB messages over a bare grpc-js stream (bytes in, bytes out: no
+ *   protobuf, no hashing, no finiteness checks, no tensor, no round), receiver copying into one buffer
+ *   as the TCP receiver does; same channel options and windows as the participant service. What
+ *   grpc-js and HTTP/2 themselves cost: the ceiling for anything built on them, in the same run.
  * Reported: median MiB/s over --reps timed runs (after --warmup untimed ones) and grpc/tcp ratios. Each
  * repetition runs every variant once (order alternating), so gRPC and TCP see the same load;
  * ratioGrpcTcpPaired is the median of the per-repetition ratios, the steadier one on a busy machine.
@@ -40,7 +44,7 @@ import { collectTransferBuffersWithHeap } from '../protocols/transfer-heap.ts';
 import { zooInitialModel } from '../client-sdk/models/initial-model.ts';
 import { adminClient, callUnary, downloadModel, getTask, participantClient, submitUpdate } from '../client-sdk/connection.ts';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, CHUNK_BYTES, ParticipantServiceClient, TRANSFER_WINDOW_BYTES, type FederationMsg, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
+import { CHANNEL_OPTIONS, CHUNK_BYTES, ParticipantServiceClient, SERVER_OPTIONS, TRANSFER_WINDOW_BYTES, widenServerWindows, type FederationMsg, type RoundPlanMsg, type TensorSpec } from '../protocols/index.ts';
 
 const MiB = 1 << 20;
 
@@ -195,6 +199,81 @@ async function tcpUploadOnce(port: number, payload: Buffer, verify: boolean): Pr
 
 const servers: Server[] = [];
 
+// --- grpc-js bare -------------------------------------------------------------------------------
+
+const passThrough = (b: Buffer): Buffer => b;
+const BARE_SERVICE = {
+  upload: { path: '/bench.Bare/Upload', requestStream: true, responseStream: false, requestSerialize: passThrough, requestDeserialize: passThrough, responseSerialize: passThrough, responseDeserialize: passThrough },
+  download: { path: '/bench.Bare/Download', requestStream: false, responseStream: true, requestSerialize: passThrough, requestDeserialize: passThrough, responseSerialize: passThrough, responseDeserialize: passThrough },
+} satisfies grpc.ServiceDefinition;
+
+/** A second grpc-js server with the coordinator's message limits and windows; the request of a download says how many bytes. */
+async function bareServer(payloads: Map<number, Buffer>): Promise<{ address: string; server: grpc.Server }> {
+  const server = new grpc.Server(SERVER_OPTIONS);
+  server.addService(BARE_SERVICE, {
+    upload: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      let target: Buffer | null = null;
+      let filled = 0;
+      call.on('data', (message: Buffer) => {
+        // The first message is the length (8 bytes), as the TCP frame's prefix.
+        if (!target) { target = Buffer.allocUnsafe(Number(message.readBigUInt64LE(0))); return; }
+        message.copy(target, filled);
+        filled += message.length;
+      });
+      call.on('end', () => callback(null, Buffer.from([target && filled === target.length ? 1 : 0])));
+    },
+    download: async (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      const payload = payloads.get(Number(call.request.readBigUInt64LE(0)))!;
+      for (let off = 0; off < payload.length; off += CHUNK_BYTES) {
+        if (!call.write(payload.subarray(off, Math.min(payload.length, off + CHUNK_BYTES)))) await new Promise((r) => call.once('drain', r));
+      }
+      call.end();
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  widenServerWindows(server);
+  return { address: `127.0.0.1:${port}`, server };
+}
+
+const BareClient = grpc.makeGenericClientConstructor(BARE_SERVICE, 'Bare');
+
+function lengthMessage(n: number): Buffer {
+  const m = Buffer.alloc(8);
+  m.writeBigUInt64LE(BigInt(n));
+  return m;
+}
+
+async function bareUploadOnce(client: grpc.Client, payload: Buffer): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const call = client.makeClientStreamRequest<Buffer, Buffer>(BARE_SERVICE.upload.path, passThrough, passThrough, new grpc.Metadata(), {}, (err, ack) => {
+      if (err) reject(err);
+      else if (ack?.[0] !== 1) reject(new Error('bare upload: receiver refused the payload'));
+      else resolve();
+    });
+    void (async () => {
+      call.write(lengthMessage(payload.length));
+      for (let off = 0; off < payload.length; off += CHUNK_BYTES) {
+        if (!call.write(payload.subarray(off, Math.min(payload.length, off + CHUNK_BYTES)))) await new Promise((r) => call.once('drain', r));
+      }
+      call.end();
+    })();
+  });
+}
+
+async function bareDownloadOnce(client: grpc.Client, length: number): Promise<void> {
+  const target = Buffer.allocUnsafe(length);
+  let filled = 0;
+  await new Promise<void>((resolve, reject) => {
+    const call = client.makeServerStreamRequest<Buffer, Buffer>(BARE_SERVICE.download.path, passThrough, passThrough, lengthMessage(length));
+    call.on('data', (message: Buffer) => {
+      message.copy(target, filled);
+      filled += message.length;
+    });
+    call.on('error', reject);
+    call.on('end', () => (filled === length ? resolve() : reject(new Error('bare download: short read'))));
+  });
+}
+
 // --- the timed side ---------------------------------------------------------------------------------
 
 /** What the timed (site) side needs for one size: where to connect, and how to rebuild the same bytes. */
@@ -208,9 +287,10 @@ interface ClientSetup {
   deltaSeed: number;
   layout: TensorSpec[];
   ports: { down: number; downVerified: number; up: number; upVerified: number };
+  bareAddress: string;
 }
 
-type ClientOp = 'grpcDownload' | 'grpcDownloadWide' | 'tcpDown' | 'tcpDownVerified' | 'grpcUpload' | 'tcpUp' | 'tcpUpVerified';
+type ClientOp = 'grpcDownload' | 'grpcDownloadWide' | 'bareDown' | 'tcpDown' | 'tcpDownVerified' | 'grpcUpload' | 'bareUp' | 'tcpUp' | 'tcpUpVerified';
 
 interface ClientSide {
   /** Runs one operation as the site does and returns its wall time in seconds, measured where it ran. */
@@ -222,6 +302,7 @@ function localClient(setup: ClientSetup): ClientSide & { close(): void } {
   const client = participantClient(setup.address);
   // What-if: the same service with a 16 MiB HTTP/2 receive window on the client (CHANNEL_OPTIONS sets TRANSFER_WINDOW_BYTES).
   const wideClient = new ParticipantServiceClient(setup.address, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': 16 * MiB });
+  const bare = new BareClient(setup.bareAddress, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const values = tensorOf(setup.bytes, setup.payloadSeed);
   const payload = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
   const delta = tensorOf(setup.bytes, setup.deltaSeed);
@@ -232,12 +313,14 @@ function localClient(setup: ClientSetup): ClientSide & { close(): void } {
   const ops: Record<ClientOp, (roundId?: string) => Promise<void>> = {
     grpcDownload: () => download(client),
     grpcDownloadWide: () => download(wideClient),
+    bareDown: () => bareDownloadOnce(bare, setup.bytes),
     tcpDown: () => tcpDownloadOnce(setup.ports.down, setup.bytes, false),
     tcpDownVerified: () => tcpDownloadOnce(setup.ports.downVerified, setup.bytes, true),
     grpcUpload: async (roundId) => {
       const res = await submitUpdate(client, setup.token, { roundId: roundId!, numExamples: 1, layout: setup.layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
       if (res.receivedUpdates !== 1) throw new Error('grpc upload: unexpected receivedUpdates');
     },
+    bareUp: () => bareUploadOnce(bare, payload),
     tcpUp: () => tcpUploadOnce(setup.ports.up, payload, false),
     tcpUpVerified: () => tcpUploadOnce(setup.ports.upVerified, payload, true),
   };
@@ -246,6 +329,7 @@ function localClient(setup: ClientSetup): ClientSide & { close(): void } {
     close() {
       client.close();
       wideClient.close();
+      bare.close();
     },
   };
 }
@@ -316,6 +400,8 @@ async function main(): Promise<void> {
   const admin = adminClient(coordinator.address);
   const client = participantClient(coordinator.address);
   const remote = CLIENT_PROCESS ? new RemoteClient() : null;
+  const barePayloads = new Map<number, Buffer>();
+  const bare = await bareServer(barePayloads);
   const results: unknown[] = [];
   try {
     const { registry } = coordinator;
@@ -342,6 +428,7 @@ async function main(): Promise<void> {
         federationId: federation.id, version, parentVersion: 0, roundId: null, sha256, numParameters: values.length, layout, blobPath, metrics: {},
       });
       const payload = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+      barePayloads.set(bytes, payload);
 
       /** Both sites long-poll until the round that selects them both opens. */
       const nextPlans = async (): Promise<[RoundPlanMsg, RoundPlanMsg]> => {
@@ -364,7 +451,7 @@ async function main(): Promise<void> {
         down: await tcpDownloadServer(payload, false), downVerified: await tcpDownloadServer(payload, true),
         up: await tcpUploadServer(bytes, false), upVerified: await tcpUploadServer(bytes, true),
       };
-      const setup: ClientSetup = { address: coordinator.address, token: siteA.token, federationId: federation.id, version, bytes, payloadSeed: sizeMiB * 7919, deltaSeed, layout, ports };
+      const setup: ClientSetup = { address: coordinator.address, token: siteA.token, federationId: federation.id, version, bytes, payloadSeed: sizeMiB * 7919, deltaSeed, layout, ports, bareAddress: bare.address };
       const local = remote ? null : localClient(setup);
       const side = remote ? await remote.setup(setup) : local!;
       let uploads = 0;
@@ -379,9 +466,11 @@ async function main(): Promise<void> {
       const variants: Record<string, () => Promise<number>> = {
         grpcDownload: () => side.run('grpcDownload'),
         grpcDownloadWide: () => side.run('grpcDownloadWide'),
+        bareDown: () => side.run('bareDown'),
         tcpDown: () => side.run('tcpDown'),
         tcpDownVerified: () => side.run('tcpDownVerified'),
         grpcUpload: grpcUploadOnce,
+        bareUp: () => side.run('bareUp'),
         tcpUp: () => side.run('tcpUp'),
         tcpUpVerified: () => side.run('tcpUpVerified'),
       };
@@ -401,6 +490,8 @@ async function main(): Promise<void> {
       const grpcDownload = stats('grpcDownload');
       const grpcDownloadWide = stats('grpcDownloadWide');
       const grpcUpload = stats('grpcUpload');
+      const bareDown = stats('bareDown');
+      const bareUp = stats('bareUp');
       const tcpDown = stats('tcpDown');
       const tcpDownVerified = stats('tcpDownVerified');
       const tcpUp = stats('tcpUp');
@@ -413,12 +504,14 @@ async function main(): Promise<void> {
           grpcMiBs: grpcDownload.mibPerS, grpcWindow16MiBMiBs: grpcDownloadWide.mibPerS, tcpMiBs: tcpDown.mibPerS, tcpVerifiedMiBs: tcpDownVerified.mibPerS,
           ratioGrpcTcp: round2(grpcDownload.mibPerS / tcpDown.mibPerS), ratioGrpcTcpVerified: round2(grpcDownload.mibPerS / tcpDownVerified.mibPerS),
           ratioGrpcTcpPaired: paired('grpcDownload', 'tcpDown'),
+          grpcJsBareMiBs: bareDown.mibPerS, ratioBareTcp: round2(bareDown.mibPerS / tcpDown.mibPerS), ratioGrpcBare: round2(grpcDownload.mibPerS / bareDown.mibPerS),
           grpcRunsS: grpcDownload.runsS, tcpRunsS: tcpDown.runsS,
         },
         upload: {
           grpcMiBs: grpcUpload.mibPerS, tcpMiBs: tcpUp.mibPerS, tcpVerifiedMiBs: tcpUpVerified.mibPerS,
           ratioGrpcTcp: round2(grpcUpload.mibPerS / tcpUp.mibPerS), ratioGrpcTcpVerified: round2(grpcUpload.mibPerS / tcpUpVerified.mibPerS),
           ratioGrpcTcpPaired: paired('grpcUpload', 'tcpUp'),
+          grpcJsBareMiBs: bareUp.mibPerS, ratioBareTcp: round2(bareUp.mibPerS / tcpUp.mibPerS), ratioGrpcBare: round2(grpcUpload.mibPerS / bareUp.mibPerS),
           grpcRunsS: grpcUpload.runsS, tcpRunsS: tcpUp.runsS,
         },
       });
@@ -428,6 +521,7 @@ async function main(): Promise<void> {
     remote?.close();
     admin.close();
     for (const server of servers) server.close();
+    bare.server.forceShutdown();
     await coordinator.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -444,6 +538,7 @@ async function main(): Promise<void> {
     grpcDownload: 'ParticipantService.DownloadModel via client-sdk downloadModel (blob read + digest check on the server, reassembly + finiteness + SHA-256 on the client)',
     grpcUpload: 'ParticipantService.SubmitUpdate via client-sdk submitUpdate into an open round (2 sites selected; the timed site is not the last, so no aggregation/commit in the timed window)',
     grpcWindow16MiB: `download only: same call on a channel with grpc-node.flow_control_window = 16 MiB (what-if; the SDK and coordinator use ${TRANSFER_WINDOW_BYTES / MiB} MiB)`,
+    grpcJsBare: 'the same bytes as 1 MiB messages on a bare grpc-js stream (pass-through serializers, no checks), same channel options and windows, receiver copies into one buffer',
     tcp: 'node:net on 127.0.0.1, same bytes in 1 MiB writes, length-prefixed; tcpVerified adds SHA-256 on both ends (digest after the payload)',
     results,
   }, null, 2) + '\n');

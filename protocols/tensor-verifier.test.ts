@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CHUNK_BYTES, TensorAssembler, chunksOf, makeHeader, type TensorSpec } from './tensor-codec.ts';
 import { ConclaveError } from './errors.ts';
+import { OffThreadVerification } from './tensor-verifier.ts';
 import { ELEMENTS, layout, tensor } from './off-thread-tensor.fixture.ts';
 
 /** The code a stream ends with: from the chunk after the bad one, or from finished(). */
@@ -20,6 +21,24 @@ async function outcome(values: Float32Array, header = makeHeader(layout, values)
 }
 
 describe('tensor checks off the receiving thread', () => {
+  it('maps a fresh receive buffer with one page fault per page', async () => {
+    // The thread started (its own start-up faults are not the buffer's).
+    const warm = new OffThreadVerification(new SharedArrayBuffer(4096), false);
+    warm.chunk(0, 4096);
+    await warm.finish();
+    const pages = 8192;
+    const buffer = new SharedArrayBuffer(pages * 4096);
+    const before = process.resourceUsage().minorPageFault;
+    const job = new OffThreadVerification(buffer, false);
+    job.chunk(0, 4);
+    // Answered after the open message, which maps the pages.
+    await job.finish();
+    const faults = process.resourceUsage().minorPageFault - before;
+    // A read before the write faults each page twice (≥ 16,384 here).
+    expect(faults).toBeGreaterThanOrEqual(pages * 0.9);
+    expect(faults).toBeLessThan(pages * 1.5);
+  });
+
   it('reassembles a large tensor byte for byte into shared memory; small ones stay on the thread', async () => {
     const values = tensor();
     const header = makeHeader(layout, values);

@@ -1,5 +1,6 @@
 import { ConclaveError } from '../../protocols/index.ts';
-import { axpy, divided } from './kernels.ts';
+import { divided } from './kernels.ts';
+import { PARALLEL_FOLD_MIN, fold, prepareFoldThreads } from './fold-threads.ts';
 import type { StreamingSumAggregator, SumAggregation, UpdateReport, Weighting, WeightedSum } from './aggregator.ts';
 
 /**
@@ -43,7 +44,9 @@ class RunningSum implements SumAggregation {
     // Written once here, when the round opens and sites are still training, so the pages of this
     // fresh 8-bytes-per-parameter array are faulted in then rather than inside the first site's
     // upload (at ~5 ms per MiB on the VMs measured, most of a 16 MiB upload's time; BENCHMARKS.md).
-    this.sum = new Float64Array(modelSize).fill(0);
+    // Shared when large, so helper threads can fold into it (fold-threads.ts).
+    this.sum = (modelSize >= PARALLEL_FOLD_MIN ? new Float64Array(new SharedArrayBuffer(modelSize * 8)) : new Float64Array(modelSize)).fill(0);
+    prepareFoldThreads(modelSize);
     this.weighting = weighting;
   }
 
@@ -57,7 +60,7 @@ class RunningSum implements SumAggregation {
       }
       weight = numExamples;
     }
-    axpy(sum, delta, weight);
+    fold(sum, delta, weight);
     this.contributors++;
     this.totalWeight += weight;
     if (report?.unclipped) this.unclippedCount++;
@@ -74,7 +77,7 @@ class RunningSum implements SumAggregation {
     if (this.weighting === 'uniform' ? totalWeight !== contributors : !(totalWeight >= contributors && Number.isSafeInteger(totalWeight))) {
       throw new ConclaveError('INVALID_ARGUMENT', `totalWeight ${totalWeight} is not a valid ${this.weighting} weight for ${contributors} contributors`);
     }
-    axpy(sum, partial, 1);
+    fold(sum, partial, 1);
     this.contributors += contributors;
     this.totalWeight += totalWeight;
     this.unclippedCount += unclippedCount;

@@ -1,6 +1,7 @@
 import { ConclaveError } from '../../protocols/index.ts';
 import { clipToNorm, gaussianSamples } from '../../crypto/dp/index.ts';
 import { axpy, scaled } from './kernels.ts';
+import { PARALLEL_FOLD_MIN } from './fold-threads.ts';
 import type { StreamingSumAggregator, SumAggregation, UpdateReport, WeightedSum } from './aggregator.ts';
 
 /**
@@ -73,7 +74,9 @@ class DpRound implements SumAggregation {
   constructor(inner: SumAggregation, options: DpAggregationOptions, modelSize: number) {
     this.inner = inner;
     this.options = options;
-    this.scratch = new Float32Array(options.clipUpdates ? modelSize : 0);
+    const size = options.clipUpdates ? modelSize : 0;
+    // Shared when large, so the inner sum's fold can split it across threads (fold-threads.ts).
+    this.scratch = size >= PARALLEL_FOLD_MIN ? new Float32Array(new SharedArrayBuffer(size * 4)) : new Float32Array(size);
   }
 
   get contributors(): number {

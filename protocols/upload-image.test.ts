@@ -17,6 +17,9 @@ function encodeAll(values: Float32Array, hash: boolean): UploadImage {
     expect(encoded.bytes.equals(stageChunk.requestSerialize({ part: 'chunk', chunk }))).toBe(true);
     // And the client's serializer sends those bytes as they are.
     expect(stageChunk.requestSerialize(encoded as never)).toBe(encoded.bytes);
+    // Where grpc-js' framing copy puts them (offset 5 of a 16-byte aligned buffer), so that copy
+    // out of shared memory is an aligned one (upload-image.ts).
+    expect(encoded.bytes.byteOffset % 16).toBe(5);
   }
   return image;
 }

@@ -1,12 +1,11 @@
 /**
- * A helper thread of fold-threads.ts: folds one range of an update into the shared running sum,
- * then raises the job's flag for the waiting coordinator thread.
+ * A helper thread of fold-threads.ts: claims blocks of an update and folds them into the shared
+ * running sum until none is left.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
-import { axpy } from './kernels.ts';
-import type { FoldJob } from './fold-threads.ts';
+import { DONE, FAILED, foldBlocks, type FoldJob } from './fold-threads.ts';
 
 /**
  * This thread allocates almost nothing, so its heap would never collect on its own, and the views
@@ -25,22 +24,21 @@ const port = parentPort;
 if (!port) throw new Error('fold-threads-worker runs as a worker thread');
 
 port.on('message', (job: FoldJob) => {
-  let outcome = 2;
+  const sum = new Float64Array(job.sum, job.sumOffset, job.length);
+  const x = job.xKind === 'f32' ? new Float32Array(job.x, job.xOffset, job.length) : new Float64Array(job.x, job.xOffset, job.length);
   try {
-    const length = job.end - job.start;
-    const sum = new Float64Array(job.sum, job.sumOffset + job.start * 8, length);
-    const x = job.xKind === 'f32' ? new Float32Array(job.x, job.xOffset + job.start * 4, length) : new Float64Array(job.x, job.xOffset + job.start * 8, length);
-    axpy(sum, x, job.w);
-    seen += length * (job.xKind === 'f32' ? 12 : 16);
-    outcome = 1;
-  } finally {
-    Atomics.store(job.flag, 0, outcome);
-    Atomics.notify(job.flag, 0);
+    foldBlocks(sum, x, job.w, job.control, true);
+  } catch {
+    // A block claimed and not folded: the waiting thread must not wait for it.
+    Atomics.store(job.control, FAILED, 1);
+    Atomics.notify(job.control, DONE);
   }
+  // Every job leaves views of its buffers on this heap, whether or not it got a block.
+  seen += job.length * (job.xKind === 'f32' ? 12 : 16);
   if (seen >= RELEASE_BYTES) {
     seen = 0;
     const type = ++collections % FULL_EVERY === 0 ? 'major' : 'minor';
-    // After the answer: the waiting thread is not delayed by it.
+    // After the fold: the waiting thread is not delayed by it.
     setImmediate(() => collect({ type }));
   }
 });

@@ -1,9 +1,11 @@
 /**
- * The fold of a large update (sum += w·x) split between the coordinator's thread and helper
- * threads, each taking a contiguous range of elements. Every element gets the same single
- * multiply-add as in `axpy`, so the sum is the same bit for bit; the call stays synchronous (the
- * caller computes its own range, then waits on a shared flag for the helpers'), so the aggregation
- * interface and the order in which updates are folded do not change.
+ * The fold of a large update (sum += w·x) shared between the coordinator's thread and helper
+ * threads: the elements are cut into blocks, and each thread claims the next unclaimed block from
+ * a shared counter until none is left, so a helper that is slow to wake (two cores, busy verifier
+ * threads) costs nothing: the caller folds what the helpers do not get to. Every element gets the
+ * same single multiply-add as in `axpy`, so the sum is the same bit for bit whoever folds which
+ * block; the call stays synchronous (the caller then waits on the shared counter for blocks still
+ * in a helper's hands), so the aggregation interface and the order of folds do not change.
  *
  * Why: the fold is memory-bound (read 4 bytes, read and write 8 per parameter) and runs once per
  * update on the event loop after the upload was verified; the site's answer waits for it. Measured
@@ -27,27 +29,43 @@ export interface FoldJob {
   xOffset: number;
   xKind: 'f32' | 'f64';
   w: number;
-  start: number;
-  end: number;
-  /** Set to 1 (done) or 2 (failed) by the helper, then notified. */
-  flag: Int32Array;
+  length: number;
+  /** [next block to claim, blocks folded, blocks folded by helpers, failed (1)]. */
+  control: Int32Array;
+}
+
+/** 2^18 elements: ~0.5 ms of folding, so the caller waits at most about that for a helper's last block. */
+export const FOLD_BLOCK = 1 << 18;
+export const NEXT = 0;
+export const DONE = 1;
+export const BY_HELPERS = 2;
+export const FAILED = 3;
+
+/** Claims blocks until none is left (a helper counts its own in BY_HELPERS before DONE, so the count is whole once DONE is). */
+export function foldBlocks(sum: Float64Array, x: Float32Array | Float64Array, w: number, control: Int32Array, helper: boolean): void {
+  const blocks = Math.ceil(sum.length / FOLD_BLOCK);
+  for (;;) {
+    const block = Atomics.add(control, NEXT, 1);
+    if (block >= blocks) return;
+    const start = block * FOLD_BLOCK;
+    const end = Math.min(sum.length, start + FOLD_BLOCK);
+    axpy(sum.subarray(start, end), x.subarray(start, end), w);
+    if (helper) Atomics.add(control, BY_HELPERS, 1);
+    Atomics.add(control, DONE, 1);
+    Atomics.notify(control, DONE);
+  }
 }
 
 class Helper {
   private readonly worker: Worker;
-  readonly flag = new Int32Array(new SharedArrayBuffer(4));
   readonly started: Promise<void>;
-  ready = false;
   broken = false;
 
   constructor() {
     this.worker = new Worker(WORKER_ENTRY);
     // Idle helpers must not keep a finished coordinator (or a test) alive.
     this.worker.unref();
-    this.started = new Promise((resolve) => this.worker.once('message', () => {
-      this.ready = true;
-      resolve();
-    }));
+    this.started = new Promise((resolve) => this.worker.once('message', () => resolve()));
     this.worker.on('error', () => { this.broken = true; });
     this.worker.on('exit', () => { this.broken = true; });
   }
@@ -58,8 +76,8 @@ class Helper {
 }
 
 let helpers: Helper[] | null = null;
-/** Folds that were split across threads, for tests and diagnostics. */
-export let parallelFolds = 0;
+/** Blocks the helper threads folded, over all folds (tests and diagnostics). */
+export let helperBlocks = 0;
 
 function helperCount(): number {
   return Math.max(0, Math.min(availableParallelism() - 1, MAX_HELPERS));
@@ -67,8 +85,8 @@ function helperCount(): number {
 
 /**
  * Starts the helper threads ahead of the first large fold (a thread's start-up is tens of ms, so
- * it is done when a round of a large model opens, while its sites still train). Until they are
- * up, folds run on the caller's thread alone.
+ * it is done when a round of a large model opens, while its sites still train). A job posted to a
+ * helper still starting waits in its queue and finds every block taken: harmless.
  */
 export function prepareFoldThreads(elements: number): void {
   if (elements < PARALLEL_FOLD_MIN || helpers) return;
@@ -81,34 +99,28 @@ export async function foldThreadsStarted(): Promise<number> {
   return helpers?.length ?? 0;
 }
 
-/** sum += w·x over every element: split across the helper threads when both arrays are shared and large, else `axpy`. */
+/** sum += w·x over every element: shared with the helper threads when both arrays are shared and large, else `axpy`. */
 export function fold(sum: Float64Array, x: Float32Array | Float64Array, w: number): void {
-  const ready = helpers?.filter((h) => h.ready && !h.broken) ?? [];
+  const live = helpers?.filter((h) => !h.broken) ?? [];
   const n = sum.length;
-  if (ready.length === 0 || n < PARALLEL_FOLD_MIN || x.length !== n || !(sum.buffer instanceof SharedArrayBuffer) || !(x.buffer instanceof SharedArrayBuffer)) {
+  if (live.length === 0 || n < PARALLEL_FOLD_MIN || x.length !== n || !(sum.buffer instanceof SharedArrayBuffer) || !(x.buffer instanceof SharedArrayBuffer)) {
     axpy(sum, x, w);
     return;
   }
-  parallelFolds++;
-  const parts = ready.length + 1;
-  const size = Math.ceil(n / parts);
-  // The caller takes the first range; helper i the (i+1)-th.
-  ready.forEach((helper, i) => {
-    Atomics.store(helper.flag, 0, 0);
-    helper.post({
-      sum: sum.buffer as SharedArrayBuffer, sumOffset: sum.byteOffset, x: x.buffer as SharedArrayBuffer, xOffset: x.byteOffset,
-      xKind: x instanceof Float32Array ? 'f32' : 'f64', w, start: Math.min(n, (i + 1) * size), end: Math.min(n, (i + 2) * size), flag: helper.flag,
-    });
-  });
-  axpy(sum.subarray(0, size), x.subarray(0, size), w);
-  for (const helper of ready) {
-    if (Atomics.wait(helper.flag, 0, 0, ANSWER_TIMEOUT_MS) === 'timed-out') {
-      helper.broken = true;
-      throw new Error(`a fold thread did not answer within ${ANSWER_TIMEOUT_MS / 1000} s`);
-    }
-    if (Atomics.load(helper.flag, 0) !== 1) {
-      helper.broken = true;
-      throw new Error('a fold thread failed');
+  // A fresh control block per fold: a helper that reads an old job late finds it finished.
+  const control = new Int32Array(new SharedArrayBuffer(16));
+  const job: FoldJob = {
+    sum: sum.buffer as SharedArrayBuffer, sumOffset: sum.byteOffset, x: x.buffer as SharedArrayBuffer, xOffset: x.byteOffset,
+    xKind: x instanceof Float32Array ? 'f32' : 'f64', w, length: n, control,
+  };
+  for (const helper of live) helper.post(job);
+  foldBlocks(sum, x, w, control, false);
+  const blocks = Math.ceil(n / FOLD_BLOCK);
+  for (let done = Atomics.load(control, DONE); done < blocks; done = Atomics.load(control, DONE)) {
+    if (Atomics.load(control, FAILED) !== 0) throw new Error('a fold thread failed mid-fold');
+    if (Atomics.wait(control, DONE, done, ANSWER_TIMEOUT_MS) === 'timed-out') {
+      throw new Error(`a fold thread held a block for more than ${ANSWER_TIMEOUT_MS / 1000} s`);
     }
   }
+  helperBlocks += Atomics.load(control, BY_HELPERS);
 }

@@ -4,6 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type * as http2 from 'node:http2';
 import { CHUNK_BYTES, MAX_MESSAGE_BYTES } from './tensor-codec.ts';
 import { ConclaveError, toServiceError } from './errors.ts';
+import { encodeChunkMessage } from './chunk-message.ts';
 import type { ProtoGrpcType } from './generated/conclave.ts';
 import type { ParticipantServiceClient as ParticipantClient } from './generated/conclave/v1/ParticipantService.ts';
 import type { AdminServiceClient as AdminClient } from './generated/conclave/v1/AdminService.ts';
@@ -83,9 +84,9 @@ function encodedResponses(definition: grpc.ServiceDefinition): grpc.ServiceDefin
   }]));
 }
 
-/** One chunk of a DownloadModel stream (either service), encoded as it goes on the wire. */
+/** One chunk of a DownloadModel stream (either service), encoded as it goes on the wire (its data aligned, chunk-message.ts). */
 export function encodeModelChunk(chunk: { index: number; data: Uint8Array }): EncodedMessage {
-  return new EncodedMessage(ParticipantServiceClient.service.DownloadModel!.responseSerialize({ part: 'chunk', chunk }));
+  return new EncodedMessage(encodeChunkMessage(chunk.index, chunk.data));
 }
 
 /**

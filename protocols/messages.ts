@@ -74,8 +74,11 @@ export type Unset<T, K extends keyof T> = Omit<T, K> & { [P in K]?: undefined };
 export type With<T, F extends { [P in keyof T]?: unknown }> = Omit<T, keyof F> & F;
 
 export type TensorHeaderMsg = With<TensorHeader__Output, { layout: TensorSpec[] }>;
-/** `sha256` rides only on an upload's last chunk (the digest-in-trailer form), so it may be left out. */
-export type TensorChunkMsg = Omit<TensorChunk__Output, 'sha256'> & { sha256?: Buffer };
+/**
+ * `sha256` rides only on an upload's last chunk (the digest-in-trailer form), so it may be left
+ * out; `padding` only aligns the data (chunk-message.ts) and is ignored.
+ */
+export type TensorChunkMsg = Omit<TensorChunk__Output, 'sha256' | 'padding'> & { sha256?: Buffer; padding?: Buffer };
 export type TrainingConfigMsg = TrainingConfig__Output;
 export type UpdateCompressionMsg = UpdateCompression__Output;
 export type FederatedEvaluationMsg = FederatedEvaluation__Output;

@@ -6,60 +6,9 @@
  * hashes, so the digest costs no second copy on the sending thread.
  */
 import { EncodedMessage } from './grpc.ts';
+import { chunkMessageLength, framedAlignment, writeChunkMessage } from './chunk-message.ts';
 import { CHUNK_BYTES, chunkCount, dtypeOf, floatBytes, type TypedTensor } from './tensor-codec.ts';
 import { OffThreadVerification, giveBackStaging, takeStaging } from './tensor-verifier.ts';
-
-/**
- * grpc-js frames every message by copying it to offset 5 of a fresh buffer (16-byte aligned, as
- * malloc's are). Out of shared memory V8 copies with relaxed atomics, and when source and target
- * are not equally aligned it falls to small units: copying 16 MiB from a SharedArrayBuffer took
- * 6.5-6.8 ms (warm) when misaligned, 1.5 ms at the same alignment, against 0.9-1.1 ms from an
- * ordinary buffer; in a site's own process the framing copies of a 16 MiB upload cost ~24 ms of
- * its main thread. So each message starts at 5 modulo 16 in the image.
- */
-const FRAME_ALIGN = 16;
-const FRAME_OFFSET = 5;
-
-function framedAlignment(at: number): number {
-  return at + ((((FRAME_OFFSET - at) % FRAME_ALIGN) + FRAME_ALIGN) % FRAME_ALIGN);
-}
-
-function varintLength(n: number): number {
-  let length = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    length++;
-  }
-  return length;
-}
-
-function writeVarint(bytes: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    bytes[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  bytes[at++] = n;
-  return at;
-}
-
-/** StageStreamMessage { chunk (2): TensorChunk { index (1), data (2) } }: its size for `dataLength` bytes. */
-function chunkMessageLength(index: number, dataLength: number): number {
-  const inner = 1 + varintLength(index) + 1 + varintLength(dataLength) + dataLength;
-  return 1 + varintLength(inner) + inner;
-}
-
-/** Writes that message at `at` (the data copied in); returns where its data starts. */
-function writeChunkMessage(bytes: Uint8Array, at: number, index: number, data: Uint8Array): number {
-  const inner = 1 + varintLength(index) + 1 + varintLength(data.length) + data.length;
-  bytes[at++] = (2 << 3) | 2;
-  at = writeVarint(bytes, at, inner);
-  bytes[at++] = 1 << 3;
-  at = writeVarint(bytes, at, index);
-  bytes[at++] = (2 << 3) | 2;
-  at = writeVarint(bytes, at, data.length);
-  bytes.set(data, at);
-  return at;
-}
 
 /**
  * The chunk messages of one upload (from chunk 0), encoded in order by `message(i)`. With

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { aggregationConflict, type StreamingSumAggregator } from './aggregator.ts';
-import { uniformMean, weightedMean } from './mean.ts';
+import { recycleSum, uniformMean, weightedMean } from './mean.ts';
+import { PARALLEL_FOLD_MIN } from './fold-threads.ts';
+import { takeStaging } from '../../protocols/tensor-verifier.ts';
 import { differentialPrivacy } from './dp.ts';
 
 const SIZE = 5;
@@ -192,6 +194,48 @@ describe('differential privacy wrapper', () => {
   it('composes: it is itself a uniform streaming-sum aggregator', () => {
     const dp: StreamingSumAggregator = differentialPrivacy(uniformMean(), { clipNorm: 1, expectedSites: 1, noiseStd: 0, clipUpdates: false });
     expect(dp).toMatchObject({ capability: 'streaming-sum', weighting: 'uniform', name: 'dp(uniform-mean)' });
+  });
+});
+
+describe('large rounds on pooled buffers', () => {
+  const N = PARALLEL_FOLD_MIN;
+  const ramp = (scale: number) => Float32Array.from({ length: N }, (_, i) => scale * ((i % 97) - 48));
+
+  it('a round on the previous round\'s sum buffer starts from zero', () => {
+    const mean = uniformMean();
+    const first = mean.begin(N);
+    first.add(ramp(1), 1);
+    const firstSum = first.finishSum().sum;
+    expect(firstSum[1]).toBe(-47);
+    recycleSum(firstSum);
+    const second = mean.begin(N);
+    second.add(ramp(2), 1);
+    const { sum } = second.finishSum();
+    expect(sum.buffer).toBe(firstSum.buffer);
+    expect(sum[1]).toBe(-94);
+    expect(sum.every((x, i) => x === 2 * ((i % 97) - 48))).toBe(true);
+  });
+
+  it('DP rounds one after another give what a fresh round gives, and a finished round takes no more updates', () => {
+    const options = { clipNorm: 1e4, expectedSites: 2, noiseStd: 0, clipUpdates: true };
+    const dp = differentialPrivacy(uniformMean(), options);
+    const run = () => {
+      const round = dp.begin(N);
+      round.add(ramp(1), 1);
+      round.add(ramp(0.5), 1);
+      return round;
+    };
+    const fresh = run().finish().delta;
+    const round = run();
+    // Compared as bytes: a failing toEqual would diff a million elements.
+    const same = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(fresh.buffer, fresh.byteOffset, fresh.byteLength));
+    expect(same(round.finish().delta)).toBe(true);
+    expect(same(run().finish().delta)).toBe(true);
+    // finish() gave the clip scratch back to the pool, where the next taker of its size gets it:
+    // a late add must not write into it.
+    const next = new Float32Array(takeStaging(N * 4)).fill(7);
+    expect(() => round.add(ramp(3), 1)).toThrow(/already finished/);
+    expect(next.every((x) => x === 7)).toBe(true);
   });
 });
 

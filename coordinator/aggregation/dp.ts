@@ -2,6 +2,8 @@ import { ConclaveError } from '../../protocols/index.ts';
 import { clipToNorm, gaussianSamples } from '../../crypto/dp/index.ts';
 import { axpy, scaled } from './kernels.ts';
 import { PARALLEL_FOLD_MIN } from './fold-threads.ts';
+import { recycleSum } from './mean.ts';
+import { giveBackStaging, takeStaging } from '../../protocols/tensor-verifier.ts';
 import type { StreamingSumAggregator, SumAggregation, UpdateReport, WeightedSum } from './aggregator.ts';
 
 /**
@@ -68,15 +70,17 @@ const NOISE_BATCH = 1 << 16;
 class DpRound implements SumAggregation {
   private readonly inner: SumAggregation;
   private readonly options: DpAggregationOptions;
-  /** One scratch buffer per round: clipping never touches the caller's array. */
-  private readonly scratch: Float32Array;
+  /** One scratch buffer per round: clipping never touches the caller's array. Null once finished. */
+  private scratch: Float32Array | null;
 
   constructor(inner: SumAggregation, options: DpAggregationOptions, modelSize: number) {
     this.inner = inner;
     this.options = options;
     const size = options.clipUpdates ? modelSize : 0;
-    // Shared when large, so the inner sum's fold can split it across threads (fold-threads.ts).
-    this.scratch = size >= PARALLEL_FOLD_MIN ? new Float32Array(new SharedArrayBuffer(size * 4)) : new Float32Array(size);
+    // Shared when large, so the inner sum's fold can split it across threads (fold-threads.ts);
+    // pooled and touched now, as the running sum is (mean.ts), so that neither a fresh buffer's
+    // page faults nor its allocation land in the first update's accept.
+    this.scratch = size >= PARALLEL_FOLD_MIN ? new Float32Array(takeStaging(size * 4)).fill(0) : new Float32Array(size);
   }
 
   get contributors(): number {
@@ -89,10 +93,12 @@ class DpRound implements SumAggregation {
 
   add(delta: Float32Array, numExamples: number, report?: UpdateReport): void {
     if (!this.options.clipUpdates) return this.inner.add(delta, numExamples, report);
-    if (delta.length !== this.scratch.length) throw new ConclaveError('LAYOUT_MISMATCH', `update has ${delta.length} values, model has ${this.scratch.length}`);
-    this.scratch.set(delta);
-    clipToNorm(this.scratch, this.options.clipNorm);
-    this.inner.add(this.scratch, numExamples, report);
+    const scratch = this.scratch;
+    if (!scratch) throw new ConclaveError('FEDERATION_STATE', 'this round\'s aggregation has already finished');
+    if (delta.length !== scratch.length) throw new ConclaveError('LAYOUT_MISMATCH', `update has ${delta.length} values, model has ${scratch.length}`);
+    scratch.set(delta);
+    clipToNorm(scratch, this.options.clipNorm);
+    this.inner.add(scratch, numExamples, report);
   }
 
   addSum(sum: Float64Array, contributors: number, totalWeight: number, unclippedCount?: number): void {
@@ -102,6 +108,9 @@ class DpRound implements SumAggregation {
   /** The noised sum, still undivided: for a wrapper around this one. */
   finishSum(): WeightedSum {
     const result = this.inner.finishSum();
+    const scratch = this.scratch;
+    this.scratch = null;
+    if (scratch?.buffer instanceof SharedArrayBuffer) giveBackStaging(scratch.buffer);
     const { sum } = result;
     const std = this.options.noiseStd;
     if (std > 0) {
@@ -116,6 +125,7 @@ class DpRound implements SumAggregation {
   finish() {
     const { sum, contributors, unclippedCount } = this.finishSum();
     const delta = scaled(sum, 1 / this.options.expectedSites);
+    recycleSum(sum);
     return { delta, measurements: { contributors, unclippedCount } };
   }
 }

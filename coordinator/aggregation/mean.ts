@@ -1,4 +1,5 @@
 import { ConclaveError } from '../../protocols/index.ts';
+import { giveBackStaging, takeStaging } from '../../protocols/tensor-verifier.ts';
 import { divided } from './kernels.ts';
 import { PARALLEL_FOLD_MIN, fold, prepareFoldThreads } from './fold-threads.ts';
 import type { StreamingSumAggregator, SumAggregation, UpdateReport, Weighting, WeightedSum } from './aggregator.ts';
@@ -41,11 +42,12 @@ class RunningSum implements SumAggregation {
   private unclippedCount = 0;
 
   constructor(modelSize: number, weighting: Weighting) {
-    // Written once here, when the round opens and sites are still training, so the pages of this
-    // fresh 8-bytes-per-parameter array are faulted in then rather than inside the first site's
-    // upload (at ~5 ms per MiB on the VMs measured, most of a 16 MiB upload's time; BENCHMARKS.md).
-    // Shared when large, so helper threads can fold into it (fold-threads.ts).
-    this.sum = (modelSize >= PARALLEL_FOLD_MIN ? new Float64Array(new SharedArrayBuffer(modelSize * 8)) : new Float64Array(modelSize)).fill(0);
+    // Shared when large, so helper threads can fold into it (fold-threads.ts), and then last
+    // round's buffer, given back by finish(): a fresh one is 8 bytes a parameter of page faults
+    // (~4 ms per MiB on the VMs measured: 130 ms a round for 4M parameters, 2 ms to zero a reused
+    // one). Zeroed here, when the round opens and sites are still training, so that a fresh
+    // buffer's faults are not taken inside the first site's upload (BENCHMARKS.md).
+    this.sum = (modelSize >= PARALLEL_FOLD_MIN ? new Float64Array(takeStaging(modelSize * 8)) : new Float64Array(modelSize)).fill(0);
     prepareFoldThreads(modelSize);
     this.weighting = weighting;
   }
@@ -92,11 +94,21 @@ class RunningSum implements SumAggregation {
   finish() {
     if (this.contributors === 0) throw new ConclaveError('FEDERATION_STATE', 'cannot aggregate a round without updates');
     const { sum, contributors, totalWeight } = this.finishSum();
-    return { delta: divided(sum, totalWeight), measurements: { contributors, totalWeight } };
+    const delta = divided(sum, totalWeight);
+    recycleSum(sum);
+    return { delta, measurements: { contributors, totalWeight } };
   }
 
   private open(): Float64Array {
     if (!this.sum) throw new ConclaveError('FEDERATION_STATE', 'this round\'s aggregation has already finished');
     return this.sum;
   }
+}
+
+/**
+ * Gives a finished round's sum (from finishSum(), read for the last time) back for a later round
+ * of the same size. Whoever called finishSum() owns the sum and calls this at most once.
+ */
+export function recycleSum(sum: Float64Array): void {
+  if (sum.buffer instanceof SharedArrayBuffer && sum.byteOffset === 0 && sum.byteLength === sum.buffer.byteLength) giveBackStaging(sum.buffer);
 }

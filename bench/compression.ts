@@ -57,7 +57,7 @@ async function run(compression: FederationConfigInput['compression']) {
       protection: { kind: 'none' }, privacy: null, compression, evaluation: { everyRounds: evalEvery },
       training: { localEpochs: epochs, batchSize: hyper.batchSize, learningRate: hyper.learningRate, optimizer: hyper.optimizer },
     };
-    const fed = c.federations.create(config, { topologyJson: initial.topologyJson, layout: initial.layout, values: initial.values });
+    const fed = await c.federations.create(config, { topologyJson: initial.topologyJson, layout: initial.layout, values: initial.values });
     const bytesByRound = new Map<number, number>();
     const callers = [];
     for (const i of indices) {

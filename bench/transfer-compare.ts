@@ -51,7 +51,7 @@ async function side(tree: string) {
   const enroll = (name: string) => conn.callUnary(admin, 'EnrollSite', { federationId: federation.id, siteName: name }, coordinator.adminToken);
   const a = await enroll('a');
   const b = await enroll('b');
-  const { blobPath, sha256 } = coordinator.registry.writeBlob(federation.id, 1, values);
+  const { blobPath, sha256 } = await coordinator.registry.writeBlob(federation.id, 1, values);
   coordinator.registry.insertVersion({ federationId: federation.id, version: 1, parentVersion: 0, roundId: null, sha256, numParameters: values.length, layout, blobPath, metrics: {} });
   await conn.callUnary(admin, 'StartFederation', { federationId: federation.id }, coordinator.adminToken);
   const poll = async (token: string) => {

@@ -423,7 +423,7 @@ async function main(): Promise<void> {
       const siteB = await enroll('b');
       // Version 1 = the benchmark tensor, written the way a commit writes it (blob + fsync, then the row).
       const version = 1;
-      const { blobPath, sha256 } = registry.writeBlob(federation.id, version, values);
+      const { blobPath, sha256 } = await registry.writeBlob(federation.id, version, values);
       registry.insertVersion({
         federationId: federation.id, version, parentVersion: 0, roundId: null, sha256, numParameters: values.length, layout, blobPath, metrics: {},
       });

@@ -148,6 +148,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Run
     ...(metricsServer ? { metricsPort: metricsServer.port, metricsTokenPath: metricsTokenPath! } : {}),
     async close() {
       rounds.stop();
+      await rounds.drained();
       await metricsServer?.close();
       // Long polls and watch streams would hold a graceful shutdown open; give calls a moment, then cut.
       await Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), new Promise((resolve) => setTimeout(resolve, 1000))]);

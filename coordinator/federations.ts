@@ -49,14 +49,14 @@ export class Federations {
    * Creates the federation and its model version 0 together: a federation never exists without a
    * model. The admin client built version 0 (topology and weights); it is stored, never run here.
    */
-  create(rawConfig: unknown, initial: InitialModel): FederationRecord {
+  async create(rawConfig: unknown, initial: InitialModel): Promise<FederationRecord> {
     const config = parseFederationConfig(rawConfig);
     checkWeightsBelong(checkTopology(initial.topologyJson), initial.layout);
     if (layoutElements(initial.layout) !== initial.values.length) {
       throw new ConclaveError('LAYOUT_MISMATCH', `the layout describes ${layoutElements(initial.layout)} weights, ${initial.values.length} were sent`);
     }
     const id = randomUUID();
-    const { blobPath, sha256 } = this.registry.writeBlob(id, 0, initial.values);
+    const { blobPath, sha256 } = await this.registry.writeBlob(id, 0, initial.values);
     const now = Date.now();
     this.store.transaction(() => {
       this.store.db.prepare(`INSERT INTO federations (id, name, config_json, topology_json, status, created_ms) VALUES (?, ?, ?, ?, 'created', ?)`)

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Store } from './store.ts';
 import { ModelRegistry, type OptimizerStateRef } from './model-registry.ts';
 import { checkStep, type OptimizerState, type ServerOptimizer } from './aggregation/server-optimizers.ts';
-import type { TensorSpec } from '../protocols/index.ts';
+import { sha256OfFloats, type TensorSpec } from '../protocols/index.ts';
 
 const F = 'fed-1';
 const SIZE = 6;
@@ -41,27 +41,53 @@ function open(): { store: Store; registry: ModelRegistry } {
 }
 
 /** One commit as the round pipeline makes it: blob and state durable first, then one transaction. */
-function commit(registry: ModelRegistry, store: Store, version: number, weights: Float32Array, state: OptimizerState | null): void {
-  const { blobPath, sha256 } = registry.writeBlob(F, version, weights);
-  const optimizerState = state ? registry.writeOptimizerState(F, version, state) : null;
+async function commit(registry: ModelRegistry, store: Store, version: number, weights: Float32Array, state: OptimizerState | null): Promise<void> {
+  const { blobPath, sha256 } = await registry.writeBlob(F, version, weights);
+  const optimizerState = state ? await registry.writeOptimizerState(F, version, state) : null;
   store.transaction(() => registry.insertVersion({
     federationId: F, version, parentVersion: version === 0 ? null : version - 1, roundId: null, sha256, numParameters: weights.length,
     layout: LAYOUT, blobPath, metrics: {}, optimizerState,
   }));
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'conclave-registry-'));
   const { store, registry } = open();
   store.db.prepare(`INSERT INTO federations (id, name, config_json, topology_json, status, created_ms) VALUES (?, 'f', '{}', '{}', 'running', 0)`).run(F);
-  commit(registry, store, 0, Float32Array.from({ length: SIZE }, (_, i) => i), null);
+  await commit(registry, store, 0, Float32Array.from({ length: SIZE }, (_, i) => i), null);
   store.close();
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('model blobs', () => {
+  it('a model-sized blob is hashed and written off the event loop, and reads back identical under its digest', async () => {
+    const { store, registry } = open();
+    try {
+      const n = 1 << 21; // 8 MiB: past the size that goes off the loop
+      const weights = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e-3);
+      let loopTurned = false;
+      setImmediate(() => { loopTurned = true; });
+      const { blobPath, sha256 } = await registry.writeBlob(F, 1, weights);
+      // Hashed on the loop and written with the *Sync calls, the promise resolved before any
+      // macrotask could run.
+      expect(loopTurned).toBe(true);
+      expect(sha256.equals(sha256OfFloats(weights))).toBe(true);
+      store.transaction(() => registry.insertVersion({
+        federationId: F, version: 1, parentVersion: 0, roundId: null, sha256, numParameters: n,
+        layout: [{ name: 'w', shape: [n], dtype: 'float32' }], blobPath, metrics: {},
+      }));
+      const back = registry.readWeights(registry.get(F, 1));
+      expect(Buffer.from(back.buffer, back.byteOffset, back.byteLength).equals(Buffer.from(weights.buffer))).toBe(true);
+      expect(readdirSync(join(dir, 'models', F)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('optimizer state persistence', () => {
-  it('a state written with a version reads back identical after the store is reopened', () => {
+  it('a state written with a version reads back identical after the store is reopened', async () => {
     const state = fc.record({
       step: fc.integer({ min: 0, max: 1e6 }),
       lr: fc.double({ noNaN: true, noDefaultInfinity: true }),
@@ -69,11 +95,11 @@ describe('optimizer state persistence', () => {
       v: fc.array(fc.float(), { minLength: SIZE, maxLength: SIZE }),
     });
     let version = 0;
-    fc.assert(fc.property(state, (s) => {
+    await fc.assert(fc.asyncProperty(state, async (s) => {
       version++;
       const written: OptimizerState = { optimizer: 'adam', scalars: { step: s.step, lr: s.lr }, vectors: { v: Float32Array.from(s.v), m: Float32Array.from(s.m) } };
       let { store, registry } = open();
-      commit(registry, store, version, new Float32Array(SIZE), written);
+      await commit(registry, store, version, new Float32Array(SIZE), written);
       store.close();
       ({ store, registry } = open());
       try {
@@ -87,7 +113,7 @@ describe('optimizer state persistence', () => {
     }), { numRuns: 25 });
   });
 
-  it('a stateful optimizer restarted between every round ends exactly where an uninterrupted one does', () => {
+  it('a stateful optimizer restarted between every round ends exactly where an uninterrupted one does', async () => {
     const optimizer = momentum(0.9);
     let weights: Float32Array = Float32Array.from({ length: SIZE }, (_, i) => i);
     let state: OptimizerState | null = null;
@@ -98,7 +124,7 @@ describe('optimizer state persistence', () => {
       try {
         const base = registry.get(F, registry.latestVersion(F)!);
         const step = optimizer.apply(registry.readWeights(base), deltaOf(round), registry.readOptimizerState(base));
-        commit(registry, store, round, step.next, step.state);
+        await commit(registry, store, round, step.next, step.state);
       } finally {
         store.close();
       }
@@ -115,10 +141,10 @@ describe('optimizer state persistence', () => {
     }
   });
 
-  it('refuses a state file that does not match its digest, and vectors that are not model-sized', () => {
+  it('refuses a state file that does not match its digest, and vectors that are not model-sized', async () => {
     const { store, registry } = open();
     try {
-      commit(registry, store, 1, new Float32Array(SIZE), { optimizer: 'x', scalars: { step: 1 }, vectors: { m: new Float32Array(SIZE).fill(1) } });
+      await commit(registry, store, 1, new Float32Array(SIZE), { optimizer: 'x', scalars: { step: 1 }, vectors: { m: new Float32Array(SIZE).fill(1) } });
       const ref = registry.get(F, 1).optimizerState!;
       const path = join(dir, ref.path);
       const bytes = readFileSync(path);
@@ -126,9 +152,9 @@ describe('optimizer state persistence', () => {
       writeFileSync(path, bytes);
       expect(() => registry.readOptimizerState(registry.get(F, 1))).toThrow(expect.objectContaining({ code: 'DIGEST_MISMATCH' }));
 
-      commit(registry, store, 2, new Float32Array(SIZE), { optimizer: 'x', scalars: {}, vectors: { m: new Float32Array(SIZE + 1) } });
+      await commit(registry, store, 2, new Float32Array(SIZE), { optimizer: 'x', scalars: {}, vectors: { m: new Float32Array(SIZE + 1) } });
       expect(() => registry.readOptimizerState(registry.get(F, 2))).toThrow(expect.objectContaining({ code: 'LAYOUT_MISMATCH' }));
-      expect(() => registry.writeOptimizerState(F, 3, { optimizer: 'x', scalars: { step: Number.NaN }, vectors: {} })).toThrow(/not finite/);
+      await expect(registry.writeOptimizerState(F, 3, { optimizer: 'x', scalars: { step: Number.NaN }, vectors: {} })).rejects.toThrow(/not finite/);
     } finally {
       store.close();
     }
@@ -147,14 +173,14 @@ describe('optimizer state persistence', () => {
     }
   });
 
-  it('orphan cleanup keeps committed states and removes states a crash left uncommitted', () => {
+  it('orphan cleanup keeps committed states and removes states a crash left uncommitted', async () => {
     const { store, registry } = open();
     try {
-      commit(registry, store, 1, new Float32Array(SIZE), { optimizer: 'x', scalars: {}, vectors: { m: new Float32Array(SIZE) } });
+      await commit(registry, store, 1, new Float32Array(SIZE), { optimizer: 'x', scalars: {}, vectors: { m: new Float32Array(SIZE) } });
       const kept = registry.get(F, 1).optimizerState!;
       // A crash after the state was written but before the transaction: no row points at it.
-      const orphan: OptimizerStateRef = registry.writeOptimizerState(F, 2, { optimizer: 'x', scalars: { step: 2 }, vectors: { m: new Float32Array(SIZE) } });
-      const orphanBlob = registry.writeBlob(F, 2, new Float32Array(SIZE).fill(2));
+      const orphan: OptimizerStateRef = await registry.writeOptimizerState(F, 2, { optimizer: 'x', scalars: { step: 2 }, vectors: { m: new Float32Array(SIZE) } });
+      const orphanBlob = await registry.writeBlob(F, 2, new Float32Array(SIZE).fill(2));
       writeFileSync(join(dir, 'models', F, 'v2-partial.opt.tmp-1'), 'partial');
       const removed = registry.removeOrphans().map((p) => p.slice(dir.length + 1)).sort();
       expect(removed).toEqual([orphan.path, orphanBlob.blobPath, join('models', F, 'v2-partial.opt.tmp-1')].sort());

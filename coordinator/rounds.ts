@@ -100,6 +100,8 @@ export class RoundManager extends EventEmitter {
   private readonly clock: Clock;
   private readonly protocols: ProtocolRegistry;
   private readonly active = new Map<string, ActiveRound>();
+  /** Commits under way: they write the model through the thread pool, and the store must outlive them. */
+  private readonly committing = new Set<Promise<void>>();
   private readonly getFederation: (id: string) => FederationView;
   private readonly markFinished: (id: string, reason: string) => void;
   private readonly updateLimits: UpdateLimits;
@@ -156,6 +158,11 @@ export class RoundManager extends EventEmitter {
     for (const round of this.active.values()) this.dispose(round);
     this.active.clear();
     for (const protocol of this.protocols.values()) void protocol.close?.();
+  }
+
+  /** Resolves once the commits under way (started before stop()) have landed or aborted their round. */
+  async drained(): Promise<void> {
+    while (this.committing.size > 0) await Promise.allSettled([...this.committing]);
   }
 
   markSeen(siteId: string): void {
@@ -475,7 +482,9 @@ export class RoundManager extends EventEmitter {
       return;
     }
     round.closing = true;
-    void this.commit(federationId, round, outcome.survivors, why);
+    const committed = this.commit(federationId, round, outcome.survivors, why);
+    this.committing.add(committed);
+    void committed.finally(() => this.committing.delete(committed));
   }
 
   /** Waits for the stage's accepts in flight, then its settle(), then ends it (unless the round was closed meanwhile). */
@@ -517,8 +526,8 @@ export class RoundManager extends EventEmitter {
           unclippedCount: measurements['unclippedCount'] ?? 0, contributors: measurements['contributors'] ?? round.aggregation.contributors,
         })
         : null;
-      const { blobPath, sha256 } = this.registry.writeBlob(federationId, version, next);
-      const optimizerState = state ? this.registry.writeOptimizerState(federationId, version, state) : null;
+      const { blobPath, sha256 } = await this.registry.writeBlob(federationId, version, next);
+      const optimizerState = state ? await this.registry.writeOptimizerState(federationId, version, state) : null;
       // Under DP the count is not released; a protocol whose contributions are protected (secagg) never learns it.
       const totalExamples = record.privacy || round.protocol.stages.some((s) => s.contribution) ? 0 : round.aggregation.totalWeight;
       const evaluated = round.evaluation?.result() ?? null;

@@ -77,7 +77,7 @@ function legacyDataDir(format: 1 | 2): void {
 
 describe('store migrations', () => {
   for (const format of [1, 2] as const) {
-    it(`a user_version ${format} data dir upgrades to the current format without losing a row; its versions have no optimizer state`, () => {
+    it(`a user_version ${format} data dir upgrades to the current format without losing a row; its versions have no optimizer state`, async () => {
       legacyDataDir(format);
       const raw = new DatabaseSync(join(dir, 'conclave.db'));
       const oldColumns = columns(raw);
@@ -97,9 +97,9 @@ describe('store migrations', () => {
 
         // The upgraded dir takes versions with optimizer state like a new one.
         const weights = Float32Array.from([1, 2, 3, 4]);
-        const { blobPath, sha256 } = registry.writeBlob(F, 2, weights);
+        const { blobPath, sha256 } = await registry.writeBlob(F, 2, weights);
         const state = { optimizer: 'sgd-test', scalars: { step: 3 }, vectors: { m: Float32Array.from([0.5, -1, 0, 2]) } };
-        const optimizerState = registry.writeOptimizerState(F, 2, state);
+        const optimizerState = await registry.writeOptimizerState(F, 2, state);
         store.transaction(() => registry.insertVersion({
           federationId: F, version: 2, parentVersion: 1, roundId: null, sha256, numParameters: 4, layout: v1.layout, blobPath, metrics: {}, optimizerState,
         }));

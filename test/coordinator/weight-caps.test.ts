@@ -19,7 +19,7 @@ const fill = (x: number) => new Float32Array(8).fill(x);
 const maxAbs = (v: Float32Array) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
 
 async function federation(declared: Array<number | null>, rounds = 2): Promise<{ id: string; sites: SiteCaller[] }> {
-  const fed = c.federations.create(tinyConfig({ rounds, sitesPerRound: declared.length, minSites: 1 }), { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
+  const fed = await c.federations.create(tinyConfig({ rounds, sitesPerRound: declared.length, minSites: 1 }), { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
   const sites: SiteCaller[] = [];
   for (const [i, max] of declared.entries()) {
     const { siteId } = await c.federations.enrollSite(fed.id, `site-${i}`, 0, { budgetEpsilon: null, sampleRate: null }, max);
@@ -102,7 +102,7 @@ test('an over-norm update is clipped and counted under overNorm "clip"', async (
 
 test('a declared example count must be an integer in [1, 1e9]', async () => {
   c = await inMemoryCoordinator();
-  const fed = c.federations.create(tinyConfig(), { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
+  const fed = await c.federations.create(tinyConfig(), { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
   for (const bad of [0, 0.5, -3, 1e9 + 1, Number.NaN]) {
     await expect(c.federations.enrollSite(fed.id, `s-${String(bad)}`.replace(/[^\w.-]/g, '_'), 0, undefined, bad)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/declared example count/) });
   }

@@ -114,7 +114,7 @@ export function tinyConfig(overrides: Partial<FederationConfigInput> = {}): Fede
 
 /** Creates and starts a federation of `sites` enrolled sites on the tiny model; version 0 is all zeros. */
 export async function tinyFederation(c: InMemoryCoordinator, sites: number, config: FederationConfigInput = tinyConfig()): Promise<{ id: string; sites: SiteCaller[] }> {
-  const fed = c.federations.create(config, { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
+  const fed = await c.federations.create(config, { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
   const callers: SiteCaller[] = [];
   for (let i = 0; i < sites; i++) {
     const { siteId } = await c.federations.enrollSite(fed.id, `site-${i}`, 0);

@@ -76,7 +76,7 @@ async function runFederation(n: number, config: FederationConfigInput, siteBudge
 }
 
 async function budgetedFederation(n: number, config: FederationConfigInput, budgets: Array<number | null>) {
-  const fed = c.federations.create(config, { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
+  const fed = await c.federations.create(config, { topologyJson: TINY_TOPOLOGY, layout: TINY_LAYOUT, values: new Float32Array(8) });
   const sites = [];
   for (let i = 0; i < n; i++) {
     const { siteId } = await c.federations.enrollSite(fed.id, `site-${i}`, 0, { budgetEpsilon: budgets[i] ?? null, sampleRate: null });

@@ -82,7 +82,7 @@ async function setup(base: Float32Array): Promise<TestFederation> {
   const data = tempDataDir();
   const t = await startTestFederation({ dataDir: data.dir, sites: 1, rounds: 1, start: false, roundDeadlineMs: 120_000 });
   cleanups.push(data.cleanup, () => t.coordinator.close(), () => t.admin.close());
-  const { blobPath, sha256 } = t.coordinator.registry.writeBlob(t.federation.id, 1, base);
+  const { blobPath, sha256 } = await t.coordinator.registry.writeBlob(t.federation.id, 1, base);
   t.coordinator.registry.insertVersion({
     federationId: t.federation.id, version: 1, parentVersion: 0, roundId: null, sha256, numParameters: ELEMENTS, layout, blobPath, metrics: {},
   });

@@ -86,9 +86,14 @@ describe('the verifier thread lets go of what it verified', () => {
     const before = process.memoryUsage().arrayBuffers;
     // 40 tensors of ~4 MiB: ~160 MiB if each stayed; the thread collects every 64 MiB it drops.
     for (let i = 0; i < 40; i++) await once();
-    await new Promise((r) => setTimeout(r, 50));
-    gc();
-    const grown = process.memoryUsage().arrayBuffers - before;
+    // The thread lets go when it gets to the jobs' ends, later on a loaded machine: give it up to
+    // 3 s (one that holds every buffer never lets go, however long it is given).
+    let grown = Infinity;
+    for (let waited = 0; waited <= 3000 && grown >= 100 * 2 ** 20; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      gc();
+      grown = process.memoryUsage().arrayBuffers - before;
+    }
     expect(grown).toBeLessThan(100 * 2 ** 20);
   });
 });

@@ -15,6 +15,7 @@ import { describeProblem } from './privacy/ledger-audit.ts';
 import { adminHandlers, participantHandlers } from './services.ts';
 import { createAdminToken, loadOrCreateKeys, removeStaleTempFiles, writeAtomic } from './keys.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { setFoldThreads } from './aggregation/fold-threads.ts';
 import { CoordinatorMetrics, PRIVACY_TRACE_SQL, loadOrCreateMetricsToken } from './metrics.ts';
 
 export interface CoordinatorOptions {
@@ -36,6 +37,8 @@ export interface CoordinatorOptions {
   adminRateLimits?: RateLimits;
   streamLimits?: StreamLimits;
   updateLimits?: UpdateLimits;
+  /** Helper threads that fold large updates beside the event loop (fold-threads.ts; default cores - 1, at most 3). Process-wide. */
+  foldThreads?: number;
 }
 
 export interface RunningCoordinator {
@@ -67,6 +70,7 @@ export interface RunningCoordinator {
  */
 export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
   const log = options.log ?? createLogger({ component: 'coordinator' });
+  if (options.foldThreads !== undefined) setFoldThreads(options.foldThreads);
   const releaseLock = lockDataDir(options.dataDir);
   removeStaleTempFiles(options.dataDir);
   const store = new Store(options.dataDir);

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { FOLD_BLOCK, PARALLEL_FOLD_MIN, fold, foldThreadsStarted, helperBlocks, prepareFoldThreads } from './fold-threads.ts';
+import { FOLD_BLOCK, PARALLEL_FOLD_MIN, fold, foldThreadsStarted, helperBlocks, prepareFoldThreads, setFoldThreads } from './fold-threads.ts';
 import { axpy } from './kernels.ts';
 
 /** A view of a fresh SharedArrayBuffer, filled in place (TypedArray.map would return an unshared copy). */
@@ -42,5 +42,29 @@ describe('folds split across threads', () => {
     expect(helperBlocks).toBe(before);
     expect(sum[4]).toBe(8);
     expect(small[9]).toBe(3);
+  });
+
+  it('an operator\'s count: 0 folds on the calling thread alone, N starts N helpers', async () => {
+    const n = 4 * FOLD_BLOCK + PARALLEL_FOLD_MIN;
+    try {
+      setFoldThreads(0);
+      prepareFoldThreads(n);
+      expect(await foldThreadsStarted()).toBe(0);
+      const sum = shared(Float64Array, n, (i) => i * 1e-3);
+      const x = shared(Float32Array, n, (i) => Math.sin(i));
+      const expected = sum.slice();
+      axpy(expected, x, 5);
+      const before = helperBlocks;
+      fold(sum, x, 5);
+      expect(helperBlocks).toBe(before);
+      expect(Buffer.from(sum.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+
+      setFoldThreads(2);
+      prepareFoldThreads(n);
+      expect(await foldThreadsStarted()).toBe(2);
+      for (const bad of [-1, 1.5, Number.NaN, 65]) expect(() => setFoldThreads(bad)).toThrow(RangeError);
+    } finally {
+      setFoldThreads(null);
+    }
   });
 });

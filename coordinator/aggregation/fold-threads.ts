@@ -73,14 +73,38 @@ class Helper {
   post(job: FoldJob): void {
     this.worker.postMessage(job);
   }
+
+  stop(): void {
+    this.broken = true;
+    void this.worker.terminate();
+  }
 }
 
 let helpers: Helper[] | null = null;
 /** Blocks the helper threads folded, over all folds (tests and diagnostics). */
 export let helperBlocks = 0;
+/** Set by the process owner (`conclave coordinator start --fold-threads N`); null: the default. */
+let configuredHelpers: number | null = null;
+export const MAX_FOLD_THREADS = 64;
 
 function helperCount(): number {
-  return Math.max(0, Math.min(availableParallelism() - 1, MAX_HELPERS));
+  return configuredHelpers ?? Math.max(0, Math.min(availableParallelism() - 1, MAX_HELPERS));
+}
+
+/**
+ * How many helper threads large folds use: by default cores - 1, at most 3; 0 folds on the calling
+ * thread alone (a coordinator sharing its machine); null restores the default. Helpers already
+ * started with another count are stopped; the next large round starts the new number.
+ */
+export function setFoldThreads(count: number | null): void {
+  if (count !== null && !(Number.isInteger(count) && count >= 0 && count <= MAX_FOLD_THREADS)) {
+    throw new RangeError(`fold threads must be an integer in [0, ${MAX_FOLD_THREADS}], got ${count}`);
+  }
+  configuredHelpers = count;
+  if (helpers && helpers.length !== helperCount()) {
+    for (const helper of helpers) helper.stop();
+    helpers = null;
+  }
 }
 
 /**

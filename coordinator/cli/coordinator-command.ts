@@ -5,6 +5,7 @@ import { SIGNING_KEY_ENV, writeAtomic } from '../keys.ts';
 import { CliError, int, parseFlags, str, type CommandHelp } from '../../protocols/cli.ts';
 import { SERVER_TLS_OPTIONS, serverTlsFromFlags } from './tls-flags.ts';
 import { LIMIT_OPTIONS, LIMIT_USAGE, limitsFromFlags } from './limit-flags.ts';
+import { MAX_FOLD_THREADS } from '../aggregation/fold-threads.ts';
 
 const OPTIONS = {
   host: { type: 'string', default: '127.0.0.1', description: 'the interface to listen on' },
@@ -18,6 +19,10 @@ const OPTIONS = {
   'metrics-token-file': {
     type: 'string', value: 'FILE',
     description: 'the bearer token /metrics wants (Prometheus: authorization: credentials_file: FILE); default DATA_DIR/metrics.token, created (0600) on first start',
+  },
+  'fold-threads': {
+    type: 'string', value: 'N',
+    description: `helper threads that fold large updates (1M+ parameters) beside the event loop; default: cores - 1, at most 3; 0: the event loop alone`,
   },
   ...SERVER_TLS_OPTIONS,
   ...LIMIT_OPTIONS,
@@ -51,6 +56,7 @@ export async function coordinatorCommand(argv: string[]): Promise<void> {
   const dataDir = resolve(String(flags['data-dir']));
   const host = str(flags, 'host', '127.0.0.1');
   const port = int(flags, 'port', { min: 0, max: 65535, fallback: 7070 });
+  const foldThreads = flags['fold-threads'] === undefined ? undefined : int(flags, 'fold-threads', { min: 0, max: MAX_FOLD_THREADS });
   const tls = serverTlsFromFlags(flags);
   const keyFile = str(flags, 'signing-key', process.env[SIGNING_KEY_ENV] ?? '');
   const metricsPort = flags['metrics-port'] === undefined ? undefined : int(flags, 'metrics-port', { min: 0, max: 65535 });
@@ -59,7 +65,7 @@ export async function coordinatorCommand(argv: string[]): Promise<void> {
   if (metricsTokenFile && metricsPort === undefined) throw new CliError('--metrics-token-file needs --metrics-port');
   const limits = limitsFromFlags(flags);
   const running = await startCoordinator({
-    dataDir, host, port, ...limits, ...(tls ? { tls } : {}), ...(keyFile ? { signingKeyFile: resolve(keyFile) } : {}),
+    dataDir, host, port, ...limits, ...(foldThreads !== undefined ? { foldThreads } : {}), ...(tls ? { tls } : {}), ...(keyFile ? { signingKeyFile: resolve(keyFile) } : {}),
     ...(metricsPort !== undefined ? { metricsPort, metricsHost, ...(metricsTokenFile ? { metricsTokenFile: resolve(metricsTokenFile) } : {}) } : {}),
   });
   const statePath = join(dataDir, 'coordinator.json');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { close, closeSync, fsync, fsyncSync, mkdir, mkdirSync, open, openSync, readdirSync, readFileSync, rename, renameSync, rmSync, write, writeSync } from 'node:fs';
+import { close, closeSync, fsync, fsyncSync, mkdirSync, open, openSync, readdirSync, readFileSync, renameSync, rmSync, write, writeSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join, relative } from 'node:path';
 import { ConclaveError, OFF_THREAD_MIN_BYTES, chunksOf, encodeModelChunk, floatBytes, sha256OfFloats, sha256OfFloatsOffThread, validateLayout, type EncodedMessage, type TensorSpec } from '../protocols/index.ts';
@@ -319,6 +320,9 @@ interface DurableIo {
   rename(from: string, to: string): Promise<void>;
 }
 
+const openAsync = promisify(open);
+const writeAsync = promisify(write);
+
 /**
  * A model-sized blob is written through the thread pool, so a commit does not hold the event loop
  * (every site's poll and upload) for the write and its fsync. Small files stay on the loop: a round
@@ -326,12 +330,12 @@ interface DurableIo {
  * microtasks after its last accept, as it always has.
  */
 const THREAD_POOL_IO: DurableIo = {
-  mkdir: (dir) => promisify(mkdir)(dir, { recursive: true }),
-  open: (path, flags, mode) => promisify(open)(path, flags, mode),
-  write: async (fd, bytes, offset, length) => (await promisify(write)(fd, bytes, offset, length)).bytesWritten,
+  mkdir: (dir) => mkdir(dir, { recursive: true }),
+  open: (path, flags, mode) => openAsync(path, flags, mode),
+  write: async (fd, bytes, offset, length) => (await writeAsync(fd, bytes, offset, length)).bytesWritten,
   fsync: promisify(fsync),
   close: promisify(close),
-  rename: promisify(rename),
+  rename,
 };
 
 const LOOP_IO: DurableIo = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { aggregationConflict, type StreamingSumAggregator } from './aggregator.ts';
-import { recycleSum, uniformMean, weightedMean } from './mean.ts';
+import { recycleShared, uniformMean, weightedMean } from './mean.ts';
 import { PARALLEL_FOLD_MIN } from './fold-threads.ts';
 import { takeStaging } from '../../protocols/tensor-verifier.ts';
 import { differentialPrivacy } from './dp.ts';
@@ -207,7 +207,7 @@ describe('large rounds on pooled buffers', () => {
     first.add(ramp(1), 1);
     const firstSum = first.finishSum().sum;
     expect(firstSum[1]).toBe(-47);
-    recycleSum(firstSum);
+    recycleShared(firstSum);
     const second = mean.begin(N);
     second.add(ramp(2), 1);
     const { sum } = second.finishSum();

@@ -2,8 +2,8 @@ import { ConclaveError } from '../../protocols/index.ts';
 import { clipToNorm, gaussianSamples } from '../../crypto/dp/index.ts';
 import { axpy, scaled } from './kernels.ts';
 import { PARALLEL_FOLD_MIN } from './fold-threads.ts';
-import { recycleSum } from './mean.ts';
-import { giveBackStaging, takeStaging } from '../../protocols/tensor-verifier.ts';
+import { recycleShared } from './mean.ts';
+import { takeStaging } from '../../protocols/tensor-verifier.ts';
 import type { StreamingSumAggregator, SumAggregation, UpdateReport, WeightedSum } from './aggregator.ts';
 
 /**
@@ -108,9 +108,8 @@ class DpRound implements SumAggregation {
   /** The noised sum, still undivided: for a wrapper around this one. */
   finishSum(): WeightedSum {
     const result = this.inner.finishSum();
-    const scratch = this.scratch;
+    if (this.scratch) recycleShared(this.scratch);
     this.scratch = null;
-    if (scratch?.buffer instanceof SharedArrayBuffer) giveBackStaging(scratch.buffer);
     const { sum } = result;
     const std = this.options.noiseStd;
     if (std > 0) {
@@ -125,7 +124,7 @@ class DpRound implements SumAggregation {
   finish() {
     const { sum, contributors, unclippedCount } = this.finishSum();
     const delta = scaled(sum, 1 / this.options.expectedSites);
-    recycleSum(sum);
+    recycleShared(sum);
     return { delta, measurements: { contributors, unclippedCount } };
   }
 }

@@ -95,7 +95,7 @@ class RunningSum implements SumAggregation {
     if (this.contributors === 0) throw new ConclaveError('FEDERATION_STATE', 'cannot aggregate a round without updates');
     const { sum, contributors, totalWeight } = this.finishSum();
     const delta = divided(sum, totalWeight);
-    recycleSum(sum);
+    recycleShared(sum);
     return { delta, measurements: { contributors, totalWeight } };
   }
 
@@ -106,9 +106,10 @@ class RunningSum implements SumAggregation {
 }
 
 /**
- * Gives a finished round's sum (from finishSum(), read for the last time) back for a later round
- * of the same size. Whoever called finishSum() owns the sum and calls this at most once.
+ * Gives a round's pooled buffer (a sum from finishSum(), a DP clip scratch), read for the last time,
+ * back for a later round of the same size; an unshared or partial view is left to the collector.
+ * Whoever holds it calls this at most once.
  */
-export function recycleSum(sum: Float64Array): void {
-  if (sum.buffer instanceof SharedArrayBuffer && sum.byteOffset === 0 && sum.byteLength === sum.buffer.byteLength) giveBackStaging(sum.buffer);
+export function recycleShared(view: Float32Array | Float64Array): void {
+  if (view.buffer instanceof SharedArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) giveBackStaging(view.buffer);
 }

@@ -15,14 +15,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-const sizeMiB = Number(arg('--size', '16'));
-const reps = Math.max(3, Number(arg('--reps', '12')));
-const trees = arg('--trees', '.').split(',').map((t) => resolve(t));
+const { values: flags } = parseArgs({
+  options: { size: { type: 'string', default: '16' }, reps: { type: 'string', default: '12' }, trees: { type: 'string', default: '.' } },
+});
+const sizeMiB = Number(flags.size);
+const reps = Math.max(3, Number(flags.reps));
+const trees = flags.trees.split(',').map((t) => resolve(t));
 if (!(sizeMiB > 0 && sizeMiB <= 1024)) throw new Error('--size must be in (0, 1024] MiB');
 const weights = Float32Array.from({ length: Math.floor((sizeMiB * 2 ** 20) / 4) }, (_, i) => Math.sin(i));
 const median = (xs: number[]) => {

@@ -31,12 +31,16 @@
  * Reported: median MiB/s over --reps timed runs (after --warmup untimed ones) and grpc/tcp ratios. Each
  * repetition runs every variant once (order alternating), so gRPC and TCP see the same load;
  * ratioGrpcTcpPaired is the median of the per-repetition ratios, the steadier one on a busy machine.
+ * cpuMs: each variant's median CPU time per run, both ends together: on two cores a transfer cannot
+ * take less wall time than half of it. fullGcRuns / *NoFullGc: how many timed runs a full collection
+ * (of either process) overlapped, and the medians over the others.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFederation } from '../protocols/client.ts';
@@ -86,10 +90,50 @@ function tensorOf(bytes: number, seed: number): Float32Array {
   return values;
 }
 
-async function timeIt(fn: () => Promise<void>): Promise<number> {
+/**
+ * A timed run: its wall time; on the shared wall clock, when it ran (to match collections of both
+ * processes against); and the CPU time (user + system, all threads) it cost its process, plus the
+ * coordinator's process across the same call when the site runs in its own.
+ */
+interface Timed {
+  seconds: number;
+  startMs: number;
+  endMs: number;
+  cpuMs: number;
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1000;
+}
+
+async function timeIt(fn: () => Promise<void>): Promise<Timed> {
+  const startMs = performance.timeOrigin + performance.now();
+  const cpu = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { seconds, startMs, endMs: startMs + seconds * 1000, cpuMs: cpuMsSince(cpu) };
+}
+
+/**
+ * This process's full (mark-compact) collections, on the shared wall clock. A 16 MiB transfer
+ * leaves ~3 bytes of Buffers per payload byte behind (grpc-js' framing and reassembly copies,
+ * HTTP/2's reads), so a full collection lands in some timed runs and not others: runs are split by
+ * it, so a bimodal median can be read for what it is.
+ */
+const majorCollections: Array<{ startMs: number; endMs: number }> = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if ((e as { detail?: { kind?: number } }).detail?.kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+    const startMs = performance.timeOrigin + e.startTime;
+    majorCollections.push({ startMs, endMs: startMs + e.duration });
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/** Whether a full collection of either process overlapped this run. */
+function collectedDuring(run: Timed, collections: ReadonlyArray<{ startMs: number; endMs: number }>): boolean {
+  return collections.some((c) => c.startMs < run.endMs && c.endMs > run.startMs);
 }
 
 // --- raw TCP --------------------------------------------------------------------------------------
@@ -293,8 +337,10 @@ interface ClientSetup {
 type ClientOp = 'grpcDownload' | 'grpcDownloadWide' | 'bareDown' | 'tcpDown' | 'tcpDownVerified' | 'grpcUpload' | 'bareUp' | 'tcpUp' | 'tcpUpVerified';
 
 interface ClientSide {
-  /** Runs one operation as the site does and returns its wall time in seconds, measured where it ran. */
-  run(op: ClientOp, roundId?: string): Promise<number>;
+  /** Runs one operation as the site does and returns its wall time, measured where it ran. */
+  run(op: ClientOp, roundId?: string): Promise<Timed>;
+  /** The full collections of the process the site's side runs in (none of its own in one process). */
+  collections(): Promise<Array<{ startMs: number; endMs: number }>>;
 }
 
 /** The site's side of every variant, in the process that calls it. */
@@ -326,6 +372,7 @@ function localClient(setup: ClientSetup): ClientSide & { close(): void } {
   };
   return {
     run: (op, roundId) => timeIt(() => ops[op](roundId)),
+    collections: async () => [],
     close() {
       client.close();
       wideClient.close();
@@ -338,15 +385,15 @@ function localClient(setup: ClientSetup): ClientSide & { close(): void } {
 class RemoteClient {
   private readonly child: ChildProcess;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: number) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
   constructor() {
     this.child = fork(fileURLToPath(import.meta.url), ['--client-role'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.child.on('message', (m: { id: number; seconds?: number; error?: string }) => {
+    this.child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       if (m.error !== undefined) w?.reject(new Error(m.error));
-      else w?.resolve(m.seconds ?? 0);
+      else w?.resolve(m.result);
     });
     this.child.on('exit', (code) => {
       for (const w of this.waiting.values()) w.reject(new Error(`client process exited (${code})`));
@@ -354,17 +401,24 @@ class RemoteClient {
     });
   }
 
-  private request(message: object): Promise<number> {
+  private request<T>(message: object): Promise<T> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.child.send({ id, ...message });
     });
   }
 
   async setup(setup: ClientSetup): Promise<ClientSide> {
     await this.request({ setup });
-    return { run: (op, roundId) => this.request({ op, roundId }) };
+    return {
+      run: async (op, roundId) => {
+        const cpu = process.cpuUsage();
+        const timed = await this.request<Timed>({ op, roundId });
+        return { ...timed, cpuMs: timed.cpuMs + cpuMsSince(cpu) };
+      },
+      collections: () => this.request({ collections: true }),
+    };
   }
 
   close(): void {
@@ -375,15 +429,19 @@ class RemoteClient {
 /** The child's loop: one local client per size, each operation answered with its time. */
 function clientRole(): void {
   let side: (ClientSide & { close(): void }) | null = null;
-  process.on('message', (m: { id: number; setup?: ClientSetup; op?: ClientOp; roundId?: string }) => {
+  process.on('message', (m: { id: number; setup?: ClientSetup; op?: ClientOp; roundId?: string; collections?: boolean }) => {
     const reply = (body: object) => process.send!({ id: m.id, ...body });
     if (m.setup) {
       side?.close();
       side = localClient(m.setup);
-      reply({ seconds: 0 });
+      reply({ result: null });
       return;
     }
-    side!.run(m.op!, m.roundId).then((seconds) => reply({ seconds }), (err: unknown) => reply({ error: String(err) }));
+    if (m.collections) {
+      reply({ result: majorCollections });
+      return;
+    }
+    side!.run(m.op!, m.roundId).then((result) => reply({ result }), (err: unknown) => reply({ error: String(err) }));
   });
 }
 
@@ -455,15 +513,15 @@ async function main(): Promise<void> {
       const local = remote ? null : localClient(setup);
       const side = remote ? await remote.setup(setup) : local!;
       let uploads = 0;
-      const grpcUploadOnce = async (): Promise<number> => {
+      const grpcUploadOnce = async (): Promise<Timed> => {
         const [planA] = await nextPlans();
         if (planA.modelVersion !== version + uploads) throw new Error(`round ${planA.roundNumber} is based on v${planA.modelVersion}, expected v${version + uploads}`);
         uploads++;
-        const seconds = await side.run('grpcUpload', planA.roundId);
+        const timed = await side.run('grpcUpload', planA.roundId);
         await submitUpdate(client, siteB.token, { roundId: planA.roundId, numExamples: 1, layout, values: delta, trainLoss: 0, trainAccuracy: 0 });
-        return seconds;
+        return timed;
       };
-      const variants: Record<string, () => Promise<number>> = {
+      const variants: Record<string, () => Promise<Timed>> = {
         grpcDownload: () => side.run('grpcDownload'),
         grpcDownloadWide: () => side.run('grpcDownloadWide'),
         bareDown: () => side.run('bareDown'),
@@ -477,16 +535,30 @@ async function main(): Promise<void> {
       // Every repetition runs each variant once, forwards then backwards, so a change of load on a
       // shared machine hits gRPC and TCP alike; the first WARMUP repetitions are not timed.
       const names = Object.keys(variants);
-      const runs: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+      const timedRuns: Record<string, Timed[]> = Object.fromEntries(names.map((n) => [n, []]));
       for (let r = 0; r < WARMUP + REPS; r++) {
         for (const name of r % 2 ? names.slice().reverse() : names) {
-          const seconds = await variants[name]!();
-          if (r >= WARMUP) runs[name]!.push(seconds);
+          const timed = await variants[name]!();
+          if (r >= WARMUP) timedRuns[name]!.push(timed);
         }
       }
-      const stats = (name: string) => ({ mibPerS: round2(bytes / MiB / median(runs[name]!)), runsS: runs[name]!.map((s) => Math.round(s * 1e4) / 1e4) });
+      // Gathered after the runs: a collection is reported to its observer a little after it ends.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const collections = [...majorCollections, ...(await side.collections())];
+      const runs: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, timedRuns[n]!.map((t) => t.seconds)]));
+      const stats = (name: string) => {
+        const quiet = timedRuns[name]!.filter((t) => !collectedDuring(t, collections)).map((t) => t.seconds);
+        return {
+          mibPerS: round2(bytes / MiB / median(runs[name]!)), runsS: runs[name]!.map((s) => Math.round(s * 1e4) / 1e4),
+          fullGcRuns: REPS - quiet.length, mibPerSNoFullGc: quiet.length ? round2(bytes / MiB / median(quiet)) : null,
+          cpuMs: Math.round(median(timedRuns[name]!.map((t) => t.cpuMs)) * 10) / 10,
+        };
+      };
       /** Median over repetitions of gRPC's rate over TCP's in that same repetition. */
       const paired = (grpc: string, tcp: string) => round2(median(runs[grpc]!.map((s, i) => runs[tcp]![i]! / s)));
+      /** gRPC over TCP, each over its runs that no full collection of either process overlapped. */
+      const quietRatio = (grpc: { mibPerSNoFullGc: number | null }, tcp: { mibPerSNoFullGc: number | null }) =>
+        grpc.mibPerSNoFullGc !== null && tcp.mibPerSNoFullGc !== null ? round2(grpc.mibPerSNoFullGc / tcp.mibPerSNoFullGc) : null;
       const grpcDownload = stats('grpcDownload');
       const grpcDownloadWide = stats('grpcDownloadWide');
       const grpcUpload = stats('grpcUpload');
@@ -506,6 +578,9 @@ async function main(): Promise<void> {
           ratioGrpcTcpPaired: paired('grpcDownload', 'tcpDown'),
           grpcJsBareMiBs: bareDown.mibPerS, ratioBareTcp: round2(bareDown.mibPerS / tcpDown.mibPerS), ratioGrpcBare: round2(grpcDownload.mibPerS / bareDown.mibPerS),
           grpcRunsS: grpcDownload.runsS, tcpRunsS: tcpDown.runsS,
+          fullGcRuns: { grpc: grpcDownload.fullGcRuns, bare: bareDown.fullGcRuns, tcp: tcpDown.fullGcRuns },
+          grpcMiBsNoFullGc: grpcDownload.mibPerSNoFullGc, tcpMiBsNoFullGc: tcpDown.mibPerSNoFullGc, ratioGrpcTcpNoFullGc: quietRatio(grpcDownload, tcpDown),
+          cpuMs: { grpc: grpcDownload.cpuMs, bare: bareDown.cpuMs, tcp: tcpDown.cpuMs, tcpVerified: tcpDownVerified.cpuMs },
         },
         upload: {
           grpcMiBs: grpcUpload.mibPerS, tcpMiBs: tcpUp.mibPerS, tcpVerifiedMiBs: tcpUpVerified.mibPerS,
@@ -513,6 +588,9 @@ async function main(): Promise<void> {
           ratioGrpcTcpPaired: paired('grpcUpload', 'tcpUp'),
           grpcJsBareMiBs: bareUp.mibPerS, ratioBareTcp: round2(bareUp.mibPerS / tcpUp.mibPerS), ratioGrpcBare: round2(grpcUpload.mibPerS / bareUp.mibPerS),
           grpcRunsS: grpcUpload.runsS, tcpRunsS: tcpUp.runsS,
+          fullGcRuns: { grpc: grpcUpload.fullGcRuns, bare: bareUp.fullGcRuns, tcp: tcpUp.fullGcRuns },
+          grpcMiBsNoFullGc: grpcUpload.mibPerSNoFullGc, tcpMiBsNoFullGc: tcpUp.mibPerSNoFullGc, ratioGrpcTcpNoFullGc: quietRatio(grpcUpload, tcpUp),
+          cpuMs: { grpc: grpcUpload.cpuMs, bare: bareUp.cpuMs, tcp: tcpUp.cpuMs, tcpVerified: tcpUpVerified.cpuMs },
         },
       });
     }
@@ -540,6 +618,8 @@ async function main(): Promise<void> {
     grpcWindow16MiB: `download only: same call on a channel with grpc-node.flow_control_window = 16 MiB (what-if; the SDK and coordinator use ${TRANSFER_WINDOW_BYTES / MiB} MiB)`,
     grpcJsBare: 'the same bytes as 1 MiB messages on a bare grpc-js stream (pass-through serializers, no checks), same channel options and windows, receiver copies into one buffer',
     tcp: 'node:net on 127.0.0.1, same bytes in 1 MiB writes, length-prefixed; tcpVerified adds SHA-256 on both ends (digest after the payload)',
+    cpuMs: 'median CPU time (user + system, all threads) of a run: the whole process in one process; with --client-process the site\'s process plus the coordinator\'s across the call (IPC included)',
+    fullGc: 'fullGcRuns: timed runs that a full (mark-compact) collection of either process overlapped; *NoFullGc: medians over the other runs (a diagnostic of the spread, not the headline ratio)',
     results,
   }, null, 2) + '\n');
 }
